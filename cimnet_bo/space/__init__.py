@@ -1,0 +1,22 @@
+"""Search spaces: choices, subnet spaces, CiM hardware spaces and joint spaces."""
+
+from cimnet_bo.space.choice import INACTIVE_CODE, Choice, Condition
+from cimnet_bo.space.joint import JointSpace
+from cimnet_bo.space.registry import (
+    get_hardware_space,
+    get_space,
+    get_subnet_space,
+    list_hardware_spaces,
+    list_spaces,
+    list_subnet_spaces,
+    register_hardware,
+    register_joint,
+    register_subnet,
+)
+from cimnet_bo.space.space import Config, Space, depth_choices
+
+__all__ = [
+    "INACTIVE_CODE", "Choice", "Condition", "Config", "JointSpace", "Space", "depth_choices",
+    "get_space", "get_subnet_space", "get_hardware_space", "list_spaces", "list_subnet_spaces",
+    "list_hardware_spaces", "register_subnet", "register_hardware", "register_joint",
+]

@@ -1,0 +1,180 @@
+"""The registered spaces: subnet spaces, CiM hardware spaces, and their joint spaces."""
+
+from __future__ import annotations
+
+from cimnet_bo.space.choice import Choice, Condition
+from cimnet_bo.space.registry import register_hardware, register_joint, register_subnet
+from cimnet_bo.space.space import Space, depth_choices
+
+
+# --------------------------------------------------------------------- ViT family
+def vit_space(name: str, meta: dict, depths, heads, mlp, embed=None, mlp_key="mlp") -> Space:
+    """A ViT space: optional global ``embed_dim``, then ``num_layers`` with per-layer
+    ``heads_i`` and ``{mlp_key}_i`` switched off beyond the sampled depth."""
+    choices = [Choice("embed_dim", tuple(embed))] if embed else []
+    choices += depth_choices("num_layers", depths, {"heads": heads, mlp_key: mlp})
+    return Space(name, choices, family="vit", meta={"label": name, **meta})
+
+
+@register_subnet("vit-b-imagenet")
+def _vit_b() -> Space:
+    meta = dict(image=224, patch=16, in_chans=3, classes=1000, hidden=768, head_dim=64)
+    return vit_space("vit-b-imagenet", meta, (10, 11, 12), (6, 8, 10, 12), (1024, 2048, 3072))
+
+
+#: AutoFormer supernet spaces (Chen et al., ICCV 2021, Table 1): embedding dimension,
+#: depth, and per layer the MLP ratio and number of heads (head dimension 64).
+AUTOFORMER = {
+    "t": dict(embed=(192, 216, 240), depths=(12, 13, 14), ratio=(3.5, 4.0), heads=(3, 4)),
+    "s": dict(embed=(320, 384, 448), depths=(12, 13, 14), ratio=(3.0, 3.5, 4.0), heads=(5, 6, 7)),
+    "b": dict(embed=(528, 576, 624), depths=(14, 15, 16), ratio=(3.0, 3.5, 4.0), heads=(8, 9, 10)),
+}
+
+
+def _autoformer(size: str) -> Space:
+    a = AUTOFORMER[size]
+    meta = dict(image=224, patch=16, in_chans=3, classes=1000, head_dim=64)
+    return vit_space(f"autoformer-{size}", meta, a["depths"], a["heads"], a["ratio"], a["embed"], "mlp_ratio")
+
+
+for _s in AUTOFORMER:
+    register_subnet(f"autoformer-{_s}")(lambda s=_s: _autoformer(s))
+
+#: The Fashion-MNIST ViT supernet (mirrors vit-b-imagenet: 3 depths, 4 head counts, 3 MLP
+#: sizes per layer; 7x7 patches, 16 tokens plus the class token).
+VIT_FMNIST_META = dict(image=28, patch=7, in_chans=1, classes=10, hidden=80, head_dim=16)
+
+
+@register_subnet("vit-fmnist")
+def _vit_fmnist() -> Space:
+    return vit_space("vit-fmnist", VIT_FMNIST_META, (3, 4, 5), (2, 3, 4, 5), (160, 240, 320))
+
+
+# ------------------------------------------------------------------- MBV3 family
+def mbv3_space(name: str, meta: dict, depths, kernels, expands, resolutions=None) -> Space:
+    """OFA-style MobileNetV3 space: per stage ``d_s``; per block ``ks_i`` and ``e_i``
+    (``max_depth`` block slots per stage, switched off beyond the stage depth)."""
+    slots = max(depths)
+    choices = []
+    for s in range(len(meta["stages"])):
+        choices.append(Choice(f"d_{s}", tuple(depths)))
+    for s in range(len(meta["stages"])):
+        for j in range(slots):
+            cond = None if j < min(depths) else Condition.depth(f"d_{s}", j, depths)
+            i = s * slots + j
+            choices.append(Choice(f"ks_{i}", tuple(kernels), condition=cond))
+            choices.append(Choice(f"e_{i}", tuple(expands), condition=cond))
+    if resolutions:
+        choices.append(Choice("resolution", tuple(resolutions)))
+    return Space(name, choices, family="mbv3", meta={"label": name, "max_depth": slots, **meta})
+
+
+@register_subnet("ofa-mbv3")
+def _ofa_mbv3() -> Space:
+    meta = dict(
+        image=224, in_chans=3, classes=1000, stem=16, stem_stride=2, first_block=16,
+        stages=[
+            dict(width=24, stride=2, se=False), dict(width=40, stride=2, se=True),
+            dict(width=80, stride=2, se=False), dict(width=112, stride=1, se=True),
+            dict(width=160, stride=2, se=True),
+        ],
+        final_expand=960, feature_mix=1280,
+    )
+    return mbv3_space("ofa-mbv3", meta, (2, 3, 4), (3, 5, 7), (3, 4, 6), (160, 176, 192, 208, 224))
+
+
+#: The Fashion-MNIST CNN supernet (mirrors ofa-mbv3, scaled to 28x28: 3 stages).
+CNN_FMNIST_META = dict(
+    image=28, in_chans=1, classes=10, stem=16, stem_stride=2, first_block=0,
+    stages=[
+        dict(width=16, stride=2, se=False), dict(width=24, stride=1, se=True),
+        dict(width=32, stride=2, se=True),
+    ],
+    final_expand=128, feature_mix=0,
+)
+
+
+@register_subnet("cnn-fmnist")
+def _cnn_fmnist() -> Space:
+    return mbv3_space("cnn-fmnist", CNN_FMNIST_META, (2, 3, 4), (3, 5, 7), (3, 4, 6))
+
+
+# ----------------------------------------------------------------- ResNet family
+@register_subnet("ofa-resnet50")
+def _ofa_resnet50() -> Space:
+    """OFA ResNet50D: stem depth and 4 stage depths {0,1,2} (extra blocks over 2,2,4,2),
+    per-block bottleneck expand {0.2,0.25,0.35}, six width-multiplier indices {0,1,2}
+    (0.65, 0.8, 1.0) for stem mid, stem out and the four stages."""
+    base = (2, 2, 4, 2)
+    choices = [Choice(f"d_{i}", (0, 1, 2)) for i in range(5)]
+    i = 0
+    for s, b in enumerate(base):
+        for j in range(b + 2):
+            cond = None if j < b else Condition(f"d_{s + 1}", frozenset(v for v in (0, 1, 2) if b + v > j))
+            choices.append(Choice(f"e_{i}", (0.2, 0.25, 0.35), condition=cond))
+            i += 1
+    choices += [Choice(f"w_{k}", (0, 1, 2)) for k in range(6)]
+    meta = dict(
+        image=224, in_chans=3, classes=1000, stem="deep", base_depths=list(base),
+        max_extra_depth=2, widths=[256, 512, 1024, 2048], width_mults=[0.65, 0.8, 1.0],
+        avg_down=True,
+    )
+    return Space("ofa-resnet50", choices, family="resnet", meta={"label": "ofa-resnet50", **meta})
+
+
+# --------------------------------------------------------------- CiM hardware
+def cim_space(name: str, ranges: dict, baseline: dict) -> Space:
+    """A CiM hardware space over the knobs of the roofline model. ``bits_per_cell`` is a
+    choice only for RRAM (SRAM cells hold one bit)."""
+    choices = []
+    for knob, values in ranges.items():
+        if knob == "bits_per_cell":
+            choices.append(Choice(knob, tuple(values), condition=Condition("cell", frozenset({"rram"}))))
+        else:
+            choices.append(Choice(knob, tuple(values), categorical=knob == "cell"))
+    return Space(name, choices, family="cim", baseline=baseline)
+
+
+@register_hardware("cim-edge")
+def _cim_edge() -> Space:
+    """Edge CiM chip for the Fashion-MNIST networks (tens to hundreds of KB of weights):
+    from 16 macros of 64x64 (32 KB of 8-bit weights) to 512 of 256x256."""
+    ranges = dict(
+        rows=(64, 128, 256), cols=(64, 128, 256), n_macros=(16, 32, 64, 128, 256, 512),
+        cols_per_adc=(1, 2, 4, 8, 16), dac_bits=(1, 2), cell=("sram", "rram"),
+        bits_per_cell=(1, 2), glb_kb=(32, 64, 128, 256, 512), dram_bw_gbps=(1, 2, 4, 8, 16),
+        glb_bw_gbps=(8, 16, 32, 64, 128), clock_mhz=(200, 400, 800),
+        digital_macs=(16, 32, 64, 128),
+    )
+    baseline = dict(
+        rows=128, cols=128, n_macros=64, cols_per_adc=8, dac_bits=1, cell="sram", bits_per_cell=1,
+        glb_kb=128, dram_bw_gbps=4, glb_bw_gbps=32, clock_mhz=400, digital_macs=64,
+    )
+    return cim_space("cim-edge", ranges, baseline)
+
+
+@register_hardware("cim-server")
+def _cim_server() -> Space:
+    """Server-class CiM chip for ImageNet-scale networks (tens to hundreds of MB of weights)."""
+    ranges = dict(
+        rows=(128, 256, 512), cols=(128, 256, 512),
+        n_macros=(1024, 2048, 4096, 8192, 16384), cols_per_adc=(2, 4, 8, 16), dac_bits=(1, 2),
+        cell=("sram", "rram"), bits_per_cell=(1, 2),
+        glb_kb=(1024, 2048, 4096, 8192, 16384, 32768, 65536),
+        dram_bw_gbps=(25, 50, 100, 200, 400, 1000), glb_bw_gbps=(256, 512, 1024, 2048, 4000),
+        clock_mhz=(500, 1000, 1500, 2000), digital_macs=(256, 512, 1024, 2048, 4096),
+    )
+    baseline = dict(
+        rows=256, cols=256, n_macros=4096, cols_per_adc=8, dac_bits=1, cell="sram", bits_per_cell=1,
+        glb_kb=8192, dram_bw_gbps=100, glb_bw_gbps=1024, clock_mhz=1000, digital_macs=1024,
+    )
+    return cim_space("cim-server", ranges, baseline)
+
+
+# -------------------------------------------------------------- joint spaces
+for _subnet, _hw in [
+    ("vit-fmnist", "cim-edge"), ("cnn-fmnist", "cim-edge"), ("vit-b-imagenet", "cim-server"),
+    ("ofa-mbv3", "cim-server"), ("ofa-resnet50", "cim-server"), ("autoformer-t", "cim-server"),
+    ("autoformer-s", "cim-server"), ("autoformer-b", "cim-server"),
+]:
+    register_joint(_subnet, _subnet, _hw)

@@ -1,0 +1,43 @@
+"""Workloads: subnet configurations as layer tables (numpy only)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from cimnet_bo.workload import models
+from cimnet_bo.workload.families import FAMILIES, register_family
+from cimnet_bo.workload.table import LayerTable, TableBuilder, macs, params, weight_bytes
+
+
+def layer_table(space_or_family: Any, subnet_config: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> LayerTable:
+    """The layer table of one subnet.
+
+    Parameters
+    ----------
+    space_or_family : Space, JointSpace, str
+        A space (its family and meta are used; a joint space uses its subnet half), the
+        name of a registered space, or a family name (then ``meta`` is required).
+    subnet_config : dict
+        The subnet configuration; a joint configuration is accepted and its hardware keys
+        ignored.
+    """
+    from cimnet_bo.space import JointSpace, Space, get_space, list_spaces
+
+    if isinstance(space_or_family, str) and space_or_family in list_spaces():
+        space_or_family = get_space(space_or_family)
+    if isinstance(space_or_family, JointSpace):
+        space_or_family = space_or_family.subnet
+    if isinstance(space_or_family, Space):
+        cfg = space_or_family.validate({k: subnet_config[k] for k in space_or_family.names if k in subnet_config})
+        family, meta = space_or_family.family, space_or_family.meta
+    else:
+        family, cfg = space_or_family, dict(subnet_config)
+        if meta is None:
+            raise ValueError(f"family {family!r} needs its meta description")
+    if family not in FAMILIES:
+        raise ValueError(f"unknown workload family {family!r}; known: {sorted(FAMILIES)}")
+    return FAMILIES[family](meta, cfg)
+
+
+__all__ = ["LayerTable", "TableBuilder", "layer_table", "macs", "params", "weight_bytes",
+           "models", "FAMILIES", "register_family"]
