@@ -1,0 +1,170 @@
+"""``cimnet-bo simulate``: one subnet on one CiM chip, per-layer table and totals.
+
+Registered by :mod:`cimnet_bo.cli` through :func:`add_parser` / :func:`run`::
+
+    cimnet-bo simulate --space vit-b-imagenet --subnet max --hardware baseline
+    cimnet-bo simulate --space vit-fmnist --subnet min --hardware '{"n_macros": 512}' --json
+    cimnet-bo simulate --space vit-b-imagenet --subnet max --plot roofline.png
+
+``--subnet`` is ``max``, ``min``, ``baseline`` or a JSON object (or a path to a JSON file)
+with the complete subnet configuration. ``--hardware`` is ``baseline`` or a JSON object
+(or file) of knobs, applied over the space's baseline chip (so ``'{"cell": "rram"}'`` changes
+one knob; model knobs outside the space, such as ``adc_bits`` or ``rows_active``, are allowed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+NAME = "simulate"
+HELP = "latency, energy and area of one subnet on one CiM chip (roofline model v1)"
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``simulate`` sub-command to an ``argparse`` subparsers object."""
+    p = subparsers.add_parser(
+        NAME, help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--space", required=True, help="registered joint space, e.g. vit-b-imagenet")
+    p.add_argument("--subnet", default="max", help="max | min | baseline | JSON object or file")
+    p.add_argument(
+        "--hardware", default="baseline", help="baseline | JSON object or file (over the baseline)"
+    )
+    p.add_argument("--tech", default=None, help="YAML file of technology constant overrides")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--plot", default=None, metavar="FILE", help="save a roofline plot (PNG)")
+    p.add_argument("--top", type=int, default=0, help="print only the N slowest layers (0: all)")
+    p.set_defaults(func=run)
+    return p
+
+
+def _json_arg(text: str, what: str) -> dict:
+    path = Path(text)
+    if not text.lstrip().startswith("{") and path.exists():
+        text = path.read_text()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--{what}: not 'max', 'min', 'baseline' or a JSON object: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"--{what}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def resolve(space_name: str, subnet: str, hardware: str):
+    """(joint space, subnet config, hardware config dict) from the CLI arguments."""
+    from cimnet_bo.space import JointSpace, get_space
+
+    space = get_space(space_name)
+    if not isinstance(space, JointSpace):
+        raise ValueError(f"space {space_name!r} is not a joint (subnet x hardware) space")
+    if subnet in ("max", "min"):
+        sub = space.subnet.extreme(subnet)
+    elif subnet == "baseline":
+        sub = (
+            space.subnet.baseline
+            if space.subnet.baseline is not None
+            else space.subnet.extreme("max")
+        )
+    else:
+        sub = space.subnet.validate(_json_arg(subnet, "subnet"))
+    base = dict(space.hardware.baseline or {})
+    hw = base if hardware == "baseline" else {**base, **_json_arg(hardware, "hardware")}
+    return space, sub, hw
+
+
+def _format(res) -> str:
+    import pandas as pd
+
+    df = res.layers
+    show = pd.DataFrame(
+        {
+            "layer": df["name"],
+            "kind": df["kind"],
+            "t_comp_us": df["t_comp"] * 1e6,
+            "t_buf_us": df["t_buf"] * 1e6,
+            "t_spill_us": df["t_spill"] * 1e6,
+            "t_w_us": df["t_w"] * 1e6,
+            "t_layer_us": df["t_layer"] * 1e6,
+            "bound": df["bound"],
+            "glb_KB": df["glb_bytes"] / 1024,
+            "dram_KB": df["dram_bytes"] / 1024,
+            "energy_uJ": df["e_total"] * 1e6,
+        }
+    )
+    return show.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sub-command; returns the exit status (2 on a bad argument)."""
+    from cimnet_bo.hardware import HardwareConfig, Technology, plot_roofline, simulate
+    from cimnet_bo.workload import layer_table
+
+    try:
+        space, sub, hw = resolve(args.space, args.subnet, args.hardware)
+        tech = Technology.from_yaml(args.tech) if getattr(args, "tech", None) else Technology()
+        config = HardwareConfig.from_dict(hw)
+    except (ValueError, KeyError, OSError) as e:
+        print(f"cimnet-bo simulate: error: {e}", file=sys.stderr)
+        return 2
+    table = layer_table(space, sub)
+    res = simulate(table, config, tech)
+    if args.plot:
+        plot_roofline(table, config, args.plot, tech, result=res)
+    if args.json:
+        out = {"space": space.name, "subnet": sub, **res.to_dict()}
+        print(json.dumps(out, indent=1, default=str))
+        return 0
+    top = getattr(args, "top", 0) or 0
+    if top > 0:
+        import copy
+
+        res_top = copy.copy(res)
+        res_top._frame = res.layers.sort_values("t_layer", ascending=False).head(top)
+        print(_format(res_top))
+    else:
+        print(_format(res))
+    print()
+    mode = (
+        f"resident (replication {res.replication}, "
+        f"programming {res.program_time_s * 1e6:.4g} us once)"
+        if res.resident
+        else "streaming (weights written every inference)"
+    )
+    df = res.layers
+    share = df.groupby("bound")["t_layer"].sum() / res.latency_s
+    print(
+        f"space      {space.name}  ({len(df)} layers, {res.arrays_needed} arrays needed, "
+        f"{config.n_macros} on chip)"
+    )
+    print(
+        f"latency    {res.latency_s * 1e6:.6g} us   ({res.tops:.4g} TOPS effective, "
+        f"peak {res.peak_ops_per_s / 1e12:.4g} TOPS)"
+    )
+    print(f"energy     {res.energy_j * 1e3:.6g} mJ")
+    print(f"area       {res.area_mm2:.6g} mm^2   (adc_bits {res.adc_bits})")
+    print(f"mode       {mode}")
+    print(
+        "time by bound  "
+        + ", ".join(f"{k} {v:.1%}" for k, v in share.sort_values(ascending=False).items())
+    )
+    if args.plot:
+        print(f"roofline   {args.plot}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m cimnet_bo.cli_simulate ...``)."""
+    parser = argparse.ArgumentParser(prog="cimnet-bo")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = parser.parse_args([NAME, *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

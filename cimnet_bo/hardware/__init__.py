@@ -1,0 +1,42 @@
+"""CiM roofline model, version 1 (``CIM_MODEL.md``): latency, energy and area (numpy only).
+
+* :class:`Technology`: every constant of the model page, overridable.
+* :class:`HardwareConfig`: a validated chip configuration.
+* :func:`simulate`: one network on one chip, with a per-layer breakdown (the reference).
+* :func:`simulate_many`: many (network, chip) pairs, vectorised and chunked.
+* :func:`peak_ops_per_s`, :func:`plot_roofline`: the peak bound and a roofline plot.
+* :class:`TableBatch`, :func:`vit_batch`, :func:`batch_from_configs`, :class:`TableCache`:
+  padded networks for :func:`simulate_many`, built without per-layer Python loops.
+"""
+
+from cimnet_bo.hardware.batch import (
+    SubnetConfigs,
+    TableBatch,
+    TableCache,
+    batch_from_configs,
+    vit_batch,
+)
+from cimnet_bo.hardware.config import KNOB_NAMES, KNOBS, HardwareConfig, knob_arrays
+from cimnet_bo.hardware.many import simulate_many
+from cimnet_bo.hardware.model import SimulationResult, peak_ops_per_s, simulate
+from cimnet_bo.hardware.roofline import plot_roofline, roofline_data
+from cimnet_bo.hardware.technology import Technology
+
+__all__ = [
+    "Technology",
+    "HardwareConfig",
+    "KNOBS",
+    "KNOB_NAMES",
+    "knob_arrays",
+    "simulate",
+    "SimulationResult",
+    "simulate_many",
+    "peak_ops_per_s",
+    "plot_roofline",
+    "roofline_data",
+    "TableBatch",
+    "TableCache",
+    "SubnetConfigs",
+    "vit_batch",
+    "batch_from_configs",
+]

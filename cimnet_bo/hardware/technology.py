@@ -1,0 +1,178 @@
+"""Technology constants of the CiM roofline model v1 (``CIM_MODEL.md``, *Constants*).
+
+Every constant the model uses lives in :class:`Technology`, in the unit the model page
+states it in; the code converts units where it uses them (``model.py`` cites the lines).
+A user overrides any field in Python (``Technology().replace(VDD=0.9)``) or from YAML
+(``Technology.from_yaml("tech.yaml")``); unknown field names are an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+#: Unit conversions used by the model (not overridable: they are not technology).
+FF_V2_TO_PJ = 1e-3  # 1 fF * 1 V^2 = 1e-15 J = 1e-3 pJ
+FJ_TO_PJ = 1e-3
+UM2_TO_MM2 = 1e-6
+NS = 1e-9
+PJ_TO_J = 1e-12
+GB = 1e9  # bandwidths are GB/s = 1e9 bytes/s
+KB = 1024  # glb_kb * 1024 bytes
+MHZ = 1e6
+
+
+@dataclass(frozen=True)
+class Technology:
+    """Constants of the model page (22 nm class defaults), in the page's units.
+
+    Cell-dependent constants have one field per cell type (``*_sram``, ``*_rram``); use
+    :meth:`by_cell` to read them by cell name.
+    """
+
+    # --- supply and array timing ------------------------------------------------------
+    VDD: float = 0.8
+    """Supply voltage, V. Page: Constants, ``VDD | 0.8 V``."""
+    t_read: float = 1.0
+    """Array read time inside t_sense, ns. Page: Constants, ``array read time (in t_sense) |
+    1.0 ns``;
+    Per static layer, ``t_sense = (adc_bits * (0.00653 * rows_active + 0.640) + 1.0) ns``."""
+    sense_per_row: float = 0.00653
+    """ADC delay per bit per active row, ns. Page: Per static layer, ``t_sense`` line (0.00653)."""
+    sense_per_bit: float = 0.640
+    """ADC delay per bit, ns. Page: Per static layer, ``t_sense`` line (0.640)."""
+    t_row_write_rram: float = 150.0
+    """RRAM row write time, ns. Page: ``t_row_write = ... 150 ns (RRAM: 50 ns pulse x 3
+    write-verify)``."""
+    t_row_write_sram_cycles: float = 1.0
+    """SRAM row write time in clock periods. Page: ``t_row_write = one clock period (SRAM)``."""
+
+    # --- energy -----------------------------------------------------------------------
+    e_cellop_sram: float = 0.5
+    """Cell energy per cell per input cycle, fJ. Page: Constants, ``e_cellop | 0.5 fJ (sram)``."""
+    e_cellop_rram: float = 0.2
+    """Cell energy per cell per input cycle, fJ. Page: Constants, ``e_cellop | ... 0.2 fJ
+    (rram)``."""
+    e_cell_write_sram: float = 0.002
+    """Write energy per cell, pJ. Page: Constants, ``e_cell_write | 0.002 pJ (sram)``."""
+    e_cell_write_rram: float = 30.0
+    """Write energy per cell, pJ. Page: Constants, ``e_cell_write | ... 30 pJ (rram)``."""
+    adc_e_per_bit: float = 100.0
+    """ADC energy, fF per bit (times VDD^2). Page: Energy, ``e_adc(B) = (100*B + 0.001*4^B) fF
+    * VDD^2``."""
+    adc_e_exp: float = 0.001
+    """ADC energy, fF times 4^B (times VDD^2). Page: Energy, ``e_adc(B)`` line (0.001)."""
+    e_dac: float = 50.0
+    """DAC energy per driven row per input cycle, fF (times VDD^2). Page: Energy, ``e_dac = 50 fF
+    * VDD^2``."""
+    e_glb_ref: float = 0.1
+    """Global-buffer energy at the reference size, pJ/bit. Page: Energy, ``e_glb = 0.1 *
+    sqrt(glb_kb/64) pJ/bit``."""
+    glb_ref_kb: float = 64.0
+    """Reference buffer size of e_glb, KB. Page: Energy, ``e_glb`` line (64)."""
+    e_dram: float = 8.0
+    """DRAM energy, pJ/bit. Page: Constants, ``e_dram | 8 pJ/bit``."""
+    e_mac_digital: float = 0.1
+    """Digital MAC energy, pJ. Page: Constants, ``e_mac_digital, e_elt | 0.1 pJ, ...``."""
+    e_elt: float = 0.05
+    """Element operation energy, pJ. Page: Constants, ``e_mac_digital, e_elt | ..., 0.05 pJ``."""
+    p_leak: float = 5e-4
+    """Leakage power density, W/mm^2. Page: Constants, ``p_leak | 5e-4 W/mm^2``."""
+
+    # --- area -------------------------------------------------------------------------
+    a_cell_sram: float = 0.38
+    """Cell area, um^2. Page: Constants, ``a_cell | 0.38 um^2 (sram 8T)``."""
+    a_cell_rram: float = 0.10
+    """Cell area, um^2. Page: Constants, ``a_cell | ... 0.10 um^2 (rram 1T1R)``."""
+    a_adc4: float = 5e-5
+    """Area of a 4-bit ADC, mm^2 (x2 per extra bit). Page: Constants, ``a_adc4 | 5e-5 mm^2``."""
+    adc_ref_bits: float = 4.0
+    """Resolution of a_adc4, bits. Page: Area, ``a_adc4 * 2^(adc_bits-4)``."""
+    a_line: float = 2e-6
+    """Area per row or column line, mm^2. Page: Constants, ``a_line | 2e-6 mm^2``."""
+    a_glb_per_kb: float = 1.2e-3
+    """Global buffer area per KB, mm^2. Page: Constants, ``a_glb_per_kb | 1.2e-3 mm^2``."""
+    a_mac: float = 3e-4
+    """Digital MAC area, mm^2. Page: Constants, ``a_mac | 3e-4 mm^2``."""
+    a_dram_per_gbps: float = 0.05
+    """DRAM PHY area per GB/s, mm^2. Page: Constants, ``a_dram_per_gbps | 0.05 mm^2``."""
+    a_bus_per_gbps: float = 2e-3
+    """On-chip bus area per GB/s, mm^2. Page: Constants, ``a_bus_per_gbps | 2e-3 mm^2``."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                try:
+                    v = float(v)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"technology constant {f.name!r} must be a number, got {v!r}"
+                    ) from None
+                object.__setattr__(self, f.name, v)
+            if not math.isfinite(v) or v < 0:
+                raise ValueError(
+                    f"technology constant {f.name!r} must be finite and >= 0, got {v!r}"
+                )
+
+    # ------------------------------------------------------------------ helpers
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def _check_names(cls, names) -> None:
+        unknown = sorted(set(names) - set(cls.field_names()))
+        if unknown:
+            raise ValueError(
+                f"unknown technology constant(s) {unknown}; known: {list(cls.field_names())}"
+            )
+
+    def replace(self, **overrides: Any) -> "Technology":
+        """A copy with some constants changed; unknown names raise ``ValueError``."""
+        self._check_names(overrides)
+        return dataclasses.replace(self, **overrides)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Technology":
+        if not isinstance(d, Mapping):
+            raise ValueError(f"technology overrides must be a mapping, got {type(d).__name__}")
+        cls._check_names(d)
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "Technology":
+        """Defaults overridden by a YAML mapping ``{field: value}`` (empty file: defaults)."""
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+    def by_cell(self, name: str, cell: str) -> float:
+        """A cell-dependent constant (``e_cellop``, ``e_cell_write``, ``a_cell``) for ``cell``."""
+        return getattr(self, f"{name}_{cell}")
+
+    # --------------------------------------------------------- derived (pJ, mm^2)
+    def e_adc_pj(self, adc_bits):
+        """``e_adc(B) = (100*B + 0.001*4^B) fF * VDD^2`` (Energy), in pJ; works on arrays."""
+        return (
+            (self.adc_e_per_bit * adc_bits + self.adc_e_exp * np.power(4.0, adc_bits))
+            * self.VDD**2
+            * FF_V2_TO_PJ
+        )
+
+    def e_dac_pj(self) -> float:
+        """``e_dac = 50 fF * VDD^2`` (Energy), in pJ."""
+        return self.e_dac * self.VDD**2 * FF_V2_TO_PJ
+
+    def e_glb_pj_per_bit(self, glb_kb):
+        """``e_glb = 0.1 * sqrt(glb_kb/64) pJ/bit`` (Energy); works on arrays."""
+        return self.e_glb_ref * np.sqrt(np.divide(glb_kb, self.glb_ref_kb))

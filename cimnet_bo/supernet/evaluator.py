@@ -1,0 +1,132 @@
+"""Subnet accuracy from a trained supernet, on a held-out Fashion-MNIST split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from cimnet_bo.space import Space, get_space, get_subnet_space, list_subnet_spaces
+from cimnet_bo.supernet import build_supernet, needs_bn_calibration, recalibrate_bn
+from cimnet_bo.supernet.data import DataError, load_split, repo_data_dir, sha256, to_tensor
+
+
+@torch.no_grad()
+def accuracy_of(supernet: nn.Module, config: Mapping[str, Any], images: torch.Tensor, labels: np.ndarray,
+                calib: torch.Tensor | None = None, batch_size: int = 1000) -> float:
+    """Top-1 accuracy of one subnet: extract it, re-estimate BatchNorm statistics on
+    ``calib`` when it has BatchNorm, and classify ``images`` (n x 1 x 28 x 28)."""
+    sub = supernet.get_subnet(config)
+    if needs_bn_calibration(sub):
+        if calib is None:
+            raise ValueError("this subnet has BatchNorm: pass calibration images")
+        sub = sub.to(memory_format=torch.channels_last)
+        recalibrate_bn(sub, calib.contiguous(memory_format=torch.channels_last))
+    sub.eval()
+    correct = 0
+    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    for i in range(0, len(images), batch_size):
+        correct += int((sub(images[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
+    return correct / len(images)
+
+
+def default_checkpoint(space_name: str) -> Path:
+    return repo_data_dir() / "supernets" / f"{space_name.replace('-', '_')}.pt"
+
+
+def load_supernet(space: Space, checkpoint: str | Path | None = None, device: str = "cpu") -> tuple[nn.Module, str]:
+    """(supernet with weights, checkpoint SHA-256). The checksum is compared with the
+    metadata JSON beside the checkpoint when there is one."""
+    path = Path(checkpoint) if checkpoint else default_checkpoint(space.name)
+    if not path.exists():
+        raise DataError(f"supernet checkpoint {path} not found; train one with "
+                        f"`cimnet-bo train-supernet` or pass checkpoint=")
+    digest = sha256(path)
+    meta_path = path.with_suffix(".json")
+    if meta_path.exists():
+        expected = json.loads(meta_path.read_text()).get("sha256")
+        if expected and expected != digest:
+            raise DataError(f"checksum mismatch for {path}: metadata says {expected}, file is {digest}")
+    blob = torch.load(path, map_location=device, weights_only=True)
+    if blob.get("space") != space.name:
+        raise ValueError(f"{path} holds a supernet of space {blob.get('space')!r}, not {space.name!r}")
+    model = build_supernet(space).to(device)
+    model.load_state_dict(blob["state_dict"])
+    model.eval()
+    return model, digest
+
+
+class SupernetEvaluator:
+    """Accuracy (fraction in [0, 1]) of subnets of a trained supernet.
+
+    Parameters
+    ----------
+    space : str or Space
+        ``"vit-fmnist"``, ``"cnn-fmnist"``, or a (joint) space of those families.
+    checkpoint : path, optional
+        Supernet weights; default: the shipped ``data/supernets/<space>.pt``.
+    split : str
+        ``"val"`` (what the search sees) or ``"test"`` (final reporting).
+    device : str
+        Torch device.
+    batch_size : int
+        Inference batch size.
+    indices : array of int, optional
+        Evaluate on these rows of the split only (default: the whole split). Two disjoint
+        halves of ``val`` give the evaluation-noise floor of accuracy rankings.
+
+    Notes
+    -----
+    Accuracy depends on the subnet half of a joint configuration only, so results are
+    cached by subnet. Evaluation is deterministic: the same subnet gives the same accuracy.
+    """
+
+    objectives = {"accuracy": "max"}
+    cheap = False
+
+    def __init__(self, space: str | Space, checkpoint: str | Path | None = None, split: str = "val",
+                 device: str = "cpu", batch_size: int = 1000, indices: Iterable[int] | None = None) -> None:
+        if isinstance(space, str):
+            space = get_subnet_space(space) if space in list_subnet_spaces() else get_space(space)
+        self.space = getattr(space, "subnet", space)
+        self.checkpoint = checkpoint
+        self.split = split
+        self.device = device
+        self.batch_size = batch_size
+        self.indices = None if indices is None else np.asarray(list(indices), dtype=np.int64)
+        self._model: nn.Module | None = None
+        self._cache: dict[tuple, float] = {}
+        self.identity: str | None = None
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        self._model, self.identity = load_supernet(self.space, self.checkpoint, self.device)
+        images, self._labels = load_split(self.split)
+        if self.indices is not None:
+            if self.indices.size == 0 or self.indices.min() < 0 or self.indices.max() >= len(images):
+                raise ValueError(f"indices must be non-empty and lie in [0, {len(images)}) for split {self.split!r}")
+            images, self._labels = images[self.indices], self._labels[self.indices]
+        self._images = to_tensor(images).to(self.device)
+        self._calib = to_tensor(load_split("calib")[0]).to(self.device)
+
+    def key(self, config: Mapping[str, Any]) -> tuple:
+        sub = self.space.validate({n: config[n] for n in self.space.names if n in config})
+        return tuple(sub[n] for n in self.space.names)
+
+    def evaluate(self, configs: Iterable[Mapping[str, Any]]) -> np.ndarray:
+        """Accuracies of the subnets of ``configs`` (subnet or joint dicts): array (n,)."""
+        configs = list(configs)
+        keys = [self.key(c) for c in configs]
+        todo = [k for k in dict.fromkeys(keys) if k not in self._cache]
+        if todo:
+            self._load()
+            for k in todo:
+                cfg = dict(zip(self.space.names, k))
+                self._cache[k] = accuracy_of(self._model, cfg, self._images, self._labels,
+                                             self._calib, self.batch_size)
+        return np.array([self._cache[k] for k in keys])

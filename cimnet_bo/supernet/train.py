@@ -1,0 +1,252 @@
+"""Supernet training: sandwich rule with in-place distillation, seeded and resumable.
+
+Every step trains the largest subnet on the labels, then the smallest and ``n_random``
+random subnets on the largest subnet's soft predictions (in-place distillation, as in
+BigNAS / OFA), accumulating gradients before one optimiser step. During the first
+``kd_warmup_epochs`` the other subnets learn from the labels too: distilling from a teacher
+that is still near-uniform holds a ViT supernet back badly (on Fashion-MNIST, 33 % instead
+of 79 % val accuracy after 150 steps). Subnet draws, data order
+and augmentation are functions of (seed, step), so a run resumed from a checkpoint takes
+exactly the same path as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from cimnet_bo.space import get_subnet_space
+from cimnet_bo.supernet import FAMILY_SPACES, build_supernet
+from cimnet_bo.supernet.data import load_split, sha256, to_tensor
+
+
+@dataclass
+class TrainConfig:
+    """Training recipe; every field is recorded in the checkpoint's metadata.
+
+    ``train_split`` is ``"train"`` (50,000 images from the IDX files) or a shipped split
+    (``"calib"``) for quick checks; ``limit`` caps the number of training images.
+    """
+
+    family: str = "vit"
+    epochs: int = 20
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    kd_warmup_epochs: float = 0.0
+    n_random: int = 2
+    augment: str = "flip+crop"
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 0
+    train_split: str = "train"
+    limit: int = 0
+    checkpoint_every: int = 100
+    idx_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILY_SPACES:
+            raise ValueError(f"family must be one of {sorted(FAMILY_SPACES)}, got {self.family!r}")
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {sorted(AUGMENTS)}, got {self.augment!r}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+def _flip(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    mask = torch.rand(x.shape[0], generator=g) < 0.5
+    return torch.where(mask[:, None, None, None], x.flip(3), x)
+
+
+def _crop(x: torch.Tensor, g: torch.Generator, pad: int = 2) -> torch.Tensor:
+    """Random translation by up to ``pad`` pixels (zero padding), per image."""
+    B, _, H, W = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad), value=float(x.min()))
+    i = torch.randint(0, 2 * pad + 1, (B,), generator=g)
+    j = torch.randint(0, 2 * pad + 1, (B,), generator=g)
+    rows = (i[:, None] + torch.arange(H))[:, :, None]
+    cols = (j[:, None] + torch.arange(W))[:, None, :]
+    return xp[torch.arange(B)[:, None, None], 0, rows, cols].unsqueeze(1)
+
+
+AUGMENTS = {
+    "none": lambda x, g: x,
+    "flip": _flip,
+    "flip+crop": lambda x, g: _crop(_flip(x, g), g),
+}
+
+
+def lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    """Linear warm-up then cosine decay to zero."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def train_supernet(cfg: TrainConfig, run_dir: str | Path, out: str | Path | None = None,
+                   progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
+    """Train (or resume) a supernet; returns the metadata written next to ``out``.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The recipe.
+    run_dir : path
+        Holds ``last.pt`` (resume point, written every ``checkpoint_every`` steps and at each
+        epoch end) and ``log.csv`` (loss and largest-subnet val accuracy per epoch).
+    out : path, optional
+        Where to write the final weights (``.pt``) and metadata (``.json``).
+    progress : bool
+        Show a progress bar.
+    stop_after : int, optional
+        Stop (checkpointed) after this many steps in this call, as an interruption would;
+        calling again resumes.
+    """
+    from cimnet_bo.supernet.evaluator import accuracy_of
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    space = get_subnet_space(FAMILY_SPACES[cfg.family])
+    model = build_supernet(space).to(cfg.device)
+    if cfg.family == "cnn":
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    images, labels = load_split(cfg.train_split, idx_dir=cfg.idx_dir)
+    if cfg.limit:
+        images, labels = images[: cfg.limit], labels[: cfg.limit]
+    x_all, y_all = to_tensor(images), torch.from_numpy(labels.astype(np.int64))
+    val_x, val_y = load_split("val")
+    calib = to_tensor(load_split("calib")[0])
+    steps_per_epoch = max(1, len(x_all) // cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    warmup = int(cfg.warmup_epochs * steps_per_epoch)
+
+    step, t_spent = 0, 0.0
+    ckpt = run_dir / "last.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=cfg.device, weights_only=False)
+        if state["recipe"] != dataclasses.asdict(cfg):
+            raise ValueError(f"{ckpt} was written with another recipe: {state['recipe']}")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, t_spent = state["step"], state["seconds"]
+    top, bottom = space.extreme("max"), space.extreme("min")
+
+    def save() -> None:
+        _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                      "seconds": t_spent + time.time() - t0, "recipe": dataclasses.asdict(cfg)}, ckpt)
+
+    t0 = time.time()
+    bar = tqdm(total=total, initial=step, disable=not progress, desc=f"train {space.name}", unit="step")
+    log = run_dir / "log.csv"
+    if not log.exists():
+        log.write_text("epoch,step,loss,val_acc_max,seconds\n")
+    model.train()
+    loss_sum, n_loss = 0.0, 0
+    stop_at = total if stop_after is None else min(total, step + stop_after)
+    while step < stop_at:
+        epoch, pos = divmod(step, steps_per_epoch)
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(x_all))
+        idx = torch.from_numpy(order[pos * cfg.batch_size:(pos + 1) * cfg.batch_size])
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        x = AUGMENTS[cfg.augment](x_all[idx], g).to(cfg.device)
+        if cfg.family == "cnn":
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = y_all[idx].to(cfg.device)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, total, warmup, cfg.lr)
+        opt.zero_grad(set_to_none=True)
+        logits = model(x, top)
+        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+        loss.backward()
+        soft = logits.detach().softmax(1)
+        distill = step >= cfg.kd_warmup_epochs * steps_per_epoch
+        rng = np.random.default_rng([cfg.seed, step, 1])
+        for sub in [bottom] + space.sample(cfg.n_random, rng):
+            out = model(x, sub)
+            if distill:
+                sub_loss = -(soft * F.log_softmax(out, 1)).sum(1).mean()
+            else:
+                sub_loss = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
+            sub_loss.backward()
+        opt.step()
+        loss_sum, n_loss = loss_sum + loss.item(), n_loss + 1
+        step += 1
+        bar.update(1)
+        bar.set_postfix(epoch=epoch, loss=f"{loss_sum / n_loss:.3f}")
+        end_of_epoch = step % steps_per_epoch == 0
+        if end_of_epoch or step % cfg.checkpoint_every == 0:
+            save()
+        if end_of_epoch:
+            model.eval()
+            acc = accuracy_of(model, top, to_tensor(val_x[:2000]), val_y[:2000], calib)
+            model.train()
+            with open(log, "a") as f:
+                f.write(f"{epoch},{step},{loss_sum / n_loss:.4f},{acc:.4f},{t_spent + time.time() - t0:.0f}\n")
+            bar.write(f"epoch {epoch}: loss {loss_sum / n_loss:.4f}, largest-subnet val acc (2k) {acc:.4f}")
+            loss_sum, n_loss = 0.0, 0
+    bar.close()
+    if step < total:
+        save()
+        return {"steps": step, "finished": False}
+    seconds = t_spent + time.time() - t0
+    model.eval()
+    meta = {
+        "space": space.name, "space_version": space.version, "family": cfg.family,
+        "recipe": dataclasses.asdict(cfg), "steps": step, "finished": True, "train_seconds": round(seconds, 1),
+        "commit": git_commit(), "torch": torch.__version__,
+    }
+    if out is not None:
+        meta.update(export_checkpoint(model, space, meta, out))
+    return meta
+
+
+def export_checkpoint(model, space, meta: dict, out: str | Path) -> dict:
+    """Write the weights to ``out`` and ``out`` with ``.json``: metadata, the checksum and
+    the val/test accuracy of the largest and smallest subnets."""
+    from cimnet_bo.supernet.evaluator import SupernetEvaluator
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"space": space.name, "space_version": space.version, "state_dict": state}, out)
+    extra: dict[str, Any] = {"checkpoint": out.name, "sha256": sha256(out)}
+    for split in ("val", "test"):
+        ev = SupernetEvaluator(space.name, checkpoint=out, split=split)
+        accs = ev.evaluate([space.extreme("max"), space.extreme("min")])
+        extra[f"{split}_acc_largest"], extra[f"{split}_acc_smallest"] = (round(float(a), 4) for a in accs)
+    out.with_suffix(".json").write_text(json.dumps({**meta, **extra}, indent=2) + "\n")
+    return extra

@@ -1,0 +1,157 @@
+"""Spaces: encode/decode round trips, validation messages, sampling, size, freezing, YAML."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cimnet_bo.space import (
+    INACTIVE_CODE, Choice, Condition, JointSpace, Space, depth_choices, get_hardware_space,
+    get_space, list_spaces,
+)
+
+SPACES = {name: get_space(name) for name in list_spaces()}
+
+
+def test_registry_has_every_space_of_the_design():
+    expected = {"vit-fmnist", "cnn-fmnist", "vit-b-imagenet", "ofa-mbv3", "ofa-resnet50",
+                "autoformer-t", "autoformer-s", "autoformer-b"}
+    assert expected <= set(list_spaces())
+    assert get_space("vit-fmnist").hardware.name == "cim-edge"
+    assert get_space("vit-b-imagenet").hardware.name == "cim-server"
+    with pytest.raises(KeyError, match="unknown space 'nope'"):
+        get_space("nope")
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_decode_inverts_encode(name, seed):
+    space = SPACES[name]
+    configs = space.sample(8, seed)
+    X = space.encode(configs)
+    assert X.shape == (8, space.dim)
+    assert np.all((X >= 0) & (X <= 1))
+    assert space.decode(X) == configs
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_sampling_is_reproducible_and_seed_dependent(name):
+    space = SPACES[name]
+    assert space.sample(20, 7) == space.sample(20, 7)
+    assert space.sample(20, 7) != space.sample(20, 8)
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_validate_names_the_bad_key(name, seed, data):
+    space = SPACES[name]
+    cfg = space.sample(1, seed)[0]
+    key = data.draw(st.sampled_from(space.names))
+    bad = dict(cfg)
+    bad[key] = "not-a-value"
+    with pytest.raises(ValueError) as err:
+        space.validate(bad)
+    assert key in str(err.value) and "not-a-value" in str(err.value)
+    assert str(list(space[key].values)) in str(err.value)
+    missing = {k: v for k, v in cfg.items() if k != key}
+    with pytest.raises(ValueError, match=f"missing keys.*'{key}'"):
+        space.validate(missing)
+    with pytest.raises(ValueError, match="unknown keys.*'bogus'"):
+        space.validate({**cfg, "bogus": 1})
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_mutate_gives_a_different_valid_config(name):
+    space = SPACES[name]
+    rng = np.random.default_rng(0)
+    for cfg in space.sample(10, 1):
+        new = space.mutate(cfg, rate=0.1, seed=rng)
+        assert space.validate(new) == new
+        assert new != cfg
+
+
+def _toy() -> Space:
+    return Space("toy", depth_choices("depth", (1, 2, 3), {"w": (8, 16)}) + [
+        Choice("cell", ("sram", "rram"), categorical=True),
+        Choice("bits", (1, 2), condition=Condition("cell", frozenset({"rram"}))),
+    ])
+
+
+def test_size_matches_brute_force_enumeration():
+    space = _toy()
+    distinct = set()
+    for values in itertools.product(*(c.values for c in space.choices)):
+        cfg = dict(zip(space.names, values))
+        distinct.add(tuple(space.validate(cfg).values()))
+    # depth 1: 2, depth 2: 4, depth 3: 8 -> 14 subnets; cell: sram (1) + rram x 2 bits -> 3
+    assert space.size == len(distinct) == 14 * 3
+
+
+def test_inactive_choices_are_masked_and_canonical():
+    space = _toy()
+    cfg = {"depth": 1, "w_0": 16, "w_1": 16, "w_2": 16, "cell": "sram", "bits": 2}
+    canon = space.validate(cfg)
+    assert canon["w_1"] == 8 and canon["w_2"] == 8 and canon["bits"] == 1
+    x = space.encode([cfg])[0]
+    assert x[space.names.index("w_1")] == INACTIVE_CODE
+    assert x[space.names.index("w_0")] == 1.0
+    # the same network with other stale values encodes identically
+    other = dict(cfg, w_1=8, w_2=16, bits=1)
+    assert np.array_equal(space.encode([other]), space.encode([cfg]))
+
+
+def test_freeze_gives_model_only_and_hardware_only_problems():
+    joint = get_space("vit-fmnist")
+    model_only = joint.freeze(hardware="baseline")
+    assert model_only.size == joint.subnet.size
+    assert all(c[k] == joint.hardware.baseline[k] for c in model_only.sample(20, 0) for k in joint.hardware.names)
+    hw_only = joint.freeze(subnet="max")
+    assert hw_only.size == joint.hardware.size
+    assert all(c["num_layers"] == 5 for c in hw_only.sample(20, 0))
+    with pytest.raises(ValueError, match="rows=7"):
+        joint.freeze(hardware={**joint.hardware.baseline, "rows": 7})
+
+
+def test_yaml_round_trip(tmp_path):
+    space = _toy()
+    path = tmp_path / "s.yaml"
+    space.to_yaml(path)
+    again = Space.from_yaml(path)
+    assert again.names == space.names and again.size == space.size
+    assert again.sample(5, 3) == space.sample(5, 3)
+    joint = JointSpace(Space("sub", depth_choices("depth", (1, 2), {"w": (8, 16)})),
+                       get_hardware_space("cim-edge"))
+    joint.to_yaml(tmp_path / "j.yaml")
+    j2 = Space.from_yaml(tmp_path / "j.yaml")
+    assert isinstance(j2, JointSpace) and j2.size == joint.size
+
+
+def test_yaml_space_with_registered_hardware(tmp_path):
+    (tmp_path / "mine.yaml").write_text(
+        "name: mine\nsubnet:\n  name: mlp\n  choices:\n    - {name: width, values: [32, 64]}\n"
+        "hardware: cim-edge\n"
+    )
+    s = Space.from_yaml(tmp_path / "mine.yaml")
+    assert s.subnet.size == 2 and s.hardware.name == "cim-edge"
+
+
+def test_bad_space_definitions_are_rejected():
+    with pytest.raises(ValueError, match="repeated choice names"):
+        Space("x", [Choice("a", (1, 2)), Choice("a", (3,))])
+    with pytest.raises(ValueError, match="unknown choice 'zz'"):
+        Space("x", [Choice("a", (1, 2), condition=Condition("zz", frozenset({1})))])
+    with pytest.raises(ValueError, match="repeated values"):
+        Choice("a", (1, 1))
+
+
+def test_sizes_of_registered_spaces():
+    # vit-b-imagenet: sum over depth L of (4*3)^L
+    assert SPACES["vit-b-imagenet"].subnet.size == sum(12**L for L in (10, 11, 12))
+    # ofa-mbv3: (sum_d 9^d)^5 * 5 resolutions
+    assert SPACES["ofa-mbv3"].subnet.size == (9**2 + 9**3 + 9**4) ** 5 * 5
+    # vit-fmnist: sum over depth L of (4*3)^L
+    assert SPACES["vit-fmnist"].subnet.size == sum(12**L for L in (3, 4, 5))
