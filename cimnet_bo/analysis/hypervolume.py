@@ -1,0 +1,490 @@
+"""Exact hypervolume, hypervolume curves over evaluations, and their aggregation over seeds.
+
+Conventions
+-----------
+* Points ``Y`` (n x m) and the reference point ``ref_point`` (m,) are given in the
+  objectives' own units, with a direction per column (``"max"`` / ``"min"``). Internally every
+  column is turned into one to minimise (maximised columns negated).
+* The hypervolume is the Lebesgue measure of the region dominated by the points and bounded
+  by the reference point. Points that are not strictly better than the reference point in every
+  objective contribute nothing, as do rows with a NaN (failed evaluations).
+
+Algorithms (all exact)
+----------------------
+* 1 objective: the distance from the best point to the reference.
+* 2 objectives: sort-and-sweep over the non-dominated points, O(n log n).
+* 3 objectives: dimension sweep along the last objective, maintaining the 2-D front of the
+  points seen so far incrementally (each insertion updates its area), O(n k) for a front of k.
+* 4+ objectives: hypervolume by slicing objectives (HSO, While et al. 2006): a sweep along the
+  last objective, computing the (m-1)-dimensional hypervolume of each slice recursively down
+  to the 3-D case. Exact, recursion depth m; fine for the front sizes of a search (hundreds).
+
+The tests check these against BoTorch's ``Hypervolume`` and pymoo's ``HV``.
+
+Normalisation for *reported* hypervolume
+----------------------------------------
+Raw hypervolumes mix units (accuracy x seconds) and latency spans decades, so numbers reported
+in tables and plots use :class:`HypervolumeScale`:
+
+1. objectives measured on a ratio scale that spans orders of magnitude (by default the columns
+   named in :data:`LOG_OBJECTIVES`: ``latency_s``, ``energy_j``, ``edp_js``) are replaced by
+   their ``log10``;
+2. each (transformed) objective is mapped affinely onto [0, 1] with :func:`normalize` and
+   bounds ``(lower, upper)``, the worst bound being the reference point: the normalised
+   reference is 0 for a maximised objective and 1 for a minimised one;
+3. the bounds come from the data (the union of all runs being compared, so that their numbers
+   are comparable): the best observed value, and the worst observed value pushed ``margin``
+   (default 10 %) of the range further out so that extreme points still count. Either bound
+   can be fixed per objective instead (``ref=`` / ``ideal=`` in the objectives' units, for
+   example the baseline's latency as the latency reference).
+
+A normalised hypervolume is then the fraction of the box between the reference and the ideal
+point that the points dominate: 1.0 would be a single point at the ideal corner.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cimnet_bo.analysis.objectives import (
+    DirectionsLike,
+    Objectives,
+    ObjectivesLike,
+    as_directions,
+    as_matrix,
+    to_minimization,
+)
+from cimnet_bo.analysis.pareto import nondominated_min
+
+#: Objectives reported on a log10 scale by default (see the module docstring).
+LOG_OBJECTIVES: tuple[str, ...] = ("latency_s", "energy_j", "edp_js")
+
+
+# ====================================================================== input checks
+def _prepare(
+    Y: Any, ref_point: Any, directions: DirectionsLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Z, r, valid): minimisation matrix (n x m), reference (m,), rows strictly better than r."""
+    A = as_matrix(Y)
+    m = A.shape[1]
+    ref = np.asarray(ref_point, dtype=float).reshape(-1)
+    if ref.shape != (m,):
+        raise ValueError(
+            f"ref_point has length {ref.size}, but Y has {m} objective columns (shape {A.shape})"
+        )
+    if not np.all(np.isfinite(ref)):
+        raise ValueError(f"ref_point must be finite, got {ref.tolist()}")
+    dirs = as_directions(directions, m)
+    Z = to_minimization(A, dirs)
+    r = to_minimization(ref, dirs)
+    with np.errstate(invalid="ignore"):
+        valid = np.all(Z < r, axis=1) & ~np.any(np.isnan(Z), axis=1)
+    return Z, r, valid
+
+
+# ====================================================================== exact algorithms
+def _hv2d(Z: np.ndarray, r: np.ndarray) -> float:
+    """Sort-and-sweep; Z (n x 2) non-dominated (duplicates allowed), all < r."""
+    order = np.lexsort((Z[:, 1], Z[:, 0]))
+    x, y = Z[order, 0], Z[order, 1]
+    nxt = np.append(x[1:], r[0])
+    return float(np.sum((nxt - x) * (r[1] - y)))
+
+
+class _Front2D:
+    """A 2-D minimisation front with its dominated area, updated one point at a time.
+
+    ``x`` ascending, ``y`` strictly descending (no dominated points, no duplicates).
+    """
+
+    def __init__(self, r0: float, r1: float) -> None:
+        self.r0, self.r1 = float(r0), float(r1)
+        self.x: list[float] = []
+        self.y: list[float] = []
+        self.area = 0.0
+
+    def add(self, p0: float, p1: float) -> float:
+        """Insert a point strictly better than the reference; return the area it adds."""
+        x, y = self.x, self.y
+        k = bisect_right(x, p0)
+        if k > 0 and y[k - 1] <= p1:  # dominated by, or equal to, a front point
+            return 0.0
+        i = bisect_left(x, p0)
+        h = y[i - 1] if i > 0 else self.r1  # front height left of p0 (> p1)
+        xs = p0
+        delta = 0.0
+        j = i
+        while j < len(x) and y[j] >= p1:  # front points that p dominates
+            delta += (x[j] - xs) * (h - p1)
+            xs, h = x[j], y[j]
+            j += 1
+        xe = x[j] if j < len(x) else self.r0
+        delta += (xe - xs) * (h - p1)
+        del x[i:j], y[i:j]
+        x.insert(i, p0)
+        y.insert(i, p1)
+        self.area += delta
+        return delta
+
+
+def _hv_min(Z: np.ndarray, r: np.ndarray) -> float:
+    """Exact hypervolume of a minimisation set Z (n x m), every row < r."""
+    n, m = Z.shape
+    if n == 0:
+        return 0.0
+    if m == 1:
+        return float(r[0] - Z[:, 0].min())
+    Z = Z[nondominated_min(Z)]
+    if m == 2:
+        return _hv2d(Z, r)
+    order = np.argsort(Z[:, -1], kind="mergesort")
+    Z = Z[order]
+    last = np.append(Z[1:, -1], r[-1])
+    thick = last - Z[:, -1]
+    total = 0.0
+    if m == 3:
+        front = _Front2D(r[0], r[1])
+        for i in range(len(Z)):
+            front.add(Z[i, 0], Z[i, 1])
+            if thick[i] > 0:
+                total += front.area * thick[i]
+        return float(total)
+    for i in range(len(Z)):  # HSO: slice along the last objective
+        if thick[i] > 0:
+            total += _hv_min(Z[: i + 1, :-1], r[:-1]) * thick[i]
+    return float(total)
+
+
+def hypervolume(Y: Any, ref_point: Any, directions: DirectionsLike) -> float:
+    """Exact hypervolume dominated by ``Y`` and bounded by ``ref_point``.
+
+    Parameters
+    ----------
+    Y : array (n x m)
+        Objective values in their own units (a 1-D array is one point).
+    ref_point : array (m,)
+        The reference point, in the same units; it should be worse than every point of
+        interest (points not strictly better in every objective contribute nothing).
+    directions : sequence of {"max", "min"} (m,)
+        Direction per column (or a ``{name: direction}`` mapping, used in order).
+
+    Returns
+    -------
+    float
+        The hypervolume in the product of the objectives' units (0.0 for no valid point).
+
+    Raises
+    ------
+    ValueError
+        ``ref_point`` of the wrong length or not finite, an unknown direction, or a number of
+        directions different from the number of columns.
+    """
+    Z, r, valid = _prepare(Y, ref_point, directions)
+    return _hv_min(Z[valid], r)
+
+
+def hypervolume_curve(Y: Any, ref_point: Any, directions: DirectionsLike) -> np.ndarray:
+    """Hypervolume of the first ``k`` evaluations, for every ``k``.
+
+    Parameters
+    ----------
+    Y : array (n x m)
+        Objective values in evaluation order (rows with NaN, i.e. failed evaluations, add
+        nothing).
+    ref_point : array (m,)
+    directions : sequence of {"max", "min"} (m,)
+
+    Returns
+    -------
+    array (n,)
+        ``curve[k-1] = hypervolume(Y[:k], ref_point, directions)``; non-decreasing.
+
+    Notes
+    -----
+    Incremental: in 2-D each new point updates the dominated area of a sorted front in
+    O(log k + removed points); in 3+ objectives the gain of a new non-dominated point ``p`` is
+    its exclusive contribution ``prod(r - p) - HV({max(p, f) : f in front})`` (as in WFG).
+    """
+    Z, r, valid = _prepare(Y, ref_point, directions)
+    n, m = Z.shape
+    out = np.zeros(n)
+    if m == 1:
+        best = r[0]
+        for i in range(n):
+            if valid[i]:
+                best = min(best, Z[i, 0])
+            out[i] = r[0] - best
+        return out
+    if m == 2:
+        front = _Front2D(r[0], r[1])
+        for i in range(n):
+            if valid[i]:
+                front.add(Z[i, 0], Z[i, 1])
+            out[i] = front.area
+        return out
+    F = np.empty((0, m))
+    hv = 0.0
+    for i in range(n):
+        if valid[i]:
+            p = Z[i]
+            if not np.any(np.all(F <= p, axis=1)):
+                limited = np.maximum(F, p)
+                hv += float(np.prod(r - p)) - _hv_min(limited, r)
+                keep = ~np.all(p <= F, axis=1)
+                F = np.vstack([F[keep], p])
+        out[i] = hv
+    return out
+
+
+# ====================================================================== aggregation
+def aggregate_curves(curves: Sequence[Any], pad: str = "none") -> pd.DataFrame:
+    """Mean, spread and count of several curves per evaluation index.
+
+    Parameters
+    ----------
+    curves : sequence of arrays (n_i,)
+        One curve per run/seed (e.g. from :func:`hypervolume_curve`), possibly of different
+        lengths. NaN entries count as missing.
+    pad : {"none", "last"}
+        ``"none"``: at index k only the curves that reached k count (``count`` drops where
+        shorter runs end). ``"last"``: a finished curve keeps its last value to the end.
+
+    Returns
+    -------
+    pandas.DataFrame (max n_i rows)
+        Columns ``evaluation`` (1-based), ``mean``, ``std`` (sample, ddof=1; NaN where
+        ``count < 2``), ``min``, ``max``, ``count``.
+    """
+    if pad not in ("none", "last"):
+        raise ValueError(f"unknown pad {pad!r}; use 'none' or 'last'")
+    if isinstance(curves, np.ndarray) and curves.ndim == 1:
+        raise ValueError("curves must be a list of curves (arrays), got a single 1-D array")
+    arrays = [np.asarray(c, dtype=float).reshape(-1) for c in curves]
+    cols = ["evaluation", "mean", "std", "min", "max", "count"]
+    L = max((len(a) for a in arrays), default=0)
+    if L == 0:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
+    M = np.full((len(arrays), L), np.nan)
+    for j, a in enumerate(arrays):
+        M[j, : len(a)] = a
+        if pad == "last" and 0 < len(a) < L:
+            M[j, len(a) :] = a[-1]
+    have = ~np.isnan(M)
+    count = have.sum(axis=0)
+    filled0 = np.where(have, M, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, filled0.sum(axis=0) / count, np.nan)
+        sq = np.where(have, (M - mean) ** 2, 0.0).sum(axis=0)
+        std = np.where(count > 1, np.sqrt(sq / (count - 1)), np.nan)
+    lo = np.where(count > 0, np.where(have, M, np.inf).min(axis=0), np.nan)
+    hi = np.where(count > 0, np.where(have, M, -np.inf).max(axis=0), np.nan)
+    return pd.DataFrame(
+        {
+            "evaluation": np.arange(1, L + 1),
+            "mean": mean,
+            "std": std,
+            "min": lo,
+            "max": hi,
+            "count": count.astype(int),
+        }
+    )
+
+
+# ====================================================================== normalisation
+def normalize(Y: Any, bounds: Any) -> np.ndarray:
+    """Map each column affinely so that ``bounds[0] -> 0`` and ``bounds[1] -> 1``.
+
+    Parameters
+    ----------
+    Y : array (n x m) or (m,)
+    bounds : array (2 x m)
+        Row 0 the lower bounds, row 1 the upper bounds (BoTorch's layout); ``upper > lower``.
+
+    Returns
+    -------
+    array, the shape of ``Y``
+        Values outside the bounds fall outside [0, 1] (nothing is clipped).
+    """
+    A = np.asarray(Y, dtype=float)
+    B = np.asarray(bounds, dtype=float)
+    m = A.shape[-1] if A.ndim else 1
+    if B.shape != (2, m):
+        raise ValueError(f"bounds must have shape (2, {m}) (lower row, upper row), got {B.shape}")
+    width = B[1] - B[0]
+    if not np.all(np.isfinite(B)) or np.any(width <= 0):
+        raise ValueError(f"bounds must be finite with upper > lower per column, got {B.tolist()}")
+    return (A - B[0]) / width
+
+
+def unnormalize(U: Any, bounds: Any) -> np.ndarray:
+    """Inverse of :func:`normalize`."""
+    B = np.asarray(bounds, dtype=float)
+    normalize(np.zeros(B.shape[-1]), B)  # validates the bounds
+    return np.asarray(U, dtype=float) * (B[1] - B[0]) + B[0]
+
+
+@dataclass(frozen=True, eq=False)
+class HypervolumeScale:
+    """The normalisation of reported hypervolumes (see the module docstring).
+
+    Parameters
+    ----------
+    objectives : Objectives
+        Names and directions, in column order.
+    bounds : array (2 x m)
+        Lower and upper bound of each objective on the transformed scale (``log10`` where
+        ``log``); the worst one is the reference.
+    log : tuple of bool (m,)
+        Which objectives are taken as ``log10``.
+
+    Build one with :meth:`from_data` over the union of the runs to compare, then use
+    :meth:`hypervolume` / :meth:`curve` on each run.
+    """
+
+    objectives: Objectives
+    bounds: np.ndarray
+    log: tuple[bool, ...]
+
+    def __post_init__(self) -> None:
+        m = len(self.objectives)
+        if len(self.log) != m:
+            raise ValueError(f"log has {len(self.log)} entries for {m} objectives")
+        normalize(np.zeros(m), self.bounds)
+
+    @classmethod
+    def from_data(
+        cls,
+        data: Any,
+        objectives: ObjectivesLike,
+        log: Sequence[str] | None = None,
+        margin: float = 0.1,
+        ref: Mapping[str, float] | None = None,
+        ideal: Mapping[str, float] | None = None,
+    ) -> "HypervolumeScale":
+        """Bounds from observed values.
+
+        Parameters
+        ----------
+        data : DataFrame, list of DataFrames, or array (n x m) in ``objectives`` order
+            All the points of all the runs to compare (NaN rows are ignored).
+        objectives : {name: direction} or list of pairs
+        log : sequence of str, optional
+            Objectives to take as ``log10`` (default: those in :data:`LOG_OBJECTIVES`).
+        margin : float
+            The worst observed value is moved this fraction of the observed range further out.
+        ref, ideal : {name: value}, optional
+            Fixed reference (worst) or ideal (best) values in the objectives' own units.
+        """
+        obj = Objectives.parse(objectives)
+        if log is None:
+            log_set = set(LOG_OBJECTIVES)
+        else:
+            log_set = set(log)
+            unknown = sorted(log_set - set(obj.names))
+            if unknown:
+                raise ValueError(
+                    f"unknown objective(s) {unknown} in log; objectives are {list(obj.names)}"
+                )
+        for label, fixed in (("ref", ref), ("ideal", ideal)):
+            for name in fixed or {}:
+                if name not in obj.names:
+                    raise ValueError(
+                        f"unknown objective {name!r} in {label}; objectives are {list(obj.names)}"
+                    )
+        logs = tuple(n in log_set for n in obj.names)
+        T = _transform(_matrix(data, obj), obj, logs)
+        T = T[~np.any(np.isnan(T), axis=1)]
+        bounds = np.empty((len(obj), 2))
+        for j, (name, d) in enumerate(obj):
+            col = T[:, j]
+            fixed_ref = (ref or {}).get(name)
+            fixed_ideal = (ideal or {}).get(name)
+            if len(col) == 0 and (fixed_ref is None or fixed_ideal is None):
+                raise ValueError(f"no finite values of {name!r} to take bounds from")
+            if len(col):
+                lo, hi = float(col.min()), float(col.max())
+                span = hi - lo if hi > lo else max(abs(hi), 1.0) * 1e-6
+                best, worst = (hi, lo - margin * span) if d == "max" else (lo, hi + margin * span)
+            else:
+                best = worst = float("nan")
+            if fixed_ideal is not None:
+                best = _transform_value(fixed_ideal, name, logs[j])
+            if fixed_ref is not None:
+                worst = _transform_value(fixed_ref, name, logs[j])
+            lower, upper = (worst, best) if d == "max" else (best, worst)
+            if not upper > lower:
+                raise ValueError(
+                    f"objective {name!r}: the reference {worst!r} is not worse than the ideal "
+                    f"{best!r} (transformed scale)"
+                )
+            bounds[j] = (lower, upper)
+        return cls(obj, bounds.T.copy(), logs)
+
+    @property
+    def ref_point(self) -> np.ndarray:
+        """Array (m,): the reference on the normalised scale (0 for max, 1 for min)."""
+        return np.array([0.0 if d == "max" else 1.0 for d in self.objectives.directions])
+
+    def transform(self, data: Any) -> np.ndarray:
+        """Normalised objectives (n x m), directions unchanged (rows in [0, 1] within bounds)."""
+        T = _transform(_matrix(data, self.objectives), self.objectives, self.log)
+        return normalize(T, self.bounds)
+
+    def hypervolume(self, data: Any) -> float:
+        """Normalised hypervolume (fraction of the reference-ideal box dominated)."""
+        return hypervolume(self.transform(data), self.ref_point, self.objectives.directions)
+
+    def curve(self, data: Any) -> np.ndarray:
+        """Normalised :func:`hypervolume_curve` (rows in evaluation order), array (n,)."""
+        return hypervolume_curve(self.transform(data), self.ref_point, self.objectives.directions)
+
+
+def _matrix(data: Any, obj: Objectives) -> np.ndarray:
+    if isinstance(data, pd.DataFrame):
+        return obj.matrix(data)
+    if isinstance(data, (list, tuple)) and data and all(isinstance(d, pd.DataFrame) for d in data):
+        return np.vstack([obj.matrix(d) for d in data])
+    A = as_matrix(data, "data")
+    if A.shape[1] != len(obj):
+        raise ValueError(
+            f"data has {A.shape[1]} columns for {len(obj)} objectives {list(obj.names)}"
+        )
+    return A
+
+
+def _transform_value(v: float, name: str, log: bool) -> float:
+    if not log:
+        return float(v)
+    if not v > 0:
+        raise ValueError(f"objective {name!r} is on a log scale but got the value {v!r} <= 0")
+    return float(np.log10(v))
+
+
+def _transform(A: np.ndarray, obj: Objectives, logs: Sequence[bool]) -> np.ndarray:
+    T = A.copy()
+    for j, name in enumerate(obj.names):
+        if logs[j]:
+            col = T[:, j]
+            bad = ~np.isnan(col) & ~(col > 0)
+            if bad.any():
+                raise ValueError(
+                    f"objective {name!r} is on a log scale but has {int(bad.sum())} value(s) <= 0"
+                )
+            T[:, j] = np.log10(col)
+    return T
+
+
+__all__ = [
+    "LOG_OBJECTIVES",
+    "hypervolume",
+    "hypervolume_curve",
+    "aggregate_curves",
+    "normalize",
+    "unnormalize",
+    "HypervolumeScale",
+]
