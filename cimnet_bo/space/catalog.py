@@ -137,17 +137,24 @@ def cim_space(name: str, ranges: dict, baseline: dict) -> Space:
 
 @register_hardware("cim-edge")
 def _cim_edge() -> Space:
-    """Edge CiM chip for the Fashion-MNIST networks (tens to hundreds of KB of weights):
-    from 16 macros of 64x64 (32 KB of 8-bit weights) to 512 of 256x256."""
+    """Edge CiM chip for the Fashion-MNIST networks (40 K to 400 K weights).
+
+    From 16 macros of 64x64 to 2048 of 256x256. A network's weights fit on chip when its
+    arrays do: the vit-fmnist subnets need 46 to 1,064 arrays and the cnn-fmnist subnets
+    426 to 2,231 (a depthwise convolution takes one array per channel), so on the baseline
+    chip (256 macros of 128x128, about 2.6 mm^2) small ViTs are resident and large ones
+    stream, and under its area the small CNNs can be made resident on 64x64 macros.
+    """
     ranges = dict(
-        rows=(64, 128, 256), cols=(64, 128, 256), n_macros=(16, 32, 64, 128, 256, 512),
+        rows=(64, 128, 256), cols=(64, 128, 256),
+        n_macros=(16, 32, 64, 128, 256, 512, 1024, 2048),
         cols_per_adc=(1, 2, 4, 8, 16), dac_bits=(1, 2), cell=("sram", "rram"),
         bits_per_cell=(1, 2), glb_kb=(32, 64, 128, 256, 512), dram_bw_gbps=(1, 2, 4, 8, 16),
         glb_bw_gbps=(8, 16, 32, 64, 128), clock_mhz=(200, 400, 800),
         digital_macs=(16, 32, 64, 128),
     )
     baseline = dict(
-        rows=128, cols=128, n_macros=64, cols_per_adc=8, dac_bits=1, cell="sram", bits_per_cell=1,
+        rows=128, cols=128, n_macros=256, cols_per_adc=8, dac_bits=1, cell="sram", bits_per_cell=1,
         glb_kb=128, dram_bw_gbps=4, glb_bw_gbps=32, clock_mhz=400, digital_macs=64,
     )
     return cim_space("cim-edge", ranges, baseline)

@@ -1,0 +1,26 @@
+"""Evaluators (objective values for batches of configurations, failures recorded per
+candidate), executors (in-process, local process pool) and labeling."""
+
+from cimnet_bo.evaluate.base import Evaluations, Evaluator, Objective, as_objectives, failure_text
+from cimnet_bo.evaluate.evaluators import (
+    ROOFLINE_OBJECTIVES,
+    AccuracyEvaluator,
+    CallableEvaluator,
+    CompositeEvaluator,
+    RooflineEvaluator,
+    SubnetCachedEvaluator,
+    TableEvaluator,
+)
+from cimnet_bo.evaluate.executors import Executor, InProcessExecutor, LocalPoolExecutor, get_executor
+from cimnet_bo.evaluate.label import batches_by_subnet, default_subnets, label, sample_pairs
+
+#: The supernet-backed accuracy evaluator, under the name used in the design notes.
+SupernetAccuracyEvaluator = AccuracyEvaluator
+
+__all__ = [
+    "Objective", "Evaluator", "Evaluations", "as_objectives", "failure_text",
+    "RooflineEvaluator", "AccuracyEvaluator", "SupernetAccuracyEvaluator", "TableEvaluator",
+    "CallableEvaluator", "CompositeEvaluator", "SubnetCachedEvaluator", "ROOFLINE_OBJECTIVES",
+    "Executor", "InProcessExecutor", "LocalPoolExecutor", "get_executor",
+    "label", "sample_pairs", "default_subnets", "batches_by_subnet",
+]

@@ -1,0 +1,289 @@
+"""The evaluator interface: named objectives, batch evaluation, per-candidate failures.
+
+An evaluator maps a batch of ``n`` configurations to an :class:`Evaluations` result: a value
+array (n x m) over its ``m`` declared objectives, and per candidate either ``None`` or the text
+of its failure. An exception raised for one candidate, an invalid configuration, or a NaN or
+infinite value is recorded against that candidate; the other candidates of the batch are
+still evaluated. Nothing is raised through the batch.
+
+Subclasses implement :meth:`Evaluator._evaluate` (a batch of validated configurations to a
+mapping ``{objective: array (n,)}`` or an array (n x m)); auxiliary outputs (keys that are not
+objectives) are kept as ``extras``.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+DIRECTIONS = ("min", "max")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One objective of an evaluator.
+
+    Parameters
+    ----------
+    name : str
+        Column name (``"accuracy"``, ``"latency_s"``).
+    direction : {"min", "max"}
+        Whether smaller or larger is better.
+    cheap : bool
+        True when evaluating it costs next to nothing (the roofline model), so a search may
+        use it as a known function instead of modelling it.
+    """
+
+    name: str
+    direction: str = "min"
+    cheap: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError(f"objective name must be a non-empty string, got {self.name!r}")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"objective {self.name!r}: direction must be 'min' or 'max', got {self.direction!r}")
+
+    @property
+    def sign(self) -> float:
+        """+1 for maximised objectives, -1 for minimised (multiply to get 'larger is better')."""
+        return 1.0 if self.direction == "max" else -1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{name, direction, cheap}`` (as stored with runs and datasets)."""
+        return {"name": self.name, "direction": self.direction, "cheap": self.cheap}
+
+
+def as_objectives(objectives: Iterable[Any]) -> tuple[Objective, ...]:
+    """Objectives from names (direction ``min``), dicts, ``(name, direction)`` pairs or
+    :class:`Objective` s; names must be unique."""
+    out = []
+    for o in objectives:
+        if isinstance(o, Objective):
+            out.append(o)
+        elif isinstance(o, str):
+            out.append(Objective(o))
+        elif isinstance(o, Mapping):
+            out.append(Objective(o["name"], o.get("direction", "min"), bool(o.get("cheap", False))))
+        else:
+            out.append(Objective(*o))
+    names = [o.name for o in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"objective names must be unique; repeated: {dupes}")
+    if not out:
+        raise ValueError("an evaluator needs at least one objective")
+    return tuple(out)
+
+
+@dataclass
+class Evaluations:
+    """Results of one batch.
+
+    Attributes
+    ----------
+    names : tuple of str
+        The ``m`` objective names.
+    values : ndarray (n x m)
+        Objective values; NaN where a candidate failed (partial values of a failed candidate
+        are kept where they are finite).
+    errors : list of (str or None), length n
+        Failure text per candidate, or None.
+    extras : dict of ndarray (n,)
+        Auxiliary outputs (e.g. ``resident``, ``program_time_s``); NaN where missing.
+    """
+
+    names: tuple[str, ...]
+    values: np.ndarray
+    errors: list[str | None]
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.errors)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Bool array (n,): candidates without failure."""
+        return np.array([e is None for e in self.errors], dtype=bool)
+
+    def column(self, name: str) -> np.ndarray:
+        """Values of one objective or extra, array (n,)."""
+        if name in self.names:
+            return self.values[:, self.names.index(name)]
+        if name in self.extras:
+            return self.extras[name]
+        raise KeyError(f"no objective or extra named {name!r}; objectives: {list(self.names)}")
+
+    def objectives_of(self, i: int) -> dict[str, float]:
+        """``{objective: value}`` of candidate ``i``."""
+        return {n: float(self.values[i, j]) for j, n in enumerate(self.names)}
+
+    def extras_of(self, i: int) -> dict[str, Any]:
+        """``{extra: value}`` of candidate ``i``."""
+        return {k: _py(v[i]) for k, v in self.extras.items()}
+
+    @classmethod
+    def empty(cls, names: Sequence[str], n: int) -> "Evaluations":
+        """``n`` candidates, no values (NaN (n x m)), no errors."""
+        return cls(tuple(names), np.full((n, len(names)), np.nan), [None] * n, {})
+
+    def take(self, idx: Sequence[int]) -> "Evaluations":
+        """The candidates at ``idx``, in that order."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return Evaluations(self.names, self.values[idx], [self.errors[i] for i in idx],
+                           {k: v[idx] for k, v in self.extras.items()})
+
+
+def _py(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def failure_text(exc: BaseException) -> str:
+    """``Type: message (file:line in function)`` of an exception, for the run store."""
+    msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    tb = traceback.extract_tb(exc.__traceback__)
+    if tb:
+        f = tb[-1]
+        msg += f" (at {f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name})"
+    return msg
+
+
+class Evaluator:
+    """Base class: maps a batch of configurations to named objective values.
+
+    Attributes
+    ----------
+    objectives : tuple of Objective
+        Declared objectives, in output order.
+    space : Space or JointSpace or None
+        When set, every configuration is validated (and canonicalised) first; an invalid one
+        is a failure of that candidate.
+
+    Notes
+    -----
+    Subclasses set ``objectives`` (and ``space``) in ``__init__`` and implement
+    :meth:`_evaluate`. Override :attr:`identity` to name what the values depend on
+    (a checkpoint checksum, a model version): it is stored with every evaluation.
+    """
+
+    objectives: tuple[Objective, ...] = ()
+    space: Any = None
+    #: True when the values depend on the subnet half of a joint configuration only.
+    subnet_only: bool = False
+
+    # ------------------------------------------------------------------ declared
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Objective names, in output order."""
+        return tuple(o.name for o in self.objectives)
+
+    @property
+    def cheap(self) -> bool:
+        """True when every objective is cheap."""
+        return all(o.cheap for o in self.objectives)
+
+    @property
+    def identity(self) -> str:
+        """What the values depend on, stored with each evaluation (default: the class name)."""
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(self.names)})"
+
+    # ------------------------------------------------------------------- public
+    def evaluate(self, configs: Iterable[Mapping[str, Any]]) -> Evaluations:
+        """Evaluate a batch; failures are recorded per candidate, never raised.
+
+        Parameters
+        ----------
+        configs : iterable of dict
+            ``n`` configurations.
+
+        Returns
+        -------
+        Evaluations
+            values (n x m) over :attr:`names`, errors (n,), extras.
+        """
+        configs = list(configs)
+        out = Evaluations.empty(self.names, len(configs))
+        valid: list[int] = []
+        canon: list[dict] = []
+        for i, c in enumerate(configs):
+            if self.space is not None:
+                try:
+                    c = self.space.validate(c)
+                except Exception as e:  # noqa: BLE001 - recorded per candidate
+                    out.errors[i] = failure_text(e)
+                    continue
+            valid.append(i)
+            canon.append(dict(c))
+        if not canon:
+            return out
+        try:
+            self._fill(out, valid, self._evaluate(canon))
+        except Exception as e:  # noqa: BLE001
+            if len(canon) == 1:
+                out.errors[valid[0]] = failure_text(e)
+            else:  # isolate the failing candidates: one at a time
+                for i, c in zip(valid, canon):
+                    try:
+                        self._fill(out, [i], self._evaluate([c]))
+                    except Exception as e1:  # noqa: BLE001
+                        out.errors[i] = failure_text(e1)
+        self._check_finite(out)
+        return out
+
+    def __call__(self, configs: Iterable[Mapping[str, Any]]) -> Evaluations:
+        return self.evaluate(configs)
+
+    # ---------------------------------------------------------------- internals
+    def _evaluate(self, configs: list[dict[str, Any]]) -> Any:
+        """Evaluate validated configurations; return ``{name: array (n,)}`` (objectives and
+        optional extras) or an array (n x m) in objective order. May raise."""
+        raise NotImplementedError
+
+    def _fill(self, out: Evaluations, rows: list[int], res: Any) -> None:
+        n = len(rows)
+        if isinstance(res, Mapping):
+            missing = [k for k in self.names if k not in res]
+            if missing:
+                raise ValueError(f"{type(self).__name__} returned no values for objectives {missing}")
+            vals = np.column_stack([_vector(res[k], n, k) for k in self.names]) if self.names else np.empty((n, 0))
+            for k, v in res.items():
+                if k in self.names:
+                    continue
+                col = out.extras.setdefault(k, np.full(len(out), np.nan, dtype=object))
+                col[rows] = _vector(v, n, k, numeric=False)
+        else:
+            vals = np.asarray(res, dtype=np.float64)
+            if vals.ndim == 1 and len(self.names) == 1:
+                vals = vals[:, None]
+            if vals.shape != (n, len(self.names)):
+                raise ValueError(f"{type(self).__name__} returned values of shape {vals.shape}, "
+                                 f"expected ({n}, {len(self.names)})")
+        out.values[rows] = vals
+
+    def _check_finite(self, out: Evaluations) -> None:
+        for i in range(len(out)):
+            if out.errors[i] is not None:
+                continue
+            bad = [n for j, n in enumerate(self.names) if not math.isfinite(out.values[i, j])]
+            if bad:
+                out.errors[i] = f"non-finite value for objective(s) {bad}: " + ", ".join(
+                    f"{n}={out.values[i, self.names.index(n)]}" for n in bad)
+        for k, v in list(out.extras.items()):
+            try:
+                out.extras[k] = v.astype(np.float64) if not all(isinstance(x, (bool, np.bool_)) for x in v) else v.astype(bool)
+            except (TypeError, ValueError):
+                pass
+
+
+def _vector(v: Any, n: int, name: str, numeric: bool = True) -> np.ndarray:
+    arr = np.asarray(v, dtype=np.float64 if numeric else object).reshape(-1)
+    if arr.shape[0] != n:
+        raise ValueError(f"{n} candidates but {arr.shape[0]} values for {name!r}")
+    return arr

@@ -1,0 +1,440 @@
+"""Concrete evaluators: roofline (latency, energy, area), supernet accuracy, table look-up,
+user callables, a composite of several, and a per-subnet cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from cimnet_bo.evaluate.base import Evaluations, Evaluator, Objective, as_objectives, failure_text
+
+
+def _resolve_space(space: Any) -> Any:
+    if isinstance(space, str):
+        from cimnet_bo.space import get_space
+
+        return get_space(space)
+    return space
+
+
+def _subnet_key(space: Any, config: Mapping[str, Any]) -> tuple:
+    sub = getattr(space, "subnet", space)
+    return tuple(config[n] for n in sub.names)
+
+
+# --------------------------------------------------------------------- roofline
+ROOFLINE_OBJECTIVES = ("latency_s", "energy_j", "area_mm2")
+ROOFLINE_EXTRAS = ("resident", "program_time_s")
+
+
+class RooflineEvaluator(Evaluator):
+    """Latency (s), energy (J) and area (mm^2) of joint configurations from the CiM roofline
+    model v1 (:func:`cimnet_bo.hardware.simulate_many`); cheap.
+
+    Parameters
+    ----------
+    space : JointSpace or str
+        The joint space (its subnet half gives the layer table, its hardware half the chip).
+    tech : Technology, optional
+        Technology constants; default :class:`cimnet_bo.hardware.Technology` ().
+    objectives : sequence of str
+        Which of ``latency_s, energy_j, area_mm2`` to report (all minimised). The outputs
+        ``resident`` and ``program_time_s`` are returned as extras.
+
+    Notes
+    -----
+    Layer tables are built once per distinct subnet and shared, so pairs with the same subnet
+    are padded once by ``simulate_many``.
+    """
+
+    def __init__(self, space: Any, tech: Any = None, objectives: Sequence[str] = ROOFLINE_OBJECTIVES) -> None:
+        self.space = _resolve_space(space)
+        if not hasattr(self.space, "hardware"):
+            raise ValueError("RooflineEvaluator needs a joint space (subnet x hardware)")
+        unknown = [o for o in objectives if o not in ROOFLINE_OBJECTIVES]
+        if unknown:
+            raise ValueError(f"unknown roofline objectives {unknown}; choose from {list(ROOFLINE_OBJECTIVES)}")
+        self.tech = tech
+        self.objectives = tuple(Objective(o, "min", cheap=True) for o in objectives)
+        self._tables: dict[tuple, Any] = {}
+
+    @property
+    def identity(self) -> str:
+        """``roofline-v1:tech=<checksum of the technology constants>``."""
+        from cimnet_bo.hardware import Technology
+
+        tech = self.tech if self.tech is not None else Technology()
+        digest = hashlib.sha256(json.dumps(tech.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+        return f"roofline-v1:tech={digest}"
+
+    def layer_table(self, config: Mapping[str, Any]) -> Any:
+        """The (cached) layer table of a configuration's subnet."""
+        from cimnet_bo.workload import layer_table
+
+        k = _subnet_key(self.space, config)
+        t = self._tables.get(k)
+        if t is None:
+            t = layer_table(self.space.subnet, config)
+            self._tables[k] = t
+        return t
+
+    def _evaluate(self, configs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+        from cimnet_bo.hardware import simulate_many
+
+        tables = [self.layer_table(c) for c in configs]
+        hw_names = self.space.hardware.names
+        hws = [{n: c[n] for n in hw_names} for c in configs]
+        res = simulate_many(tables, hws, tech=self.tech)
+        cols = {k: np.asarray(res[k]) for k in (*ROOFLINE_OBJECTIVES, *ROOFLINE_EXTRAS) if k in res}
+        return cols
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_tables"] = {}
+        return state
+
+
+# --------------------------------------------------------------------- accuracy
+class AccuracyEvaluator(Evaluator):
+    """Top-1 accuracy (fraction, maximised) of the subnet of each configuration, from a
+    trained weight-sharing supernet (:class:`cimnet_bo.supernet.evaluator.SupernetEvaluator`).
+
+    Parameters
+    ----------
+    space : Space, JointSpace or str
+        ``"vit-fmnist"``, ``"cnn-fmnist"`` or a (joint) space of those families.
+    checkpoint : path, optional
+        Supernet weights; default ``data/supernets/<space>.pt``.
+    split : str
+        ``"val"`` (what searches see) or ``"test"``.
+    indices : array of int, optional
+        Evaluate on these rows of the split only (e.g. half of val for a noise estimate).
+    device : str
+    batch_size : int
+
+    Notes
+    -----
+    Torch is imported on first use. The supernet evaluator caches by subnet, so a batch of
+    pairs that share a subnet costs one evaluation per distinct subnet. The identity holds
+    the checkpoint's SHA-256, the split and the subset.
+    """
+
+    subnet_only = True
+
+    def __init__(self, space: Any, checkpoint: str | Path | None = None, split: str = "val",
+                 indices: Sequence[int] | None = None, device: str = "cpu", batch_size: int = 1000) -> None:
+        self.space = _resolve_space(space)
+        self.checkpoint = checkpoint
+        self.split = split
+        self.indices = None if indices is None else np.asarray(indices, dtype=np.int64)
+        self.device = device
+        self.batch_size = batch_size
+        self.objectives = (Objective("accuracy", "max", cheap=False),)
+        self._inner = None
+        self._digest: str | None = None
+
+    def checkpoint_path(self) -> Path:
+        """The checkpoint file used (the shipped default when none was given)."""
+        if self.checkpoint is not None:
+            return Path(self.checkpoint)
+        from cimnet_bo.supernet.evaluator import default_checkpoint
+
+        return default_checkpoint(getattr(self.space, "subnet", self.space).name)
+
+    @property
+    def identity(self) -> str:
+        """``supernet:<space>:<split>[subset]:sha256=<checkpoint checksum>``; raises
+        ``FileNotFoundError`` when the checkpoint is missing."""
+        if self._digest is None:
+            path = self.checkpoint_path()
+            if not path.exists():
+                raise FileNotFoundError(f"supernet checkpoint {path} not found; train one with "
+                                        "`cimnet-bo train-supernet` or pass checkpoint=")
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            self._digest = h.hexdigest()
+        sub = ""
+        if self.indices is not None:
+            sub = "[" + hashlib.sha256(self.indices.tobytes()).hexdigest()[:10] + f":{len(self.indices)}]"
+        name = getattr(self.space, "subnet", self.space).name
+        return f"supernet:{name}:{self.split}{sub}:sha256={self._digest}"
+
+    def _supernet(self):
+        if self._inner is None:
+            from cimnet_bo.supernet.evaluator import SupernetEvaluator
+
+            self._inner = SupernetEvaluator(getattr(self.space, "subnet", self.space), checkpoint=self.checkpoint_path(),
+                                            split=self.split, device=self.device, batch_size=self.batch_size,
+                                            indices=self.indices)
+        return self._inner
+
+    def _evaluate(self, configs: list[dict[str, Any]]) -> np.ndarray:
+        return self._supernet().evaluate(configs)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_inner"] = None  # workers load their own copy of the supernet
+        return state
+
+
+# ------------------------------------------------------------------------ table
+class TableEvaluator(Evaluator):
+    """Objective values looked up in a user's table of configurations (tabular benchmarks).
+
+    Parameters
+    ----------
+    space : Space, JointSpace or str
+    table : pandas.DataFrame, Dataset or path
+        One column per choice and one per objective (see :mod:`cimnet_bo.store.dataset`);
+        checked against the space (offending columns are named).
+    objectives : sequence of str, Objective or dict, optional
+        Objective columns; default: every numeric non-choice column (directions: ``max`` for
+        ``accuracy``, ``min`` otherwise).
+    name : str, optional
+        Identity stored with evaluations (default: the table's file name or ``"table"``).
+
+    Notes
+    -----
+    A configuration that is not in the table is a failure of that candidate
+    (``KeyError: configuration not in the table``). Repeated configurations in the table are
+    an error at construction.
+    """
+
+    def __init__(self, space: Any, table: Any, objectives: Sequence[Any] | None = None,
+                 name: str | None = None) -> None:
+        from cimnet_bo.store.dataset import Dataset, check_frame, read_dataset
+
+        self.space = _resolve_space(space)
+        obj_names = None if objectives is None else [o if isinstance(o, str) else
+                                                    (o["name"] if isinstance(o, Mapping) else o.name)
+                                                    for o in objectives]
+        if isinstance(table, (str, Path)):
+            self._name = name or f"table:{Path(table).name}"
+            ds = read_dataset(table, self.space, obj_names)
+            frame, obj_names = ds.frame, ds.objective_names
+        elif isinstance(table, Dataset):
+            self._name = name or "table"
+            frame, obj_names = table.frame, obj_names or table.objective_names
+        else:
+            self._name = name or "table"
+            frame, obj_names, _ = check_frame(table, self.space, obj_names, source="table")
+        from cimnet_bo.store.dataset import KNOWN_DIRECTIONS
+
+        if objectives is None or all(isinstance(o, str) for o in objectives):
+            self.objectives = tuple(Objective(n, KNOWN_DIRECTIONS.get(n, "min")) for n in obj_names)
+        else:
+            self.objectives = as_objectives(objectives)
+        keys = [tuple(r) for r in frame[list(self.space.names)].itertuples(index=False)]
+        vals = frame[list(self.names)].to_numpy(dtype=np.float64)
+        self._table: dict[tuple, np.ndarray] = {}
+        dupes = 0
+        for k, v in zip(keys, vals):
+            if k in self._table:
+                dupes += 1
+            self._table[k] = v
+        if dupes:
+            raise ValueError(f"the table repeats {dupes} configuration(s); keep one row per configuration")
+
+    @property
+    def identity(self) -> str:
+        """The table's name."""
+        return self._name
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def _evaluate(self, configs: list[dict[str, Any]]) -> np.ndarray:
+        out = []
+        for c in configs:
+            k = tuple(c[n] for n in self.space.names)
+            if k not in self._table:
+                raise KeyError(f"configuration not in the table: {c}")
+            out.append(self._table[k])
+        return np.array(out).reshape(len(configs), len(self.names))
+
+
+# --------------------------------------------------------------------- callable
+class CallableEvaluator(Evaluator):
+    """A user's Python function as an evaluator.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(config) -> value | sequence | dict`` (one candidate; a scalar when there is one
+        objective, a dict may add extra outputs), or, with ``batched=True``,
+        ``fn(configs) -> array (n x m) | dict of arrays (n,)``.
+    objectives : sequence of str, Objective, dict or (name, direction)
+        Declared objectives.
+    space : Space or JointSpace, optional
+        Validate configurations against it (invalid ones fail per candidate).
+    batched : bool
+    name : str, optional
+        Identity (default ``callable:<module>.<qualname>``).
+    subnet_only : bool
+        Declare that the values depend on the subnet half of a joint configuration only (lets
+        labeling evaluate each distinct subnet once).
+
+    Notes
+    -----
+    To run in a process pool the function must be importable (defined at module level).
+    """
+
+    def __init__(self, fn: Callable, objectives: Sequence[Any], space: Any = None, batched: bool = False,
+                 name: str | None = None, subnet_only: bool = False) -> None:
+        if not callable(fn):
+            raise ValueError(f"fn must be callable, got {type(fn).__name__}")
+        self.fn = fn
+        self.objectives = as_objectives(objectives)
+        self.space = _resolve_space(space)
+        self.batched = batched
+        self.subnet_only = subnet_only
+        self._name = name or f"callable:{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+    @property
+    def identity(self) -> str:
+        """The given name, or ``callable:<module>.<qualname>``."""
+        return self._name
+
+    def _evaluate(self, configs: list[dict[str, Any]]) -> Any:
+        if self.batched:
+            return self.fn(configs)
+        rows = [self.fn(c) for c in configs]
+        if rows and isinstance(rows[0], Mapping):
+            keys = list(dict.fromkeys(k for r in rows for k in r))
+            return {k: [r.get(k, np.nan) for r in rows] for k in keys}
+        return np.array([np.atleast_1d(np.asarray(r, dtype=np.float64)) for r in rows]).reshape(
+            len(configs), len(self.names))
+
+
+# -------------------------------------------------------------------- composite
+class CompositeEvaluator(Evaluator):
+    """Several evaluators side by side: objectives are concatenated (names must be unique).
+
+    A candidate fails if any part fails; the values of parts that succeeded are kept. The
+    identity joins the parts' identities with ``" | "``.
+
+    Parameters
+    ----------
+    evaluators : sequence of Evaluator
+    """
+
+    def __init__(self, evaluators: Sequence[Evaluator]) -> None:
+        self.parts = list(evaluators)
+        if not self.parts:
+            raise ValueError("a composite needs at least one evaluator")
+        self.objectives = as_objectives([o for e in self.parts for o in e.objectives])
+        self.space = None  # each part validates against its own space
+        self.subnet_only = all(e.subnet_only for e in self.parts)
+
+    @property
+    def identity(self) -> str:
+        """The parts' identities joined with ``" | "``."""
+        return " | ".join(e.identity for e in self.parts)
+
+    def evaluate(self, configs: Iterable[Mapping[str, Any]]) -> Evaluations:
+        """Evaluate every part on the batch and merge (see :meth:`Evaluator.evaluate`)."""
+        configs = list(configs)
+        out = Evaluations.empty(self.names, len(configs))
+        for e in self.parts:
+            try:
+                res = e.evaluate(configs)
+            except Exception as exc:  # noqa: BLE001 - a misbehaving part fails its candidates
+                res = Evaluations.empty(e.names, len(configs))
+                res.errors = [failure_text(exc)] * len(configs)
+            for j, n in enumerate(e.names):
+                out.values[:, self.names.index(n)] = res.values[:, j]
+            for k, v in res.extras.items():
+                out.extras[k] = v
+            for i, err in enumerate(res.errors):
+                if err is not None:
+                    tag = f"[{', '.join(e.names)}] {err}"
+                    out.errors[i] = tag if out.errors[i] is None else f"{out.errors[i]}; {tag}"
+        return out
+
+
+# ------------------------------------------------------------------------ cache
+class SubnetCachedEvaluator(Evaluator):
+    """Evaluates a subnet-only evaluator once per distinct subnet and remembers the values.
+
+    Parameters
+    ----------
+    inner : Evaluator
+        Values must depend on the subnet half only (e.g. accuracy).
+    space : JointSpace or Space
+        Gives the subnet choice names.
+
+    Notes
+    -----
+    Failures are not cached (a later batch retries them). :meth:`prime` loads known values
+    (from a run store being resumed), so they are not evaluated again.
+    """
+
+    subnet_only = True
+
+    def __init__(self, inner: Evaluator, space: Any) -> None:
+        self.inner = inner
+        self.space = None
+        self._space = _resolve_space(space)
+        self.objectives = inner.objectives
+        self._cache: dict[tuple, np.ndarray] = {}
+        self.calls = 0  # distinct subnets sent to the inner evaluator
+
+    @property
+    def identity(self) -> str:
+        """The inner evaluator's identity."""
+        return self.inner.identity
+
+    def key(self, config: Mapping[str, Any]) -> tuple:
+        """The canonical subnet of a configuration, as a tuple in subnet-choice order."""
+        sub = getattr(self._space, "subnet", self._space)
+        cfg = sub.validate({n: config[n] for n in sub.names if n in config})
+        return tuple(cfg[n] for n in sub.names)
+
+    def prime(self, configs: Iterable[Mapping[str, Any]], values: np.ndarray) -> None:
+        """Remember ``values`` (n x m) for the subnets of ``configs`` (n); rows with non-finite
+        values are skipped."""
+        values = np.asarray(values, dtype=np.float64).reshape(-1, len(self.names))
+        for c, v in zip(configs, values):
+            if np.all(np.isfinite(v)):
+                self._cache[self.key(c)] = v
+
+    def evaluate(self, configs: Iterable[Mapping[str, Any]]) -> Evaluations:
+        """Values of ``n`` configurations (n x m), each distinct uncached subnet evaluated once."""
+        configs = list(configs)
+        out = Evaluations.empty(self.names, len(configs))
+        keys: list[tuple | None] = []
+        for i, c in enumerate(configs):
+            try:
+                keys.append(self.key(c))
+            except (KeyError, ValueError) as e:
+                keys.append(None)
+                out.errors[i] = failure_text(e)
+        todo: dict[tuple, int] = {}
+        for i, k in enumerate(keys):
+            if k is not None and k not in self._cache and k not in todo:
+                todo[k] = i
+        if todo:
+            res = self.inner.evaluate([configs[i] for i in todo.values()])
+            self.calls += len(todo)
+            fails = {}
+            for j, k in enumerate(todo):
+                if res.errors[j] is None:
+                    self._cache[k] = res.values[j]
+                else:
+                    fails[k] = (res.errors[j], res.values[j])
+        else:
+            fails = {}
+        for i, k in enumerate(keys):
+            if k is None:
+                continue
+            if k in self._cache:
+                out.values[i] = self._cache[k]
+            elif k in fails:
+                out.errors[i], out.values[i] = fails[k]
+        return out

@@ -1,0 +1,246 @@
+"""Labeling: sample (subnet, hardware) pairs, evaluate them, commit each to a run store,
+export a dataset. Resumable: re-running with the same store continues where it stopped.
+
+The plan (which pairs, in which order) is a pure function of ``(space, n, seed, subnets)``,
+so a resumed run regenerates it and skips the candidates the store already holds. Pairs are
+evaluated in batches grouped by subnet, so an evaluator that depends on the subnet only
+(accuracy) runs once per distinct subnet, whatever the executor.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from cimnet_bo.evaluate.base import Evaluator
+from cimnet_bo.evaluate.evaluators import CompositeEvaluator, SubnetCachedEvaluator
+from cimnet_bo.evaluate.executors import Executor, get_executor
+
+SAMPLER = "pairs-v1"
+
+
+def default_subnets(n: int) -> int:
+    """Distinct subnets sampled for ``n`` pairs by default: half of ``n`` (rounded up), i.e.
+    two hardware configurations per subnet on average (1,500 subnets for 3,000 pairs)."""
+    return max(1, math.ceil(n / 2))
+
+
+def sample_pairs(space: Any, n: int, seed: int = 0, subnets: int | None = None) -> list[dict[str, Any]]:
+    """A reproducible plan of ``n`` distinct joint configurations.
+
+    ``subnets`` distinct subnets are drawn uniformly (each choice uniform, duplicates
+    rejected); every one appears in at least one pair, the other pairs reuse a random one of
+    them; each pair's hardware is drawn uniformly (a repeated pair is re-drawn). The pairs
+    are then shuffled.
+
+    Parameters
+    ----------
+    space : JointSpace or Space
+        A plain (non-joint) space gives ``n`` distinct configurations.
+    n : int
+        Number of pairs.
+    seed : int
+    subnets : int, optional
+        Distinct subnets, ``1 <= subnets <= n``; default :func:`default_subnets`.
+
+    Returns
+    -------
+    list of dict
+        ``n`` canonical joint configurations.
+
+    Raises
+    ------
+    ValueError
+        When the space cannot hold that many distinct subnets or pairs.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    rng = np.random.default_rng(seed)
+    if not hasattr(space, "hardware"):
+        return space.from_indices(_distinct(space, n, rng))
+    n_sub = default_subnets(n) if subnets is None else int(subnets)
+    if not 1 <= n_sub <= n:
+        raise ValueError(f"subnets must be in [1, n={n}], got {n_sub}")
+    if n > space.size:
+        raise ValueError(f"space {space.name!r} has only {space.size} configurations; cannot sample {n} pairs")
+    sub_idx = _distinct(space.subnet, n_sub, rng)
+    assign = np.concatenate([np.arange(n_sub), rng.integers(0, n_sub, n - n_sub)])
+    hw_size = space.hardware.size
+    counts = np.bincount(assign, minlength=n_sub)
+    if counts.max() > hw_size:
+        raise ValueError(f"hardware space {space.hardware.name!r} has only {hw_size} configurations: "
+                         f"use more subnets (got {n_sub} for {n} pairs)")
+    hw_idx = space.hardware.sample_indices(n, rng)
+    seen: set[tuple] = set()
+    for i in range(n):
+        for _ in range(10_000):
+            key = (int(assign[i]), tuple(hw_idx[i]))
+            if key not in seen:
+                break
+            hw_idx[i] = space.hardware.sample_indices(1, rng)[0]
+        else:  # pragma: no cover - only for tiny hardware spaces
+            raise ValueError("could not draw distinct hardware for a subnet")
+        seen.add(key)
+    order = rng.permutation(n)
+    subs = space.subnet.from_indices(sub_idx[assign[order]])
+    hws = space.hardware.from_indices(hw_idx[order])
+    return [{**s, **h} for s, h in zip(subs, hws)]
+
+
+def _distinct(space: Any, k: int, rng: np.random.Generator) -> np.ndarray:
+    if k > space.size:
+        raise ValueError(f"space {space.name!r} has only {space.size} distinct configurations, asked for {k}")
+    rows: dict[tuple, np.ndarray] = {}
+    while len(rows) < k:
+        for r in space.sample_indices(max(16, 2 * (k - len(rows))), rng):
+            rows.setdefault(tuple(r), r)
+            if len(rows) == k:
+                break
+    return np.array(list(rows.values()), dtype=np.int64).reshape(k, space.dim)
+
+
+def batches_by_subnet(space: Any, plan: Sequence[Mapping[str, Any]], todo: Iterable[int],
+                      batch_size: int) -> list[list[int]]:
+    """Group candidate numbers so that pairs sharing a subnet fall in one batch; batches hold
+    about ``batch_size`` pairs (a subnet with more pairs gets a batch of its own)."""
+    sub_names = getattr(space, "subnet", space).names
+    groups: dict[tuple, list[int]] = {}
+    for i in todo:
+        groups.setdefault(tuple(plan[i][n] for n in sub_names), []).append(i)
+    out: list[list[int]] = []
+    cur: list[int] = []
+    for g in groups.values():
+        if cur and len(cur) + len(g) > batch_size:
+            out.append(cur)
+            cur = []
+        cur = cur + g
+    if cur:
+        out.append(cur)
+    return out
+
+
+def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path, out: str | Path | None = None,
+          seed: int = 0, subnets: int | None = None, batch_size: int = 16, executor: Any = None,
+          progress: bool = True, retry_failed: bool = False) -> dict[str, Any]:
+    """Label ``n`` sampled pairs into a run store and export them.
+
+    Parameters
+    ----------
+    space : JointSpace or str
+    n : int
+        Number of pairs in the plan.
+    evaluators : sequence of Evaluator
+        Combined with :class:`CompositeEvaluator`; those that declare ``subnet_only`` are
+        evaluated once per distinct subnet (values already in the store are reused).
+    store : path
+        The run's SQLite file; created, or resumed when it exists (the plan must match).
+    out : path, optional
+        Dataset written at the end (``.parquet`` or ``.csv``, successful rows only).
+    seed : int
+    subnets : int, optional
+        Distinct subnets in the plan (default :func:`default_subnets`).
+    batch_size : int
+        Pairs per batch (one commit per pair as its batch completes).
+    executor : Executor, int or str, optional
+        See :func:`cimnet_bo.evaluate.executors.get_executor`.
+    progress : bool
+        Show a progress bar on stderr.
+    retry_failed : bool
+        Delete failed rows of the store first, so their candidates are evaluated again.
+
+    Returns
+    -------
+    dict
+        ``n``, ``ok``, ``failed``, ``new`` (evaluated by this call), ``distinct_subnets``,
+        ``subnet_evaluations`` (distinct subnets sent to subnet-only evaluators by this call),
+        ``seconds``, ``store``, ``out``.
+    """
+    from cimnet_bo.store import RunStore, StoreError, config_key
+
+    t0 = time.time()
+    if isinstance(space, str):
+        from cimnet_bo.space import get_space
+
+        space = get_space(space)
+    n_sub = None
+    if hasattr(space, "hardware"):
+        n_sub = default_subnets(n) if subnets is None else int(subnets)
+    plan = sample_pairs(space, n, seed, n_sub)
+    cached = [SubnetCachedEvaluator(e, space) if e.subnet_only and hasattr(space, "hardware") else e
+              for e in evaluators]
+    evaluator = cached[0] if len(cached) == 1 else CompositeEvaluator(cached)
+    identity = evaluator.identity
+    plan_meta = {"n": n, "seed": seed, "subnets": n_sub, "sampler": SAMPLER}
+    with RunStore(store, space, [o.to_dict() for o in evaluator.objectives]) as st:
+        if "plan" in st.meta and st.meta["plan"] != plan_meta:
+            raise StoreError(f"{st.path} was started with plan {st.meta['plan']}, not {plan_meta}: "
+                             "rerun with the same options or use another store")
+        st.set_meta("plan", plan_meta)
+        if retry_failed:
+            st.delete_failed()
+        rows = st.rows()
+        others = sorted({r["evaluator"] for r in rows} - {identity})
+        if others:
+            raise StoreError(f"{st.path} holds evaluations by {others}; this run's evaluator is "
+                             f"{identity!r}. Use a new store for a different checkpoint or model")
+        for r in rows:
+            i = r["idx"]
+            if i is None or i >= n or config_key(r["config"]) != config_key(plan[i]):
+                raise StoreError(f"{st.path}: recorded candidate idx={i} is not candidate {i} of this plan")
+        _prime(cached, rows, space)
+        done = {r["idx"] for r in rows}
+        todo = [i for i in range(n) if i not in done]
+        groups = batches_by_subnet(space, plan, todo, batch_size)
+        sub_names = [n for e in cached if isinstance(e, SubnetCachedEvaluator) for n in e.names]
+        primed = {_key(space, r["config"]) for r in rows
+                  if all(np.isfinite(r["objectives"].get(n, np.nan)) for n in sub_names)}
+        # each subnet lies in one batch, so a subnet-only evaluator sees it once (any executor)
+        sub_evals = len({_key(space, plan[i]) for i in todo} - primed) if any(
+            isinstance(e, SubnetCachedEvaluator) for e in cached) else 0
+        bar = _progress(n, len(done), f"label {space.name}", progress)
+        new = 0
+        ex = get_executor(executor)
+        try:
+            for b, res in ex.run(evaluator, ([plan[i] for i in g] for g in groups)):
+                for j, i in enumerate(groups[b]):
+                    st.record(plan[i], res.objectives_of(j), evaluator=identity, error=res.errors[j],
+                              idx=i, seed=seed, extra=res.extras_of(j), tag="label")
+                    new += 1
+                bar.update(len(groups[b]))
+        finally:
+            bar.close()
+            if not isinstance(executor, Executor):
+                ex.close()
+        rows = st.rows()
+        summary = {
+            "n": n, "ok": sum(r["error"] is None for r in rows), "failed": sum(r["error"] is not None for r in rows),
+            "new": new, "distinct_subnets": len({_key(space, r["config"]) for r in rows}),
+            "subnet_evaluations": sub_evals,
+            "seconds": round(time.time() - t0, 2), "store": str(st.path), "out": None,
+        }
+        if out is not None:
+            summary["out"] = str(st.export(out))
+    return summary
+
+
+def _key(space: Any, cfg: Mapping[str, Any]) -> tuple:
+    return tuple(cfg[n] for n in getattr(space, "subnet", space).names)
+
+
+def _prime(cached: Sequence[Evaluator], rows: Sequence[Mapping[str, Any]], space: Any) -> None:
+    for e in cached:
+        if isinstance(e, SubnetCachedEvaluator):
+            vals = np.array([[r["objectives"].get(k, np.nan) for k in e.names] for r in rows], dtype=np.float64)
+            e.prime([r["config"] for r in rows], vals.reshape(len(rows), len(e.names)))
+
+
+def _progress(total: int, initial: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="pair", disable=not enabled,
+                file=sys.stderr, dynamic_ncols=True, mininterval=0.5)

@@ -1,0 +1,25 @@
+"""Accuracy and latency predictors: XGBoost first, baselines behind the same interface
+(DyNAS-T's Ridge / RBF-SVR, OFA's MLP, a BoTorch GP), metrics and training utilities."""
+
+from cimnet_bo.predictors.base import (
+    LOG_OBJECTIVES,
+    PREDICTORS,
+    SUBNET_OBJECTIVES,
+    Predictor,
+    load_predictor,
+    make_predictor,
+    register,
+)
+from cimnet_bo.predictors.baselines import GPPredictor, MLPPredictor, RidgePredictor, SVRPredictor
+from cimnet_bo.predictors.features import CROSS_FEATURES, WORKLOAD_FEATURES, FeatureBuilder, workload_features
+from cimnet_bo.predictors.metrics import kendall_tau, mape, regression_report, rmse, spearman
+from cimnet_bo.predictors.train import learning_curve, objective_data, summarize_curve, train_predictors
+from cimnet_bo.predictors.xgb import XGBPredictor
+
+__all__ = [
+    "Predictor", "XGBPredictor", "RidgePredictor", "SVRPredictor", "MLPPredictor", "GPPredictor",
+    "PREDICTORS", "SUBNET_OBJECTIVES", "LOG_OBJECTIVES", "register", "make_predictor", "load_predictor",
+    "FeatureBuilder", "workload_features", "WORKLOAD_FEATURES", "CROSS_FEATURES",
+    "kendall_tau", "spearman", "rmse", "mape", "regression_report",
+    "train_predictors", "learning_curve", "summarize_curve", "objective_data",
+]
