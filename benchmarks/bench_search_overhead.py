@@ -1,0 +1,94 @@
+"""Overhead of one qNEHVI round (everything but the true evaluations), JSON output.
+
+Setting: ``vit-fmnist`` joint problem (maximise accuracy, minimise latency, area <= baseline),
+500 observed configurations (random, evaluated with the roofline and a synthetic accuracy,
+:class:`cimnet_bo.search.toy.SyntheticAccuracy`, so no supernet is needed), a pool of 20,000
+candidates and batch size 8. For each surrogate (``gp``, ``xgb-ensemble``, ``gp-xgb-mean``) and
+with the cheap roofline objectives used as known functions or modelled, one round is timed
+twice in the same process: ``cold`` (empty caches: the run's random reservoir, the roofline
+and the features of 20,000+ candidates are computed) and ``warm`` (the steady state of a long
+run: only the round's new mutations and evolved candidates are new). The breakdown is the
+strategy's own timing (predictors, pool, surrogate, acquisition).
+
+Usage: ``python benchmarks/bench_search_overhead.py [--n-obs 500] [--pool 20000] [--q 8]
+[--surrogates gp,xgb-ensemble,gp-xgb-mean] [--threads 2] [--out FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--space", default="vit-fmnist")
+    ap.add_argument("--n-obs", type=int, default=500)
+    ap.add_argument("--pool", type=int, default=20000)
+    ap.add_argument("--q", type=int, default=8)
+    ap.add_argument("--surrogates", default="gp,xgb-ensemble,gp-xgb-mean")
+    ap.add_argument("--known", default="true,false", help="known_cheap settings to time (true,false)")
+    ap.add_argument("--threads", type=int, default=2, help="torch / XGBoost / OpenMP threads")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from cimnet_bo.search import Problem, run_search
+    from cimnet_bo.search.state import Caches, SearchState
+    from cimnet_bo.search.strategies import QNEHVI
+    from cimnet_bo.search.toy import SyntheticAccuracy
+
+    problem = Problem.from_space(args.space, accuracy=SyntheticAccuracy(args.space))
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as d:
+        run = run_search(problem, "random", budget=args.n_obs, batch_size=args.n_obs, n_init=args.n_obs,
+                         seed=args.seed, run_dir=d, progress=False)
+        rows = run.rows()
+        run.close()
+    setup_s = time.perf_counter() - t0
+    results = []
+    for surrogate in args.surrogates.split(","):
+        for known in [k.strip().lower() == "true" for k in args.known.split(",")]:
+            strat = QNEHVI(surrogate=surrogate, known_cheap=known, pool_size=args.pool,
+                           xgb_params={"n_jobs": args.threads})
+            caches = Caches.for_problem(problem)
+            rec = {"surrogate": surrogate, "known_cheap": known}
+            for phase in ("cold", "warm"):
+                state = SearchState.from_rows(problem, rows, [], caches, seed=args.seed)
+                rng = np.random.default_rng([args.seed, len(rows), phase == "warm"])
+                t = time.perf_counter()
+                picks = strat.propose(state, args.q, rng)
+                rec[f"{phase}_s"] = round(time.perf_counter() - t, 3)
+                rec[f"{phase}_breakdown_s"] = strat.last_info.get("seconds")
+                rec[f"{phase}_pool"] = strat.last_info.get("pool")
+                rec["picked"] = len(picks)
+            results.append(rec)
+            print(f"{surrogate:>13} known={known!s:5} cold {rec['cold_s']:6.2f}s warm {rec['warm_s']:6.2f}s "
+                  f"{rec['warm_breakdown_s']}", file=sys.stderr, flush=True)
+    out = {
+        "benchmark": "search_overhead", "space": args.space, "n_observations": args.n_obs, "pool_size": args.pool,
+        "batch_size": args.q, "threads": args.threads, "goal_s": 10.0, "setup_s": round(setup_s, 2),
+        "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "results": results,
+    }
+    text = json.dumps(out, indent=2)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

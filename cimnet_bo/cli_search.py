@@ -1,0 +1,198 @@
+"""``cimnet-bo search``, ``propose`` and ``tell``: joint search runs, resumable, and ask/tell.
+
+Examples::
+
+    cimnet-bo search --space vit-fmnist --strategy qnehvi --budget 200 --batch-size 8 --seed 0 --run runs/demo
+    cimnet-bo search --run runs/demo                      # resume (or continue with a larger --budget)
+    cimnet-bo search --config search.yaml --run runs/demo2
+    cimnet-bo propose --run runs/ask --space vit-fmnist --accuracy external -q 8 --out next.csv
+    cimnet-bo tell --run runs/ask results.csv
+
+A config file holds the keys of a run's ``config.yaml``: ``problem`` (``space``, ``mode``,
+``objectives``, ``energy``, ``area_budget``, ``accuracy``, ``checkpoint``, ``table``, ...),
+``strategy``, ``strategy_options``, ``budget``, ``batch_size``, ``n_init``, ``seed``. Options on the
+command line override it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+CONFIG_KEYS = ("problem", "strategy", "strategy_options", "budget", "batch_size", "n_init", "seed")
+
+
+def _run_options(p: argparse.ArgumentParser, budget_required: bool = False) -> None:
+    g = p.add_argument_group("problem (for a new run; an existing run keeps its own)")
+    g.add_argument("--config", default=None, help="YAML file with the run's configuration")
+    g.add_argument("--space", default=None, help="registered joint space, e.g. vit-fmnist")
+    g.add_argument("--mode", default=None, choices=["joint", "model-only", "hardware-only"])
+    g.add_argument("--objectives", default=None, help="comma-separated, default accuracy,latency_s")
+    g.add_argument("--energy", action="store_true", default=None, help="add energy_j as an objective")
+    g.add_argument("--area-budget", default=None, help="mm^2, 'baseline' (default) or 'none'")
+    g.add_argument("--accuracy", default=None,
+                   help="'supernet' (default), 'external' (ask/tell) or MODULE:FUNCTION (subnet config -> accuracy)")
+    g.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
+    g.add_argument("--table", default=None, help="labeled dataset: search its rows by table look-up")
+    s = p.add_argument_group("strategy")
+    s.add_argument("--strategy", default=None, help="qnehvi (default), random, nsga2, linas")
+    s.add_argument("--surrogate", default=None, help="qnehvi surrogate: gp, xgb-ensemble, gp-xgb-mean")
+    s.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="strategy option (repeatable), e.g. -o pool_size=5000 -o known_cheap=false")
+    s.add_argument("--budget", type=int, default=None, required=budget_required,
+                   help="evaluations in total, initial design included")
+    s.add_argument("--batch-size", type=int, default=None, help="candidates per round (default 8)")
+    s.add_argument("--n-init", type=int, default=None, help="random initial design (default 2 x batch size)")
+    s.add_argument("--seed", type=int, default=None, help="default 0")
+
+
+def add_parser(sub) -> None:
+    doc = __doc__
+    p = sub.add_parser("search", help="run or resume a joint search", description=doc,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True, help="run directory (created, or resumed when it holds a run)")
+    _run_options(p)
+    p.add_argument("--workers", type=int, default=0, help="evaluation worker processes (default 0: in-process)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_search)
+
+    p = sub.add_parser("propose", help="propose candidates to evaluate elsewhere (ask/tell)", description=doc,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True, help="run directory (created when it holds no run)")
+    p.add_argument("-q", type=int, default=8, help="number of candidates (default 8)")
+    p.add_argument("--out", required=True, help="CSV file of the candidates: idx, then one column per choice")
+    _run_options(p)
+    p.set_defaults(func=_propose)
+
+    p = sub.add_parser("tell", help="store the results of proposed candidates (ask/tell)", description=doc,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True, help="run directory")
+    p.add_argument("results", help="CSV or parquet: idx, one column per objective, optional error")
+    p.add_argument("--evaluator", default="external", help="identity stored with the values")
+    p.set_defaults(func=_tell)
+
+
+# ---------------------------------------------------------------------------- helpers
+def _load_config(path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    import yaml
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"config file {p} not found")
+    data = yaml.safe_load(p.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: expected a mapping at the top level")
+    unknown = sorted(set(data) - set(CONFIG_KEYS) - {"version", "problem_description"})
+    if unknown:
+        raise ValueError(f"{p}: unknown keys {unknown}; known: {list(CONFIG_KEYS)}")
+    return data
+
+
+def _parse_option(text: str) -> tuple[str, Any]:
+    import yaml
+
+    if "=" not in text:
+        raise ValueError(f"strategy option {text!r} must be KEY=VALUE")
+    k, v = text.split("=", 1)
+    return k.strip().replace("-", "_"), yaml.safe_load(v)
+
+
+def _problem_spec(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, Any] | None:
+    spec = dict(cfg.get("problem") or {})
+    given = False
+    if args.space is not None:
+        spec["space"], given = args.space, True
+    if args.mode is not None:
+        spec["mode"], given = args.mode, True
+    if args.objectives is not None:
+        spec["objectives"], given = [o.strip() for o in args.objectives.split(",") if o.strip()], True
+    if args.energy:
+        spec["energy"], given = True, True
+    if args.area_budget is not None:
+        v = args.area_budget.strip().lower()
+        spec["area_budget"] = None if v == "none" else "baseline" if v == "baseline" else float(v)
+        given = True
+    for key in ("accuracy", "checkpoint", "table"):
+        if getattr(args, key) is not None:
+            spec[key], given = getattr(args, key), True
+    if not spec and not given:
+        return None
+    if "python" in spec:
+        raise ValueError("the config's problem was defined in Python and cannot be rebuilt from the file")
+    return spec
+
+
+def _open_run(args: argparse.Namespace, need_budget: bool):
+    from cimnet_bo.search import Run, make_strategy, problem_from_spec
+
+    cfg = _load_config(args.config)
+    spec = _problem_spec(args, cfg)
+    options = dict(cfg.get("strategy_options") or {})
+    for o in args.option:
+        k, v = _parse_option(o)
+        options[k] = v
+    if args.surrogate is not None:
+        options["surrogate"] = args.surrogate
+    strategy = args.strategy or cfg.get("strategy")
+    budget = args.budget if args.budget is not None else cfg.get("budget")
+    if budget is None and not need_budget:
+        budget = 10**9  # ask/tell: no budget of its own
+    if strategy is not None:  # unknown strategies and options fail before the problem is built
+        make_strategy(strategy, **{k: v for k, v in options.items()})
+    problem = problem_from_spec(spec) if spec is not None else None
+    return Run.open(args.run, problem, strategy, budget,
+                    args.batch_size if args.batch_size is not None else cfg.get("batch_size"),
+                    args.seed if args.seed is not None else cfg.get("seed"),
+                    args.n_init if args.n_init is not None else cfg.get("n_init"),
+                    options or None)
+
+
+def _summary(run) -> dict[str, Any]:
+    return {"run": str(run.path), "strategy": run.config["strategy"], "evaluations": run.n_done,
+            "budget": run.budget, "pending": len(run.pending()), "hypervolume": round(run.hypervolume(), 6),
+            "best": run.best(), "pareto_points": int(len(run.pareto()))}
+
+
+# ---------------------------------------------------------------------------- commands
+def _search(args: argparse.Namespace) -> int:
+    from cimnet_bo.search import run_search
+
+    with _open_run(args, need_budget=True) as run:
+        cfg = run.config
+        problem = run.problem
+        strategy = run.strategy
+    with run_search(problem, strategy, cfg["budget"], cfg["batch_size"], cfg["seed"], args.run, cfg["n_init"],
+                    executor=args.workers or None, progress=not args.quiet) as run:
+        print(json.dumps(_summary(run), indent=2))
+    return 0
+
+
+def _propose(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from cimnet_bo.search import propose
+
+    with _open_run(args, need_budget=False) as run:
+        rows = propose(run, args.q)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cols = ["idx"] + list(run.problem.space.names)
+        pd.DataFrame(rows, columns=cols).to_csv(out, index=False)
+        print(json.dumps({"proposed": len(rows), "out": str(out), "pending": len(run.pending()),
+                          "outputs_to_tell": [n for n in run.problem.outputs if n not in run.problem.cheap_outputs],
+                          "computed_here_if_missing": list(run.problem.cheap_outputs)}, indent=2))
+    return 0
+
+
+def _tell(args: argparse.Namespace) -> int:
+    from cimnet_bo.search import Run, tell
+
+    with Run.open(args.run) as run:
+        res = tell(run, args.results, evaluator=args.evaluator)
+        res.update(hypervolume=round(run.hypervolume(), 6), best=run.best())
+        print(json.dumps(res, indent=2))
+    return 0

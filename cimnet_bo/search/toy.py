@@ -1,0 +1,148 @@
+"""Small problems with known answers, and a synthetic accuracy, for tests, benchmarks and
+examples.
+
+* :func:`zdt_problem`: a discretised ZDT1 (two minimised objectives on ``dims`` choices of
+  ``levels`` values each) whose Pareto front is known exactly (:func:`zdt_front`).
+* :class:`SyntheticAccuracy`: a smooth, saturating function of a subnet's encoding standing in
+  for supernet accuracy where no trained supernet is available (benchmarks, tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from cimnet_bo.evaluate import CallableEvaluator, CompositeEvaluator, Objective
+from cimnet_bo.search.problem import Problem
+from cimnet_bo.space import Choice, Space
+
+
+def zdt_space(levels: int = 11, dims: int = 4) -> Space:
+    """Choices ``x0 .. x{dims-1}``, each ``0 .. levels-1``."""
+    return Space("zdt", [Choice(f"x{i}", tuple(range(levels))) for i in range(dims)])
+
+
+def zdt_values(config: Mapping[str, Any], levels: int = 11, dims: int = 4) -> dict[str, float]:
+    """ZDT1 on the grid: ``f1 = x0``, ``f2 = g (1 - sqrt(f1 / g))``, ``g = 1 + 9 mean(x1..)``
+    with ``x = rank / (levels - 1)``; both minimised."""
+    x = np.array([config[f"x{i}"] for i in range(dims)], dtype=np.float64) / (levels - 1)
+    g = 1.0 + 9.0 * float(np.mean(x[1:]))
+    f1 = float(x[0])
+    return {"f1": f1, "f2": g * (1.0 - np.sqrt(f1 / g))}
+
+
+class _ZDT:
+    """Picklable ZDT evaluator function (module level, for process pools)."""
+
+    def __init__(self, levels: int, dims: int) -> None:
+        self.levels, self.dims = levels, dims
+
+    def __call__(self, config: Mapping[str, Any]) -> dict[str, float]:
+        return zdt_values(config, self.levels, self.dims)
+
+
+class _Budget:
+    """Picklable cheap constraint output ``load = x0 + x1`` (in ranks)."""
+
+    def __call__(self, config: Mapping[str, Any]) -> float:
+        return float(config["x0"] + config["x1"])
+
+
+def zdt_problem(levels: int = 11, dims: int = 4, cheap_constraint: float | None = None) -> Problem:
+    """The discretised ZDT1 problem: minimise ``f1`` and ``f2``; reference point (1.1, 1.1),
+    ideal (0, 0).
+
+    Parameters
+    ----------
+    levels, dims : int
+    cheap_constraint : float, optional
+        Add the cheap output ``load = x0 + x1`` (ranks) and the constraint ``load <= value``.
+    """
+    space = zdt_space(levels, dims)
+    ev = CallableEvaluator(_ZDT(levels, dims), [("f1", "min"), ("f2", "min")], space=space, name="zdt1")
+    constraints = []
+    if cheap_constraint is not None:
+        load = CallableEvaluator(_Budget(), [Objective("load", "min", cheap=True)], space=space, name="load")
+        ev = CompositeEvaluator([ev, load])
+        constraints = [f"load <= {cheap_constraint}"]
+    return Problem(space, ev, ["f1", "f2"], constraints, ref_point={"f1": 1.1, "f2": 1.1},
+                   ideal_point={"f1": 0.0, "f2": 0.0}, name="zdt1")
+
+
+def zdt_front(levels: int = 11) -> np.ndarray:
+    """The exact Pareto front (levels x 2) of :func:`zdt_problem` (without constraint)."""
+    f1 = np.arange(levels) / (levels - 1)
+    return np.column_stack([f1, 1.0 - np.sqrt(f1)])
+
+
+class SyntheticAccuracy:
+    """A stand-in accuracy of the subnet half of a joint configuration.
+
+    ``acc = lo + (hi - lo) * (1 - exp(-3 c)) / (1 - exp(-3)) + wiggle``, with ``c`` the mean of
+    the subnet's encoding (capacity: deeper, wider, more heads -> larger; inactive choices
+    count 0) and ``wiggle`` a fixed smooth pseudo-random term of amplitude ``noise`` (a
+    function of the encoding, the same on every call).
+
+    Parameters
+    ----------
+    space : JointSpace or str
+    lo, hi : float
+        Accuracy of the smallest and the largest subnet (before the wiggle).
+    noise : float
+    seed : int
+        Seed of the wiggle's directions.
+    """
+
+    def __init__(self, space: Any, lo: float = 0.80, hi: float = 0.92, noise: float = 0.006, seed: int = 0) -> None:
+        if isinstance(space, str):
+            from cimnet_bo.space import get_space
+
+            space = get_space(space)
+        self.sub = getattr(space, "subnet", space)
+        self.lo, self.hi, self.noise = lo, hi, noise
+        rng = np.random.default_rng(seed)
+        self.W = rng.normal(size=(3, self.sub.dim)) * 3.0
+        self.b = rng.uniform(0, 2 * np.pi, 3)
+
+    def batch(self, configs: list[Mapping[str, Any]]) -> np.ndarray:
+        """Accuracies (n,) of configurations (joint or subnet)."""
+        X = self.sub.encode([{n: c[n] for n in self.sub.names} for c in configs])
+        c = X.mean(axis=1)
+        base = self.lo + (self.hi - self.lo) * (1 - np.exp(-3 * c)) / (1 - np.exp(-3))
+        wiggle = self.noise * np.sin(X @ self.W.T + self.b).mean(axis=1)
+        return base + wiggle
+
+    def __call__(self, config: Mapping[str, Any]) -> float:
+        return float(self.batch([config])[0])
+
+
+_SYNTHETIC: dict[tuple, SyntheticAccuracy] = {}
+
+
+def synthetic_accuracy(config: Mapping[str, Any]) -> float:
+    """:class:`SyntheticAccuracy` of a configuration of any registered space (the space is the
+    registered subnet space whose choices the configuration covers). Usable on the command
+    line: ``--accuracy cimnet_bo.search.toy:synthetic_accuracy``."""
+    from cimnet_bo.space import get_subnet_space, list_subnet_spaces
+
+    key = tuple(sorted(config))
+    acc = _SYNTHETIC.get(key)
+    if acc is None:
+        for name in list_subnet_spaces():
+            sub = get_subnet_space(name)
+            if set(sub.names) <= set(config) and all(_allowed(sub, n, config[n]) for n in sub.names):
+                acc = SyntheticAccuracy(sub)
+                break
+        if acc is None:
+            raise ValueError("the configuration matches no registered subnet space")
+        _SYNTHETIC[key] = acc
+    return acc(config)
+
+
+def _allowed(space: Space, name: str, value: Any) -> bool:
+    try:
+        space[name].index(value)
+        return True
+    except ValueError:
+        return False

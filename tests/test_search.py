@@ -1,0 +1,414 @@
+"""The search engine: problems and normalisation, strategies, the resumable runner (a real
+SIGKILL mid-run), determinism, invalid options, cheap constraints, ask/tell and the CLI."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import json  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import search_helpers as H  # noqa: E402
+from cimnet_bo.cli import main as cli_main  # noqa: E402
+from cimnet_bo.search import (  # noqa: E402
+    LOG_OBJECTIVES,
+    REFERENCE_POINTS,
+    STRATEGIES,
+    Problem,
+    ProblemError,
+    Run,
+    make_strategy,
+    propose,
+    run_search,
+    table_problem,
+    tell,
+)
+from cimnet_bo.search.toy import SyntheticAccuracy, zdt_front, zdt_problem  # noqa: E402
+from cimnet_bo.space import get_space, list_spaces  # noqa: E402
+
+torch.set_num_threads(1)
+TESTS = Path(__file__).parent
+SYN = SyntheticAccuracy("vit-fmnist")
+
+
+def _opts(strategy: str) -> dict:
+    return {"qnehvi": H.FAST_QNEHVI, "linas": H.FAST_LINAS}.get(strategy, {})
+
+
+def _history(run: Run) -> list[tuple]:
+    return [(r["idx"], tuple(sorted(r["config"].items())), tuple(sorted(r["objectives"].items()))) for r in run.rows()]
+
+
+@pytest.fixture(scope="module")
+def vit_problem():
+    return Problem.from_space("vit-fmnist", accuracy=SyntheticAccuracy("vit-fmnist"))
+
+
+# ============================================================================ problems
+def test_normalisation_matches_analysis_hypervolume():
+    from cimnet_bo.analysis import LOG_OBJECTIVES as ANALYSIS_LOG
+    from cimnet_bo.analysis import HypervolumeScale
+
+    assert LOG_OBJECTIVES == ANALYSIS_LOG
+    rng = np.random.default_rng(0)
+    for objs in ([("accuracy", "max"), ("latency_s", "min")],
+                 [("accuracy", "max"), ("latency_s", "min"), ("energy_j", "min")]):
+        names = [o for o, _ in objs]
+        ref = {"accuracy": 0.7, "latency_s": 1e-2, "energy_j": 1e-3}
+        ideal = {"accuracy": 1.0, "latency_s": 1e-6, "energy_j": 1e-7}
+        p = Problem("vit-fmnist", objectives=objs, ref_point={n: ref[n] for n in names},
+                    ideal_point={n: ideal[n] for n in names})
+        Y = np.column_stack([rng.uniform(0.6, 0.95, 60), 10 ** rng.uniform(-6, -1.5, 60),
+                             10 ** rng.uniform(-7, -2.5, 60)])[:, : len(names)]
+        scale = HypervolumeScale.from_data(Y, dict(objs), ref={n: ref[n] for n in names},
+                                           ideal={n: ideal[n] for n in names})
+        assert p.hypervolume(Y) == pytest.approx(scale.hypervolume(Y), rel=1e-9)
+        U = p.normalize(Y)
+        assert np.allclose(U[:, 0], (Y[:, 0] - 0.7) / 0.3)
+        assert np.allclose(U[:, 1], (-2 - np.log10(Y[:, 1])) / 4)
+
+
+def test_registered_problems(vit_problem):
+    p = vit_problem
+    assert p.objective_names == ("accuracy", "latency_s") and p.directions == ("max", "min")
+    space = get_space("vit-fmnist")
+    area = p.evaluator.evaluate([space.baseline]).column("area_mm2")[0]
+    assert [str(c) for c in p.constraints] == [f"area_mm2 <= {round(area, 6):g}"]
+    assert p.is_cheap("latency_s") and p.is_cheap("area_mm2") and not p.is_cheap("accuracy")
+    assert p.subnet_only("accuracy") and not p.subnet_only("latency_s")
+    assert p.ref_point == {"accuracy": 0.7, "latency_s": 1e-2}
+    e = Problem.from_space("vit-fmnist", accuracy=SyntheticAccuracy("vit-fmnist"), energy=True)
+    assert e.objective_names == ("accuracy", "latency_s", "energy_j")
+    m = Problem.from_space("vit-fmnist", mode="model-only", accuracy=SyntheticAccuracy("vit-fmnist"))
+    assert m.space.hardware.size == 1 and m.space.sample(1, 0)[0]["n_macros"] == space.hardware.baseline["n_macros"]
+    h = Problem.from_space("vit-fmnist", mode="hardware-only", accuracy=SyntheticAccuracy("vit-fmnist"))
+    assert h.space.subnet.size == 1 and h.space.sample(1, 0)[0]["num_layers"] == 5
+    assert set(REFERENCE_POINTS) == set(list_spaces())
+
+
+@pytest.mark.parametrize("name", ["vit-fmnist", "cnn-fmnist", "vit-b-imagenet", "ofa-mbv3"])
+def test_reference_points_bracket_the_roofline(name):
+    """The fixed reference and ideal points enclose what the roofline gives on the space."""
+    from cimnet_bo.evaluate import RooflineEvaluator
+
+    space = get_space(name)
+    res = RooflineEvaluator(space).evaluate(space.sample(300, 3) + [space.extreme("max"), space.extreme("min")])
+    for obj in ("latency_s", "energy_j"):
+        ref, ideal = REFERENCE_POINTS[name][obj]
+        v = res.column(obj)[res.ok]
+        assert ideal < v.min() and v.max() < ref, (obj, v.min(), v.max())
+
+
+# ============================================================================ invalid options
+def test_invalid_options_are_clear_errors(tmp_path, vit_problem):
+    p = H.zdt()
+    with pytest.raises(ProblemError, match="unknown strategy 'foo'.*qnehvi"):
+        run_search(p, "foo", budget=10, run_dir=tmp_path / "a")
+    with pytest.raises(ProblemError, match="budget 6 is smaller than the initial design"):
+        run_search(p, "random", budget=6, batch_size=4, run_dir=tmp_path / "b")
+    with pytest.raises(ProblemError, match="ref_point has 3 values but there are 2 objectives"):
+        Problem(p.space, p.evaluator, ["f1", "f2"], ref_point=[1, 1, 1])
+    with pytest.raises(ProblemError, match="ref_point must give one value per objective.*missing"):
+        Problem(p.space, p.evaluator, ["f1", "f2"], ref_point={"f1": 1})
+    with pytest.raises(ProblemError, match="frozen hardware configuration.*rows"):
+        Problem.from_space("vit-fmnist", mode="model-only", hardware={"rows": 100}, accuracy=SYN)
+    with pytest.raises(ProblemError, match="frozen subnet configuration: unknown keys"):
+        Problem.from_space("vit-fmnist", mode="hardware-only", subnet={"depth": 3}, accuracy=SYN)
+    with pytest.raises(ProblemError, match="unknown mode"):
+        Problem.from_space("vit-fmnist", mode="both")
+    with pytest.raises(ProblemError, match="no option.*'pool'.*pool_size"):
+        make_strategy("qnehvi", pool=10)
+    with pytest.raises(ProblemError, match="unknown surrogate 'rf'"):
+        make_strategy("qnehvi", surrogate="rf")
+    with pytest.raises(ProblemError, match="at least two objectives"):
+        Problem(p.space, p.evaluator, ["f1"], ref_point=[1])
+    with pytest.raises(ProblemError, match="constraint.*'power'.*does not produce"):
+        Problem(p.space, p.evaluator, constraints=["power <= 3"], ref_point=[1, 1])
+    with pytest.raises(ProblemError, match="cannot read constraint"):
+        Problem(p.space, p.evaluator, constraints=["f1 < 3"], ref_point=[1, 1])
+    with pytest.raises(ProblemError, match="outside"):
+        run_search(Problem.from_space("vit-fmnist", accuracy="external"), "random", budget=20, run_dir=tmp_path / "c")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()  # nothing ran
+    run_search(p, "random", budget=8, batch_size=4, run_dir=tmp_path / "d", progress=False).close()
+    with pytest.raises(ProblemError, match="different configuration.*strategy: 'random'"):
+        run_search(p, "nsga2", budget=8, batch_size=4, run_dir=tmp_path / "d")
+    with pytest.raises(ProblemError, match="different configuration.*seed"):
+        run_search(p, "random", budget=8, batch_size=4, seed=1, run_dir=tmp_path / "d")
+
+
+# ============================================================================ quality
+def test_qnehvi_beats_random_on_zdt(tmp_path):
+    """Known Pareto front (ZDT1 on a grid); equal budgets, three seeds."""
+    p = H.zdt()
+    best = p.hypervolume(zdt_front())
+    hv = {"qnehvi": [], "random": []}
+    for seed in range(3):
+        for s in hv:
+            with run_search(p, s, budget=20, batch_size=4, n_init=8, seed=seed, run_dir=tmp_path / f"{s}{seed}",
+                            strategy_options=_opts(s), progress=False) as run:
+                hv[s].append(run.hypervolume())
+                assert run.n_done == 20
+    assert np.mean(hv["qnehvi"]) > np.mean(hv["random"]) + 0.1, hv
+    assert np.mean(hv["qnehvi"]) > 0.7 * best, (hv, best)
+
+
+@pytest.mark.parametrize("strategy", ["nsga2", "linas"])
+def test_baselines_run_and_improve(tmp_path, strategy):
+    with run_search(H.zdt(), strategy, budget=24, batch_size=4, n_init=8, seed=0, run_dir=tmp_path,
+                    strategy_options=_opts(strategy), progress=False) as run:
+        curve = run.hypervolume_curve()
+        assert run.n_done == 24 and len({r["idx"] for r in run.rows()}) == 24
+        assert np.all(np.diff(curve) >= -1e-12) and curve[-1] >= curve[7]
+
+
+@pytest.mark.parametrize("surrogate", ["xgb-ensemble", "gp-xgb-mean"])
+def test_other_surrogates(tmp_path, surrogate):
+    with run_search(H.zdt(), "qnehvi", budget=16, batch_size=4, n_init=8, seed=0, run_dir=tmp_path,
+                    strategy_options={**H.FAST_QNEHVI, "surrogate": surrogate, "ensemble_size": 4, "cv_folds": 3},
+                    progress=False) as run:
+        assert run.n_done == 16 and run.hypervolume() > 0
+
+
+# ============================================================================ runs
+def test_same_seed_same_results(tmp_path):
+    for s in ("qnehvi", "nsga2"):
+        h = []
+        for k in range(2):
+            with run_search(H.zdt(), s, budget=16, batch_size=4, n_init=8, seed=3, run_dir=tmp_path / f"{s}{k}",
+                            strategy_options=_opts(s), progress=False) as run:
+                h.append(_history(run))
+        assert h[0] == h[1]
+    with run_search(H.zdt(), "nsga2", budget=16, batch_size=4, n_init=8, seed=4, run_dir=tmp_path / "other",
+                    progress=False) as run:
+        assert _history(run) != h[0]
+
+
+KILL_SCRIPT = """
+import os, sys
+os.environ["OMP_NUM_THREADS"] = "1"
+sys.path.insert(0, {tests!r})
+import torch; torch.set_num_threads(1)
+import search_helpers as H
+from cimnet_bo.search import run_search
+run_search(H.zdt(delay=0.15), "qnehvi", budget=24, batch_size=4, n_init=8, seed=5, run_dir={run!r},
+           strategy_options=H.FAST_QNEHVI, progress=False)
+"""
+
+
+def test_resume_after_sigkill(tmp_path):
+    """A run killed with SIGKILL mid-round, then resumed: nothing lost, nothing repeated, and the
+    same results as a run that was never interrupted."""
+    run_dir = tmp_path / "killed"
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT.format(tests=str(TESTS), run=str(run_dir)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    store = run_dir / "store.sqlite"
+    deadline = time.time() + 120
+    n = 0
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            if store.exists():
+                import sqlite3
+
+                try:
+                    with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1) as c:
+                        n = c.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+                except sqlite3.Error:
+                    continue
+                if n >= 14:  # inside round 2 (12 < n < 16): pending proposals half evaluated
+                    break
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with Run.open(run_dir, H.zdt()) as run:
+        done_before = run.n_done
+        assert 14 <= done_before < 24
+        pending = run.pending()
+    resumed = run_search(H.zdt(), "qnehvi", budget=24, batch_size=4, n_init=8, seed=5, run_dir=run_dir,
+                         strategy_options=H.FAST_QNEHVI, progress=False)
+    with resumed:
+        rows = resumed.rows()
+        assert sorted(r["idx"] for r in rows) == list(range(24))  # nothing lost, nothing twice
+        assert len({tuple(sorted(r["config"].items())) for r in rows}) == 24
+        assert not resumed.pending()
+        assert {p["idx"] for p in pending} <= {r["idx"] for r in rows}
+        h_resumed = _history(resumed)
+    with run_search(H.zdt(), "qnehvi", budget=24, batch_size=4, n_init=8, seed=5, run_dir=tmp_path / "straight",
+                    strategy_options=H.FAST_QNEHVI, progress=False) as straight:
+        assert _history(straight) == h_resumed
+
+
+def test_budget_can_grow(tmp_path):
+    with run_search(H.zdt(), "random", budget=8, batch_size=4, run_dir=tmp_path, progress=False) as run:
+        first = _history(run)
+    with run_search(H.zdt(), "random", budget=12, batch_size=4, run_dir=tmp_path, progress=False) as run:
+        assert run.n_done == 12 and _history(run)[:8] == first
+
+
+# ============================================================================ constraints
+@pytest.mark.parametrize("strategy", ["random", "nsga2", "linas", "qnehvi"])
+def test_cheap_constraint_respected_by_every_proposal(tmp_path, strategy):
+    p = zdt_problem(cheap_constraint=8)
+    assert p.cheap_outputs == ("load",)
+    with run_search(p, strategy, budget=20, batch_size=4, n_init=8, seed=1, run_dir=tmp_path,
+                    strategy_options=_opts(strategy), progress=False) as run:
+        rows = run.rows()
+        assert len(rows) == 20
+        assert all(r["config"]["x0"] + r["config"]["x1"] <= 8 for r in rows)
+        assert all(r["objectives"]["load"] <= 8 for r in rows)
+
+
+@pytest.mark.parametrize("surrogate", ["gp", "xgb-ensemble", "gp-xgb-mean"])
+def test_expensive_constraint_is_an_outcome_constraint(tmp_path, surrogate):
+    """A constraint on a modelled output enters qLogNEHVI as an outcome constraint: most model
+    proposals meet it, and only feasible points count in the hypervolume."""
+    p = H.zdt()
+    p = Problem(p.space, p.evaluator, ["f1", "f2"], ["f1 >= 0.5"], ref_point=p.ref_point, ideal_point=p.ideal_point)
+    assert not p.cheap_outputs
+    with run_search(p, "qnehvi", budget=20, batch_size=4, n_init=8, seed=0, run_dir=tmp_path,
+                    strategy_options={**H.FAST_QNEHVI, "surrogate": surrogate, "ensemble_size": 4, "cv_folds": 3},
+                    progress=False) as run:
+        rows = run.rows()
+        model_rows = [r for r in rows if r["tag"] != "init"]
+        ok = [r["objectives"]["f1"] >= 0.5 for r in model_rows]
+        assert np.mean(ok) >= 0.75, ok
+        U, feas = run.objective_matrix()
+        assert np.array_equal(feas, U[:, 0] >= 0.5)
+        assert run.hypervolume() == pytest.approx(p.hypervolume(U, feas))
+
+
+def test_registered_problem_runs_in_each_mode(tmp_path):
+    for mode in ("joint", "model-only", "hardware-only"):
+        p = Problem.from_space("vit-fmnist", mode=mode, accuracy=SyntheticAccuracy("vit-fmnist"))
+        budget = p.constraints[0].bound
+        with run_search(p, "qnehvi", budget=12, batch_size=4, n_init=8, run_dir=tmp_path / mode,
+                        strategy_options=H.FAST_QNEHVI, progress=False) as run:
+            rows = run.rows()
+            assert len(rows) == 12 and all(r["error"] is None for r in rows)
+            assert all(r["objectives"]["area_mm2"] <= budget for r in rows)
+            if mode == "hardware-only":
+                assert len({r["config"]["num_layers"] for r in rows}) == 1
+
+
+def test_tabular_problem_proposes_table_rows(tmp_path):
+    space = get_space("vit-fmnist")
+    cfgs = space.sample(300, 7)
+    from cimnet_bo.evaluate import RooflineEvaluator
+
+    res = RooflineEvaluator(space).evaluate(cfgs)
+    frame = pd.DataFrame(cfgs)
+    for k in ("latency_s", "energy_j", "area_mm2"):
+        frame[k] = res.column(k)
+    frame["accuracy"] = SyntheticAccuracy(space).batch(cfgs)
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False)
+    p = table_problem("vit-fmnist", path)
+    assert not p.is_cheap("accuracy") and p.is_cheap("latency_s")
+    keys = {tuple(c[n] for n in space.names) for c in cfgs}
+    for s in ("qnehvi", "nsga2"):
+        with run_search(p, s, budget=16, batch_size=4, n_init=8, run_dir=tmp_path / s, strategy_options=_opts(s),
+                        progress=False) as run:
+            rows = run.rows()
+            assert len(rows) == 16 and all(r["error"] is None for r in rows)
+            assert all(tuple(r["config"][n] for n in space.names) in keys for r in rows)
+
+
+# ============================================================================ ask / tell
+def test_ask_tell_errors_and_flow(tmp_path):
+    p = H.zdt()
+    with Run.open(tmp_path, p, "qnehvi", budget=100, batch_size=4, n_init=4, strategy_options=H.FAST_QNEHVI) as run:
+        first = propose(run, 4)
+        assert [r["idx"] for r in first] == [0, 1, 2, 3] and len(run.pending()) == 4
+        good = [{"idx": r["idx"], **H.SlowZDT()(r)} for r in first]
+        with pytest.raises(ValueError, match="never proposed.*99"):
+            tell(run, good[:2] + [{"idx": 99, "f1": 0.1, "f2": 0.2}])
+        with pytest.raises(ValueError, match="missing objective 'f2' for idx \\[1\\]"):
+            tell(run, [good[0], {"idx": 1, "f1": 0.3}])
+        with pytest.raises(ValueError, match="configuration differs"):
+            tell(run, [{**good[0], "x1": (first[0]["x1"] + 1) % 11}])
+        with pytest.raises(ValueError, match="appears 2 times"):
+            tell(run, [good[0], good[0]])
+        assert run.n_done == 0  # nothing stored by a rejected tell
+        out = tell(run, good[:3] + [{"idx": 3, "error": "simulator crashed"}])
+        assert out == {"told": 4, "pending": 0, "evaluations": 4}
+        with pytest.raises(ValueError, match="already told.*\\[0\\]"):
+            tell(run, good[:1])
+        nxt = propose(run, 4)  # model-based now
+        assert [r["idx"] for r in nxt] == [4, 5, 6, 7]
+        seen = {tuple(r[f"x{i}"] for i in range(4)) for r in first}
+        assert not seen & {tuple(r[f"x{i}"] for i in range(4)) for r in nxt}
+        more = propose(run, 2)  # pending ones are not proposed again
+        key = lambda rows: {tuple(r[f"x{i}"] for i in range(4)) for r in rows}  # noqa: E731
+        assert not key(nxt) & key(more)
+        assert run.rows()[3]["error"] == "simulator crashed"
+
+
+def test_cli_search_propose_tell(tmp_path, capsys):
+    run = tmp_path / "cli"
+    common = ["--space", "vit-fmnist", "--accuracy", "cimnet_bo.search.toy:synthetic_accuracy", "--run", str(run),
+              "--budget", "12", "--batch-size", "4", "--n-init", "8", "--quiet"] + sum(
+        (["-o", f"{k}={json.dumps(v)}"] for k, v in H.FAST_QNEHVI.items()), [])
+    assert cli_main(["search"] + common) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["evaluations"] == 12 and out["hypervolume"] > 0
+    assert cli_main(["search", "--run", str(run), "--quiet"]) == 0  # resume: nothing left to do
+    assert json.loads(capsys.readouterr().out)["evaluations"] == 12
+    assert cli_main(["search", "--run", str(run), "--strategy", "random", "--quiet"]) == 2
+    assert "different configuration" in capsys.readouterr().err
+    assert cli_main(["search", "--run", str(tmp_path / "x"), "--space", "vit-fmnist", "--budget", "4",
+                     "--accuracy", "cimnet_bo.search.toy:synthetic_accuracy"]) == 2
+    assert "smaller than the initial design" in capsys.readouterr().err
+    cfg = tmp_path / "search.yaml"
+    cfg.write_text("problem:\n  space: vit-fmnist\n  mode: model-only\n"
+                   "  accuracy: cimnet_bo.search.toy:synthetic_accuracy\n"
+                   "strategy: random\nbudget: 8\nbatch_size: 4\nn_init: 4\nseed: 2\n")
+    assert cli_main(["search", "--config", str(cfg), "--run", str(tmp_path / "fromcfg"), "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["evaluations"] == 8 and out["strategy"] == "random"
+    ask = tmp_path / "ask"
+    nxt = tmp_path / "next.csv"
+    assert cli_main(["propose", "--run", str(ask), "--space", "vit-fmnist", "--accuracy", "external", "-q", "3",
+                     "--out", str(nxt)]) == 0
+    capsys.readouterr()
+    frame = pd.read_csv(nxt)
+    assert list(frame.columns[:2]) == ["idx", "num_layers"] and len(frame) == 3
+    frame["accuracy"] = [0.9, 0.85, 0.8]
+    frame.to_csv(tmp_path / "res.csv", index=False)
+    frame.iloc[:1].assign(idx=[42]).to_csv(tmp_path / "bad.csv", index=False)
+    assert cli_main(["tell", "--run", str(ask), str(tmp_path / "bad.csv")]) == 2
+    assert "never proposed" in capsys.readouterr().err
+    assert cli_main(["tell", "--run", str(ask), str(tmp_path / "res.csv")]) == 0
+    told = json.loads(capsys.readouterr().out)
+    assert told["told"] == 3 and told["pending"] == 0
+    with Run.open(ask) as r:  # latency and area were computed here
+        assert all(np.isfinite(row["objectives"]["latency_s"]) for row in r.rows())
+    assert cli_main(["tell", "--run", str(ask), str(tmp_path / "res.csv")]) == 2
+    assert "already told" in capsys.readouterr().err
+
+
+def test_toy_example_runs(tmp_path, capsys):
+    import runpy
+
+    mod = runpy.run_path(str(TESTS.parent / "examples" / "toy_search.py"), run_name="toy_example")
+    assert mod["main"](["--budget", "12", "--run", str(tmp_path), "--strategy", "random"]) == 0
+    assert "hypervolume" in capsys.readouterr().out
+
+
+def test_strategy_registry():
+    assert set(STRATEGIES) >= {"qnehvi", "random", "nsga2", "linas"}
+    assert make_strategy("qnehvi").get_params()["surrogate"] == "gp"
