@@ -178,17 +178,7 @@ class HardwareConfig:
             return d
         if not isinstance(d, Mapping):
             raise ValueError(f"a hardware configuration must be a dict, got {type(d).__name__}")
-        unknown = sorted(set(d) - set(KNOB_NAMES))
-        missing = [k for k in REQUIRED if k not in d]
-        if unknown or missing:
-            parts = []
-            if missing:
-                parts.append(f"missing required knob(s) {missing}")
-            if unknown:
-                parts.append(f"unknown knob(s) {unknown}")
-            raise ValueError(
-                "hardware configuration: " + "; ".join(parts) + f"; knobs are {list(KNOB_NAMES)}"
-            )
+        check_knob_names(d, "hardware configuration")
         return cls(**dict(d))
 
     def to_dict(self) -> dict[str, Any]:
@@ -196,6 +186,19 @@ class HardwareConfig:
 
     def replace(self, **changes: Any) -> "HardwareConfig":
         return HardwareConfig.from_dict({**self.to_dict(), **changes})
+
+
+def check_knob_names(keys: Any, what: str) -> None:
+    """Raise ``ValueError`` naming missing required knobs and unknown keys among ``keys``."""
+    unknown = sorted(set(keys) - set(KNOB_NAMES))
+    missing = [k for k in REQUIRED if k not in keys]
+    if unknown or missing:
+        parts = []
+        if missing:
+            parts.append(f"missing required knob(s) {missing}")
+        if unknown:
+            parts.append(f"unknown knob(s) {unknown}")
+        raise ValueError(f"{what}: " + "; ".join(parts) + f"; knobs are {list(KNOB_NAMES)}")
 
 
 def default_adc_bits(dac_bits, rows_active):
@@ -224,17 +227,7 @@ def knob_arrays(hws: Any, n: int | None = None, offset: int = 0) -> dict[str, np
 
 
 def _from_columns(cols: Mapping[str, Any], n: int | None) -> dict[str, np.ndarray]:
-    unknown = sorted(set(cols) - set(KNOB_NAMES))
-    missing = [k for k in REQUIRED if k not in cols]
-    if unknown or missing:
-        parts = []
-        if missing:
-            parts.append(f"missing required knob(s) {missing}")
-        if unknown:
-            parts.append(f"unknown knob(s) {unknown}")
-        raise ValueError(
-            "hardware knob arrays: " + "; ".join(parts) + f"; knobs are {list(KNOB_NAMES)}"
-        )
+    check_knob_names(cols, "hardware knob arrays")
     arrs = {k: np.asarray(v) for k, v in cols.items()}
     lens = {k: a.shape[0] for k, a in arrs.items() if a.ndim > 0}
     if any(a.ndim > 1 for a in arrs.values()):
