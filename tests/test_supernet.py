@@ -88,8 +88,12 @@ def _tiny(family: str, **kw) -> TrainConfig:
 @pytest.mark.parametrize("family", ["vit", "cnn"])
 def test_training_resumes_exactly_where_it_stopped(tmp_path, family):
     cfg = _tiny(family)
-    straight = train_supernet(cfg, tmp_path / "a", progress=False)
+    out = tmp_path / "final.pt" if family == "vit" else None  # the export path, once
+    straight = train_supernet(cfg, tmp_path / "a", out=out, progress=False)
     assert straight["finished"] and straight["steps"] == 4
+    if out is not None:
+        assert straight["sha256"] == data.sha256(out)
+        assert 0 <= straight["test_acc_largest"] <= 1
     part = train_supernet(cfg, tmp_path / "b", progress=False, stop_after=2)
     assert part == {"steps": 2, "finished": False}
     resumed = train_supernet(cfg, tmp_path / "b", progress=False)

@@ -196,11 +196,11 @@ def train_supernet(cfg: TrainConfig, run_dir: str | Path, out: str | Path | None
         distill = step >= cfg.kd_warmup_epochs * steps_per_epoch
         rng = np.random.default_rng([cfg.seed, step, 1])
         for sub in [bottom] + space.sample(cfg.n_random, rng):
-            out = model(x, sub)
+            sub_logits = model(x, sub)
             if distill:
-                sub_loss = -(soft * F.log_softmax(out, 1)).sum(1).mean()
+                sub_loss = -(soft * F.log_softmax(sub_logits, 1)).sum(1).mean()
             else:
-                sub_loss = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
+                sub_loss = F.cross_entropy(sub_logits, y, label_smoothing=cfg.label_smoothing)
             sub_loss.backward()
         opt.step()
         loss_sum, n_loss = loss_sum + loss.item(), n_loss + 1
