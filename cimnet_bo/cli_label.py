@@ -5,7 +5,10 @@ Example::
     cimnet-bo label --space vit-fmnist -n 3000 --seed 0 --out data/labels/vit_fmnist.parquet
 
 Interrupted runs resume when the same command is run again (the run store, by default
-``runs/labels/<out name>.sqlite``, holds every finished evaluation).
+``runs/labels/<out name>.sqlite``, holds every finished evaluation). On a Ray cluster::
+
+    cimnet-bo label --space vit-fmnist -n 3000 --out data/labels/vit_fmnist.parquet \
+        --executor ray --ray-address auto --ray-num-gpus 1
 """
 
 from __future__ import annotations
@@ -33,14 +36,71 @@ def add_parser(sub) -> None:
                         "function config -> accuracy")
     p.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
     p.add_argument("--split", default="val", help="split for supernet accuracy (default val)")
-    p.add_argument("--device", default="cpu", help="torch device for supernet accuracy")
+    p.add_argument("--device", default=None,
+                   help="torch device for supernet accuracy (default cpu; cuda with --ray-num-gpus > 0)")
     p.add_argument("--tech", default=None, help="YAML of technology constants for the roofline")
     p.add_argument("--no-roofline", action="store_true", help="do not compute latency/energy/area")
     p.add_argument("--batch-size", type=int, default=16, help="pairs per batch (default 16)")
-    p.add_argument("--workers", type=int, default=0, help="worker processes (default 0: in-process)")
+    add_executor_options(p)
     p.add_argument("--retry-failed", action="store_true", help="evaluate failed candidates again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--workers`` and the ``--ray-*`` options (``label`` and ``search``)."""
+    g = p.add_argument_group("where evaluations run")
+    g.add_argument("--executor", choices=["inprocess", "pool", "ray"], default=None,
+                   help="inprocess (default), pool (local worker processes) or ray (a Ray cluster, or a "
+                        "local Ray instance; needs: pip install 'cimnet-bo[ray]'). Default: pool when "
+                        "--workers > 1, else inprocess")
+    g.add_argument("--workers", type=int, default=None,
+                   help="worker processes (pool, default 2) or Ray actors (ray, default: as many as the "
+                        "cluster's CPUs / GPUs hold)")
+    g.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="auto (a cluster started with `ray start` on this machine), ray://HOST:10001 (Ray "
+                        "Client), HOST:6379 or local (a new local Ray instance); default: $RAY_ADDRESS, else a "
+                        "cluster started on this machine, else a new local Ray instance")
+    g.add_argument("--ray-num-cpus", type=float, default=None, metavar="X", help="CPUs per Ray worker (default 1)")
+    g.add_argument("--ray-num-gpus", type=float, default=None, metavar="X", help="GPUs per Ray worker (default 0)")
+    g.add_argument("--ray-max-retries", type=int, default=None, metavar="K",
+                   help="times a batch is sent again after its Ray worker died, before its candidates are "
+                        "recorded as failed (default 2)")
+
+
+def executor_from_args(args: argparse.Namespace):
+    """The executor chosen by :func:`add_executor_options`' options (the caller closes it)."""
+    from cimnet_bo.evaluate import get_executor
+
+    kind = args.executor
+    workers = args.workers
+    if kind is None:
+        kind = "pool" if workers is not None and workers > 1 else "inprocess"
+    flags = {"address": "--ray-address", "num_cpus": "--ray-num-cpus", "num_gpus": "--ray-num-gpus",
+             "max_retries": "--ray-max-retries"}
+    ray_opts = {k: getattr(args, flag[2:].replace("-", "_")) for k, flag in flags.items()}
+    ray_opts = {k: v for k, v in ray_opts.items() if v is not None}
+    if kind != "ray" and ray_opts:
+        raise ValueError(f"{', '.join(flags[k] for k in ray_opts)} only apply with --executor ray")
+    if workers is not None and workers < 1 and kind != "inprocess":
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    if kind == "inprocess":
+        return get_executor("inprocess")
+    if kind == "pool":
+        return get_executor("pool", workers=workers or 2)
+    opts = dict(ray_opts)
+    if workers is not None:
+        opts["workers"] = workers
+    try:
+        ex = get_executor("ray", **opts)
+    except ImportError as e:  # RayNotInstalledError: a clean command-line error with the install command
+        raise ValueError(str(e)) from None
+    try:
+        ex.connect()  # an unreachable cluster is an error before any work starts
+    except ConnectionError as e:
+        ex.close()
+        raise ValueError(str(e)) from None
+    return ex
 
 
 def default_store(out: str | Path) -> Path:
@@ -55,7 +115,8 @@ def build_evaluators(args: argparse.Namespace, space):
     evals = []
     acc = args.accuracy
     if acc == "supernet":
-        evals.append(AccuracyEvaluator(space, checkpoint=args.checkpoint, split=args.split, device=args.device))
+        device = args.device or ("cuda" if (getattr(args, "ray_num_gpus", None) or 0) > 0 else "cpu")
+        evals.append(AccuracyEvaluator(space, checkpoint=args.checkpoint, split=args.split, device=device))
     elif acc and acc != "none":
         if ":" not in acc:
             raise ValueError(f"--accuracy must be 'supernet', 'none' or MODULE:FUNCTION, got {acc!r}")
@@ -82,8 +143,10 @@ def run(args: argparse.Namespace) -> int:
 
     space = get_space(args.space)
     store = Path(args.store) if args.store else default_store(args.out)
-    summary = label(space, args.n, build_evaluators(args, space), store, args.out, seed=args.seed,
-                    subnets=args.subnets, batch_size=args.batch_size, executor=args.workers or None,
-                    progress=not args.no_progress, retry_failed=args.retry_failed)
+    evaluators = build_evaluators(args, space)
+    with executor_from_args(args) as executor:
+        summary = label(space, args.n, evaluators, store, args.out, seed=args.seed,
+                        subnets=args.subnets, batch_size=args.batch_size, executor=executor,
+                        progress=not args.no_progress, retry_failed=args.retry_failed)
     print(json.dumps(summary, indent=2))
     return 0 if summary["ok"] else 1

@@ -5,6 +5,7 @@ Examples::
     cimnet-bo search --space vit-fmnist --strategy qnehvi --budget 200 --batch-size 8 --seed 0 --run runs/demo
     cimnet-bo search --run runs/demo                      # resume (or continue with a larger --budget)
     cimnet-bo search --config search.yaml --run runs/demo2
+    cimnet-bo search --run runs/demo --executor ray --ray-address auto   # evaluations on a Ray cluster
     cimnet-bo propose --run runs/ask --space vit-fmnist --accuracy external -q 8 --out next.csv
     cimnet-bo tell --run runs/ask results.csv
 
@@ -49,12 +50,14 @@ def _run_options(p: argparse.ArgumentParser, budget_required: bool = False) -> N
 
 
 def add_parser(sub) -> None:
+    from cimnet_bo.cli_label import add_executor_options
+
     doc = __doc__
     p = sub.add_parser("search", help="run or resume a joint search", description=doc,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="run directory (created, or resumed when it holds a run)")
     _run_options(p)
-    p.add_argument("--workers", type=int, default=0, help="evaluation worker processes (default 0: in-process)")
+    add_executor_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_search)
 
@@ -159,14 +162,16 @@ def _summary(run) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- commands
 def _search(args: argparse.Namespace) -> int:
+    from cimnet_bo.cli_label import executor_from_args
     from cimnet_bo.search import run_search
 
     with _open_run(args, need_budget=True) as run:
         cfg = run.config
         problem = run.problem
         strategy = run.strategy
-    with run_search(problem, strategy, cfg["budget"], cfg["batch_size"], cfg["seed"], args.run, cfg["n_init"],
-                    executor=args.workers or None, progress=not args.quiet) as run:
+    with executor_from_args(args) as executor, \
+            run_search(problem, strategy, cfg["budget"], cfg["batch_size"], cfg["seed"], args.run, cfg["n_init"],
+                       executor=executor, progress=not args.quiet) as run:
         print(json.dumps(_summary(run), indent=2))
     return 0
 

@@ -1,5 +1,5 @@
 """Evaluators (objective values for batches of configurations, failures recorded per
-candidate), executors (in-process, local process pool) and labeling."""
+candidate), executors (in-process, local process pool, Ray cluster) and labeling."""
 
 from cimnet_bo.evaluate.base import Evaluations, Evaluator, Objective, as_objectives, failure_text
 from cimnet_bo.evaluate.evaluators import (
@@ -13,6 +13,7 @@ from cimnet_bo.evaluate.evaluators import (
 )
 from cimnet_bo.evaluate.executors import Executor, InProcessExecutor, LocalPoolExecutor, get_executor
 from cimnet_bo.evaluate.label import batches_by_subnet, default_subnets, label, sample_pairs
+from cimnet_bo.evaluate.ray_executor import RayExecutor, RayNotInstalledError
 
 #: The supernet-backed accuracy evaluator, under the name used in the design notes.
 SupernetAccuracyEvaluator = AccuracyEvaluator
@@ -21,6 +22,6 @@ __all__ = [
     "Objective", "Evaluator", "Evaluations", "as_objectives", "failure_text",
     "RooflineEvaluator", "AccuracyEvaluator", "SupernetAccuracyEvaluator", "TableEvaluator",
     "CallableEvaluator", "CompositeEvaluator", "SubnetCachedEvaluator", "ROOFLINE_OBJECTIVES",
-    "Executor", "InProcessExecutor", "LocalPoolExecutor", "get_executor",
+    "Executor", "InProcessExecutor", "LocalPoolExecutor", "RayExecutor", "RayNotInstalledError", "get_executor",
     "label", "sample_pairs", "default_subnets", "batches_by_subnet",
 ]

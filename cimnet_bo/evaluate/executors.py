@@ -4,7 +4,9 @@ Callers hand an executor an evaluator and an iterable of batches and consume
 ``(batch number, Evaluations)`` pairs *as batches complete* (so each result can be committed
 at once). :class:`InProcessExecutor` runs batches one after another in this process;
 :class:`LocalPoolExecutor` runs them in a pool of local worker processes. A cluster
-executor (Ray, Dask) only has to implement :meth:`Executor.run`; callers do not change.
+executor only has to implement :meth:`Executor.run`; callers do not change:
+:class:`~cimnet_bo.evaluate.ray_executor.RayExecutor` (``get_executor("ray")``, optional
+``ray`` extra) runs batches on the actors of a Ray cluster.
 """
 
 from __future__ import annotations
@@ -165,18 +167,43 @@ class LocalPoolExecutor(Executor):
             self._pool_for = None
 
 
-def get_executor(spec: Any = None) -> Executor:
-    """An executor from a short spec: None, 0, 1 or ``"inprocess"`` -> in-process; an int
-    ``k > 1`` or ``"pool:k"`` -> :class:`LocalPoolExecutor` with ``k`` workers; an Executor is
-    returned as is."""
+def get_executor(spec: Any = None, **options: Any) -> Executor:
+    """An executor from a short spec.
+
+    * None, 0, 1 or ``"inprocess"``: :class:`InProcessExecutor`;
+    * an int ``k > 1``, ``"pool:k"`` or ``"pool"`` (``workers=`` option, default 2):
+      :class:`LocalPoolExecutor`;
+    * ``"ray"`` or ``"ray:ADDRESS"`` (``"ray:auto"``, ``"ray:ray://head:10001"``):
+      :class:`~cimnet_bo.evaluate.ray_executor.RayExecutor` (needs the ``ray`` extra); ``options``
+      are its parameters (``workers``, ``num_cpus``, ``num_gpus``, ``max_retries``, ...);
+    * an Executor is returned as is.
+    """
     if isinstance(spec, Executor):
         return spec
+    if isinstance(spec, str) and (spec == "ray" or spec.startswith("ray:")):
+        from cimnet_bo.evaluate.ray_executor import RayExecutor
+
+        if spec.startswith("ray:"):
+            options = {**options, "address": spec[4:]}
+        return RayExecutor(**options)
+    if spec == "pool":
+        return LocalPoolExecutor(**options)
     if spec in (None, 0, 1, "inprocess", "0", "1"):
+        _no_options(spec, options)
         return InProcessExecutor()
     if isinstance(spec, int):
+        _no_options(spec, options)
         return LocalPoolExecutor(spec)
     if isinstance(spec, str) and spec.startswith("pool:"):
+        _no_options(spec, options)
         return LocalPoolExecutor(int(spec.split(":", 1)[1]))
     if isinstance(spec, str) and spec.isdigit():
+        _no_options(spec, options)
         return LocalPoolExecutor(int(spec))
-    raise ValueError(f"unknown executor {spec!r}; use 'inprocess', 'pool:K' or a number of workers")
+    raise ValueError(f"unknown executor {spec!r}; use 'inprocess', 'pool:K', a number of workers, "
+                     "'ray' or 'ray:ADDRESS'")
+
+
+def _no_options(spec: Any, options: Mapping[str, Any]) -> None:
+    if options:
+        raise ValueError(f"executor {spec!r} takes no options, got {sorted(options)}")
