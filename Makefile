@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-all bench clean
+.PHONY: setup demo experiment test test-all bench clean
 
 setup: $(STAMP)
 
@@ -19,9 +19,24 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The main job: a joint qNEHVI search of subnet and CiM hardware on vit-fmnist with the shipped
+# supernet (accuracy on the Fashion-MNIST validation split, latency/area from the roofline, area
+# <= the baseline chip's), then its report. About 5 minutes on 2 CPU cores; resumable (run it
+# again to continue an interrupted demo; a larger DEMO_BUDGET continues a finished one).
+DEMO_RUN ?= runs/demo
+DEMO_BUDGET ?= 64
 demo: $(STAMP)
-	$(BIN)/cimnet-bo spaces
-	$(BIN)/cimnet-bo simulate --space vit-fmnist --subnet max --hardware baseline
+	$(BIN)/cimnet-bo search --space vit-fmnist --strategy qnehvi --budget $(DEMO_BUDGET) --batch-size 8 --seed 0 --run $(DEMO_RUN)
+	$(BIN)/cimnet-bo report --run $(DEMO_RUN) --out $(DEMO_RUN)/report
+
+# Baseline vs model-only vs joint search under one area budget, 3 seeds, for each space in SPACES
+# (resumable). Results (RESULTS.md, figures, tables) in experiments/<space>, runs in runs/experiment/<space>.
+SPACES ?= vit-fmnist cnn-fmnist
+EXPERIMENT_ARGS ?=
+experiment: $(STAMP)
+	for s in $(SPACES); do \
+		$(BIN)/cimnet-bo experiment --space $$s --seeds 3 --out experiments/$$s --runs runs/experiment/$$s $(EXPERIMENT_ARGS) || exit 1; \
+	done
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

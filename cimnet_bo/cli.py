@@ -57,7 +57,8 @@ def _train(args: argparse.Namespace) -> int:
 
 #: Sub-commands: name -> function adding its parser. Modules listed in ``PLUGINS`` add theirs.
 COMMANDS: dict[str, Callable] = {"spaces": _spaces_parser, "train-supernet": _train_parser}
-PLUGINS = ["cimnet_bo.cli_simulate", "cimnet_bo.cli_label", "cimnet_bo.cli_predictors", "cimnet_bo.cli_search"]
+PLUGINS = ["cimnet_bo.cli_simulate", "cimnet_bo.cli_label", "cimnet_bo.cli_predictors", "cimnet_bo.cli_search",
+           "cimnet_bo.cli_analysis"]
 
 
 def build_parser() -> argparse.ArgumentParser:

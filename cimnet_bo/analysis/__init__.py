@@ -14,6 +14,17 @@ built from them follow that order (:mod:`cimnet_bo.analysis.objectives`).
   relative to a baseline.
 * :func:`plot_pareto_fronts`, :func:`plot_hypervolume_curves`, :func:`plot_hardware_knobs`,
   :func:`plot_point_roofline`: PNG figures.
+
+Search runs (:mod:`cimnet_bo.analysis.runs`, :mod:`~cimnet_bo.analysis.report`,
+:mod:`~cimnet_bo.analysis.experiment`):
+
+* :func:`load_run`, :func:`load_runs`: run directories as :class:`RunData` (evaluations in
+  order, feasibility, the problem's fixed reference point); :func:`group_runs`,
+  :func:`hypervolume_curves`, :func:`frames_by_group`, :func:`run_speedups`,
+  :func:`runs_summary`, :func:`hypervolume_summary`: comparisons across runs and seeds.
+* :func:`write_report`: HTML + Markdown report with figures and tables (``cimnet-bo report``).
+* :func:`run_experiment`: baseline vs model-only vs joint search under one area budget
+  (``cimnet-bo experiment``).
 """
 
 from cimnet_bo.analysis.hypervolume import (
@@ -43,6 +54,29 @@ from cimnet_bo.analysis.plots import (
     plot_point_roofline,
 )
 from cimnet_bo.analysis.speedup import SPEEDUP_COLUMNS, iso_accuracy_speedup, speedup_table
+from cimnet_bo.analysis.runs import (
+    DEFAULT_TARGETS,
+    RunData,
+    RunLoadError,
+    baseline_point,
+    find_baseline,
+    frames_by_group,
+    group_runs,
+    hypervolume_curves,
+    hypervolume_summary,
+    load_run,
+    load_runs,
+    problem_scale,
+    run_speedups,
+    runs_summary,
+)
+from cimnet_bo.analysis.report import Report, format_speedup_table, write_report
+from cimnet_bo.analysis.experiment import (
+    ExperimentResult,
+    baseline_config,
+    make_baseline_run,
+    run_experiment,
+)
 
 __all__ = [
     "DIRECTIONS",
@@ -69,4 +103,25 @@ __all__ = [
     "plot_hypervolume_curves",
     "plot_hardware_knobs",
     "plot_point_roofline",
+    "DEFAULT_TARGETS",
+    "RunData",
+    "RunLoadError",
+    "load_run",
+    "load_runs",
+    "problem_scale",
+    "group_runs",
+    "hypervolume_curves",
+    "frames_by_group",
+    "find_baseline",
+    "baseline_point",
+    "run_speedups",
+    "runs_summary",
+    "hypervolume_summary",
+    "Report",
+    "write_report",
+    "format_speedup_table",
+    "ExperimentResult",
+    "baseline_config",
+    "make_baseline_run",
+    "run_experiment",
 ]

@@ -1,0 +1,417 @@
+"""The CiMNet-style experiment: what searching the hardware together with the model buys.
+
+Under one area budget (the area of the space's baseline chip, ``area_mm2 <= budget``):
+
+1. **baseline**: the largest subnet on the baseline hardware, evaluated once (a run directory
+   holding that single point, its store marked with the role ``"baseline"``);
+2. **model-only** search: the hardware frozen at the baseline chip, the subnet searched;
+3. **joint** search: subnet and hardware searched together;
+
+each search with the same strategy (qNEHVI by default), budget and seeds (3 by default). The
+result is the iso-accuracy speedup table (:func:`~cimnet_bo.analysis.runs.run_speedups`): at
+the baseline's accuracy, and 0.5 and 1 point below it, the lowest latency each search reached
+relative to the baseline's latency (mean over seeds, with the range). CiMNet's reference on
+ViT-B/ImageNet: 1.7x model-only, 3.1x joint.
+
+Everything is resumable: the runs are ordinary run directories (``<runs>/baseline``,
+``<runs>/model-only-seed<k>``, ``<runs>/joint-seed<k>``), resumed where they stopped; a
+finished experiment re-run only rewrites the tables and figures. Accuracy depends on the
+subnet only, so subnet accuracies already evaluated by any run of the experiment (with the same
+evaluator) are reused by the others instead of being evaluated again.
+
+Outputs in ``out``: ``RESULTS.md`` (the table, the baseline, the figures and the command that
+regenerates them, links relative to ``out``), ``README_section.md`` (the same with links
+relative to the working directory, to paste into the README), ``speedup.csv``,
+``speedup_seeds.csv``, ``experiment.json`` (settings, baseline, table, timings) and
+``report/`` (the full report of all runs, :func:`~cimnet_bo.analysis.report.write_report`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cimnet_bo.analysis.report import (
+    CIMNET_REFERENCE,
+    Report,
+    format_speedup_table,
+    markdown_table,
+    write_report,
+)
+from cimnet_bo.analysis.runs import (
+    DEFAULT_TARGETS,
+    ROLE_KEY,
+    RunData,
+    baseline_point,
+    load_run,
+    run_speedups,
+)
+
+#: Default evaluations per search run, chosen so that the whole experiment (1 baseline point,
+#: 3 model-only and 3 joint qNEHVI runs) takes roughly half an hour on 2 CPU cores with the
+#: shipped supernets (see ``make experiment``).
+DEFAULT_BUDGETS: dict[str, int] = {"vit-fmnist": 48, "cnn-fmnist": 48}
+#: Budget of spaces not listed in :data:`DEFAULT_BUDGETS`.
+FALLBACK_BUDGET = 48
+#: qNEHVI options of the experiment (a smaller pool than the library default: the rounds are
+#: dominated by accuracy evaluations anyway, and the pool still holds several thousand subnets).
+DEFAULT_QNEHVI_OPTIONS: dict[str, Any] = {"pool_size": 5000}
+SEARCH_MODES: tuple[str, ...] = ("model-only", "joint")
+
+
+@dataclass
+class ExperimentResult:
+    """What :func:`run_experiment` produced.
+
+    Attributes
+    ----------
+    space : str
+    out : Path
+        The results folder.
+    runs_dir : Path
+        The folder of the run directories.
+    run_dirs : dict of str to Path
+        ``{"baseline": ..., "model-only-seed0": ..., "joint-seed0": ..., ...}``.
+    baseline : dict
+        The baseline point (objectives, outputs, configuration).
+    speedup : pandas.DataFrame
+        Wide table: one row per target, the mean speedup of ``model-only`` and ``joint`` with
+        ``min`` / ``max`` / ``n`` over seeds (see :func:`~cimnet_bo.analysis.speedup_table`).
+    speedup_seeds : pandas.DataFrame
+        Long table: one row per mode, seed and target, with the point reaching it fastest.
+    results : Path
+        ``RESULTS.md``.
+    report : Report or None
+    seconds : dict of str to float
+        Wall time spent on each run (accumulated over invocations).
+    """
+
+    space: str
+    out: Path
+    runs_dir: Path
+    run_dirs: dict[str, Path]
+    baseline: dict[str, Any]
+    speedup: pd.DataFrame
+    speedup_seeds: pd.DataFrame
+    results: Path
+    report: Report | None
+    seconds: dict[str, float]
+
+    def table(self) -> pd.DataFrame:
+        """The speedup table as text (one row per target)."""
+        return format_speedup_table(self.speedup)
+
+
+def baseline_config(space: Any) -> dict[str, Any]:
+    """The baseline point of a joint space: its largest subnet on its baseline hardware."""
+    from cimnet_bo.space import get_space
+
+    if isinstance(space, str):
+        space = get_space(space)
+    if getattr(space, "hardware", None) is None or space.hardware.baseline is None:
+        raise ValueError(f"space {space.name!r} has no baseline hardware")
+    return {**space.subnet.extreme("max"), **space.hardware.baseline}
+
+
+def make_baseline_run(path: str | Path, problem: Any, config: Mapping[str, Any] | None = None,
+                      values: Mapping[str, float] | None = None, evaluator: str = "given") -> Path:
+    """A run directory holding one evaluated point, marked as the baseline (created once;
+    an existing one is kept).
+
+    Parameters
+    ----------
+    path : str or Path
+    problem : Problem
+        The problem the point belongs to (usually the model-only problem: hardware frozen at
+        the baseline chip); its evaluator evaluates the point unless ``values`` are given.
+    config : dict, optional
+        Default: :func:`baseline_config` of the problem's space.
+    values : dict, optional
+        ``{output: value}`` to record instead of evaluating (e.g. a measured baseline).
+    evaluator : str
+        Identity recorded with given ``values``.
+
+    Raises
+    ------
+    RuntimeError
+        The evaluation of the point failed (nothing is recorded).
+    """
+    from cimnet_bo.search import Run
+
+    path = Path(path)
+    with Run.open(path, problem, "random", budget=1, batch_size=1, seed=0, n_init=1) as run:
+        if run.n_done == 0:
+            cfg = run.problem.space.validate(dict(config) if config is not None else baseline_config(run.problem.space))
+            if values is None:
+                res = run.problem.evaluate([cfg])
+                if res.errors[0] is not None:
+                    raise RuntimeError(f"evaluating the baseline point failed: {res.errors[0]}")
+                vals, extra, ident = res.objectives_of(0), res.extras_of(0), run.problem.evaluator.identity
+            else:
+                vals, extra, ident = dict(values), {}, evaluator
+            run.store.record(cfg, vals, evaluator=ident, idx=0, seed=0, extra=extra, tag="baseline")
+        if run.store.meta.get(ROLE_KEY) != "baseline":
+            run.store.set_meta(ROLE_KEY, "baseline")
+    return path
+
+
+def _prime_accuracy(problem: Any, run_dirs: Sequence[Path]) -> int:
+    """Reuse subnet accuracies stored by other runs with the same evaluator identity."""
+    from cimnet_bo.evaluate import CompositeEvaluator, SubnetCachedEvaluator
+    from cimnet_bo.store import RunStore
+
+    ev = problem.evaluator
+    parts = ev.parts if isinstance(ev, CompositeEvaluator) else [ev]
+    cached = [p for p in parts if isinstance(p, SubnetCachedEvaluator)]
+    if not cached:
+        return 0
+    identity = ev.identity
+    n = 0
+    for d in run_dirs:
+        f = d / "store.sqlite"
+        if not f.exists():
+            continue
+        with RunStore(f, create=False) as store:
+            rows = [r for r in store.rows(include_failed=False) if r["evaluator"] == identity]
+        for p in cached:
+            vals = np.array([[r["objectives"].get(k, np.nan) for k in p.names] for r in rows], dtype=np.float64)
+            if len(rows):
+                p.prime([r["config"] for r in rows], vals)
+        n += len(rows)
+    return n
+
+
+def _log(progress: bool | Callable[[str], None]) -> Callable[[str], None] | None:
+    if callable(progress):
+        return progress
+    if progress:
+        import sys
+
+        return lambda line: print(line, file=sys.stderr, flush=True)
+    return None
+
+
+def run_experiment(
+    space: str = "vit-fmnist",
+    out: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    seeds: int | Sequence[int] = 3,
+    budget: int | None = None,
+    batch_size: int = 8,
+    n_init: int | None = None,
+    strategy: str = "qnehvi",
+    strategy_options: Mapping[str, Any] | None = None,
+    accuracy: str = "supernet",
+    checkpoint: str | None = None,
+    targets: Sequence[float] = DEFAULT_TARGETS,
+    executor: Any = None,
+    progress: bool | Callable[[str], None] = True,
+    report: bool = True,
+) -> ExperimentResult:
+    """Run (or resume) the experiment of the module docstring and write its results.
+
+    Parameters
+    ----------
+    space : str
+        A registered joint space with a baseline chip (``vit-fmnist``, ``cnn-fmnist``, ...).
+    out : str or Path, optional
+        Results folder; default ``experiments/<space>``.
+    runs_dir : str or Path, optional
+        Folder of the run directories; default ``<out>/runs``.
+    seeds : int or sequence of int
+        Number of seeds (0, 1, ...) or the seeds themselves.
+    budget : int, optional
+        Evaluations per search run (default :data:`DEFAULT_BUDGETS`).
+    batch_size, n_init : int
+        Candidates per round and random initial design (default 2 batches, at most ``budget``).
+    strategy : str
+        Search strategy of both modes (``qnehvi``, ``random``, ``nsga2``, ``linas``).
+    strategy_options : dict, optional
+        Default for qNEHVI: :data:`DEFAULT_QNEHVI_OPTIONS`.
+    accuracy : str
+        ``"supernet"`` (the trained supernet, ``checkpoint`` or the shipped one) or
+        ``"MODULE:FUNCTION"`` (e.g. ``cimnet_bo.search.toy:synthetic_accuracy`` for a quick try).
+    checkpoint : str, optional
+    targets : sequence of float
+        Accuracy offsets of the table (default: 0, -0.5 and -1 point).
+    executor : optional
+        Where evaluations run (see :func:`cimnet_bo.evaluate.get_executor`).
+    progress : bool or callable
+        Progress lines (to stderr, or passed to the callable).
+    report : bool
+        Also write the full report into ``<out>/report``.
+    """
+    from cimnet_bo.search import Problem, run_search
+
+    t_start = time.perf_counter()
+    out = Path(out) if out is not None else Path("experiments") / space
+    runs_dir = Path(runs_dir) if runs_dir is not None else out / "runs"
+    seed_list = list(range(int(seeds))) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
+    if not seed_list:
+        raise ValueError("seeds must be a positive number or a non-empty list of seeds")
+    if budget is None:
+        budget = DEFAULT_BUDGETS.get(space, FALLBACK_BUDGET)
+    if n_init is None:
+        from cimnet_bo.search.runner import default_n_init
+
+        n_init = min(default_n_init(batch_size), int(budget))
+    if strategy_options is None:
+        strategy_options = DEFAULT_QNEHVI_OPTIONS if strategy == "qnehvi" else {}
+    log = _log(progress)
+    out.mkdir(parents=True, exist_ok=True)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    state_file = out / "experiment.json"
+    previous = json.loads(state_file.read_text()) if state_file.exists() else {}
+    seconds: dict[str, float] = {k: float(v) for k, v in previous.get("seconds", {}).items()}
+
+    problems = {m: Problem.from_space(space, mode=m, accuracy=accuracy, checkpoint=checkpoint)
+                for m in SEARCH_MODES}
+    run_dirs: dict[str, Path] = {"baseline": runs_dir / "baseline"}
+    for s in seed_list:
+        for m in SEARCH_MODES:
+            run_dirs[f"{m}-seed{s}"] = runs_dir / f"{m}-seed{s}"
+
+    # ---------------------------------------------------------------- baseline
+    t0 = time.perf_counter()
+    make_baseline_run(run_dirs["baseline"], problems["model-only"])
+    seconds["baseline"] = seconds.get("baseline", 0.0) + (time.perf_counter() - t0)
+    base = baseline_point(load_run(run_dirs["baseline"]))
+    if log:
+        log(f"[experiment {space}] baseline (largest subnet, baseline chip): accuracy {base['accuracy']:.4f}, "
+            f"latency {base['latency_s']:.4g} s, area {base.get('area_mm2', float('nan')):.4g} mm^2")
+
+    # ---------------------------------------------------------------- searches
+    for s in seed_list:
+        for m in SEARCH_MODES:
+            key = f"{m}-seed{s}"
+            problem = problems[m]
+            _prime_accuracy(problem, [d for k, d in run_dirs.items() if k != key])
+            t0 = time.perf_counter()
+            prefix = f"[experiment {space} {m} seed {s}] "
+            with run_search(problem, strategy, budget, batch_size, s, run_dirs[key], n_init,
+                            strategy_options=strategy_options, executor=executor,
+                            progress=(lambda line, p=prefix: log(p + line)) if log else False) as run:
+                n_done = run.n_done
+            dt = time.perf_counter() - t0
+            seconds[key] = seconds.get(key, 0.0) + dt
+            if log:
+                log(f"{prefix}{n_done} evaluations ({dt:.0f} s this time)")
+            state = {"space": space, "seconds": seconds}
+            state_file.write_text(json.dumps({**previous, **state}, indent=2) + "\n")
+
+    # ---------------------------------------------------------------- results
+    runs = [load_run(d, label=k) for k, d in run_dirs.items()]
+    speedup = run_speedups(runs, targets, wide=True)
+    speedup_seeds = run_speedups(runs, targets, wide=False)
+    assert speedup is not None and speedup_seeds is not None
+    speedup.reset_index().to_csv(out / "speedup.csv", index=False)
+    speedup_seeds.to_csv(out / "speedup_seeds.csv", index=False)
+    rep = None
+    if report:
+        rep = write_report(runs, out / "report", title=f"Joint versus model-only search: {space}", targets=targets,
+                           intro=f"The CiMNet-style experiment (`cimnet-bo experiment --space {space}`): a baseline "
+                                 f"point, model-only and joint {strategy} searches of {budget} evaluations, seeds "
+                                 f"{', '.join(map(str, seed_list))}, under the baseline chip's area.")
+    settings = {"space": space, "seeds": seed_list, "budget": int(budget), "batch_size": int(batch_size),
+                "n_init": n_init, "strategy": strategy, "strategy_options": dict(strategy_options),
+                "accuracy": accuracy, "checkpoint": checkpoint, "targets": [float(t) for t in targets]}
+    command = _command(space, out, runs_dir, seed_list, budget, strategy, accuracy, checkpoint)
+    total = float(sum(seconds.values()))
+    md = results_markdown(space, base, speedup, runs, settings, command, total, link_prefix="",
+                          report=rep is not None)
+    results = out / "RESULTS.md"
+    results.write_text(md)
+    prefix = _relative_prefix(out)
+    if prefix is not None:
+        (out / "README_section.md").write_text(
+            results_markdown(space, base, speedup, runs, settings, command, total, link_prefix=prefix,
+                             report=rep is not None))
+    state_file.write_text(json.dumps({
+        **settings, "baseline": base, "seconds": seconds, "total_seconds": total,
+        "this_invocation_seconds": time.perf_counter() - t_start,
+        "speedup": json.loads(speedup.reset_index().to_json(orient="records")),
+    }, indent=2, default=str) + "\n")
+    return ExperimentResult(space=space, out=out, runs_dir=runs_dir, run_dirs=run_dirs, baseline=base,
+                            speedup=speedup, speedup_seeds=speedup_seeds, results=results, report=rep,
+                            seconds=seconds)
+
+
+def _relative_prefix(out: Path) -> str | None:
+    """``out`` relative to the working directory, with a trailing slash (None when outside)."""
+    try:
+        rel = Path(os.path.relpath(out.resolve(), Path.cwd().resolve()))
+    except ValueError:
+        return None
+    if rel.parts and rel.parts[0] == "..":
+        return None
+    return "" if str(rel) == "." else rel.as_posix() + "/"
+
+
+def _command(space: str, out: Path, runs_dir: Path, seeds: list[int], budget: int, strategy: str, accuracy: str,
+             checkpoint: str | None) -> str:
+    parts = ["cimnet-bo experiment", f"--space {space}", f"--seeds {len(seeds)}" if seeds == list(range(len(seeds)))
+             else "--seeds " + ",".join(map(str, seeds)), f"--budget {budget}", f"--out {out.as_posix()}"]
+    if runs_dir != out / "runs":
+        parts.append(f"--runs {runs_dir.as_posix()}")
+    if strategy != "qnehvi":
+        parts.append(f"--strategy {strategy}")
+    if accuracy != "supernet":
+        parts.append(f"--accuracy {accuracy}")
+    if checkpoint:
+        parts.append(f"--checkpoint {checkpoint}")
+    return " ".join(parts)
+
+
+def results_markdown(space: str, baseline: Mapping[str, Any], speedup: pd.DataFrame, runs: Sequence[RunData],
+                     settings: Mapping[str, Any], command: str, seconds: float, link_prefix: str = "",
+                     report: bool = True) -> str:
+    """The experiment's Markdown section: the baseline, the speedup table, figures, command."""
+    cons = runs[0].constraints
+    area = cons.get("area_mm2")
+    budget_text = f"`area_mm2 <= {area[1]:.4g}` mm², the baseline chip's area" if area else "no area constraint"
+    n_seeds = len(settings["seeds"])
+    lines = [
+        f"### Joint versus model-only search: `{space}`",
+        "",
+        f"Same area budget ({budget_text}). Baseline: the largest subnet on the baseline hardware, accuracy "
+        f"**{baseline['accuracy']:.4f}**, latency **{baseline['latency_s'] * 1e3:.4g} ms**. Model-only search "
+        f"(hardware frozen at the baseline chip) and joint search (subnet and hardware), {settings['strategy']}, "
+        f"{settings['budget']} evaluations per run, {n_seeds} seed{'s' if n_seeds != 1 else ''}; accuracy "
+        + ("of the trained supernet's subnets on the Fashion-MNIST validation split"
+           if settings['accuracy'] == 'supernet' else f"from `{settings['accuracy']}`")
+        + ", latency and area from the CiM roofline model.",
+        "",
+        "Iso-accuracy speedup over the baseline (mean over seeds; range and seeds reaching the target in "
+        "brackets):",
+        "",
+        markdown_table(format_speedup_table(speedup)),
+        "",
+        f"Reference: {CIMNET_REFERENCE}.",
+        "",
+    ]
+    if report:
+        lines += [f"![Pareto fronts, {space}]({link_prefix}report/pareto_fronts.png)",
+                  f"![Hypervolume, {space}]({link_prefix}report/hypervolume.png)", ""]
+    lines += [f"Regenerate with `{command}` (or `make experiment`); it resumes its runs. "
+              f"Search time: {seconds / 60:.0f} min on this machine ({os.cpu_count()} CPU cores). "
+              + (f"Full report: [{link_prefix}report/index.html]({link_prefix}report/index.html)." if report else ""),
+              ""]
+    return "\n".join(lines)
+
+
+__all__ = [
+    "DEFAULT_BUDGETS",
+    "DEFAULT_QNEHVI_OPTIONS",
+    "ExperimentResult",
+    "baseline_config",
+    "make_baseline_run",
+    "run_experiment",
+    "results_markdown",
+]

@@ -1,0 +1,524 @@
+"""Reports of search runs: one HTML page and one Markdown summary with PNG figures and tables.
+
+:func:`write_report` takes run directories (or loaded :class:`~cimnet_bo.analysis.runs.RunData`)
+of one problem and writes into ``out``:
+
+* ``index.html`` and ``report.md``: the same content: the runs (role, strategy, seed,
+  evaluations, final hypervolume, best objectives), the final hypervolume per group (mean and
+  spread over seeds), the figures, the iso-accuracy speedup table when a baseline run is given
+  with search runs (see :func:`~cimnet_bo.analysis.runs.run_speedups`), and per run its Pareto
+  set (configurations and objectives) and its hypervolume curve;
+* ``hypervolume.png`` (all groups: mean over seeds with a min-max band), ``pareto_fronts.png``
+  (fronts overlaid, the baseline starred), per run ``run_<label>_hypervolume.png`` and, for runs
+  that search the hardware, ``run_<label>_hardware.png`` (hardware knobs of its Pareto set);
+  ``roofline_*.png`` (the baseline point and the fastest point reaching the baseline's accuracy,
+  or the most accurate Pareto point when there is no baseline);
+* ``runs.csv``, ``pareto_<label>.csv`` per run and ``speedup.csv`` / ``speedup_seeds.csv``.
+
+Hypervolumes are normalised with the problem's fixed reference and ideal points (0 at the
+reference, 1 at the ideal corner), so numbers from different runs and reports of the same
+problem are comparable.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cimnet_bo.analysis.runs import (
+    DEFAULT_TARGETS,
+    RunData,
+    baseline_point,
+    check_comparable,
+    find_baseline,
+    frames_by_group,
+    group_runs,
+    hypervolume_curves,
+    hypervolume_summary,
+    load_runs,
+    run_speedups,
+    runs_summary,
+    slug,
+)
+
+CIMNET_REFERENCE = "CiMNet (ViT-B on ImageNet): 1.7x model-only, 3.1x joint at the baseline's accuracy"
+
+
+# ============================================================================ documents
+@dataclass
+class Document:
+    """A report as a list of blocks, rendered to Markdown and to HTML from the same content.
+
+    Blocks: ``("h", level, text)``, ``("p", text)``, ``("table", DataFrame of strings,
+    caption)``, ``("img", file name, alt text)``, ``("code", text)``.
+    """
+
+    title: str
+    blocks: list[tuple] = field(default_factory=list)
+
+    def h(self, level: int, text: str) -> None:
+        self.blocks.append(("h", level, text))
+
+    def p(self, text: str) -> None:
+        self.blocks.append(("p", text))
+
+    def table(self, frame: pd.DataFrame, caption: str = "") -> None:
+        self.blocks.append(("table", frame, caption))
+
+    def img(self, name: str, alt: str) -> None:
+        self.blocks.append(("img", name, alt))
+
+    def code(self, text: str) -> None:
+        self.blocks.append(("code", text))
+
+    def markdown(self, heading: bool = True) -> str:
+        lines = [f"# {self.title}", ""] if heading else []
+        for b in self.blocks:
+            if b[0] == "h":
+                lines += ["#" * b[1] + " " + b[2], ""]
+            elif b[0] == "p":
+                lines += [b[1], ""]
+            elif b[0] == "table":
+                if b[2]:
+                    lines += [f"*{b[2]}*", ""]
+                lines += [markdown_table(b[1]), ""]
+            elif b[0] == "img":
+                lines += [f"![{b[2]}]({b[1]})", ""]
+            elif b[0] == "code":
+                lines += ["```", b[1], "```", ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def html(self) -> str:
+        e = html.escape
+        parts = [
+            "<!DOCTYPE html>", "<html lang=\"en\">", "<head>", "<meta charset=\"utf-8\">",
+            f"<title>{e(self.title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+            f"<h1>{e(self.title)}</h1>",
+        ]
+        for b in self.blocks:
+            if b[0] == "h":
+                parts.append(f"<h{b[1]}>{e(b[2])}</h{b[1]}>")
+            elif b[0] == "p":
+                parts.append(f"<p>{_inline_html(b[1])}</p>")
+            elif b[0] == "table":
+                cap = f"<caption>{e(b[2])}</caption>" if b[2] else ""
+                parts.append(f"<div class=\"scroll\"><table>{cap}{_html_rows(b[1])}</table></div>")
+            elif b[0] == "img":
+                parts.append(f"<figure><img src=\"{e(b[1])}\" alt=\"{e(b[2])}\">"
+                             f"<figcaption>{e(b[2])}</figcaption></figure>")
+            elif b[0] == "code":
+                parts.append(f"<pre>{e(b[1])}</pre>")
+        parts += ["</body>", "</html>", ""]
+        return "\n".join(parts)
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;font-size:13px;margin:.5em 0}"
+    "th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}"
+    "th{background:#f0f0f0}caption{text-align:left;font-style:italic;padding:3px 0}"
+    ".scroll{overflow-x:auto}img{max-width:100%}figure{margin:1em 0}"
+    "figcaption{font-size:12px;color:#555}code,pre{background:#f6f6f6;padding:1px 4px}"
+)
+
+
+def _inline_html(text: str) -> str:
+    """Escape, then render Markdown's inline ``code`` and **bold**."""
+    import re
+
+    t = html.escape(text)
+    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", t)
+
+
+def _html_rows(frame: pd.DataFrame) -> str:
+    e = html.escape
+    head = "<tr>" + "".join(f"<th>{e(str(c))}</th>" for c in frame.columns) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f"<thead>{head}</thead><tbody>{body}</tbody>"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of ``frame`` (values as given, ``|`` escaped)."""
+
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    cols = [cell(c) for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+# ============================================================================ formatting
+def fmt_value(v: Any, column: str = "") -> str:
+    """A cell as text: accuracies with 4 decimals, other floats with 4 significant digits,
+    NaN/None as ``-``."""
+    if v is None:
+        return "-"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if math.isnan(f):
+            return "-"
+        if math.isinf(f):
+            return "inf"
+        if "accuracy" in column:
+            return f"{f:.4f}"
+        if f.is_integer() and abs(f) < 1e6 and not any(k in column for k in ("_s", "_j", "hypervolume")):
+            return str(int(f))
+        return f"{f:.4g}"
+    return str(v)
+
+
+def fmt_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell of ``frame`` formatted with :func:`fmt_value` (columns kept)."""
+    return pd.DataFrame({c: [fmt_value(v, str(c)) for v in frame[c].tolist()] for c in frame.columns})
+
+
+def fmt_target(offset: float) -> str:
+    """``0.0 -> "baseline accuracy"``, ``-0.005 -> "baseline - 0.5 pt"`` (points = 1/100)."""
+    if abs(offset) < 1e-12:
+        return "baseline accuracy"
+    pts = offset * 100
+    return f"baseline {'-' if pts < 0 else '+'} {abs(pts):g} pt"
+
+
+def format_speedup_table(wide: pd.DataFrame) -> pd.DataFrame:
+    """The wide speedup table (:func:`run_speedups`) as text: one row per target; per group
+    ``"2.31x"``, with ``"(min-max, k/n seeds)"`` when the group has several seeds."""
+    rows = []
+    groups = [c for c in wide.columns if not any(c.endswith(s) for s in (" min", " max", " n"))]
+    for (off, acc), row in wide.iterrows():
+        out = {"target": fmt_target(off), "accuracy >=": f"{acc:.4f}"}
+        for g in groups:
+            mean = row[g]
+            text = "-" if pd.isna(mean) else f"{mean:.2f}x"
+            if f"{g} n" in wide.columns:
+                n_seeds = _n_seeds(wide, g)
+                k = int(row[f"{g} n"])
+                if k:
+                    text += f" ({row[f'{g} min']:.2f}-{row[f'{g} max']:.2f}, {k}/{n_seeds} seeds)"
+                else:
+                    text += f" (0/{n_seeds} seeds reach it)"
+            out[f"{g} speedup"] = text
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def _n_seeds(wide: pd.DataFrame, group: str) -> int:
+    return int(wide.attrs.get("n_seeds", {}).get(group, wide[f"{group} n"].max()))
+
+
+# ============================================================================ the report
+@dataclass
+class Report:
+    """What :func:`write_report` wrote.
+
+    Attributes
+    ----------
+    out : Path
+    html, markdown : Path
+    figures : list of Path
+    tables : dict of str to Path
+        CSV files: ``runs``, ``pareto_<label>``, ``speedup``, ``speedup_seeds``.
+    runs : list of RunData
+    summary : pandas.DataFrame
+        :func:`~cimnet_bo.analysis.runs.runs_summary`.
+    speedup : pandas.DataFrame or None
+        The wide speedup table (None without a baseline run).
+    speedup_seeds : pandas.DataFrame or None
+        The long speedup table (one row per group, seed and target).
+    baseline : dict or None
+        The baseline point.
+    """
+
+    out: Path
+    html: Path
+    markdown: Path
+    figures: list[Path]
+    tables: dict[str, Path]
+    runs: list[RunData]
+    summary: pd.DataFrame
+    speedup: pd.DataFrame | None = None
+    speedup_seeds: pd.DataFrame | None = None
+    baseline: dict[str, Any] | None = None
+
+    def text(self, top: int = 5) -> str:
+        """Where the report is, and the best points of each run (for a terminal)."""
+        lines = [f"report: {self.html}", f"        {self.markdown}"]
+        if self.baseline is not None:
+            b = self.baseline
+            lines.append("baseline: " + ", ".join(f"{k}={fmt_value(b[k], k)}" for k in self.runs[0].output_columns
+                                                  if k in b))
+        if self.speedup is not None:
+            lines.append("iso-accuracy speedup over the baseline:")
+            lines += ["  " + line for line in format_speedup_table(self.speedup).to_string(index=False).splitlines()]
+        for r in self.runs:
+            if r.role == "baseline":
+                continue
+            front = r.pareto()
+            lines.append(f"{r.label} ({r.role}, {r.strategy}, seed {r.seed}): {r.n} evaluations, "
+                         f"hypervolume {r.hypervolume():.4f}, {len(front)} Pareto points; best:")
+            for _, row in front.head(top).iterrows():
+                vals = ", ".join(f"{k}={fmt_value(row[k], k)}" for k in r.output_columns)
+                sides = [r.config_text(row, side) for side in ("subnet", "hardware")]
+                lines.append(f"  #{int(row['evaluation'])}: {vals} | " + " | ".join(t for t in sides if t))
+            if len(front) > top:
+                lines.append(f"  ... {len(front) - top} more in {self.tables.get('pareto_' + slug(r.label), '')}")
+        return "\n".join(lines)
+
+
+def _pareto_display(run: RunData, vary: Sequence[str]) -> pd.DataFrame:
+    front = run.pareto_table(choices=True)
+    outputs = [c for c in run.output_columns if c in front]
+    shown = front[["evaluation", *outputs]].copy()
+    sub = [c for c in run.subnet_choices if c in vary]
+    hw = [c for c in run.hardware_choices if c in vary]
+    shown = fmt_frame(shown)
+    for side, names in (("subnet", sub), ("hardware", hw)):
+        if names:
+            shown[side] = [" ".join(f"{c}={fmt_value(row[c])}" for c in names if c in active)
+                           for row, active in ((r, run.active_choices(r)) for _, r in front.iterrows())]
+    return shown
+
+
+def _pareto_xy(run: RunData) -> dict[str, str]:
+    names = list(run.objectives.names)
+    if "accuracy" in names and "latency_s" in names:
+        keep = ["accuracy", "latency_s"]
+    else:
+        keep = names[:2]
+    return {n: run.objectives.direction(n) for n in keep}
+
+
+def _roofline_points(runs: Sequence[RunData], speedup_seeds: pd.DataFrame | None,
+                     baseline: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any]]]:
+    """(file stem, caption, point) of the points whose roofline the report draws."""
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    if baseline is not None:
+        out.append(("roofline_baseline", "Roofline of the baseline (largest subnet on the baseline hardware)",
+                    baseline))
+    groups = group_runs(runs)
+    if speedup_seeds is not None and len(speedup_seeds):
+        # the highest target that some run reached (the baseline's accuracy first), its fastest point
+        for off in sorted(speedup_seeds["target_offset"].unique(), key=lambda v: (abs(v), -v)):
+            at = speedup_seeds[(speedup_seeds["target_offset"] == off) & speedup_seeds["speedup"].notna()]
+            if not len(at):
+                continue
+            best = at.sort_values("speedup", ascending=False, kind="mergesort").iloc[0]
+            run = next(r for r in groups[best["run"]] if r.label == best["label"])
+            row = run.frame.loc[run.frame["evaluation"] == best["best_index"]].iloc[0]
+            out.append(("roofline_fastest",
+                        f"Roofline of the fastest point at accuracy >= {fmt_target(off)} ({best['run']}, run "
+                        f"{run.label}, evaluation {int(best['best_index'])}: {best['speedup']:.2f}x faster than the "
+                        f"baseline)", row.to_dict()))
+            return out
+    searches = [r for r in runs if r.role != "baseline" and len(r.pareto())]
+    if searches:
+        run = searches[-1]
+        row = run.pareto().iloc[0]
+        out.append(("roofline_best", f"Roofline of the best Pareto point by {run.objectives.names[0]} "
+                                     f"(run {run.label}, evaluation {int(row['evaluation'])})", row.to_dict()))
+    return out
+
+
+def write_report(
+    runs: Sequence[RunData] | Iterable[str | Path] | str | Path,
+    out: str | Path,
+    title: str | None = None,
+    targets: Sequence[float] = DEFAULT_TARGETS,
+    roofline: bool = True,
+    per_run_figures: bool = True,
+    intro: str | None = None,
+) -> Report:
+    """Write the HTML page, the Markdown summary, figures and CSV tables of runs into ``out``.
+
+    Parameters
+    ----------
+    runs : sequence of RunData, or run directories / glob patterns / folders of runs
+        Runs of one problem (same space, objectives and reference point).
+    out : str or Path
+        The report folder (created; files of an earlier report there are overwritten).
+    title : str, optional
+    targets : sequence of float
+        Accuracy offsets of the speedup table (``0``: the baseline's accuracy, ``-0.01``: one
+        point below).
+    roofline : bool
+        Draw the roofline of the baseline and of the fastest point at its accuracy.
+    per_run_figures : bool
+        A hypervolume curve (and hardware-knob panel) per run.
+    intro : str, optional
+        A paragraph placed under the title.
+
+    Returns
+    -------
+    Report
+    """
+    from cimnet_bo.analysis.plots import (
+        plot_hardware_knobs,
+        plot_hypervolume_curves,
+        plot_pareto_fronts,
+        plot_point_roofline,
+    )
+
+    if isinstance(runs, (str, Path)) or not all(isinstance(r, RunData) for r in runs):
+        runs = load_runs(runs)  # type: ignore[arg-type]
+    runs = list(runs)  # type: ignore[arg-type]
+    check_comparable(runs)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    first = runs[0]
+    title = title or f"Search report: {first.space_name}"
+    doc = Document(title)
+    figures: list[Path] = []
+    tables: dict[str, Path] = {}
+
+    # ---------------------------------------------------------------- header and runs
+    objs = ", ".join(f"{n} ({d})" for n, d in first.objectives)
+    cons = ", ".join(f"{k} {op} {b:g}" for k, (op, b) in first.constraints.items()) or "none"
+    ref = ", ".join(f"{k}={v:g}" for k, v in first.ref_point.items())
+    ideal = ", ".join(f"{k}={v:g}" for k, v in (first.ideal_point or {}).items()) or "none"
+    if intro:
+        doc.p(intro)
+    doc.p(f"Space `{first.space_name}`; objectives {objs}; constraints {cons}. Hypervolumes are normalised with "
+          f"the problem's fixed reference point ({ref}) and ideal point ({ideal}), "
+          f"{'log10 scale for ' + ', '.join(first.log) if first.log else 'linear scales'}: 0 at the reference, "
+          f"1 for a point at the ideal corner. Generated {time.strftime('%Y-%m-%d %H:%M:%S')}.")
+    summary = runs_summary(runs)
+    tables["runs"] = _csv(summary, out / "runs.csv")
+    doc.h(2, "Runs")
+    doc.table(fmt_frame(summary.drop(columns=["path"])), "one row per run directory")
+    doc.p("Run directories: " + "; ".join(f"{r.label}: `{r.path}`" for r in runs))
+
+    searches = [r for r in runs if r.role != "baseline"]
+    baseline_run = find_baseline(runs)
+    baseline = baseline_point(baseline_run) if baseline_run is not None else None
+
+    if any(r.n for r in searches):
+        hv = hypervolume_summary(runs)
+        doc.h(2, "Hypervolume")
+        doc.table(fmt_frame(hv), "final normalised hypervolume per group (over seeds)")
+        curves = hypervolume_curves(runs)
+        figures.append(plot_hypervolume_curves(curves, out / "hypervolume.png", ylabel="normalised hypervolume",
+                                               title=f"{first.space_name}: hypervolume over evaluations"))
+        doc.img("hypervolume.png", "Normalised hypervolume against evaluations (mean over seeds, band min-max)")
+
+        doc.h(2, "Pareto fronts")
+        xy = _pareto_xy(first)
+        base_xy = {k: baseline[k] for k in xy} if baseline is not None else None
+        figures.append(plot_pareto_fronts(frames_by_group(runs), xy, out / "pareto_fronts.png", baseline=base_xy,
+                                          constraints=first.constraints or None,
+                                          title=f"{first.space_name}: feasible Pareto fronts"))
+        doc.img("pareto_fronts.png", "Pareto fronts of the runs (all points faint, infeasible ones as crosses"
+                + ("; the star is the baseline)" if baseline is not None else ")"))
+
+    # ---------------------------------------------------------------- speedups
+    speedup = speedup_seeds = None
+    if baseline is not None:
+        doc.h(2, "Baseline")
+        shown = {k: baseline[k] for k in first.output_columns if k in baseline}
+        doc.table(fmt_frame(pd.DataFrame([shown])), "the baseline point")
+        doc.p("Configuration: `" + " ".join(f"{c}={fmt_value(baseline[c])}" for c in baseline_run.choices
+                                            if c in baseline) + "`")
+        if searches:
+            speedup = run_speedups(runs, targets, wide=True)
+            speedup_seeds = run_speedups(runs, targets, wide=False)
+            tables["speedup"] = _csv(speedup.reset_index(), out / "speedup.csv")
+            tables["speedup_seeds"] = _csv(speedup_seeds, out / "speedup_seeds.csv")
+            doc.h(2, "Iso-accuracy speedup")
+            doc.p("For each accuracy target, the lowest latency among the feasible points (same area budget as "
+                  "the baseline) with at least that accuracy, as a speedup over the baseline's latency "
+                  f"({baseline['latency_s']:.4g} s at accuracy {baseline['accuracy']:.4f}); the mean over seeds, "
+                  f"with the range and the number of seeds that reach the target. Reference: {CIMNET_REFERENCE}.")
+            doc.table(format_speedup_table(speedup), "speedup over the baseline")
+            long = speedup_seeds[["run", "label", "seed", "target_offset", "target_accuracy", "n_points",
+                                  "best_latency", "best_accuracy", "best_index", "speedup", "reason"]].rename(
+                columns={"run": "group", "label": "run", "best_index": "evaluation"})
+            long["target_offset"] = [fmt_target(v) for v in long["target_offset"]]
+            long["speedup"] = [("-" if pd.isna(v) else f"{v:.2f}x") for v in long["speedup"]]
+            doc.table(fmt_frame(long), "per seed: the point that reaches each target fastest")
+    elif searches:
+        doc.p("No baseline run given (a run whose store is marked role 'baseline', as `cimnet-bo experiment` "
+              "writes): no speedup table.")
+
+    # ---------------------------------------------------------------- rooflines
+    if roofline and any(r.n for r in searches):
+        try:
+            pts = _roofline_points(runs, speedup_seeds, baseline)
+            if pts:
+                doc.h(2, "Roofline")
+            for stem, caption, point in pts:
+                figures.append(plot_point_roofline(point, first.space_name, out / f"{stem}.png"))
+                doc.img(f"{stem}.png", caption)
+        except Exception as e:  # noqa: BLE001 - a user space without a registered joint space
+            doc.p(f"(no roofline figure: {e})")
+
+    # ---------------------------------------------------------------- per run
+    doc.h(2, "Runs in detail")
+    for r in runs:
+        name = slug(r.label)
+        doc.h(3, f"{r.label}")
+        if r.role == "baseline":
+            doc.p(f"The baseline point: one evaluation. Directory `{r.path}`.")
+            continue
+        vary = list(r.searched_choices)
+        doc.p(f"Role **{r.role}**, strategy {r.strategy}, seed {r.seed}, {r.n} of {r.budget} evaluations "
+              f"({r.n_failed} failed, {int(r.feasible.sum())} feasible), final hypervolume {r.hypervolume():.4f}. "
+              f"Directory `{r.path}`.")
+        if r.fixed:
+            doc.p("Frozen by the problem: `" + " ".join(f"{k}={fmt_value(v)}" for k, v in r.fixed.items()) + "`")
+        ptab = r.pareto_table(choices=True)
+        tables[f"pareto_{name}"] = _csv(ptab, out / f"pareto_{name}.csv")
+        doc.table(_pareto_display(r, vary), f"Pareto set of {r.label} ({len(ptab)} points; all columns in "
+                                            f"pareto_{name}.csv)")
+        if per_run_figures and r.n:
+            figures.append(plot_hypervolume_curves({r.label: [r.hypervolume_curve()]},
+                                                   out / f"run_{name}_hypervolume.png", band="none",
+                                                   ylabel="normalised hypervolume", title=f"{r.label}"))
+            doc.img(f"run_{name}_hypervolume.png", f"Hypervolume of {r.label} against evaluations")
+            hw = [c for c in r.hardware_choices if c in vary]
+            front = r.pareto()
+            if hw and len(front):
+                x = "latency_s" if "latency_s" in front else r.objectives.names[-1]
+                color = "accuracy" if "accuracy" in front else None
+                figures.append(plot_hardware_knobs(front, hw, out / f"run_{name}_hardware.png", x=x, color=color,
+                                                   title=f"{r.label}: hardware of the Pareto set"))
+                doc.img(f"run_{name}_hardware.png", f"Hardware knobs of the Pareto set of {r.label}")
+
+    md = out / "report.md"
+    md.write_text(doc.markdown())
+    page = out / "index.html"
+    page.write_text(doc.html())
+    return Report(out=out, html=page, markdown=md, figures=figures, tables=tables, runs=runs, summary=summary,
+                  speedup=speedup, speedup_seeds=speedup_seeds, baseline=baseline)
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+__all__ = [
+    "Document",
+    "Report",
+    "write_report",
+    "markdown_table",
+    "fmt_value",
+    "fmt_frame",
+    "fmt_target",
+    "format_speedup_table",
+    "CIMNET_REFERENCE",
+]

@@ -1,0 +1,648 @@
+"""Search runs as tables: load run directories, group them, and compare them on a common scale.
+
+A run directory (written by :func:`cimnet_bo.search.run_search`, ``cimnet-bo search`` or
+``cimnet-bo experiment``) holds ``config.yaml`` (the resolved configuration and the problem's
+description) and ``store.sqlite`` (every evaluation). :func:`load_run` reads both, read-only in
+spirit (nothing is evaluated, no supernet or torch is loaded), into a :class:`RunData`:
+
+* ``frame``: one row per stored evaluation **in evaluation order** (candidate number ``idx``),
+  failed ones included (their objectives are NaN), with one column per choice, per objective
+  and per auxiliary output, the bookkeeping columns of the store, and two added columns:
+  ``evaluation`` (1-based position) and ``feasible`` (evaluated successfully and meeting every
+  constraint of the problem, e.g. ``area_mm2 <= budget``);
+* the problem's objectives with directions, constraints, and its **fixed** reference and ideal
+  points (:data:`cimnet_bo.search.REFERENCE_POINTS` for registered spaces), so that the
+  hypervolume of every run is on the same scale whatever was found: :meth:`RunData.scale`,
+  :meth:`RunData.hypervolume_curve` equal the hypervolumes the search itself logs
+  (:meth:`cimnet_bo.search.Run.hypervolume_curve`).
+
+Roles
+-----
+Each run has a *role* used to group and label it: the ``role`` entry of its store's metadata
+when set (``cimnet-bo experiment`` marks its baseline run ``"baseline"``), otherwise the
+problem's search mode (``"joint"``, ``"model-only"``, ``"hardware-only"``) from the resolved
+configuration (or from the problem's name ``"<space>:<mode>"`` for problems defined in Python).
+Runs of one role and strategy are seeds of one *group* (:func:`group_runs`); the baseline run
+is a single evaluated point (:func:`baseline_point`) against which :func:`run_speedups` reports
+iso-accuracy speedups.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cimnet_bo.analysis.hypervolume import HypervolumeScale
+from cimnet_bo.analysis.objectives import Objectives, feasible_mask
+from cimnet_bo.analysis.pareto import pareto_front
+from cimnet_bo.analysis.speedup import speedup_table
+
+CONFIG_FILE = "config.yaml"
+STORE_FILE = "store.sqlite"
+#: Store metadata key holding a run's role (``"baseline"`` for the experiment's baseline).
+ROLE_KEY = "role"
+#: Roles in the order reports list them; other roles follow in order of appearance.
+ROLE_ORDER: tuple[str, ...] = ("baseline", "model-only", "hardware-only", "joint")
+#: Iso-accuracy targets reported by default: the baseline's accuracy, 0.5 and 1 point below.
+DEFAULT_TARGETS: tuple[float, ...] = (0.0, -0.005, -0.01)
+_MODES = ("joint", "model-only", "hardware-only")
+
+
+class RunLoadError(ValueError):
+    """A path is not a run directory, or runs cannot be compared."""
+
+
+# ============================================================================ one run
+@dataclass(eq=False)
+class RunData:
+    """One search run, loaded.
+
+    Attributes
+    ----------
+    path : Path
+        The run directory.
+    label : str
+        A short unique name (by default the directory's name).
+    frame : pandas.DataFrame (n rows)
+        Every evaluation in evaluation order (see the module docstring); index ``0 .. n-1``.
+    config : dict
+        The resolved configuration (``config.yaml``).
+    meta : dict
+        The store's metadata (space description, objectives, ``role`` if set, ...).
+    space_name : str
+        The registered (or user) space the run searched.
+    mode : str or None
+        ``"joint"``, ``"model-only"``, ``"hardware-only"`` (None when unknown).
+    role : str
+        See the module docstring.
+    objectives : Objectives
+        The problem's objectives in order, with directions.
+    constraints : dict
+        ``{output: (op, bound)}`` (the form :func:`~cimnet_bo.analysis.feasible_mask` takes).
+    ref_point, ideal_point : dict
+        Fixed reference (and ideal, or None) value per objective, in the objectives' units.
+    log : tuple of str
+        Objectives normalised on a log10 scale.
+    subnet_choices, hardware_choices : tuple of str
+        Choice columns of each side of a joint space (hardware empty for a plain space).
+    fixed : dict
+        Choices the problem froze, with their value (the hardware of a model-only run, the
+        subnet of a hardware-only run).
+    space : Space or JointSpace
+        The (full) space of the run's configurations.
+    """
+
+    path: Path
+    label: str
+    frame: pd.DataFrame
+    config: dict[str, Any]
+    meta: dict[str, Any]
+    space_name: str
+    mode: str | None
+    role: str
+    objectives: Objectives
+    constraints: dict[str, tuple[str, float]]
+    ref_point: dict[str, float]
+    ideal_point: dict[str, float] | None
+    log: tuple[str, ...]
+    subnet_choices: tuple[str, ...] = ()
+    hardware_choices: tuple[str, ...] = ()
+    fixed: dict[str, Any] = field(default_factory=dict)
+    space: Any = field(default=None, repr=False)
+    _curve: np.ndarray | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ bookkeeping
+    @property
+    def strategy(self) -> str:
+        return str(self.config.get("strategy", "?"))
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 0))
+
+    @property
+    def budget(self) -> int:
+        return int(self.config.get("budget", len(self.frame)))
+
+    @property
+    def problem_name(self) -> str:
+        return str(self.config.get("problem_description", {}).get("name", self.space_name))
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return self.subnet_choices + self.hardware_choices
+
+    @property
+    def searched_choices(self) -> tuple[str, ...]:
+        """The choices the run searched (not frozen by its problem)."""
+        return tuple(c for c in self.choices if c not in self.fixed)
+
+    @property
+    def n(self) -> int:
+        """Number of stored evaluations (failed ones included)."""
+        return len(self.frame)
+
+    @property
+    def feasible(self) -> np.ndarray:
+        """Bool array (n,): evaluated successfully and meeting every constraint."""
+        return self.frame["feasible"].to_numpy(dtype=bool)
+
+    @property
+    def n_failed(self) -> int:
+        return int(self.frame["error"].notna().sum()) if "error" in self.frame else 0
+
+    def ok_frame(self) -> pd.DataFrame:
+        """The feasible evaluations (the points that count for fronts and speedups)."""
+        return self.frame.loc[self.feasible]
+
+    # ------------------------------------------------------------------ hypervolume
+    def scale(self) -> HypervolumeScale:
+        """The problem's fixed normalisation (reference 0, ideal 1 on each axis; a problem
+        without an ideal point uses a unit width, as the search does)."""
+        return problem_scale(self.objectives, self.ref_point, self.ideal_point, self.log)
+
+    def _masked_objectives(self) -> np.ndarray:
+        Y = self.objectives.matrix(self.frame)
+        Y[~self.feasible] = np.nan
+        return Y
+
+    def hypervolume_curve(self) -> np.ndarray:
+        """Normalised hypervolume of the feasible points among the first ``k`` evaluations,
+        for ``k = 1 .. n``: array (n,), non-decreasing, comparable across runs of a problem."""
+        if self._curve is None:
+            Y = self._masked_objectives()
+            self._curve = self.scale().curve(Y) if len(Y) else np.zeros(0)
+        return self._curve
+
+    def hypervolume(self) -> float:
+        """Normalised hypervolume of all feasible evaluations (the curve's last value)."""
+        c = self.hypervolume_curve()
+        return float(c[-1]) if len(c) else 0.0
+
+    # ------------------------------------------------------------------ results
+    def pareto(self) -> pd.DataFrame:
+        """The feasible Pareto-optimal evaluations (first copy of repeated objective values),
+        sorted by the first objective, best first."""
+        front = pareto_front(self.frame, self.objectives, feasible=self.feasible)
+        first, d = self.objectives.names[0], self.objectives.directions[0]
+        return front.sort_values([first], ascending=d == "min", kind="mergesort")
+
+    def best(self) -> dict[str, float]:
+        """Best feasible value of each objective (NaN when there is none)."""
+        ok = self.ok_frame()
+        out = {}
+        for name, d in self.objectives:
+            v = ok[name].to_numpy(dtype=float)
+            out[name] = float(np.nanmax(v) if d == "max" else np.nanmin(v)) if len(v) else float("nan")
+        return out
+
+    def pareto_table(self, choices: bool = True) -> pd.DataFrame:
+        """The Pareto set as a table: ``evaluation``, the objectives, the constrained and
+        other outputs, then (``choices``) one column per choice of the space."""
+        front = self.pareto()
+        outputs = [c for c in self.output_columns if c not in self.objectives.names]
+        cols = ["evaluation", *self.objectives.names, *outputs]
+        if choices:
+            cols += [c for c in self.choices if c in front]
+        return front[cols].reset_index(drop=True)
+
+    @property
+    def output_columns(self) -> list[str]:
+        """Numeric output columns (objectives, then other declared outputs such as ``area_mm2``)."""
+        declared = [o["name"] for o in self.meta.get("objectives", [])]
+        return [*self.objectives.names, *[c for c in declared if c not in self.objectives.names and c in self.frame]]
+
+    def config_text(self, row: Mapping[str, Any] | pd.Series, side: str = "all") -> str:
+        """A configuration's searched choices as ``name=value`` pairs (``side``: ``"subnet"``,
+        ``"hardware"`` or ``"all"``); the choices the problem froze are left out."""
+        names = {"subnet": self.subnet_choices, "hardware": self.hardware_choices}.get(side, self.choices)
+        active = self.active_choices(row)
+        return " ".join(f"{n}={_plain(row[n])}" for n in names if n in row and n not in self.fixed and n in active)
+
+    def active_choices(self, row: Mapping[str, Any] | pd.Series) -> set[str]:
+        """The choices active in a configuration (a layer's choices are inactive when a depth
+        choice switches the layer off; their stored value is a placeholder)."""
+        if self.space is None:
+            return set(self.choices)
+        try:
+            idx = self.space.to_indices([{n: _plain(row[n]) for n in self.space.names}])
+        except (KeyError, ValueError):
+            return set(self.choices)
+        mask = self.space.active_mask(idx)[0]
+        return {n for n, a in zip(self.space.names, mask) if a}
+
+    def __repr__(self) -> str:
+        return (f"RunData({self.label!r}: {self.problem_name}, role {self.role}, {self.strategy}, seed {self.seed}, "
+                f"{self.n}/{self.budget} evaluations)")
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def problem_scale(objectives: Objectives, ref_point: Mapping[str, float],
+                  ideal_point: Mapping[str, float] | None, log: Sequence[str]) -> HypervolumeScale:
+    """The :class:`HypervolumeScale` of a search problem with fixed points (see
+    :mod:`cimnet_bo.search.problem`): the reference maps to 0 (the worst corner) and the ideal
+    to 1; without an ideal point each axis has unit width on the transformed scale."""
+    logs = tuple(n in set(log) for n in objectives.names)
+    bounds = np.empty((2, len(objectives)))
+    for j, (name, d) in enumerate(objectives):
+        if name not in ref_point:
+            raise RunLoadError(f"the problem has no reference value for objective {name!r}")
+        r = float(ref_point[name])
+        r = math.log10(r) if logs[j] else r
+        if ideal_point is not None and name in ideal_point:
+            i = float(ideal_point[name])
+            i = math.log10(i) if logs[j] else i
+        else:
+            i = r + 1.0 if d == "max" else r - 1.0
+        bounds[:, j] = (r, i) if d == "max" else (i, r)
+    return HypervolumeScale(objectives, bounds, logs)
+
+
+# ============================================================================ loading
+def is_run_dir(path: str | Path) -> bool:
+    """True when ``path`` holds a run (``config.yaml`` and ``store.sqlite``)."""
+    p = Path(path)
+    return (p / CONFIG_FILE).is_file() and (p / STORE_FILE).is_file()
+
+
+def _constraints(config: Mapping[str, Any]) -> dict[str, tuple[str, float]]:
+    """Constraints from the problem description; the area budget of a registered problem is
+    recomputed exactly (the description prints bounds with 6 significant digits)."""
+    from cimnet_bo.search.problem import Constraint
+
+    desc = config.get("problem_description", {})
+    spec = config.get("problem", {}) or {}
+    out: dict[str, tuple[str, float]] = {}
+    for text in desc.get("constraints", []) or []:
+        c = Constraint.parse(text)
+        bound = c.bound
+        if (c.name == "area_mm2" and spec.get("area_budget", "baseline") == "baseline" and "python" not in spec
+                and "space" in spec):
+            try:
+                from cimnet_bo.search.problem import baseline_area
+                from cimnet_bo.space import get_space
+
+                exact = round(baseline_area(get_space(spec["space"])), 6)
+                if math.isclose(exact, bound, rel_tol=1e-5):
+                    bound = exact
+            except Exception:  # noqa: BLE001 - an unregistered space: keep the printed bound
+                pass
+        out[c.name] = (c.op, bound)
+    return out
+
+
+def _mode(config: Mapping[str, Any]) -> str | None:
+    spec = config.get("problem", {}) or {}
+    if "python" not in spec and "space" in spec and not spec.get("evaluator"):
+        from cimnet_bo.space import list_spaces
+
+        if spec["space"] in list_spaces():
+            return str(spec.get("mode", "joint"))
+    name = str(config.get("problem_description", {}).get("name", ""))
+    suffix = name.rsplit(":", 1)[-1] if ":" in name else ""
+    return suffix if suffix in _MODES else None
+
+
+def load_run(path: str | Path, label: str | None = None) -> RunData:
+    """Load one run directory (see the module docstring).
+
+    Parameters
+    ----------
+    path : str or Path
+        A directory holding ``config.yaml`` and ``store.sqlite``.
+    label : str, optional
+        Default: the directory's name.
+
+    Raises
+    ------
+    RunLoadError
+        ``path`` is not a run directory.
+    """
+    import yaml
+
+    from cimnet_bo.store import RunStore
+
+    p = Path(path)
+    if not is_run_dir(p):
+        raise RunLoadError(f"{p} is not a run directory (it needs {CONFIG_FILE} and {STORE_FILE})")
+    config = yaml.safe_load((p / CONFIG_FILE).read_text()) or {}
+    desc = config.get("problem_description") or {}
+    if not desc.get("objectives"):
+        raise RunLoadError(f"{p / CONFIG_FILE} has no problem description with objectives")
+    with RunStore(p / STORE_FILE, create=False) as store:
+        frame = store.to_frame(include_failed=True).reset_index(drop=True)
+        meta = dict(store.meta)
+        space = store.space
+    objectives = Objectives.parse([(o["name"], o["direction"]) for o in desc["objectives"]])
+    for name in objectives.names:
+        if name not in frame:
+            frame[name] = np.nan
+    constraints = _constraints(config)
+    for name in constraints:
+        if name not in frame:
+            frame[name] = np.nan
+    frame.insert(0, "evaluation", np.arange(1, len(frame) + 1))
+    ok = ~np.any(np.isnan(objectives.matrix(frame)), axis=1)
+    if "error" in frame:
+        ok &= frame["error"].isna().to_numpy()
+    ok &= feasible_mask(frame, constraints)
+    frame["feasible"] = ok
+    mode = _mode(config)
+    role = str(meta.get(ROLE_KEY) or mode or "run")
+    sub = getattr(space, "subnet", space)
+    hw = getattr(space, "hardware", None)
+    return RunData(
+        fixed=_frozen_choices(meta.get("space_def")), space=space,
+        path=p, label=label or p.name, frame=frame, config=config, meta=meta,
+        space_name=str(desc.get("space", meta.get("space", "?"))), mode=mode, role=role,
+        objectives=objectives, constraints=constraints,
+        ref_point={k: float(v) for k, v in (desc.get("ref_point") or {}).items()},
+        ideal_point=None if desc.get("ideal_point") is None else {k: float(v) for k, v in desc["ideal_point"].items()},
+        log=tuple(desc.get("log") or ()),
+        subnet_choices=tuple(sub.names), hardware_choices=tuple(hw.names) if hw is not None else (),
+    )
+
+
+def _frozen_choices(space_def: Any) -> dict[str, Any]:
+    """``{choice: value}`` of the choices with a single allowed value in the searched space's
+    description (the store keeps the description of the frozen space the run searched)."""
+    if not isinstance(space_def, Mapping):
+        return {}
+    sides = [space_def[k] for k in ("subnet", "hardware") if isinstance(space_def.get(k), Mapping)] or [space_def]
+    out: dict[str, Any] = {}
+    for side in sides:
+        for c in side.get("choices", []) or []:
+            if isinstance(c, Mapping) and len(c.get("values", []) or []) == 1:
+                out[str(c["name"])] = c["values"][0]
+    return out
+
+
+def expand_run_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Run directories from paths: each entry is a run directory, a glob pattern, or a folder
+    whose sub-folders are runs (e.g. an experiment's ``runs/``); order kept, duplicates dropped.
+
+    Raises
+    ------
+    RunLoadError
+        An entry matches no run directory.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    out: list[Path] = []
+    for entry in paths:
+        text = str(entry)
+        matches = sorted(glob.glob(text)) if any(ch in text for ch in "*?[") else [text]
+        found: list[Path] = []
+        for m in matches:
+            p = Path(m)
+            if is_run_dir(p):
+                found.append(p)
+            elif p.is_dir():
+                found += sorted(c for c in p.iterdir() if is_run_dir(c))
+        if not found:
+            raise RunLoadError(f"{text}: no run directory there (a run holds {CONFIG_FILE} and {STORE_FILE})")
+        for f in found:
+            if f.resolve() not in {o.resolve() for o in out}:
+                out.append(f)
+    return out
+
+
+def load_runs(paths: str | Path | Iterable[str | Path], labels: Sequence[str] | None = None) -> list[RunData]:
+    """Load several runs (see :func:`expand_run_paths` for what ``paths`` may hold).
+
+    Labels default to the directories' names, made unique by prefixing parent folders.
+    """
+    dirs = expand_run_paths(paths)
+    if labels is not None and len(labels) != len(dirs):
+        raise RunLoadError(f"{len(labels)} labels for {len(dirs)} runs")
+    names = list(labels) if labels is not None else _unique_labels(dirs)
+    return [load_run(d, n) for d, n in zip(dirs, names)]
+
+
+def _unique_labels(dirs: Sequence[Path]) -> list[str]:
+    parts = [d.resolve().parts for d in dirs]
+    depth = 1
+    while True:
+        labels = ["/".join(p[-depth:]) for p in parts]
+        if len(set(labels)) == len(labels) or depth >= max(len(p) for p in parts):
+            return labels
+        depth += 1
+
+
+# ============================================================================ several runs
+def check_comparable(runs: Sequence[RunData]) -> None:
+    """Raise :class:`RunLoadError` unless all runs share space, objectives and reference point
+    (so their hypervolumes and fronts are on one scale)."""
+    if not runs:
+        raise RunLoadError("no runs given")
+    first = runs[0]
+    for r in runs[1:]:
+        if r.space_name != first.space_name:
+            raise RunLoadError(f"runs of different spaces ({first.label}: {first.space_name}, {r.label}: "
+                               f"{r.space_name}); compare runs of one space at a time")
+        if r.objectives != first.objectives:
+            raise RunLoadError(f"runs with different objectives ({first.label}: {first.objectives.to_dict()}, "
+                               f"{r.label}: {r.objectives.to_dict()})")
+        if r.ref_point != first.ref_point or r.ideal_point != first.ideal_point:
+            raise RunLoadError(f"runs with different reference points ({first.label}: {first.ref_point}, "
+                               f"{r.label}: {r.ref_point}); their hypervolumes are not comparable")
+
+
+def _role_rank(role: str, seen: list[str]) -> tuple[int, int]:
+    if role in ROLE_ORDER:
+        return (0, ROLE_ORDER.index(role))
+    return (1, seen.index(role))
+
+
+def group_runs(runs: Sequence[RunData], include_baseline: bool = False) -> dict[str, list[RunData]]:
+    """Runs grouped as seeds of one setting: ``{group label: [runs sorted by seed]}``.
+
+    The group of a run is its role, plus its strategy when runs of one role used several
+    strategies (``"joint (qnehvi)"``, ``"joint (random)"``). Groups follow
+    :data:`ROLE_ORDER`; the baseline is left out unless ``include_baseline``.
+    """
+    seen: list[str] = []
+    for r in runs:
+        if r.role not in seen:
+            seen.append(r.role)
+    strategies: dict[str, set[str]] = {}
+    for r in runs:
+        strategies.setdefault(r.role, set()).add(r.strategy)
+    groups: dict[str, list[RunData]] = {}
+    for role in sorted(seen, key=lambda x: _role_rank(x, seen)):
+        if role == "baseline" and not include_baseline:
+            continue
+        members = [r for r in runs if r.role == role]
+        if len(strategies[role]) > 1 and role != "baseline":
+            for strat in sorted(strategies[role]):
+                groups[f"{role} ({strat})"] = sorted((r for r in members if r.strategy == strat),
+                                                     key=lambda r: (r.seed, r.label))
+        else:
+            groups[role] = sorted(members, key=lambda r: (r.seed, r.label))
+    return groups
+
+
+def hypervolume_curves(runs: Sequence[RunData]) -> dict[str, list[np.ndarray]]:
+    """``{group label: [curve per seed]}`` (baseline left out), for
+    :func:`~cimnet_bo.analysis.plot_hypervolume_curves`."""
+    check_comparable(runs)
+    return {g: [r.hypervolume_curve() for r in rs] for g, rs in group_runs(runs).items()}
+
+
+def frames_by_group(runs: Sequence[RunData]) -> dict[str, list[pd.DataFrame]]:
+    """``{group label: [frame per seed]}`` (baseline left out), for
+    :func:`~cimnet_bo.analysis.plot_pareto_fronts` and :func:`~cimnet_bo.analysis.speedup_table`."""
+    return {g: [r.frame for r in rs] for g, rs in group_runs(runs).items()}
+
+
+def find_baseline(runs: Sequence[RunData]) -> RunData | None:
+    """The run with role ``"baseline"`` (None when there is none).
+
+    Raises
+    ------
+    RunLoadError
+        Several baseline runs with different points.
+    """
+    base = [r for r in runs if r.role == "baseline"]
+    if not base:
+        return None
+    pts = {tuple(sorted(baseline_point(b).items())) for b in base}
+    if len(pts) > 1:
+        raise RunLoadError(f"several baseline runs with different points: {[b.label for b in base]}")
+    return base[0]
+
+
+def baseline_point(run: RunData) -> dict[str, Any]:
+    """The baseline run's point: its first successful evaluation, as ``{column: value}``
+    (objectives, outputs and choices)."""
+    ok = run.frame
+    if "error" in ok:
+        ok = ok[ok["error"].isna()]
+    ok = ok.dropna(subset=list(run.objectives.names))
+    if ok.empty:
+        raise RunLoadError(f"the baseline run {run.label} holds no successful evaluation")
+    row = ok.iloc[0]
+    cols = [*run.output_columns, *[c for c in run.choices if c in row]]
+    return {c: _plain(row[c]) for c in cols}
+
+
+def run_speedups(
+    runs: Sequence[RunData],
+    targets: Sequence[float] = DEFAULT_TARGETS,
+    accuracy: str = "accuracy",
+    latency: str = "latency_s",
+    wide: bool = True,
+) -> pd.DataFrame | None:
+    """Iso-accuracy speedups of every group over the baseline run (None without a baseline).
+
+    Each group's points must meet the runs' constraints (the same area budget as the
+    baseline); see :func:`~cimnet_bo.analysis.speedup_table` for the columns (``wide``: one
+    row per target, mean speedup per group with min/max/n over seeds; otherwise one row per
+    group, seed and target, with columns ``run`` (the group), ``label`` (the run), ``seed`` (the
+    run's seed) and the best point's ``best_index`` being its ``evaluation`` number).
+    """
+    base = find_baseline(runs)
+    others = [r for r in runs if r.role != "baseline"]
+    if base is None or not others:
+        return None
+    check_comparable(runs)
+    for name in (accuracy, latency):
+        if name not in base.objectives.names:
+            raise RunLoadError(f"speedups need the objective {name!r}; the runs optimise {list(base.objectives.names)}")
+    bp = baseline_point(base)
+    constraints = _shared_constraints(others)
+    groups = group_runs(others)
+    frames = {g: [r.frame.set_index("evaluation", drop=False) for r in rs] for g, rs in groups.items()}
+    table = speedup_table(frames, bp[latency], bp[accuracy], targets, accuracy, latency, constraints, wide=wide)
+    if wide:
+        table.attrs["n_seeds"] = {g: len(rs) for g, rs in groups.items()}
+        return table
+    # speedup_table numbers the frames of a group 0, 1, ...: give each row its run's label and seed
+    runs_of = [groups[g][k] for g, k in zip(table["run"], table["seed"])]
+    table.insert(1, "label", [r.label for r in runs_of])
+    table["seed"] = [r.seed for r in runs_of]
+    return table
+
+
+def _shared_constraints(runs: Sequence[RunData]) -> dict[str, tuple[str, float]]:
+    cons = runs[0].constraints
+    for r in runs[1:]:
+        if r.constraints != cons:
+            raise RunLoadError(f"runs with different constraints ({runs[0].label}: {cons}, {r.label}: "
+                               f"{r.constraints}); speedups compare runs under the same budget")
+    return cons
+
+
+def runs_summary(runs: Sequence[RunData]) -> pd.DataFrame:
+    """One row per run: label, role, strategy, seed, evaluations (failed, feasible), budget,
+    final normalised hypervolume, Pareto-set size, best value of each objective, path."""
+    rows = []
+    for r in runs:
+        row: dict[str, Any] = {
+            "run": r.label, "role": r.role, "strategy": "(one point)" if r.role == "baseline" else r.strategy,
+            "seed": r.seed,
+            "evaluations": r.n, "failed": r.n_failed, "feasible": int(r.feasible.sum()), "budget": r.budget,
+            "hypervolume": r.hypervolume(), "pareto_points": len(r.pareto()),
+        }
+        for k, v in r.best().items():
+            row[f"best {k}"] = v
+        row["path"] = str(r.path)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def hypervolume_summary(runs: Sequence[RunData]) -> pd.DataFrame:
+    """Final normalised hypervolume per group: mean, std, min, max over seeds, and the mean
+    number of evaluations."""
+    rows = []
+    for g, rs in group_runs(runs).items():
+        hv = np.array([r.hypervolume() for r in rs])
+        rows.append({"group": g, "seeds": len(rs), "evaluations": float(np.mean([r.n for r in rs])),
+                     "hypervolume mean": float(hv.mean()),
+                     "hypervolume std": float(hv.std(ddof=1)) if len(hv) > 1 else float("nan"),
+                     "hypervolume min": float(hv.min()), "hypervolume max": float(hv.max())})
+    return pd.DataFrame(rows)
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of a label."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return s or "run"
+
+
+__all__ = [
+    "RunData",
+    "RunLoadError",
+    "ROLE_KEY",
+    "ROLE_ORDER",
+    "DEFAULT_TARGETS",
+    "is_run_dir",
+    "load_run",
+    "load_runs",
+    "expand_run_paths",
+    "problem_scale",
+    "check_comparable",
+    "group_runs",
+    "hypervolume_curves",
+    "frames_by_group",
+    "find_baseline",
+    "baseline_point",
+    "run_speedups",
+    "runs_summary",
+    "hypervolume_summary",
+    "slug",
+]

@@ -1,0 +1,114 @@
+"""``cimnet-bo report`` and ``cimnet-bo experiment``: reports of search runs, and the CiMNet-style
+joint-versus-model-only experiment.
+
+Examples::
+
+    cimnet-bo report --run runs/demo --out runs/demo/report
+    cimnet-bo report --run runs/exp/baseline --run 'runs/exp/model-only-seed*' --run 'runs/exp/joint-seed*' --out rep
+    cimnet-bo experiment --space vit-fmnist                      # 3 seeds, default budget, experiments/vit-fmnist
+    cimnet-bo experiment --space cnn-fmnist --seeds 3 --budget 48 --out experiments/cnn-fmnist
+    cimnet-bo experiment --space vit-fmnist --accuracy cimnet_bo.search.toy:synthetic_accuracy --budget 16 --out /tmp/x
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def _targets(text: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"targets must be comma-separated numbers, got {text!r}") from None
+
+
+def _seeds(text: str) -> Any:
+    try:
+        if "," in text:
+            return [int(t) for t in text.split(",") if t.strip()]
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be a count or a comma-separated list, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("seeds must be at least 1")
+    return n
+
+
+def add_parser(sub) -> None:
+    doc = __doc__
+    p = sub.add_parser("report", help="HTML + Markdown report of search runs (Pareto sets, hypervolume, speedups)",
+                       description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", action="append", required=True, metavar="DIR",
+                   help="run directory (repeatable; also a glob pattern or a folder of runs). A run marked as "
+                        "baseline (cimnet-bo experiment) adds the iso-accuracy speedup table")
+    p.add_argument("--out", required=True, help="report folder (index.html, report.md, PNG and CSV files)")
+    p.add_argument("--title", default=None)
+    p.add_argument("--targets", type=_targets, default=None,
+                   help="accuracy offsets of the speedup table (default 0,-0.005,-0.01)")
+    p.add_argument("--no-roofline", action="store_true", help="skip the roofline figures")
+    p.add_argument("--top", type=int, default=5, help="best points printed per run (default 5)")
+    p.set_defaults(func=_report)
+
+    p = sub.add_parser("experiment", help="baseline vs model-only vs joint search under one area budget (resumable)",
+                       description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--space", required=True, help="registered joint space, e.g. vit-fmnist or cnn-fmnist")
+    p.add_argument("--seeds", type=_seeds, default=3, help="number of seeds, or a list such as 0,1,2 (default 3)")
+    p.add_argument("--budget", type=int, default=None,
+                   help="evaluations per search run (default: 48 for vit-fmnist and cnn-fmnist)")
+    p.add_argument("--batch-size", type=int, default=8, help="candidates per round (default 8)")
+    p.add_argument("--n-init", type=int, default=None, help="random initial design (default 2 x batch size)")
+    p.add_argument("--strategy", default="qnehvi", help="qnehvi (default), random, nsga2, linas")
+    p.add_argument("--surrogate", default=None, help="qnehvi surrogate: gp (default), xgb-ensemble, gp-xgb-mean")
+    p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="strategy option (repeatable), e.g. -o pool_size=2000")
+    p.add_argument("--accuracy", default="supernet",
+                   help="'supernet' (default: the shipped trained supernet) or MODULE:FUNCTION")
+    p.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
+    p.add_argument("--out", default=None, help="results folder (default experiments/<space>)")
+    p.add_argument("--runs", default=None, help="folder of the run directories (default <out>/runs)")
+    p.add_argument("--targets", type=_targets, default=None,
+                   help="accuracy offsets of the table (default 0,-0.005,-0.01)")
+    p.add_argument("--workers", type=int, default=0, help="evaluation worker processes (default 0: in-process)")
+    p.add_argument("--no-report", action="store_true", help="only the table and RESULTS.md, no full report")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_experiment)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from cimnet_bo.analysis.report import write_report
+    from cimnet_bo.analysis.runs import DEFAULT_TARGETS, load_runs
+
+    runs = load_runs(args.run)
+    rep = write_report(runs, args.out, title=args.title, targets=args.targets or DEFAULT_TARGETS,
+                       roofline=not args.no_roofline)
+    print(rep.text(top=args.top))
+    return 0
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from cimnet_bo.analysis.experiment import DEFAULT_QNEHVI_OPTIONS, run_experiment
+    from cimnet_bo.analysis.runs import DEFAULT_TARGETS
+    from cimnet_bo.cli_search import _parse_option
+
+    options: dict[str, Any] | None = None
+    if args.option or args.surrogate:
+        options = dict(DEFAULT_QNEHVI_OPTIONS) if args.strategy == "qnehvi" else {}
+        for o in args.option:
+            k, v = _parse_option(o)
+            options[k] = v
+        if args.surrogate:
+            options["surrogate"] = args.surrogate
+    res = run_experiment(args.space, out=args.out, runs_dir=args.runs, seeds=args.seeds, budget=args.budget,
+                         batch_size=args.batch_size, n_init=args.n_init, strategy=args.strategy,
+                         strategy_options=options, accuracy=args.accuracy, checkpoint=args.checkpoint,
+                         targets=args.targets or DEFAULT_TARGETS, executor=args.workers or None,
+                         progress=not args.quiet, report=not args.no_report)
+    b = res.baseline
+    print(f"baseline ({args.space}, largest subnet on the baseline chip): accuracy {b['accuracy']:.4f}, "
+          f"latency {b['latency_s']:.4g} s")
+    print(res.table().to_string(index=False))
+    print(f"results: {res.results}")
+    if res.report is not None:
+        print(f"report:  {res.report.html}")
+    return 0
