@@ -8,7 +8,7 @@
    and their weight-sharing test accuracy says whether the supernet ranks subnets correctly.
 
 Usage: ``python benchmarks/supernet_quality.py [--family vit|cnn] [--n 100] [--standalone 6]
-[--epochs 5] [--threads 1] [--out FILE]``
+[--epochs 5] [--threads 1] [--device cpu|cuda] [--out FILE]``
 """
 
 from __future__ import annotations
@@ -35,16 +35,16 @@ def summary(a: np.ndarray) -> dict:
             "max": round(float(a.max()), 4), "mean": round(float(a.mean()), 4)}
 
 
-def run_family(family: str, n: int, n_standalone: int, epochs: int, seed: int) -> dict:
+def run_family(family: str, n: int, n_standalone: int, epochs: int, seed: int, device: str = "cpu") -> dict:
     name = FAMILY_SPACES[family]
     space = get_subnet_space(name)
     configs = space.sample(n, seed)
-    val, test = SupernetEvaluator(name, split="val"), SupernetEvaluator(name, split="test")
+    val, test = (SupernetEvaluator(name, split=s, device=device) for s in ("val", "test"))
     t0 = time.time()
     acc_val, acc_test = val.evaluate(configs), test.evaluate(configs)
     ends = test.evaluate([space.extreme("max"), space.extreme("min")])
     out = {
-        "space": name, "n_random": n, "eval_seconds": round(time.time() - t0, 1),
+        "space": name, "device": device, "n_random": n, "eval_seconds": round(time.time() - t0, 1),
         "random_val": summary(acc_val), "random_test": summary(acc_test),
         "largest_test": round(float(ends[0]), 4), "smallest_test": round(float(ends[1]), 4),
     }
@@ -59,7 +59,7 @@ def run_family(family: str, n: int, n_standalone: int, epochs: int, seed: int) -
             torch.manual_seed(seed)
             model = build_supernet(space).get_subnet(configs[i])
             t1 = time.time()
-            train_standalone(model, x_tr, y_tr, epochs, seed=seed, **RECIPES[family])
+            train_standalone(model, x_tr, y_tr, epochs, seed=seed, device=device, **RECIPES[family])
             # accuracy_of extracts a subnet: a standalone network is its own largest subnet
             acc = accuracy_of(_AsSupernet(model), {}, to_tensor(x_te), y_te, calib)
             rows.append({"config": configs[i], "weight_sharing_test": round(float(acc_test[i]), 4),
@@ -89,10 +89,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    result = {f: run_family(f, args.n, args.standalone, args.epochs, args.seed)
+    result = {f: run_family(f, args.n, args.standalone, args.epochs, args.seed, args.device)
               for f in (args.family or sorted(FAMILY_SPACES))}
     text = json.dumps(result, indent=2)
     print(text)

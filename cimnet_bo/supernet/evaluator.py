@@ -21,16 +21,18 @@ def accuracy_of(supernet: nn.Module, config: Mapping[str, Any], images: torch.Te
     """Top-1 accuracy of one subnet: extract it, re-estimate BatchNorm statistics on
     ``calib`` when it has BatchNorm, and classify ``images`` (n x 1 x 28 x 28)."""
     sub = supernet.get_subnet(config)
+    device = next(sub.parameters()).device
     if needs_bn_calibration(sub):
         if calib is None:
             raise ValueError("this subnet has BatchNorm: pass calibration images")
         sub = sub.to(memory_format=torch.channels_last)
-        recalibrate_bn(sub, calib.contiguous(memory_format=torch.channels_last))
+        recalibrate_bn(sub, calib.to(device).contiguous(memory_format=torch.channels_last))
     sub.eval()
     correct = 0
-    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    y = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
     for i in range(0, len(images), batch_size):
-        correct += int((sub(images[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
+        logits = sub(images[i:i + batch_size].to(device))
+        correct += int((logits.argmax(1) == y[i:i + batch_size]).sum())
     return correct / len(images)
 
 

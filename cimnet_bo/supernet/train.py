@@ -112,6 +112,15 @@ def git_commit() -> str:
         return "unknown"
 
 
+#: Recipe fields that say where and how fast a run executes, not what it computes: a run may be
+#: resumed with other values (started on a GPU, finished on a CPU, say).
+RUNTIME_FIELDS = ("device", "threads", "checkpoint_every", "idx_dir")
+
+
+def _math(recipe: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in recipe.items() if k not in RUNTIME_FIELDS}
+
+
 def train_supernet(cfg: TrainConfig, run_dir: str | Path, out: str | Path | None = None,
                    progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
     """Train (or resume) a supernet; returns the metadata written next to ``out``.
@@ -158,7 +167,7 @@ def train_supernet(cfg: TrainConfig, run_dir: str | Path, out: str | Path | None
     ckpt = run_dir / "last.pt"
     if ckpt.exists():
         state = torch.load(ckpt, map_location=cfg.device, weights_only=False)
-        if state["recipe"] != dataclasses.asdict(cfg):
+        if _math(state["recipe"]) != _math(dataclasses.asdict(cfg)):
             raise ValueError(f"{ckpt} was written with another recipe: {state['recipe']}")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -236,7 +245,7 @@ def train_supernet(cfg: TrainConfig, run_dir: str | Path, out: str | Path | None
 
 def train_standalone(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, epochs: int,
                      lr: float = 1e-3, batch_size: int = 256, seed: int = 0, augment: str = "flip",
-                     weight_decay: float = 0.05, progress: bool = False) -> torch.nn.Module:
+                     weight_decay: float = 0.05, progress: bool = False, device: str = "cpu") -> torch.nn.Module:
     """Train one network from scratch on labels (the reference a supernet is judged against).
 
     ``images``: uint8 (n x 28 x 28); ``labels``: (n,). Same optimiser, schedule and
@@ -244,6 +253,7 @@ def train_standalone(model: torch.nn.Module, images: np.ndarray, labels: np.ndar
     """
     torch.manual_seed(seed)
     x_all, y_all = to_tensor(images), torch.from_numpy(labels.astype(np.int64))
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = max(1, len(x_all) // batch_size)
     total = steps_per_epoch * epochs
@@ -256,7 +266,8 @@ def train_standalone(model: torch.nn.Module, images: np.ndarray, labels: np.ndar
         for group in opt.param_groups:
             group["lr"] = lr_at(step, total, steps_per_epoch, lr)
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(AUGMENTS[augment](x_all[idx], g)), y_all[idx]).backward()
+        x = AUGMENTS[augment](x_all[idx], g).to(device)
+        F.cross_entropy(model(x), y_all[idx].to(device)).backward()
         opt.step()
     return model.eval()
 
