@@ -24,6 +24,7 @@ from cimnet_bo.evaluate import (
     label,
     sample_pairs,
 )
+from cimnet_bo.evaluate.label import LabelError
 from cimnet_bo.space import Choice, Space, get_space
 from cimnet_bo.store import RunStore, StoreError
 
@@ -275,6 +276,19 @@ def test_label_records_failures_and_retries(tmp_path, vit):
     state["fail"] = False
     s2 = label(vit, 30, evs(), store, None, seed=0, progress=False, retry_failed=True)
     assert s2["failed"] == 0 and s2["ok"] == 30 and s2["new"] == s["failed"]
+
+
+def test_label_stops_when_its_first_batch_fails_entirely(tmp_path, vit):
+    def broken(c):
+        raise RuntimeError("checksum mismatch for weights.pt")
+
+    evs = [CallableEvaluator(broken, [("accuracy", "max")], name="broken", subnet_only=True)]
+    store = tmp_path / "run.sqlite"
+    with pytest.raises(LabelError, match="checksum mismatch for weights.pt"):
+        label(vit, 30, evs, store, tmp_path / "out.parquet", seed=0, progress=False)
+    with RunStore(store) as st:
+        assert st.rows() == []
+    assert not (tmp_path / "out.parquet").exists()
 
 
 def test_evaluator_base_needs_objectives():

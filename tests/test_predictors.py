@@ -26,6 +26,7 @@ from cimnet_bo.predictors import (
     regression_report,
     rmse,
     spearman,
+    train_predictors,
 )
 from cimnet_bo.space import get_space
 from cimnet_bo.store import read_dataset
@@ -142,6 +143,21 @@ def test_predictor_errors(tmp_path, ds):
         Predictor.load(bad)
     with pytest.raises(FileNotFoundError):
         load_predictor(tmp_path / "missing.json")
+
+
+def test_train_predictors_refuses_a_dataset_of_failures(tmp_path):
+    vit = get_space("vit-fmnist")
+
+    def flaky(c):
+        if c["num_layers"] != 5:
+            raise RuntimeError("no accuracy")
+        return 0.9
+
+    acc = CallableEvaluator(flaky, [("accuracy", "max")], name="flaky", subnet_only=True)
+    label(vit, 30, [acc], tmp_path / "run.sqlite", tmp_path / "few.parquet", seed=0, subnets=30, progress=False)
+    assert 0 < len(read_dataset(tmp_path / "few.parquet").ok()) < 20
+    with pytest.raises(ValueError, match="at least 20"):
+        train_predictors(tmp_path / "few.parquet", tmp_path / "out", curve_splits=0)
 
 
 def _run(*args, timeout=180):

@@ -128,6 +128,11 @@ def test_exported_checkpoint_evaluates_deterministically(tmp_path):
     (tmp_path / "vit.pt").write_bytes(bytes(blob))
     with pytest.raises(data.DataError, match="checksum mismatch"):
         SupernetEvaluator(space, checkpoint=tmp_path / "vit.pt").evaluate(cfgs[:1])
+    # new weights exported over old ones (and their metadata) replace both
+    torch.manual_seed(1)
+    again = export_checkpoint(build_supernet(space).eval(), space, {"recipe": "untrained"}, tmp_path / "vit.pt")
+    assert again["sha256"] != meta["sha256"]
+    assert json.loads((tmp_path / "vit.json").read_text())["sha256"] == again["sha256"]
 
 
 def test_evaluator_caches_by_subnet_and_ignores_hardware(tmp_path):

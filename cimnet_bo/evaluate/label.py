@@ -124,6 +124,10 @@ def batches_by_subnet(space: Any, plan: Sequence[Mapping[str, Any]], todo: Itera
     return out
 
 
+class LabelError(ValueError):
+    """The labeling cannot go on (every candidate of its first batch failed)."""
+
+
 def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path, out: str | Path | None = None,
           seed: int = 0, subnets: int | None = None, batch_size: int = 16, executor: Any = None,
           progress: bool = True, retry_failed: bool = False) -> dict[str, Any]:
@@ -207,6 +211,10 @@ def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path
         ex = get_executor(executor)
         try:
             for b, res in ex.run(evaluator, ([plan[i] for i in g] for g in groups)):
+                if not any(r["error"] is None for r in rows) and new == 0 and all(e is not None for e in res.errors):
+                    # a broken set-up (a bad checkpoint, a missing file), not failed candidates
+                    raise LabelError(f"every candidate of the first batch failed, so nothing was recorded; "
+                                       f"first error: {res.errors[0]}")
                 for j, i in enumerate(groups[b]):
                     st.record(plan[i], res.objectives_of(j), evaluator=identity, error=res.errors[j],
                               idx=i, seed=seed, extra=res.extras_of(j), tag="label")

@@ -22,6 +22,8 @@ from cimnet_bo.predictors.base import SUBNET_OBJECTIVES, make_predictor
 from cimnet_bo.predictors.metrics import regression_report
 
 CURVE_SIZES = (100, 200, 500, 1000, 2000)
+#: Fewest rows (distinct subnets for accuracy) a predictor is trained and checked on.
+MIN_ROWS = 20
 #: At least this many rows (and this fraction) stay out of training in a learning-curve split.
 MIN_TEST, MIN_TEST_FRACTION = 50, 0.1
 
@@ -204,6 +206,9 @@ def train_predictors(data: str | Path | Any, out: str | Path, objectives: Sequen
     t0 = time.time()
     ds = read_dataset(data) if isinstance(data, (str, Path)) else data
     ds = ds.ok()
+    if len(ds) < MIN_ROWS:
+        raise ValueError(f"{data if isinstance(data, (str, Path)) else 'the dataset'} has {len(ds)} rows without "
+                         f"a failure; predictors need at least {MIN_ROWS} (were the labels' evaluations failed?)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     objectives = list(objectives or ds.objective_names)
@@ -221,6 +226,8 @@ def train_predictors(data: str | Path | Any, out: str | Path, objectives: Sequen
     for obj in objectives:
         configs, y = objective_data(ds, obj)
         n = len(y)
+        if n < MIN_ROWS:
+            raise ValueError(f"objective {obj!r} has {n} finite values; predictors need at least {MIN_ROWS}")
         n_test = max(1, int(round(test_fraction * n)))
         tr, te = split(n, n - n_test, seed)
         entry: dict[str, Any] = {"unit_rows": "distinct subnets" if is_subnet_objective(obj) else "pairs",
