@@ -25,9 +25,10 @@ from cimnet_bo.space import get_subnet_space
 from cimnet_bo.supernet import FAMILY_SPACES, build_supernet
 from cimnet_bo.supernet.data import load_split, to_tensor
 from cimnet_bo.supernet.evaluator import SupernetEvaluator, accuracy_of
-from cimnet_bo.supernet.train import train_standalone
+from cimnet_bo.supernet.train import SHIPPED_RECIPES, shipped_recipe, train_standalone
 
-RECIPES = {"vit": dict(lr=1e-3, augment="flip+crop"), "cnn": dict(lr=2e-3, augment="flip", weight_decay=0.02)}
+#: Standalone training uses the optimiser settings of the family's supernet recipe.
+RECIPES = {f: {k: getattr(shipped_recipe(f), k) for k in ("lr", "augment", "weight_decay")} for f in SHIPPED_RECIPES}
 
 
 def summary(a: np.ndarray) -> dict:

@@ -30,13 +30,21 @@ def _spaces(args: argparse.Namespace) -> int:
 
 
 def _train_parser(sub) -> None:
-    from cimnet_bo.supernet.train import TrainConfig
+    from cimnet_bo.supernet.train import SHIPPED_RECIPES, TrainConfig
 
-    p = sub.add_parser("train-supernet", help="train a Fashion-MNIST weight-sharing supernet (resumable)")
+    p = sub.add_parser("train-supernet", help="train a Fashion-MNIST weight-sharing supernet (resumable)",
+                       description="Train a weight-sharing supernet. Options left out take the family's "
+                                   "shipped recipe (the one data/supernets/<space>.json records).")
+    p.add_argument("--family", default="vit", help="vit (default) or cnn")
     for f in dataclasses.fields(TrainConfig):
+        if f.name == "family":
+            continue
         flag = "--" + f.name.replace("_", "-")
         kind = {"int": int, "float": float}.get(str(f.type), str)
-        p.add_argument(flag, type=kind, default=f.default, help=f"default: {f.default}")
+        per_family = any(f.name in r for r in SHIPPED_RECIPES.values())
+        text = ", ".join(f"{fam} {r.get(f.name, f.default)}" for fam, r in SHIPPED_RECIPES.items()) \
+            if per_family else f.default
+        p.add_argument(flag, type=kind, default=None, help=f"default: {text}")
     p.add_argument("--run-dir", default=None, help="resume folder (default runs/supernet_<family>)")
     p.add_argument("--out", default=None, help="final weights (default data/supernets/<space>.pt)")
     p.set_defaults(func=_train)
@@ -45,10 +53,10 @@ def _train_parser(sub) -> None:
 def _train(args: argparse.Namespace) -> int:
     from cimnet_bo.supernet import FAMILY_SPACES
     from cimnet_bo.supernet.evaluator import default_checkpoint
-    from cimnet_bo.supernet.train import TrainConfig, train_supernet
+    from cimnet_bo.supernet.train import TrainConfig, shipped_recipe, train_supernet
 
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"family"}
+    cfg = shipped_recipe(args.family, **{k: v for k, v in vars(args).items() if k in fields and v is not None})
     out = args.out or default_checkpoint(FAMILY_SPACES[cfg.family])
     meta = train_supernet(cfg, args.run_dir or f"runs/supernet_{cfg.family}", out)
     print({k: v for k, v in meta.items() if "acc" in k or k in ("train_seconds", "checkpoint")})

@@ -11,7 +11,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from cimnet_bo.space import get_subnet_space
-from cimnet_bo.supernet import build_supernet, data
+from cimnet_bo.supernet import FAMILY_SPACES, build_supernet, data
 from cimnet_bo.supernet.evaluator import SupernetEvaluator, default_checkpoint
 from cimnet_bo.supernet.train import TrainConfig, export_checkpoint, train_supernet
 from cimnet_bo.workload import layer_table, macs, params
@@ -109,6 +109,18 @@ def test_training_resumes_exactly_where_it_stopped(tmp_path, family):
         train_supernet(_tiny(family, seed=1), tmp_path / "b", progress=False)
 
 
+@pytest.mark.parametrize("family", ["vit", "cnn"])
+def test_shipped_recipe_is_the_one_the_shipped_checkpoint_records(family):
+    from cimnet_bo.supernet.train import RUNTIME_FIELDS, shipped_recipe
+
+    recorded = json.loads(default_checkpoint(FAMILY_SPACES[family]).with_suffix(".json").read_text())["recipe"]
+    recipe = dataclasses.asdict(shipped_recipe(family))
+    assert {k: v for k, v in recipe.items() if k not in RUNTIME_FIELDS} == \
+        {k: v for k, v in recorded.items() if k not in RUNTIME_FIELDS}
+    with pytest.raises(ValueError, match="family must be one of"):
+        shipped_recipe("rnn")
+
+
 def test_exported_checkpoint_evaluates_deterministically(tmp_path):
     space = get_subnet_space("vit-fmnist")
     torch.manual_seed(0)
@@ -146,3 +158,15 @@ def test_evaluator_caches_by_subnet_and_ignores_hardware(tmp_path):
     other_hw = {**cfg, **joint.hardware.sample(1, 4)[0]}
     acc = ev.evaluate([cfg, other_hw])
     assert acc[0] == acc[1] and len(ev._cache) == 1
+
+
+def test_train_command_takes_the_family_recipe_and_overrides(tmp_path):
+    from cimnet_bo.cli import main
+
+    out = tmp_path / "vit.pt"
+    assert main(["train-supernet", "--family", "vit", "--epochs", "1", "--train-split", "calib", "--limit", "64",
+                 "--batch-size", "32", "--threads", "1", "--run-dir", str(tmp_path / "run"), "--out", str(out)]) == 0
+    recipe = json.loads(out.with_suffix(".json").read_text())["recipe"]
+    assert recipe["epochs"] == 1 and recipe["batch_size"] == 32          # given
+    assert recipe["kd_warmup_epochs"] == 20.0 and recipe["augment"] == "flip+crop"  # the vit family's
+    assert main(["train-supernet", "--family", "gru"]) == 2

@@ -112,6 +112,21 @@ def git_commit() -> str:
         return "unknown"
 
 
+#: Recipes of the shipped checkpoints (``data/supernets/*.json`` record each run in full): the
+#: fields that differ from :class:`TrainConfig`'s defaults, per family.
+SHIPPED_RECIPES: dict[str, dict[str, Any]] = {
+    "vit": dict(epochs=60, lr=1e-3, kd_warmup_epochs=20.0, augment="flip+crop"),
+    "cnn": dict(epochs=14, lr=2e-3, weight_decay=0.02, kd_warmup_epochs=5.0, augment="flip"),
+}
+
+
+def shipped_recipe(family: str, **overrides: Any) -> TrainConfig:
+    """The shipped checkpoint's recipe for ``family``, with ``overrides`` (any field)."""
+    if family not in SHIPPED_RECIPES:
+        raise ValueError(f"family must be one of {sorted(SHIPPED_RECIPES)}, got {family!r}")
+    return TrainConfig(**{"family": family, **SHIPPED_RECIPES[family], **overrides})
+
+
 #: Recipe fields that say where and how fast a run executes, not what it computes: a run may be
 #: resumed with other values (started on a GPU, finished on a CPU, say).
 RUNTIME_FIELDS = ("device", "threads", "checkpoint_every", "idx_dir")
