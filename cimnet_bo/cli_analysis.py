@@ -55,8 +55,7 @@ def add_parser(sub) -> None:
     p.add_argument("--space", required=True, help="registered joint space, e.g. vit-fmnist or cnn-fmnist")
     p.add_argument("--seeds", type=_seeds, default=3, help="number of seeds, or a list such as 0,1,2 (default 3)")
     p.add_argument("--budget", type=int, default=None,
-                   help="evaluations per search run (default: 96 for vit-fmnist, 64 for cnn-fmnist; about "
-                        "15 minutes each on an idle 2-core machine)")
+                   help="evaluations per search run (default: 96 for vit-fmnist, 64 for cnn-fmnist)")
     p.add_argument("--batch-size", type=int, default=8, help="candidates per round (default 8)")
     p.add_argument("--n-init", type=int, default=None, help="random initial design (default 2 x batch size)")
     p.add_argument("--strategy", default="qnehvi", help="qnehvi (default), random, nsga2, linas")

@@ -54,9 +54,8 @@ from cimnet_bo.analysis.runs import (
     run_speedups,
 )
 
-#: Default evaluations per search run, chosen so that each experiment (1 baseline point, 3
-#: model-only and 3 joint qNEHVI runs) takes about a quarter of an hour on an idle machine with 2
-#: CPU cores and the shipped supernets (``make experiment`` runs both spaces: about half an hour).
+#: Default evaluations per search run (each experiment: 1 baseline point, then 3 model-only and
+#: 3 joint qNEHVI runs of this many evaluations).
 DEFAULT_BUDGETS: dict[str, int] = {"vit-fmnist": 96, "cnn-fmnist": 64}
 #: Budget of spaces not listed in :data:`DEFAULT_BUDGETS`.
 FALLBACK_BUDGET = 48
