@@ -52,7 +52,6 @@ ROLE_KEY = "role"
 ROLE_ORDER: tuple[str, ...] = ("baseline", "model-only", "hardware-only", "joint")
 #: Iso-accuracy targets reported by default: the baseline's accuracy, 0.5 and 1 point below.
 DEFAULT_TARGETS: tuple[float, ...] = (0.0, -0.005, -0.01)
-_MODES = ("joint", "model-only", "hardware-only")
 
 
 class RunLoadError(ValueError):
@@ -312,9 +311,11 @@ def _mode(config: Mapping[str, Any]) -> str | None:
 
         if spec["space"] in list_spaces():
             return str(spec.get("mode", "joint"))
+    from cimnet_bo.search.problem import MODES
+
     name = str(config.get("problem_description", {}).get("name", ""))
     suffix = name.rsplit(":", 1)[-1] if ":" in name else ""
-    return suffix if suffix in _MODES else None
+    return suffix if suffix in MODES else None
 
 
 def load_run(path: str | Path, label: str | None = None) -> RunData:

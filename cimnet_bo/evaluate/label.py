@@ -210,8 +210,9 @@ def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path
         new = 0
         ex = get_executor(executor)
         try:
+            had_success = any(r["error"] is None for r in rows)
             for b, res in ex.run(evaluator, ([plan[i] for i in g] for g in groups)):
-                if not any(r["error"] is None for r in rows) and new == 0 and all(e is not None for e in res.errors):
+                if new == 0 and not had_success and all(e is not None for e in res.errors):
                     # a broken set-up (a bad checkpoint, a missing file), not failed candidates
                     raise LabelError(f"every candidate of the first batch failed, so nothing was recorded; "
                                        f"first error: {res.errors[0]}")
