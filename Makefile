@@ -29,7 +29,7 @@ demo: $(STAMP)
 	$(BIN)/cimnet-bo search --space vit-fmnist --strategy qnehvi --budget $(DEMO_BUDGET) --batch-size 8 --seed 0 --run $(DEMO_RUN)
 	$(BIN)/cimnet-bo report --run $(DEMO_RUN) --out $(DEMO_RUN)/report
 
-# Baseline vs model-only vs joint search under one area budget, 3 seeds, for each space in SPACES
+# Baseline vs model-only, hardware-only and joint search under one area budget, 3 seeds, for each space in SPACES
 # (resumable). Results (RESULTS.md, figures, tables) in experiments/<space>, runs in runs/experiment/<space>.
 SPACES ?= vit-fmnist cnn-fmnist
 EXPERIMENT_ARGS ?=

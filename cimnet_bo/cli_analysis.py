@@ -50,7 +50,8 @@ def add_parser(sub) -> None:
     p.add_argument("--top", type=int, default=5, help="best points printed per run (default 5)")
     p.set_defaults(func=_report)
 
-    p = sub.add_parser("experiment", help="baseline vs model-only vs joint search under one area budget (resumable)",
+    p = sub.add_parser("experiment",
+                       help="baseline vs model-only, hardware-only and joint search under one area budget (resumable)",
                        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--space", required=True, help="registered joint space, e.g. vit-fmnist or cnn-fmnist")
     p.add_argument("--seeds", type=_seeds, default=3, help="number of seeds, or a list such as 0,1,2 (default 3)")

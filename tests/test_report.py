@@ -194,18 +194,26 @@ def test_experiment_tiny_and_resumed(tmp_path):
     kw = dict(space="vit-fmnist", out=tmp_path / "exp", seeds=2, budget=10, strategy="random",
               accuracy=SYNTHETIC, progress=False)
     res = run_experiment(**kw)
-    assert set(res.run_dirs) == {"baseline", "model-only-seed0", "joint-seed0", "model-only-seed1", "joint-seed1"}
+    assert set(res.run_dirs) == {"baseline", *(f"{m}-seed{k}" for m in ("model-only", "hardware-only", "joint")
+                                                for k in (0, 1))}
     # the baseline: the largest subnet on the baseline chip, evaluated (synthetic accuracy, roofline)
     b = res.baseline
     assert b["num_layers"] == 5 and b["rows"] == 128 and b["n_macros"] == 256
     assert b["area_mm2"] == pytest.approx(2.5713075, rel=1e-6)
-    assert [c for c in res.speedup.columns if not c.endswith((" min", " max", " n"))] == ["model-only", "joint"]
+    assert [c for c in res.speedup.columns if not c.endswith((" min", " max", " n"))] == [
+        "model-only", "hardware-only", "joint"]
+    # hardware-only: every point is the largest subnet, so it has the baseline's accuracy and the
+    # same speedup at every target at or below it
+    for k in (0, 1):
+        frame = load_run(res.run_dirs[f"hardware-only-seed{k}"]).frame
+        assert (frame["num_layers"] == 5).all() and (frame["accuracy"] == b["accuracy"]).all()
+    assert res.speedup["hardware-only"].nunique() == 1 and res.speedup["hardware-only"].iloc[0] > 0
     assert len(res.speedup) == 3 and {"joint n", "model-only n"} <= set(res.speedup.columns)
     for name in ("RESULTS.md", "speedup.csv", "speedup_seeds.csv", "experiment.json", "report/index.html",
                  "report/pareto_fronts.png", "report/hypervolume.png"):
         assert (res.out / name).stat().st_size > 0, name
     md = res.results.read_text()
-    assert "| target | accuracy >= | model-only speedup | joint speedup |" in md
+    assert "| target | accuracy >= | model-only speedup | hardware-only speedup | joint speedup |" in md
     assert "](report/pareto_fronts.png)" in md and "cimnet-bo experiment --space vit-fmnist --seeds 2" in md
     stored = {k: load_run(d).n for k, d in res.run_dirs.items()}
     assert stored == {"baseline": 1, **{k: 10 for k in res.run_dirs if k != "baseline"}}

@@ -5,7 +5,9 @@ Under one area budget (the area of the space's baseline chip, ``area_mm2 <= budg
 1. **baseline**: the largest subnet on the baseline hardware, evaluated once (a run directory
    holding that single point, its store marked with the role ``"baseline"``);
 2. **model-only** search: the hardware frozen at the baseline chip, the subnet searched;
-3. **joint** search: subnet and hardware searched together;
+3. **hardware-only** search: the subnet frozen at the largest, the hardware searched (what a
+   better chip alone buys; it separates the two halves of the joint speedup);
+4. **joint** search: subnet and hardware searched together;
 
 each search with the same strategy (qNEHVI by default), budget and seeds (3 by default). The
 result is the iso-accuracy speedup table (:func:`~cimnet_bo.analysis.runs.run_speedups`): at
@@ -54,15 +56,15 @@ from cimnet_bo.analysis.runs import (
     run_speedups,
 )
 
-#: Default evaluations per search run (each experiment: 1 baseline point, then 3 model-only and
-#: 3 joint qNEHVI runs of this many evaluations).
+#: Default evaluations per search run (each experiment: 1 baseline point, then 3 model-only,
+#: 3 hardware-only and 3 joint qNEHVI runs of this many evaluations).
 DEFAULT_BUDGETS: dict[str, int] = {"vit-fmnist": 96, "cnn-fmnist": 64}
 #: Budget of spaces not listed in :data:`DEFAULT_BUDGETS`.
 FALLBACK_BUDGET = 48
 #: qNEHVI options of the experiment (a smaller pool than the library default: the rounds are
 #: dominated by accuracy evaluations anyway, and the pool still holds several thousand subnets).
 DEFAULT_QNEHVI_OPTIONS: dict[str, Any] = {"pool_size": 5000}
-SEARCH_MODES: tuple[str, ...] = ("model-only", "joint")
+SEARCH_MODES: tuple[str, ...] = ("model-only", "hardware-only", "joint")
 
 
 @dataclass
@@ -77,11 +79,11 @@ class ExperimentResult:
     runs_dir : Path
         The folder of the run directories.
     run_dirs : dict of str to Path
-        ``{"baseline": ..., "model-only-seed0": ..., "joint-seed0": ..., ...}``.
+        ``{"baseline": ..., "model-only-seed0": ..., "hardware-only-seed0": ..., "joint-seed0": ...}``.
     baseline : dict
         The baseline point (objectives, outputs, configuration).
     speedup : pandas.DataFrame
-        Wide table: one row per target, the mean speedup of ``model-only`` and ``joint`` with
+        Wide table: one row per target, the mean speedup of ``model-only``, ``hardware-only`` and ``joint`` with
         ``min`` / ``max`` / ``n`` over seeds (see :func:`~cimnet_bo.analysis.speedup_table`).
     speedup_seeds : pandas.DataFrame
         Long table: one row per mode, seed and target, with the point reaching it fastest.
@@ -316,7 +318,8 @@ def run_experiment(
     if report:
         rep = write_report(runs, out / "report", title=f"Joint versus model-only search: {space}", targets=targets,
                            intro=f"The CiMNet-style experiment (`cimnet-bo experiment --space {space}`): a baseline "
-                                 f"point, model-only and joint {strategy} searches of {budget} evaluations, seeds "
+                                 f"point, model-only, hardware-only and joint {strategy} searches of {budget} "
+                                 f"evaluations, seeds "
                                  f"{', '.join(map(str, seed_list))}, under the baseline chip's area.")
     settings = {"space": space, "seeds": seed_list, "budget": int(budget), "batch_size": int(batch_size),
                 "n_init": n_init, "strategy": strategy, "strategy_options": dict(strategy_options),
@@ -381,7 +384,8 @@ def results_markdown(space: str, baseline: Mapping[str, Any], speedup: pd.DataFr
         "",
         f"Same area budget ({budget_text}). Baseline: the largest subnet on the baseline hardware, accuracy "
         f"**{baseline['accuracy']:.4f}**, latency **{baseline['latency_s'] * 1e3:.4g} ms**. Model-only search "
-        f"(hardware frozen at the baseline chip) and joint search (subnet and hardware), {settings['strategy']}, "
+        f"(hardware frozen at the baseline chip), hardware-only search (the largest subnet, hardware searched) "
+        f"and joint search (subnet and hardware), {settings['strategy']}, "
         f"{settings['budget']} evaluations per run, {n_seeds} seed{'s' if n_seeds != 1 else ''}; accuracy "
         + ("of the trained supernet's subnets on the Fashion-MNIST validation split"
            if settings['accuracy'] == 'supernet' else f"from `{settings['accuracy']}`")

@@ -277,7 +277,8 @@ class Evaluator:
                     f"{n}={out.values[i, self.names.index(n)]}" for n in bad)
         for k, v in list(out.extras.items()):
             try:
-                out.extras[k] = v.astype(np.float64) if not all(isinstance(x, (bool, np.bool_)) for x in v) else v.astype(bool)
+                is_bool = all(isinstance(x, (bool, np.bool_)) for x in v)
+                out.extras[k] = v.astype(bool) if is_bool else v.astype(np.float64)
             except (TypeError, ValueError):
                 pass
 

@@ -169,9 +169,9 @@ class AccuracyEvaluator(Evaluator):
         if self._inner is None:
             from cimnet_bo.supernet.evaluator import SupernetEvaluator
 
-            self._inner = SupernetEvaluator(getattr(self.space, "subnet", self.space), checkpoint=self.checkpoint_path(),
-                                            split=self.split, device=self.device, batch_size=self.batch_size,
-                                            indices=self.indices)
+            self._inner = SupernetEvaluator(getattr(self.space, "subnet", self.space),
+                                            checkpoint=self.checkpoint_path(), split=self.split,
+                                            device=self.device, batch_size=self.batch_size, indices=self.indices)
         return self._inner
 
     def _evaluate(self, configs: list[dict[str, Any]]) -> np.ndarray:

@@ -185,9 +185,9 @@ class RayExecutor(Executor):
             except ConnectionError as e:
                 raise ConnectionError(
                     f"{str(e).rstrip('.')}. Is the cluster up (`ray status` on its head node) and is the "
-                    "address right (`auto` on a node of the cluster, `ray://HEAD:10001` from elsewhere)? A cluster with token "
-                    "authentication also needs RAY_AUTH_MODE=token and its token (~/.ray/auth_token or "
-                    "RAY_AUTH_TOKEN) here") from e
+                    "address right (`auto` on a node of the cluster, `ray://HEAD:10001` from elsewhere)? "
+                    "A cluster with token authentication also needs RAY_AUTH_MODE=token and its token "
+                    "(~/.ray/auth_token or RAY_AUTH_TOKEN) here") from e
             self._owns_ray = True
         return ray
 

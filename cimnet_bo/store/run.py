@@ -343,7 +343,8 @@ def _objective_dicts(objectives: Iterable[Any] | None) -> list[dict[str, Any]]:
         if isinstance(o, str):
             out.append({"name": o, "direction": "min", "cheap": False})
         elif isinstance(o, Mapping):
-            out.append({"name": o["name"], "direction": o.get("direction", "min"), "cheap": bool(o.get("cheap", False))})
+            out.append({"name": o["name"], "direction": o.get("direction", "min"),
+                        "cheap": bool(o.get("cheap", False))})
         else:
             out.append({"name": o.name, "direction": o.direction, "cheap": bool(o.cheap)})
     return out

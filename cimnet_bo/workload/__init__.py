@@ -9,7 +9,8 @@ from cimnet_bo.workload.families import FAMILIES, register_family
 from cimnet_bo.workload.table import LayerTable, TableBuilder, macs, params, weight_bytes
 
 
-def layer_table(space_or_family: Any, subnet_config: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> LayerTable:
+def layer_table(space_or_family: Any, subnet_config: Mapping[str, Any],
+                meta: Mapping[str, Any] | None = None) -> LayerTable:
     """The layer table of one subnet.
 
     Parameters
