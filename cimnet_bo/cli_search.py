@@ -5,14 +5,15 @@ Examples::
     cimnet-bo search --space vit-fmnist --strategy qnehvi --budget 200 --batch-size 8 --seed 0 --run runs/demo
     cimnet-bo search --run runs/demo                      # resume (or continue with a larger --budget)
     cimnet-bo search --config search.yaml --run runs/demo2
+    cimnet-bo search --space vit-fmnist --budget 64 --initial known.csv --run runs/from_known   # start from known designs
     cimnet-bo search --run runs/demo --executor ray --ray-address auto   # evaluations on a Ray cluster
     cimnet-bo propose --run runs/ask --space vit-fmnist --accuracy external -q 8 --out next.csv
     cimnet-bo tell --run runs/ask results.csv
 
 A config file holds the keys of a run's ``config.yaml``: ``problem`` (``space``, ``mode``,
 ``objectives``, ``energy``, ``area_budget``, ``accuracy``, ``checkpoint``, ``table``, ...),
-``strategy``, ``strategy_options``, ``budget``, ``batch_size``, ``n_init``, ``seed``. Options on the
-command line override it.
+``strategy``, ``strategy_options``, ``budget``, ``batch_size``, ``n_init``, ``seed``, ``initial`` (a
+list of configurations). Options on the command line override it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-CONFIG_KEYS = ("problem", "strategy", "strategy_options", "budget", "batch_size", "n_init", "seed")
+CONFIG_KEYS = ("problem", "strategy", "strategy_options", "budget", "batch_size", "n_init", "seed", "initial")
 
 
 def _run_options(p: argparse.ArgumentParser, budget_required: bool = False) -> None:
@@ -45,7 +46,10 @@ def _run_options(p: argparse.ArgumentParser, budget_required: bool = False) -> N
     s.add_argument("--budget", type=int, default=None, required=budget_required,
                    help="evaluations in total, initial design included")
     s.add_argument("--batch-size", type=int, default=None, help="candidates per round (default 8)")
-    s.add_argument("--n-init", type=int, default=None, help="random initial design (default 2 x batch size)")
+    s.add_argument("--n-init", type=int, default=None, help="initial design (default 2 x batch size)")
+    s.add_argument("--initial", default=None, metavar="FILE",
+                   help="configurations that open the initial design (CSV or parquet, a column per choice; "
+                        "other columns are ignored), e.g. a known baseline design"),
     s.add_argument("--seed", type=int, default=None, help="default 0")
 
 
@@ -151,7 +155,19 @@ def _open_run(args: argparse.Namespace, need_budget: bool):
                     args.batch_size if args.batch_size is not None else cfg.get("batch_size"),
                     args.seed if args.seed is not None else cfg.get("seed"),
                     args.n_init if args.n_init is not None else cfg.get("n_init"),
-                    options or None)
+                    options or None,
+                    _read_configs(args.initial, problem) if args.initial else cfg.get("initial"))
+
+
+def _read_configs(path: str, problem) -> list[dict[str, Any]]:
+    """Configurations from a CSV / parquet file: the columns that name a choice of the space."""
+    from cimnet_bo.search.runner import read_frame
+
+    frame = read_frame(path, "initial configurations")
+    names = list(problem.space.names) if problem is not None else list(frame.columns)
+    cols = [c for c in frame.columns if c in names]
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in frame[cols].to_dict(orient="records")]
 
 
 def _summary(run) -> dict[str, Any]:

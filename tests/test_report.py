@@ -208,6 +208,13 @@ def test_experiment_tiny_and_resumed(tmp_path):
         frame = load_run(res.run_dirs[f"hardware-only-seed{k}"]).frame
         assert (frame["num_layers"] == 5).all() and (frame["accuracy"] == b["accuracy"]).all()
     assert res.speedup["hardware-only"].nunique() == 1 and res.speedup["hardware-only"].iloc[0] > 0
+    # every search starts from the baseline point, so each reaches the baseline's accuracy
+    for k, d in res.run_dirs.items():
+        if k != "baseline":
+            first = load_run(d).frame.sort_values("evaluation").iloc[0]
+            assert (first["num_layers"], first["n_macros"], first["accuracy"]) == (5, 256, b["accuracy"]), k
+    assert (res.speedup.iloc[0][["model-only n", "hardware-only n", "joint n"]] == 2).all()
+    assert (res.speedup.iloc[0][["model-only", "hardware-only", "joint"]] >= 1).all()
     assert len(res.speedup) == 3 and {"joint n", "model-only n"} <= set(res.speedup.columns)
     for name in ("RESULTS.md", "speedup.csv", "speedup_seeds.csv", "experiment.json", "report/index.html",
                  "report/pareto_fronts.png", "report/hypervolume.png"):

@@ -147,6 +147,39 @@ def test_invalid_options_are_clear_errors(tmp_path, vit_problem):
         run_search(p, "random", budget=8, batch_size=4, seed=1, run_dir=tmp_path / "d")
 
 
+def test_initial_configurations_open_the_initial_design(tmp_path, vit_problem):
+    p = H.zdt()
+    known = [{**p.space.extreme("min")}, {**p.space.extreme("max")}]
+    with run_search(p, "random", budget=12, batch_size=4, n_init=6, seed=0, run_dir=tmp_path / "a", progress=False,
+                    initial=known + [known[0]]) as run:  # a duplicate is dropped
+        rows = run.rows()
+        assert run.config["initial"] == known
+    assert [r["config"] for r in rows[:2]] == known and all(r["tag"] == "init" for r in rows[:6])
+    keys = [json.dumps(r["config"], sort_keys=True) for r in rows]
+    assert len(set(keys)) == len(keys)  # the random part does not repeat them
+    # the random part of the design is the run's own: same seed without `initial`, other points
+    with run_search(p, "random", budget=12, batch_size=4, n_init=6, seed=0, run_dir=tmp_path / "b",
+                    progress=False) as plain:
+        assert "initial" not in plain.config and [r["config"] for r in plain.rows()[:2]] != known
+    # resumed with the stored initial design (not given again): no configuration difference
+    with run_search(p, "random", budget=16, batch_size=4, n_init=6, seed=0, run_dir=tmp_path / "a",
+                    progress=False) as again:
+        assert again.n_done == 16 and again.config["initial"] == known
+    with pytest.raises(ProblemError, match="initial configuration 1: .*x0.*99"):
+        run_search(p, "random", budget=8, batch_size=4, run_dir=tmp_path / "c",
+                   initial=[known[0], {**known[0], "x0": 99}])
+    with pytest.raises(ProblemError, match="3 initial configurations do not fit.*n_init=2"):
+        run_search(p, "random", budget=8, batch_size=2, n_init=2, run_dir=tmp_path / "d",
+                   initial=[p.space.extreme("min"), p.space.extreme("max"), p.space.sample(1, 5)[0]])
+    # model-only search of a registered space accepts the baseline (its frozen hardware)
+    from cimnet_bo.analysis.experiment import baseline_config
+
+    mo = Problem.from_space("vit-fmnist", mode="model-only", accuracy=SYN)
+    with run_search(mo, "random", budget=4, batch_size=2, n_init=2, run_dir=tmp_path / "e", progress=False,
+                    initial=[baseline_config(mo.space)]) as run:
+        assert run.rows()[0]["config"] == baseline_config("vit-fmnist")
+
+
 # ============================================================================ quality
 def test_qnehvi_beats_random_on_zdt(tmp_path):
     """Known Pareto front (ZDT1 on a grid); equal budgets, three seeds."""
@@ -380,6 +413,18 @@ def test_cli_search_propose_tell(tmp_path, capsys):
     assert cli_main(["search", "--config", str(cfg), "--run", str(tmp_path / "fromcfg"), "--quiet"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["evaluations"] == 8 and out["strategy"] == "random"
+    from cimnet_bo.analysis.experiment import baseline_config
+
+    known = tmp_path / "known.csv"
+    pd.DataFrame([{**baseline_config("vit-fmnist"), "note": "the chip we have"}]).to_csv(known, index=False)
+    assert cli_main(["search", "--config", str(cfg), "--initial", str(known), "--run", str(tmp_path / "fromknown"),
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    with Run.open(tmp_path / "fromknown") as r:
+        assert r.rows()[0]["config"] == baseline_config("vit-fmnist") and r.n_done == 8
+    assert cli_main(["search", "--config", str(cfg), "--initial", str(tmp_path / "nope.csv"),
+                     "--run", str(tmp_path / "nope"), "--quiet"]) == 2
+    assert "initial configurations file" in capsys.readouterr().err and not (tmp_path / "nope").exists()
     ask = tmp_path / "ask"
     nxt = tmp_path / "next.csv"
     assert cli_main(["propose", "--run", str(ask), "--space", "vit-fmnist", "--accuracy", "external", "-q", "3",

@@ -9,7 +9,9 @@ Under one area budget (the area of the space's baseline chip, ``area_mm2 <= budg
    better chip alone buys; it separates the two halves of the joint speedup);
 4. **joint** search: subnet and hardware searched together;
 
-each search with the same strategy (qNEHVI by default), budget and seeds (3 by default). The
+each search with the same strategy (qNEHVI by default), budget and seeds (3 by default), and
+each starting from the baseline: its initial design holds the baseline point (a designer's
+known design) and random points, so every search reaches at least the baseline. The
 result is the iso-accuracy speedup table (:func:`~cimnet_bo.analysis.runs.run_speedups`): at
 the baseline's accuracy, and 0.5 and 1 point below it, the lowest latency each search reached
 relative to the baseline's latency (mean over seeds, with the range). CiMNet's reference on
@@ -298,7 +300,8 @@ def run_experiment(
             prefix = f"[experiment {space} {m} seed {s}] "
             with run_search(problem, strategy, budget, batch_size, s, run_dirs[key], n_init,
                             strategy_options=strategy_options, executor=executor,
-                            progress=(lambda line, p=prefix: log(p + line)) if log else False) as run:
+                            progress=(lambda line, p=prefix: log(p + line)) if log else False,
+                            initial=[baseline_config(problem.space)]) as run:
                 n_done = run.n_done
             dt = time.perf_counter() - t0
             seconds[key] = seconds.get(key, 0.0) + dt
@@ -386,7 +389,8 @@ def results_markdown(space: str, baseline: Mapping[str, Any], speedup: pd.DataFr
         f"**{baseline['accuracy']:.4f}**, latency **{baseline['latency_s'] * 1e3:.4g} ms**. Model-only search "
         f"(hardware frozen at the baseline chip), hardware-only search (the largest subnet, hardware searched) "
         f"and joint search (subnet and hardware), {settings['strategy']}, "
-        f"{settings['budget']} evaluations per run, {n_seeds} seed{'s' if n_seeds != 1 else ''}; accuracy "
+        f"{settings['budget']} evaluations per run (the first {settings['n_init']}: the baseline point and random "
+        f"ones), {n_seeds} seed{'s' if n_seeds != 1 else ''}; accuracy "
         + ("of the trained supernet's subnets on the Fashion-MNIST validation split"
            if settings['accuracy'] == 'supernet' else f"from `{settings['accuracy']}`")
         + ", latency and area from the CiM roofline model.",

@@ -172,8 +172,12 @@ def default_n_init(batch_size: int) -> int:
 
 
 def resolve_config(problem: Problem, strategy: Strategy, budget: int, batch_size: int, seed: int,
-                   n_init: int | None) -> dict[str, Any]:
-    """The run configuration, checked (every invalid option is a :class:`ProblemError`)."""
+                   n_init: int | None, initial: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The run configuration, checked (every invalid option is a :class:`ProblemError`).
+
+    ``initial`` (configurations of the space, e.g. a known baseline design) opens the initial
+    design, before its random part; it is stored (canonical, duplicates dropped) only when given.
+    """
     for name, v, low in (("budget", budget, 1), ("batch_size", batch_size, 1)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
             raise ProblemError(f"{name} must be an integer >= {low}, got {v!r}")
@@ -186,6 +190,10 @@ def resolve_config(problem: Problem, strategy: Strategy, budget: int, batch_size
         raise ProblemError(f"budget {budget} is smaller than the initial design (n_init={n_init}): "
                            "raise the budget or lower n_init")
     strategy.check(problem)
+    initial_cfgs = _initial_configs(problem, initial)
+    if len(initial_cfgs) > n_init:
+        raise ProblemError(f"{len(initial_cfgs)} initial configurations do not fit in the initial design "
+                           f"(n_init={n_init}): raise n_init or give fewer")
     return {
         "version": CONFIG_VERSION,
         "problem": problem.spec if problem.spec is not None else {"python": problem.name},
@@ -193,7 +201,23 @@ def resolve_config(problem: Problem, strategy: Strategy, budget: int, batch_size
         "strategy": strategy.name,
         "strategy_options": _plain(strategy.get_params()),
         "budget": int(budget), "batch_size": int(batch_size), "n_init": int(n_init), "seed": int(seed),
+        **({"initial": initial_cfgs} if initial_cfgs else {}),
     }
+
+
+def _initial_configs(problem: Problem, initial: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """Canonical, de-duplicated initial configurations (a :class:`ProblemError` names a bad one)."""
+    out: list[dict[str, Any]] = []
+    for i, cfg in enumerate(initial or ()):
+        if not isinstance(cfg, Mapping):
+            raise ProblemError(f"initial configuration {i} is not a mapping of choices: {cfg!r}")
+        try:
+            c = _plain(problem.space.validate(cfg))
+        except ValueError as e:
+            raise ProblemError(f"initial configuration {i}: {e}") from None
+        if c not in out:
+            out.append(c)
+    return out
 
 
 def _plain(v: Any) -> Any:
@@ -219,6 +243,14 @@ def _diff(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> list[
         elif va != vb and not (isinstance(va, float) and isinstance(vb, float) and math.isclose(va, vb)):
             out.append(f"{prefix}{k}: {va!r} (stored) vs {vb!r} (now)")
     return out
+
+
+def _with_pending(state: SearchState, rows: np.ndarray) -> SearchState:
+    """``state`` with ``rows`` (k x d) added to its pending candidates (``state`` when k = 0)."""
+    if not len(rows):
+        return state
+    return SearchState(state.problem, state.X, state.values, state.failed, np.vstack([state.pending, rows]),
+                       state.caches, state.candidates, state.seed)
 
 
 # ============================================================================ the run
@@ -251,7 +283,8 @@ class Run:
     def open(cls, path: str | Path, problem: Problem | str | Mapping[str, Any] | None = None,
              strategy: str | Strategy | None = None, budget: int | None = None, batch_size: int | None = None,
              seed: int | None = None, n_init: int | None = None,
-             strategy_options: Mapping[str, Any] | None = None) -> "Run":
+             strategy_options: Mapping[str, Any] | None = None,
+             initial: Sequence[Mapping[str, Any]] | None = None) -> "Run":
         """Open the run in ``path``, creating it when it has no config yet.
 
         Arguments left as None are taken from the stored config (an existing run) or the
@@ -294,7 +327,8 @@ class Run:
         config = resolve_config(problem, strat, budget,
                                 batch_size if batch_size is not None else s.get("batch_size", 8),
                                 seed if seed is not None else s.get("seed", 0),
-                                n_init if n_init is not None else s.get("n_init"))
+                                n_init if n_init is not None else s.get("n_init"),
+                                initial if initial is not None else s.get("initial"))
         if stored is not None:
             diffs = _diff(stored, config)
             if diffs:
@@ -370,8 +404,8 @@ class Run:
     def propose(self, q: int, by: str = "run") -> list[dict[str, Any]]:
         """Propose up to ``q`` new candidates and record them as pending.
 
-        The first ``n_init`` candidates of a run are its random initial design; the rest come
-        from the strategy.
+        The first ``n_init`` candidates of a run are its initial design (the run's ``initial``
+        configurations first, then random ones); the rest come from the strategy.
 
         Returns
         -------
@@ -388,14 +422,15 @@ class Run:
         rng = np.random.default_rng([self.seed, start])
         torch.manual_seed(self.seed * 1_000_003 + start)
         n_seen = state.n + len(state.pending)
-        n_rand = int(min(q, max(0, self.config["n_init"] - n_seen)))
-        rows = state.sample(n_rand, rng) if n_rand else np.empty((0, self.problem.space.dim), dtype=np.int64)
+        n_design = int(min(q, max(0, self.config["n_init"] - n_seen)))
+        rows = self.problem.space.to_indices(self.config.get("initial", []))[n_seen: n_seen + n_design]
+        if n_design > len(rows):
+            state = _with_pending(state, rows)
+            rows = np.vstack([rows, state.sample(n_design - len(rows), rng)])
         tags = ["init"] * len(rows)
-        if q - n_rand > 0:
-            if len(rows):
-                state = SearchState(state.problem, state.X, state.values, state.failed,
-                                    np.vstack([state.pending, rows]), state.caches, state.candidates, state.seed)
-            more = self.strategy.propose(state, q - n_rand, rng)
+        if q - n_design > 0:
+            state = _with_pending(state, rows)
+            more = self.strategy.propose(state, q - n_design, rng)
             rows = np.vstack([rows, more])
             tags += [f"round-{self._next_round()}"] * len(more)
         configs = self.problem.space.from_indices(rows)
@@ -518,7 +553,8 @@ def progress_line(run: Run, round_no: int, seconds: float) -> str:
 def run_search(problem: Problem | str | Mapping[str, Any], strategy: str | Strategy = "qnehvi", budget: int = 100,
                batch_size: int = 8, seed: int = 0, run_dir: str | Path | None = None, n_init: int | None = None,
                strategy_options: Mapping[str, Any] | None = None, executor: Any = None,
-               progress: bool | Callable[[str], None] = True) -> Run:
+               progress: bool | Callable[[str], None] = True,
+               initial: Sequence[Mapping[str, Any]] | None = None) -> Run:
     """Run (or resume) a search until ``budget`` evaluations are stored.
 
     Pending proposals found in the run (an interrupted round, or proposals made with
@@ -541,13 +577,16 @@ def run_search(problem: Problem | str | Mapping[str, Any], strategy: str | Strat
         The run directory; an existing run there is resumed (its options must match, the
         budget may grow). Default: a new temporary directory.
     n_init : int, optional
-        Random initial design (default :func:`default_n_init`); the first round.
+        Initial design (default :func:`default_n_init`); the first round.
     strategy_options : dict, optional
         Options of the strategy (e.g. ``{"surrogate": "xgb-ensemble"}``).
     executor : Executor, int or str, optional
         Where evaluations run (see :func:`cimnet_bo.evaluate.get_executor`).
     progress : bool or callable
         Print one line per round to stderr (or pass each line to the callable).
+    initial : sequence of dict, optional
+        Configurations that open the initial design (a known design, such as the baseline
+        chip with the largest subnet); the rest of it is random. At most ``n_init``.
 
     Returns
     -------
@@ -562,7 +601,7 @@ def run_search(problem: Problem | str | Mapping[str, Any], strategy: str | Strat
         run_dir = tempfile.mkdtemp(prefix="cimnet-bo-search-")
     from cimnet_bo.evaluate import Executor, get_executor
 
-    run = Run.open(run_dir, problem, strategy, budget, batch_size, seed, n_init, strategy_options)
+    run = Run.open(run_dir, problem, strategy, budget, batch_size, seed, n_init, strategy_options, initial)
     log = progress if callable(progress) else (_stderr if progress else None)
     own_executor = not isinstance(executor, Executor)
     executor = get_executor(executor)
@@ -617,6 +656,16 @@ def propose(run: Run | str | Path, q: int) -> list[dict[str, Any]]:
             r.close()
 
 
+def read_frame(path: str | Path, what: str = "table") -> pd.DataFrame:
+    """A ``.parquet`` or CSV file as a DataFrame (``FileNotFoundError`` naming ``what``)."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{what} file {p} not found")
+    return pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
+
+
 def tell(run: Run | str | Path, results: Any, evaluator: str = "external") -> dict[str, Any]:
     """Store the results of proposed candidates.
 
@@ -647,10 +696,7 @@ def tell(run: Run | str | Path, results: Any, evaluator: str = "external") -> di
     r = _as_run(run)
     try:
         if isinstance(results, (str, Path)):
-            p = Path(results)
-            if not p.exists():
-                raise FileNotFoundError(f"results file {p} not found")
-            frame = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
+            frame = read_frame(results, "results")
         elif isinstance(results, pd.DataFrame):
             frame = results.copy()
         else:
