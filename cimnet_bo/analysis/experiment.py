@@ -319,11 +319,12 @@ def run_experiment(
     speedup_seeds.to_csv(out / "speedup_seeds.csv", index=False)
     rep = None
     if report:
-        rep = write_report(runs, out / "report", title=f"Joint versus model-only search: {space}", targets=targets,
+        rep = write_report(runs, out / "report", title=f"Joint versus model-only and hardware-only search: {space}",
+                           targets=targets,
                            intro=f"The CiMNet-style experiment (`cimnet-bo experiment --space {space}`): a baseline "
                                  f"point, model-only, hardware-only and joint {strategy} searches of {budget} "
-                                 f"evaluations, seeds "
-                                 f"{', '.join(map(str, seed_list))}, under the baseline chip's area.")
+                                 f"evaluations, seeds {', '.join(map(str, seed_list))}, under the baseline chip's "
+                                 "area.")
     settings = {"space": space, "seeds": seed_list, "budget": int(budget), "batch_size": int(batch_size),
                 "n_init": n_init, "strategy": strategy, "strategy_options": dict(strategy_options),
                 "accuracy": accuracy, "checkpoint": checkpoint, "targets": [float(t) for t in targets]}
@@ -383,7 +384,7 @@ def results_markdown(space: str, baseline: Mapping[str, Any], speedup: pd.DataFr
     budget_text = f"`area_mm2 <= {area[1]:.4g}` mm², the baseline chip's area" if area else "no area constraint"
     n_seeds = len(settings["seeds"])
     lines = [
-        f"### Joint versus model-only search: `{space}`",
+        f"### Joint versus model-only and hardware-only search: `{space}`",
         "",
         f"Same area budget ({budget_text}). Baseline: the largest subnet on the baseline hardware, accuracy "
         f"**{baseline['accuracy']:.4f}**, latency **{baseline['latency_s'] * 1e3:.4g} ms**. Model-only search "
