@@ -18,9 +18,9 @@ of the range outwards): the table's feasible rows in tabular mode (as a fraction
 table's optimum on that scale), the union of every run's feasible points in live mode. There,
 accuracy differences within the data weigh as much as latency differences.
 
-Each run's ``wall_s`` is taken from its store (first creation to last stored evaluation), so
-it stays right when the benchmark is run again over kept runs (``--keep-runs``), which resumes
-them instead of searching again.
+Each run's ``wall_s`` is taken from its store (creation to last stored evaluation), so it
+stays right when the benchmark is run again over kept, finished runs (``--keep-runs``), which
+resumes them instead of searching again.
 
 ``--synthetic N`` builds a stand-in table first (N pairs sampled like ``cimnet-bo label``:
 roofline latency/energy/area and :class:`cimnet_bo.search.toy.SyntheticAccuracy`), so that the
@@ -128,7 +128,8 @@ def data_scale(problem, Y):
 
 
 def wall_seconds(run) -> float:
-    """Seconds from the run store's creation to its last stored evaluation."""
+    """Seconds from the run store's creation to its last stored evaluation (a pause between an
+    interruption and its resume counts too)."""
     rows = run.store.rows()
     return max(r["created"] for r in rows) - run.store.meta["created"] if rows else 0.0
 

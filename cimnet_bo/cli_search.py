@@ -5,7 +5,7 @@ Examples::
     cimnet-bo search --space vit-fmnist --strategy qnehvi --budget 200 --batch-size 8 --seed 0 --run runs/demo
     cimnet-bo search --run runs/demo                      # resume (or continue with a larger --budget)
     cimnet-bo search --config search.yaml --run runs/demo2
-    cimnet-bo search --space vit-fmnist --budget 64 --initial known.csv --run runs/from_known   # start from known designs
+    cimnet-bo search --space vit-fmnist --budget 64 --initial known.csv --run runs/known   # start from known designs
     cimnet-bo search --run runs/demo --executor ray --ray-address auto   # evaluations on a Ray cluster
     cimnet-bo propose --run runs/ask --space vit-fmnist --accuracy external -q 8 --out next.csv
     cimnet-bo tell --run runs/ask results.csv
@@ -49,7 +49,7 @@ def _run_options(p: argparse.ArgumentParser, budget_required: bool = False) -> N
     s.add_argument("--n-init", type=int, default=None, help="initial design (default 2 x batch size)")
     s.add_argument("--initial", default=None, metavar="FILE",
                    help="configurations that open the initial design (CSV or parquet, a column per choice; "
-                        "other columns are ignored), e.g. a known baseline design"),
+                        "other columns are ignored), e.g. a known baseline design")
     s.add_argument("--seed", type=int, default=None, help="default 0")
 
 
@@ -156,18 +156,46 @@ def _open_run(args: argparse.Namespace, need_budget: bool):
                     args.seed if args.seed is not None else cfg.get("seed"),
                     args.n_init if args.n_init is not None else cfg.get("n_init"),
                     options or None,
-                    _read_configs(args.initial, problem) if args.initial else cfg.get("initial"))
+                    _read_configs(args.initial, _space_of(args.run, problem)) if args.initial else cfg.get("initial"))
 
 
-def _read_configs(path: str, problem) -> list[dict[str, Any]]:
-    """Configurations from a CSV / parquet file: the columns that name a choice of the space."""
+def _space_of(run_dir: str, problem):
+    """The search space of ``problem``, or of the run stored in ``run_dir``."""
+    from cimnet_bo.search import Run
+
+    if problem is not None:
+        return problem.space
+    with Run.open(run_dir) as run:
+        return run.problem.space
+
+
+def _read_configs(path: str, space) -> list[dict[str, Any]]:
+    """Configurations from a CSV / parquet file: the columns that name a choice of ``space``.
+
+    An empty cell is allowed for a choice that the row's other choices switch off (a layer
+    beyond the depth); an empty active choice is an error naming the row and the choice."""
+    import numpy as np
+
+    from cimnet_bo.search import ProblemError
     from cimnet_bo.search.runner import read_frame
 
     frame = read_frame(path, "initial configurations")
-    names = list(problem.space.names) if problem is not None else list(frame.columns)
-    cols = [c for c in frame.columns if c in names]
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-            for row in frame[cols].to_dict(orient="records")]
+    names = list(space.names)
+    out = []
+    for i, row in enumerate(frame[[c for c in frame.columns if c in names]].to_dict(orient="records")):
+        cfg = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        empty = [k for k, v in cfg.items() if isinstance(v, float) and np.isnan(v)]
+        cfg.update({k: space.choices[names.index(k)].values[0] for k in empty})
+        if empty:
+            try:
+                active = space.active_mask(space.to_indices([cfg]))[0]
+            except ValueError as e:
+                raise ProblemError(f"{path} row {i}: {e}") from None
+            bad = [k for k in empty if active[names.index(k)]]
+            if bad:
+                raise ProblemError(f"{path} row {i}: empty cell(s) for the active choice(s) {bad}")
+        out.append(cfg)
+    return out
 
 
 def _summary(run) -> dict[str, Any]:

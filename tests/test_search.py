@@ -359,6 +359,12 @@ def test_tabular_problem_proposes_table_rows(tmp_path):
             rows = run.rows()
             assert len(rows) == 16 and all(r["error"] is None for r in rows)
             assert all(tuple(r["config"][n] for n in space.names) in keys for r in rows)
+    outside = next(c for c in space.sample(400, 8) if tuple(c[n] for n in space.names) not in keys)
+    with pytest.raises(ProblemError, match="not a row of the problem's table"):
+        run_search(p, "random", budget=8, batch_size=4, run_dir=tmp_path / "outside", initial=[outside])
+    with run_search(p, "random", budget=8, batch_size=4, run_dir=tmp_path / "inside", initial=[cfgs[5]],
+                    progress=False) as run:
+        assert run.rows()[0]["config"] == space.validate(cfgs[5])
 
 
 # ============================================================================ ask / tell
@@ -422,6 +428,25 @@ def test_cli_search_propose_tell(tmp_path, capsys):
     capsys.readouterr()
     with Run.open(tmp_path / "fromknown") as r:
         assert r.rows()[0]["config"] == baseline_config("vit-fmnist") and r.n_done == 8
+    # resumed with the same file and no problem options: the run's own space picks the columns
+    assert cli_main(["search", "--run", str(tmp_path / "fromknown"), "--initial", str(known), "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["evaluations"] == 8
+    # empty cells: allowed for choices switched off by the depth, an error for active ones
+    shallow = {**baseline_config("vit-fmnist"), "num_layers": 3}
+    frame = pd.DataFrame([shallow])
+    frame[["heads_3", "mlp_3", "heads_4", "mlp_4"]] = np.nan
+    frame.to_csv(known, index=False)
+    assert cli_main(["search", "--config", str(cfg), "--initial", str(known), "--run", str(tmp_path / "shallow"),
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    with Run.open(tmp_path / "shallow") as r:
+        first = r.rows()[0]["config"]
+        assert first["num_layers"] == 3 and first["heads_2"] == shallow["heads_2"]
+    frame["heads_0"] = np.nan
+    frame.to_csv(known, index=False)
+    assert cli_main(["search", "--config", str(cfg), "--initial", str(known), "--run", str(tmp_path / "bad"),
+                     "--quiet"]) == 2
+    assert "empty cell(s) for the active choice(s) ['heads_0']" in capsys.readouterr().err
     assert cli_main(["search", "--config", str(cfg), "--initial", str(tmp_path / "nope.csv"),
                      "--run", str(tmp_path / "nope"), "--quiet"]) == 2
     assert "initial configurations file" in capsys.readouterr().err and not (tmp_path / "nope").exists()

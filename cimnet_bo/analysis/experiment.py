@@ -165,6 +165,18 @@ def make_baseline_run(path: str | Path, problem: Any, config: Mapping[str, Any] 
     return path
 
 
+def _initial_design(run_dir: Path, problem: Any) -> list[dict[str, Any]] | None:
+    """``[baseline point]``; None for a run begun without one (it resumes as it began)."""
+    import yaml
+
+    from cimnet_bo.search.runner import CONFIG_FILE
+
+    cfg = run_dir / CONFIG_FILE
+    if cfg.exists() and "initial" not in (yaml.safe_load(cfg.read_text()) or {}):
+        return None
+    return [baseline_config(problem.space)]
+
+
 def _prime_accuracy(problem: Any, run_dirs: Sequence[Path]) -> int:
     """Reuse subnet accuracies stored by other runs with the same evaluator identity."""
     from cimnet_bo.evaluate import CompositeEvaluator, SubnetCachedEvaluator
@@ -301,7 +313,7 @@ def run_experiment(
             with run_search(problem, strategy, budget, batch_size, s, run_dirs[key], n_init,
                             strategy_options=strategy_options, executor=executor,
                             progress=(lambda line, p=prefix: log(p + line)) if log else False,
-                            initial=[baseline_config(problem.space)]) as run:
+                            initial=_initial_design(run_dirs[key], problem)) as run:
                 n_done = run.n_done
             dt = time.perf_counter() - t0
             seconds[key] = seconds.get(key, 0.0) + dt

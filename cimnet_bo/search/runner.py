@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.search.problem import Problem, ProblemError
-from cimnet_bo.search.state import Caches, SearchState
+from cimnet_bo.search.state import Caches, SearchState, row_keys
 from cimnet_bo.search.strategies import Strategy, make_strategy
 
 CONFIG_FILE = "config.yaml"
@@ -217,6 +217,11 @@ def _initial_configs(problem: Problem, initial: Sequence[Mapping[str, Any]] | No
             raise ProblemError(f"initial configuration {i}: {e}") from None
         if c not in out:
             out.append(c)
+    if out and problem.candidates is not None:
+        allowed = set(row_keys(problem.space.to_indices(problem.candidates)))
+        for i, key in enumerate(row_keys(problem.space.to_indices(out))):
+            if key not in allowed:
+                raise ProblemError(f"initial configuration {out[i]} is not a row of the problem's table")
     return out
 
 
