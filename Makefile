@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 # The main job: a joint qNEHVI search of subnet and CiM hardware on vit-fmnist with the shipped
 # supernet (accuracy on the Fashion-MNIST validation split, latency/area from the roofline, area
-# <= the baseline chip's), 160 evaluations, then its report. About 4.5 minutes on 2 CPU cores, plus
+# <= the baseline chip's), 160 evaluations, then its report. About 4 minutes on 2 CPU cores, plus
 # the one-time set-up of .venv; resumable (run it again to continue an interrupted demo; a larger
 # DEMO_BUDGET continues a finished one).
 DEMO_RUN ?= runs/demo
