@@ -182,8 +182,7 @@ def _read_configs(path: str, space) -> list[dict[str, Any]]:
     frame = read_frame(path, "initial configurations")
     names = list(space.names)
     out = []
-    for i, row in enumerate(frame[[c for c in frame.columns if c in names]].to_dict(orient="records")):
-        cfg = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    for i, cfg in enumerate(frame[[c for c in frame.columns if c in names]].to_dict(orient="records")):
         empty = [k for k, v in cfg.items() if isinstance(v, float) and np.isnan(v)]
         cfg.update({k: space.choices[names.index(k)].values[0] for k in empty})
         if empty:

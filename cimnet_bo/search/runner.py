@@ -428,7 +428,7 @@ class Run:
         torch.manual_seed(self.seed * 1_000_003 + start)
         n_seen = state.n + len(state.pending)
         n_design = int(min(q, max(0, self.config["n_init"] - n_seen)))
-        rows = self.problem.space.to_indices(self.config.get("initial", []))[n_seen: n_seen + n_design]
+        rows = self.problem.space.to_indices(self.config.get("initial", [])[n_seen: n_seen + n_design])
         if n_design > len(rows):
             state = _with_pending(state, rows)
             rows = np.vstack([rows, state.sample(n_design - len(rows), rng)])
