@@ -115,7 +115,7 @@ def git_commit() -> str:
 #: Recipes of the shipped checkpoints (``data/supernets/*.json`` record each run in full): the
 #: fields that differ from :class:`TrainConfig`'s defaults, per family.
 SHIPPED_RECIPES: dict[str, dict[str, Any]] = {
-    "vit": dict(epochs=60, lr=1e-3, kd_warmup_epochs=20.0, augment="flip+crop"),
+    "vit": dict(epochs=40, lr=1e-3, kd_warmup_epochs=13.0, augment="flip+crop"),
     "cnn": dict(epochs=14, lr=2e-3, weight_decay=0.02, kd_warmup_epochs=5.0, augment="flip"),
 }
 
