@@ -1,22 +1,29 @@
-"""Speed of the CiM roofline model (``cimnet_bo.hardware``), one thread, JSON output.
+"""Speed of the CiM roofline model v2 (``cimnet_bo.hardware.simulate_many``), one thread, JSON.
 
-For each space (vit-b-imagenet, vit-fmnist), on N random (subnet, hardware) pairs drawn with
-``get_space(name).sample(N, seed)`` and split into their subnet and hardware halves:
+Every workload runs on ``vit-b-imagenet`` subnet configurations x ``cim-server`` chips and its
+time *includes* building the networks' layer batches and validating the hardware knobs:
 
-* ``many_no_tables``: :func:`simulate_many` on networks already padded (a TableBatch) with
-  the hardware as a list of dicts: the model itself plus reading/validating the knobs;
-  ``kernel_only`` is the same with knob arrays instead of dicts;
-* ``many_with_tables``: :func:`simulate_many` from the subnet configurations, building the
-  padded networks chunk by chunk with the vectorised ViT builder (``SubnetConfigs``);
-* ``many_with_layer_table``: the straightforward route, one ``layer_table`` per pair, then
-  :func:`simulate_many` on the list (measured on a subset and extrapolated);
-* ``loop``: a Python loop of :func:`simulate` per pair, without and with building each
-  pair's layer table (subset, extrapolated); and the speed-up of ``simulate_many``;
-* ``where_time_goes``: seconds per 100k pairs for each stage;
-* ``peak_memory_1m``: extra memory (tracemalloc) of one :func:`simulate_many` call on
-  1,000,000 pairs given as arrays, beyond its inputs and outputs, and the chunk arithmetic.
+* ``random_pairs``: every pair its own random subnet and chip (``space.sample_indices``),
+  given as arrays (choice name -> values, knob name -> values):
+  ``simulate_many(SubnetConfigs(space, subnet_columns), knob_arrays)``;
+  ``random_pairs_records`` is the same with lists of dicts (what ``space.sample`` gives);
+* ``search_like``: S distinct subnets x H chips each (a search proposes few subnets and many
+  chips), as ``simulate_many(vit_batch(space, S configs), knob_arrays, table_index=...)``,
+  the ``vit_batch`` call timed too; ``search_like_configs`` gives the same pairs as subnet
+  columns with every subnet repeated H times (``SubnetConfigs``);
+* ``where_time_goes_s_per_100k``: a line tracer attributes the time of one ``simulate_many``
+  call to the functions of ``cimnet_bo/hardware/{many,batch,config}.py`` and, inside them, to
+  the sections headed ``# --- Title``; traced times are rescaled to the untraced total;
+* ``peak_memory``: tracemalloc peak of one call on ``--memory-n`` (10 million) pairs given as
+  arrays (lazy, chunk by chunk), beyond its inputs; outputs are listed separately;
+* ``accuracy``: the largest relative difference from :func:`simulate` (the reference) on a
+  sample of pairs of every workload.
 
-Usage: ``python benchmarks/bench_roofline.py [--n 100000] [--loop-n 2000] [--out FILE] [--no-1m]``
+``--before FILE`` embeds an earlier run (e.g. of the code before an optimisation) under
+``"before"`` and reports the speed-ups.
+
+Usage: ``python benchmarks/bench_roofline.py [--n 1000000] [--S 100 --H 10000]
+[--memory-n 10000000] [--before FILE] [--out FILE]``
 """
 
 from __future__ import annotations
@@ -27,20 +34,23 @@ for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXP
     os.environ[_v] = "1"
 
 import argparse  # noqa: E402
+import inspect  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
+from collections import defaultdict  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from cimnet_bo.hardware import SubnetConfigs, simulate, simulate_many, vit_batch  # noqa: E402
-from cimnet_bo.hardware.batch import STATIC_COLS  # noqa: E402
-from cimnet_bo.hardware.config import knob_arrays  # noqa: E402
-from cimnet_bo.hardware.many import auto_chunk_size  # noqa: E402
 from cimnet_bo.space import get_space  # noqa: E402
 from cimnet_bo.workload import layer_table  # noqa: E402
+
+SPACE = "vit-b-imagenet"
+OUT_KEYS = ("latency_s", "energy_j", "area_mm2", "power_w", "program_time_s")
 
 
 def best_of(fn, repeat=3):
@@ -53,149 +63,352 @@ def best_of(fn, repeat=3):
     return best, out
 
 
-def bench_space(name: str, n: int, loop_n: int, table_n: int, seed: int, repeat: int) -> dict:
-    space = get_space(name)
-    t0 = time.perf_counter()
-    cfgs = space.sample(n, seed)
-    sample_s = time.perf_counter() - t0
-    sn, hn = space.subnet.names, space.hardware.names
-    subs = [{k: c[k] for k in sn} for c in cfgs]
-    hws = [{k: c[k] for k in hn} for c in cfgs]
-    hw_cols = {k: np.array([h[k] for h in hws]) for k in hn}
+# ------------------------------------------------------------------------------ inputs
+def columns(space, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Choice name -> value array from a (n x choices) index matrix of ``space``."""
+    return {ch.name: np.asarray(ch.values)[idx[:, j]] for j, ch in enumerate(space.choices)}
 
-    r = {"space": name, "pairs": n, "sample_s": round(sample_s, 3)}
-    # --- simulate_many
-    t_build, batch = best_of(lambda: vit_batch(space, subs), repeat)
-    t_hw, _ = best_of(lambda: knob_arrays(hws), repeat)
-    t_many, out = best_of(lambda: simulate_many(batch, hws), repeat)
-    t_kernel, _ = best_of(lambda: simulate_many(batch, hw_cols), repeat)
-    t_lazy, out_lazy = best_of(lambda: simulate_many(SubnetConfigs(space, subs), hws), repeat)
-    assert np.allclose(out_lazy.latency_s, out.latency_s, rtol=1e-12, atol=0)
-    r["many_no_tables"] = {"seconds": t_many, "pairs_per_s": n / t_many}
-    r["kernel_only"] = {
-        "seconds": t_kernel,
-        "pairs_per_s": n / t_kernel,
-        "note": "TableBatch + hardware as knob arrays",
-    }
-    r["many_with_tables"] = {
-        "seconds": t_lazy,
-        "pairs_per_s": n / t_lazy,
-        "note": "SubnetConfigs: vectorised ViT table builder, chunk by chunk",
-    }
-    r["resident_fraction"] = float(out.resident.mean())
 
-    # --- the straightforward route: one LayerTable per pair (subset, extrapolated)
-    m = min(table_n, n)
-    t0 = time.perf_counter()
-    tables = [layer_table(space, s) for s in subs[:m]]
-    t_tables = (time.perf_counter() - t0) / m
-    t_pad, out_t = best_of(lambda: simulate_many(tables, hws[:m]), repeat)
-    assert np.allclose(out_t.latency_s, out.latency_s[:m], rtol=1e-12, atol=0)
-    per = t_tables + t_pad / m
-    r["many_with_layer_table"] = {
-        "subset": m,
-        "layer_table_s_per_pair": t_tables,
-        "simulate_many_on_tables_s_per_pair": t_pad / m,
-        "pairs_per_s": 1 / per,
-        "simulate_many_on_tables_pairs_per_s": m / t_pad,
+def records(cols: dict[str, np.ndarray], lo: int, hi: int) -> list[dict]:
+    """Rows lo..hi-1 of columns as a list of dicts with Python scalars (like space.sample)."""
+    lists = {k: v[lo:hi].tolist() for k, v in cols.items()}
+    return [dict(zip(lists, vals)) for vals in zip(*lists.values())]
+
+
+def random_inputs(space, n: int, seed: int):
+    sub = columns(space.subnet, space.subnet.sample_indices(n, seed))
+    hw = columns(space.hardware, space.hardware.sample_indices(n, seed + 1))
+    return sub, hw
+
+
+def search_inputs(space, S: int, H: int, seed: int):
+    """S distinct subnets (list of dicts), S*H chips (knob arrays), pair i -> subnet index[i]."""
+    sub = columns(space.subnet, space.subnet.sample_indices(S, seed + 2))
+    hw = columns(space.hardware, space.hardware.sample_indices(S * H, seed + 3))
+    return records(sub, 0, S), sub, hw, np.repeat(np.arange(S), H)
+
+
+def max_rel_err(space, sub_rows, hw_rows, out, picks) -> float:
+    """Largest relative difference of ``out`` (dict of arrays) from simulate on ``picks``."""
+    err = 0.0
+    for i in picks:
+        ref = simulate(layer_table(space, sub_rows[i]), hw_rows[i])
+        for k in OUT_KEYS:
+            r = getattr(ref, k)
+            err = max(err, abs(float(out[k][i]) / r - 1.0))
+        assert bool(out["resident"][i]) == ref.resident
+    return err
+
+
+# ------------------------------------------------------------------------- line tracer
+class SectionProfiler:
+    """Time per (file, function, ``# --- section``) of the hardware package, by line tracing.
+
+    Time between two line events of traced functions goes to the earlier line, so calls into
+    numpy or other modules count for the line that made them.
+    """
+
+    FILES = ("hardware/many.py", "hardware/batch.py", "hardware/config.py")
+
+    def __init__(self) -> None:
+        self.acc: dict[str, float] = defaultdict(float)
+        self.events: dict[str, int] = defaultdict(int)
+        self.maps: dict[object, dict[int, str]] = {}
+        self.label = "outside"
+        self.t = 0.0
+
+    def _map(self, code) -> dict[int, str]:
+        m = self.maps.get(code)
+        if m is None:
+            stem = os.path.basename(code.co_filename)[:-3]
+            qual = getattr(code, "co_qualname", code.co_name).replace(".<locals>", "")
+            name = f"{stem}.{qual}"
+            try:
+                lines, start = inspect.getsourcelines(code)
+            except OSError:
+                lines, start = [], code.co_firstlineno
+            m, cur = {}, name
+            for k, text in enumerate(lines):
+                h = re.match(r"\s*# -+ ?([^-][^(]*?)\s*(\(|-{2,}|$)", text)
+                if h and k > 0:
+                    cur = f"{name}: {h.group(1).strip()}"
+                m[start + k] = cur
+            self.maps[code] = m
+        return m
+
+    def _switch(self, label: str) -> None:
+        now = time.perf_counter()
+        self.acc[self.label] += now - self.t
+        self.events[self.label] += 1
+        self.label, self.t = label, now
+
+    def _global(self, frame, event, arg):
+        # comprehensions and lambdas are not traced: their time counts for the calling line
+        code = frame.f_code
+        if event == "call" and code.co_filename.endswith(self.FILES) and code.co_name[0] != "<":
+            if code not in self.maps:  # reading the source is not the code's time
+                t0 = time.perf_counter()
+                self._map(code)
+                self.t += time.perf_counter() - t0
+            self._switch(self.maps[code].get(frame.f_lineno, code.co_name))
+            return self._local
+        return None
+
+    def _local(self, frame, event, arg):
+        if event == "line":
+            self._switch(self.maps[frame.f_code].get(frame.f_lineno, frame.f_code.co_name))
+        elif event == "return":
+            back = frame.f_back  # the nearest traced caller (skipping comprehensions)
+            while back is not None and back.f_code not in self.maps:
+                back = back.f_back
+            if back is not None:
+                self._switch(self.maps[back.f_code].get(back.f_lineno, back.f_code.co_name))
+            else:
+                self._switch("outside")
+        return self._local
+
+    def calibrate(self, lines: int = 20000) -> float:
+        """Seconds the tracer adds per line event (measured on a loop of trivial lines)."""
+        src = "def _calib(n):\n    i = 0\n    while i < n:\n        i += 1\n"
+        ns: dict = {}
+        exec(compile(src, os.path.join("hardware", "many.py"), "exec"), ns)
+        f = ns["_calib"]
+        t0 = time.perf_counter()
+        f(lines)
+        plain = time.perf_counter() - t0
+        sub = SectionProfiler()
+        sub.maps[f.__code__] = {}
+        t0 = time.perf_counter()
+        sub.run(lambda: f(lines))
+        traced = time.perf_counter() - t0
+        return max(traced - plain, 0.0) / (2 * lines)
+
+    def run(self, fn):
+        self.t = time.perf_counter()
+        sys.settrace(self._global)
+        try:
+            out = fn()
+        finally:
+            sys.settrace(None)
+            self._switch("outside")
+        return out
+
+
+def group_of(label: str) -> str:
+    """Coarse stage of a profiler label."""
+    if label.startswith("batch.") or label.startswith("many._Tables"):
+        return "batch building (vit_batch, TableBatch, table selection)"
+    if label.startswith("config.") or label.startswith("many._Hardware"):
+        return "hardware knobs (validation, conversion to arrays)"
+    if label.startswith("many._kernel") or label.startswith("many._") and "kernel" in label:
+        return "kernel"
+    if label.startswith("many."):
+        return "simulate_many driver (chunk loop, clock check, outputs)"
+    return "outside (argument set-up)"
+
+
+def where_time_goes(fn, pairs: int, untraced_s: float) -> dict:
+    prof = SectionProfiler()
+    per_event = prof.calibrate()
+    prof.run(fn)
+    # take the tracer's own cost (calibrated per event) off each label, then rescale
+    acc = {k: max(v - per_event * prof.events[k], 0.0) for k, v in prof.acc.items()}
+    acc = {k: v for k, v in acc.items() if v > 0}
+    traced = sum(acc.values())
+    raw = sum(prof.acc.values())
+    scale = untraced_s / traced * 1e5 / pairs  # -> untraced seconds per 100k pairs
+    detail = {k: round(v * scale, 5) for k, v in sorted(acc.items(), key=lambda kv: -kv[1])}
+    groups: dict[str, float] = defaultdict(float)
+    for k, v in acc.items():
+        groups[group_of(k)] += v * scale
+    return {
+        "total_s_per_100k": round(untraced_s * 1e5 / pairs, 5),
+        "stages": {k: round(v, 5) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
+        "detail": detail,
+        "traced_over_untraced": round(raw / untraced_s, 3),
+        "after_overhead_correction": round(traced / untraced_s, 3),
     }
 
-    # --- per-pair Python loop over simulate (subset, extrapolated)
-    k = min(loop_n, m)
-    t0 = time.perf_counter()
-    loop = [simulate(tables[i], hws[i]) for i in range(k)]
-    t_loop = (time.perf_counter() - t0) / k
-    assert np.allclose([x.latency_s for x in loop], out.latency_s[:k], rtol=1e-12, atol=0)
-    loop_rate = 1 / t_loop
-    loop_rate_tables = 1 / (t_loop + t_tables)
-    r["loop"] = {
-        "subset": k,
-        "simulate_s_per_pair": t_loop,
-        "pairs_per_s": loop_rate,
-        "with_tables_pairs_per_s": loop_rate_tables,
+
+# ---------------------------------------------------------------------------- workloads
+def bench(a) -> dict:
+    import pandas  # noqa: F401  (simulate_many imports it lazily; not part of the timings)
+
+    space = get_space(SPACE)
+    r: dict = {}
+    n = a.n
+    sub, hw = random_inputs(space, n, a.seed)
+
+    def random_arrays():
+        return simulate_many(SubnetConfigs(space, sub), hw, as_frame=False)
+
+    t, out = best_of(random_arrays, a.repeat)
+    r["random_pairs"] = {
+        "pairs": n, "seconds": t, "pairs_per_s": n / t,
+        "call": "simulate_many(SubnetConfigs(space, subnet_columns), knob_arrays, as_frame=False)",
+        "resident_fraction": float(out["resident"].mean()),
+        "feasible_fraction": float(out["feasible"].mean()),
     }
-    r["speedup"] = {
-        "many_vs_loop_no_tables": (n / t_many) / loop_rate,
-        "many_vs_loop_with_tables": (n / t_lazy) / loop_rate_tables,
+    picks = np.random.default_rng(a.seed).choice(n, size=min(a.check, n), replace=False)
+    sub_pick = {int(i): records(sub, int(i), int(i) + 1)[0] for i in picks}
+    hw_pick = {int(i): records(hw, int(i), int(i) + 1)[0] for i in picks}
+    acc = {"random_pairs": max_rel_err(space, sub_pick, hw_pick, out, picks)}
+
+    m = min(a.records_n, n)
+    sub_rec, hw_rec = records(sub, 0, m), records(hw, 0, m)
+    t_rec, out_rec = best_of(
+        lambda: simulate_many(SubnetConfigs(space, sub_rec), hw_rec, as_frame=False), a.repeat
+    )
+    assert np.allclose(out_rec["latency_s"], out["latency_s"][:m], rtol=1e-12, atol=0)
+    r["random_pairs_records"] = {
+        "pairs": m, "seconds": t_rec, "pairs_per_s": m / t_rec,
+        "call": "simulate_many(SubnetConfigs(space, list of dicts), list of dicts, as_frame=False)",
     }
-    per100k = 1e5 / n
+    t_frame, _ = best_of(lambda: simulate_many(SubnetConfigs(space, sub), hw), a.repeat)
+    r["random_pairs_as_frame"] = {"pairs": n, "seconds": t_frame, "pairs_per_s": n / t_frame}
+
+    # --- search-like: S subnets x H chips
+    S, H = a.S, a.H
+    subs_s, sub_cols_s, hw_s, index = search_inputs(space, S, H, a.seed)
+
+    def search():
+        return simulate_many(vit_batch(space, subs_s), hw_s, table_index=index, as_frame=False)
+
+    t_s, out_s = best_of(search, a.repeat)
+    r["search_like"] = {
+        "subnets": S, "chips_per_subnet": H, "pairs": S * H, "seconds": t_s,
+        "pairs_per_s": S * H / t_s,
+        "call": "simulate_many(vit_batch(space, S configs), knob_arrays, table_index=repeat(S, H))",
+        "resident_fraction": float(out_s["resident"].mean()),
+    }
+    rep = {k: v[index] for k, v in sub_cols_s.items()}
+    t_sc, out_sc = best_of(lambda: simulate_many(SubnetConfigs(space, rep), hw_s, as_frame=False),
+                           a.repeat)
+    assert np.allclose(out_sc["latency_s"], out_s["latency_s"], rtol=1e-12, atol=0)
+    r["search_like_configs"] = {
+        "pairs": S * H, "seconds": t_sc, "pairs_per_s": S * H / t_sc,
+        "call": "simulate_many(SubnetConfigs(space, subnet columns, each subnet repeated H "
+        "times), knob_arrays, as_frame=False)",
+    }
+    picks_s = np.random.default_rng(a.seed + 1).choice(S * H, size=min(a.check, S * H),
+                                                       replace=False)
+    acc["search_like"] = max_rel_err(
+        space,
+        {int(i): subs_s[index[i]] for i in picks_s},
+        {int(i): records(hw_s, int(i), int(i) + 1)[0] for i in picks_s},
+        out_s, picks_s,
+    )
+    r["accuracy_max_rel_err_vs_simulate"] = acc
+    r["goal_1M_pairs_per_s"] = {
+        k: r[k]["pairs_per_s"] >= 1e6
+        for k in ("random_pairs", "search_like", "search_like_configs", "random_pairs_records")
+    }
+
+    # --- where the time goes, per 100k pairs
+    nb = min(a.profile_n, n)
+    sub_b = {k: v[:nb] for k, v in sub.items()}
+    hw_b = {k: v[:nb] for k, v in hw.items()}
+    f_rand = lambda: simulate_many(SubnetConfigs(space, sub_b), hw_b, as_frame=False)  # noqa: E731
+    t_b, _ = best_of(f_rand, a.repeat)
+    Sb = max(1, nb // H) if nb >= H else 1
+    Hb = nb // Sb
+    idx_b = np.repeat(np.arange(Sb), Hb)
+    hw_sb = {k: v[: Sb * Hb] for k, v in hw_s.items()}
+    f_search = lambda: simulate_many(  # noqa: E731
+        vit_batch(space, subs_s[:Sb]), hw_sb, table_index=idx_b, as_frame=False
+    )
+    t_sb, _ = best_of(f_search, a.repeat)
     r["where_time_goes_s_per_100k"] = {
-        "vit_batch (padded tables, vectorised)": t_build * per100k,
-        "layer_table objects (straightforward)": t_tables * 1e5,
-        "padding LayerTable objects in simulate_many": (t_pad / m) * 1e5 - (t_kernel / n) * 1e5,
-        "hardware dicts -> validated knob arrays": t_hw * per100k,
-        "model kernel (chunks, incl. knob-array validation)": t_kernel * per100k,
-        "simulate per pair (Python loop)": t_loop * 1e5,
+        "random_pairs": where_time_goes(f_rand, nb, t_b),
+        f"search_like ({Sb} x {Hb})": where_time_goes(f_search, Sb * Hb, t_sb),
     }
-    r["static_layers_padded"] = int(batch.static["M"].shape[1])
-    r["digital_layers_padded"] = int(batch.digital["work"].shape[1])
-    r["auto_chunk_size"] = auto_chunk_size(r["static_layers_padded"])
     return r
 
 
-def peak_memory(name: str, n: int, seed: int) -> dict:
-    """Extra memory of one simulate_many call on n pairs given as arrays (tracemalloc)."""
-    space = get_space(name)
-    sub_cols, hw_cols = {}, {}
-    idx_s = space.subnet.sample_indices(n, seed)
-    idx_h = space.hardware.sample_indices(n, seed + 1)
-    for j, ch in enumerate(space.subnet.choices):
-        sub_cols[ch.name] = np.asarray(ch.values)[idx_s[:, j]]
-    for j, ch in enumerate(space.hardware.choices):
-        hw_cols[ch.name] = np.asarray(ch.values)[idx_h[:, j]]
-    del idx_s, idx_h
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    tracemalloc.reset_peak()
-    t0 = time.perf_counter()
-    out = simulate_many(SubnetConfigs(space, sub_cols), hw_cols, as_frame=False)
-    dt = time.perf_counter() - t0
-    current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    outputs = sum(v.nbytes for v in out.values())
-    chunk = 2048
-    width_s = 4 * int(max(space.subnet["num_layers"].values)) + 4
-    per_chunk = chunk * width_s * 8 * (len(STATIC_COLS) + 12) + chunk * 2 * width_s * 8 * 6
-    return {
-        "space": name,
-        "pairs": n,
-        "seconds_traced": dt,
-        "peak_extra_MiB": (peak - before) / 2**20,
-        "outputs_MiB": outputs / 2**20,
-        "peak_extra_minus_outputs_MiB": (peak - before - outputs) / 2**20,
-        "chunk_pairs": chunk,
-        "chunk_arithmetic_MiB": per_chunk / 2**20,
-        "note": "inputs given as arrays (subnet choices, knobs), built before tracing; outputs are "
-        "5 arrays of n; chunk_arithmetic = chunk x padded width x 8 B x (batch columns + "
-        "about 12 temporaries) for static and 6 for the digital rows",
+def peak_memory(n: int, seed: int, search_H: int) -> dict:
+    """tracemalloc peak of one simulate_many call on n pairs given as arrays (lazy path)."""
+    space = get_space(SPACE)
+    res = {}
+    sub, hw = random_inputs(space, n, seed)
+    inputs = sum(v.nbytes for v in (*sub.values(), *hw.values()))
+    S = max(1, n // search_H)
+    subs_s = records(columns(space.subnet, space.subnet.sample_indices(S, seed + 2)), 0, S)
+    index = np.repeat(np.arange(S), n // S)
+    calls = {
+        "random_pairs": lambda: simulate_many(SubnetConfigs(space, sub), hw, as_frame=False),
+        f"search_like ({S} x {n // S})": lambda: simulate_many(
+            vit_batch(space, subs_s), hw, table_index=index, as_frame=False
+        ),
     }
+    for name, fn in calls.items():
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        t0 = time.perf_counter()
+        out = fn()
+        dt = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        outputs = sum(v.nbytes for v in out.values())
+        res[name] = {
+            "pairs": n,
+            "seconds_traced": round(dt, 2),
+            "peak_extra_MiB": round((peak - before) / 2**20, 1),
+            "outputs_MiB": round(outputs / 2**20, 1),
+            "peak_extra_minus_outputs_MiB": round((peak - before - outputs) / 2**20, 1),
+        }
+        del out
+    res["inputs_MiB"] = round(inputs / 2**20, 1)
+    res["note"] = (
+        "inputs (subnet choice columns and knob arrays, int64/str) are built before tracing; "
+        "outputs are 5 float64 + 2 bool arrays of n"
+    )
+    return res
+
+
+def speedups(before: dict, after: dict) -> dict:
+    out = {}
+    for k, v in after.items():
+        if isinstance(v, dict) and "pairs_per_s" in v and k in before:
+            out[k] = round(v["pairs_per_s"] / before[k]["pairs_per_s"], 2)
+    return out
 
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=100_000)
-    p.add_argument("--loop-n", type=int, default=2000)
-    p.add_argument("--table-n", type=int, default=3000)
+    p.add_argument("--n", type=int, default=1_000_000, help="random pairs")
+    p.add_argument("--S", type=int, default=100, help="distinct subnets (search-like)")
+    p.add_argument("--H", type=int, default=10_000, help="chips per subnet (search-like)")
+    p.add_argument("--records-n", type=int, default=100_000, help="pairs given as dicts")
+    p.add_argument("--profile-n", type=int, default=100_000, help="pairs traced per workload")
+    p.add_argument("--check", type=int, default=300, help="pairs checked against simulate")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--spaces", nargs="+", default=["vit-b-imagenet", "vit-fmnist"])
-    p.add_argument("--memory-n", type=int, default=1_000_000)
-    p.add_argument("--no-1m", action="store_true", help="skip the peak-memory run")
+    p.add_argument("--memory-n", type=int, default=10_000_000)
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory run")
+    p.add_argument("--before", default=None, help="JSON of an earlier run to embed")
+    p.add_argument("--label", default=None, help="what code this run measures")
     p.add_argument("--out", default=None)
     a = p.parse_args(argv)
     res = {
-        "benchmark": "roofline simulate_many",
+        "benchmark": "roofline model v2, simulate_many, including batch building",
+        "space": SPACE,
+        "label": a.label,
         "threads": 1,
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "machine": platform.machine(),
-        "results": [bench_space(s, a.n, a.loop_n, a.table_n, a.seed, a.repeat) for s in a.spaces],
+        "processor": platform.processor() or None,
+        **bench(a),
     }
-    vb = next((x for x in res["results"] if x["space"] == "vit-b-imagenet"), None)
-    if vb:
-        res["goal_100k_pairs_per_s_vit_b_no_tables"] = vb["many_no_tables"]["pairs_per_s"] >= 1e5
-    if not a.no_1m:
-        res["peak_memory"] = peak_memory(a.spaces[0], a.memory_n, a.seed)
+    if not a.no_memory:
+        res["peak_memory"] = peak_memory(a.memory_n, a.seed, a.H)
+    if a.before:
+        with open(a.before) as f:
+            before = json.load(f)
+        before.pop("before", None)
+        res["speedup_vs_before"] = speedups(before, res)
+        res["before"] = before
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:

@@ -4,6 +4,12 @@ Example::
 
     cimnet-bo label --space vit-fmnist -n 3000 --seed 0 --out data/labels/vit_fmnist.parquet
 
+Relabel after the hardware model or space changed, reusing the accuracies an earlier table
+measured with the same supernet checkpoint (only subnets it lacks are evaluated)::
+
+    cimnet-bo label --space vit-fmnist -n 3000 --seed 0 --subnets 800 \
+        --out data/labels/vit_fmnist.parquet --accuracy-from old_vit_fmnist.parquet
+
 Interrupted runs resume when the same command is run again (the run store, by default
 ``runs/labels/<out name>.sqlite``, holds every finished evaluation). On a Ray cluster::
 
@@ -35,6 +41,11 @@ def add_parser(sub) -> None:
                    help="'supernet' (default: the trained supernet), 'none', or MODULE:FUNCTION, a "
                         "function config -> accuracy")
     p.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
+    p.add_argument("--accuracy-from", action="append", default=None, metavar="TABLE",
+                   help="an earlier labeled table (.parquet or .csv; its hardware half may be of an older "
+                        "version): reuse its accuracy for the subnets it holds, if the same evaluator (for "
+                        "the supernet: the same checkpoint checksum, split and subset) measured it; other "
+                        "subnets are evaluated. Repeatable (the first table holding a subnet wins)")
     p.add_argument("--split", default="val", help="split for supernet accuracy (default val)")
     p.add_argument("--device", default=None,
                    help="torch device for supernet accuracy (default cpu; cuda with --ray-num-gpus > 0)")
@@ -147,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     with executor_from_args(args) as executor:
         summary = label(space, args.n, evaluators, store, args.out, seed=args.seed,
                         subnets=args.subnets, batch_size=args.batch_size, executor=executor,
-                        progress=not args.no_progress, retry_failed=args.retry_failed)
+                        progress=not args.no_progress, retry_failed=args.retry_failed,
+                        reuse_from=args.accuracy_from or ())
     print(json.dumps(summary, indent=2))
     return 0 if summary["ok"] else 1

@@ -11,7 +11,7 @@ Examples::
     cimnet-bo tell --run runs/ask results.csv
 
 A config file holds the keys of a run's ``config.yaml``: ``problem`` (``space``, ``mode``,
-``objectives``, ``energy``, ``area_budget``, ``accuracy``, ``checkpoint``, ``table``, ...),
+``objectives``, ``energy``, ``area_budget``, ``power_budget``, ``accuracy``, ``checkpoint``, ``table``, ...),
 ``strategy``, ``strategy_options``, ``budget``, ``batch_size``, ``n_init``, ``seed``, ``initial`` (a
 list of configurations). Options on the command line override it.
 """
@@ -34,6 +34,8 @@ def _run_options(p: argparse.ArgumentParser, budget_required: bool = False) -> N
     g.add_argument("--objectives", default=None, help="comma-separated, default accuracy,latency_s")
     g.add_argument("--energy", action="store_true", default=None, help="add energy_j as an objective")
     g.add_argument("--area-budget", default=None, help="mm^2, 'baseline' (default) or 'none'")
+    g.add_argument("--power-budget", default=None,
+                   help="peak power in W, 'baseline' (default: the baseline chip's) or 'none'")
     g.add_argument("--accuracy", default=None,
                    help="'supernet' (default), 'external' (ask/tell) or MODULE:FUNCTION (subnet config -> accuracy)")
     g.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
@@ -119,10 +121,16 @@ def _problem_spec(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, An
         spec["objectives"], given = [o.strip() for o in args.objectives.split(",") if o.strip()], True
     if args.energy:
         spec["energy"], given = True, True
-    if args.area_budget is not None:
-        v = args.area_budget.strip().lower()
-        spec["area_budget"] = None if v == "none" else "baseline" if v == "baseline" else float(v)
-        given = True
+    for key in ("area_budget", "power_budget"):
+        text = getattr(args, key)
+        if text is not None:
+            v = text.strip().lower()
+            try:
+                spec[key] = None if v == "none" else "baseline" if v == "baseline" else float(v)
+            except ValueError:
+                raise ValueError(f"--{key.replace('_', '-')} must be a number, 'baseline' or 'none', "
+                                 f"got {text!r}") from None
+            given = True
     for key in ("accuracy", "checkpoint", "table"):
         if getattr(args, key) is not None:
             spec[key], given = getattr(args, key), True

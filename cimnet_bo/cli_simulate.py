@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 NAME = "simulate"
-HELP = "latency, energy and area of one subnet on one CiM chip (roofline model v1)"
+HELP = "latency, energy, area and power of one subnet on one CiM chip (roofline model v2)"
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -101,18 +101,18 @@ def _format(res) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command; returns the exit status (2 on a bad argument)."""
-    from cimnet_bo.hardware import HardwareConfig, Technology, plot_roofline, simulate
+    from cimnet_bo.hardware import HardwareConfig, Technology, plot_roofline, simulate, space_technology
     from cimnet_bo.workload import layer_table
 
     try:
         space, sub, hw = resolve(args.space, args.subnet, args.hardware)
-        tech = Technology.from_yaml(args.tech) if getattr(args, "tech", None) else Technology()
+        tech = space_technology(space, Technology.from_yaml(args.tech) if getattr(args, "tech", None) else None)
         config = HardwareConfig.from_dict(hw)
+        table = layer_table(space, sub)
+        res = simulate(table, config, tech)
     except (ValueError, KeyError, OSError) as e:
         print(f"cimnet-bo simulate: error: {e}", file=sys.stderr)
         return 2
-    table = layer_table(space, sub)
-    res = simulate(table, config, tech)
     if args.plot:
         plot_roofline(table, config, args.plot, tech, result=res)
     if args.json:
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         f"resident (replication {res.replication}, "
         f"programming {res.program_time_s * 1e6:.4g} us once)"
         if res.resident
-        else "streaming (weights written every inference)"
+        else f"streaming {res.stream_fraction:.0%} of the weights (written every inference)"
     )
     df = res.layers
     share = df.groupby("bound")["t_layer"].sum() / res.latency_s
@@ -147,7 +147,10 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"energy     {res.energy_j * 1e3:.6g} mJ")
     print(f"area       {res.area_mm2:.6g} mm^2   (adc_bits {res.adc_bits})")
+    print(f"power      {res.power_w:.4g} W peak, {res.avg_power_w:.4g} W average (energy / latency)")
     print(f"mode       {mode}")
+    if not res.feasible:
+        print(f"feasible   no: an RRAM chip cannot stream weights ({res.stream_fraction:.0%} do not fit)")
     print(
         "time by bound  "
         + ", ".join(f"{k} {v:.1%}" for k, v in share.sort_values(ascending=False).items())

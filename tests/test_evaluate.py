@@ -137,21 +137,43 @@ def test_roofline_evaluator_matches_simulate(vit):
     from cimnet_bo.hardware import simulate
     from cimnet_bo.workload import layer_table
 
+    from cimnet_bo.hardware import Technology
+
     ev = RooflineEvaluator(vit)
-    assert ev.cheap and ev.names == ("latency_s", "energy_j", "area_mm2")
-    assert ev.identity.startswith("roofline-v1:tech=")
+    assert ev.cheap and ev.names == ("latency_s", "energy_j", "area_mm2", "power_w", "feasible")
+    assert ev.identity.startswith("roofline-v2:tech=")
     cfgs = vit.sample(20, seed=3)
     res = ev.evaluate(cfgs)
-    assert res.ok.all() and np.all(res.values > 0)
-    assert set(res.extras) == {"resident", "program_time_s"}
+    assert res.ok.all() and np.all(res.values[:, :4] > 0)
+    assert set(np.unique(res.values[:, 4])) <= {0.0, 1.0}
+    assert set(res.extras) == {"avg_power_w", "resident", "program_time_s"}
     sub, hw = vit.split(cfgs[0])
-    ref = simulate(layer_table(vit, sub), hw)
+    tech = Technology(e_dram=8.0)  # cim-edge sets LPDDR4's 8 pJ/bit
+    ref = simulate(layer_table(vit, sub), hw, tech)
     assert res.values[0, 0] == pytest.approx(ref.latency_s, rel=1e-9)
     assert res.values[0, 1] == pytest.approx(ref.energy_j, rel=1e-9)
+    assert res.values[0, 3] == pytest.approx(ref.power_w, rel=1e-9)
+    assert res.values[0, 4] == float(ref.feasible)
+    assert res.extras["avg_power_w"][0] == pytest.approx(ref.energy_j / ref.latency_s, rel=1e-9)
     assert bool(res.extras["resident"][0]) == bool(ref.resident)
     bad = dict(cfgs[1], rows=100)
     res2 = ev.evaluate([cfgs[0], bad])
     assert res2.ok.tolist() == [True, False] and "rows=100" in res2.errors[1]
+
+
+def test_roofline_evaluator_uses_the_space_dram():
+    """cim-server sets HBM2 (3.9 pJ/bit), cim-edge LPDDR4 (8 pJ/bit); a given tech wins."""
+    from cimnet_bo.hardware import Technology
+
+    server = get_space("vit-b-imagenet")
+    assert RooflineEvaluator(server).technology().e_dram == 3.9
+    assert RooflineEvaluator(get_space("vit-fmnist")).technology().e_dram == 8.0
+    mine = Technology(e_dram=5.0)
+    assert RooflineEvaluator(server, tech=mine).technology() is mine
+    cfg = {**server.subnet.extreme("max"), **server.hardware.baseline}
+    e_hbm = RooflineEvaluator(server).evaluate([cfg]).values[0, 1]
+    e_lp = RooflineEvaluator(server, tech=Technology(e_dram=8.0)).evaluate([cfg]).values[0, 1]
+    assert e_lp > e_hbm  # the baseline streams ViT-B: DRAM energy counts
 
 
 # ------------------------------------------------------------ subnet cache

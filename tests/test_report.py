@@ -29,28 +29,31 @@ from cimnet_bo.analysis import (  # noqa: E402
 )
 from cimnet_bo.cli import main as cli_main  # noqa: E402
 from cimnet_bo.search import Problem, Run, propose, run_search, tell  # noqa: E402
+from cimnet_bo.search.problem import baseline_chip  # noqa: E402
+from cimnet_bo.space import get_space  # noqa: E402
 
 SYNTHETIC = "cimnet_bo.search.toy:synthetic_accuracy"
 TARGETS = (0.0, -0.005, -0.01, 0.02)
 
 # ---------------------------------------------------------------------------- the hand-made case
-# Baseline: accuracy 0.90, latency 4 ms. Area budget of vit-fmnist: 2.571308 mm^2.
-BASELINE = {"accuracy": 0.90, "latency_s": 4e-3, "area_mm2": 2.5}
+# Baseline: accuracy 0.90, latency 4 ms. Area budget of vit-fmnist: the baseline chip's, about 8 mm^2;
+# peak power: told below the baseline chip's (about 1.7 W); every point feasible (SRAM, resident).
+BASELINE = {"accuracy": 0.90, "latency_s": 4e-3, "area_mm2": 2.5, "power_w": 1.0, "feasible": 1.0}
 MODEL_ONLY_0 = [  # one seed
-    {"accuracy": 0.905, "latency_s": 2.0e-3, "area_mm2": 2.5},
-    {"accuracy": 0.897, "latency_s": 1.6e-3, "area_mm2": 2.5},
-    {"accuracy": 0.890, "latency_s": 1.0e-3, "area_mm2": 2.5},
-    {"accuracy": 0.880, "latency_s": 0.5e-3, "area_mm2": 2.5},
+    {"accuracy": 0.905, "latency_s": 2.0e-3, "area_mm2": 2.5, "power_w": 1.0, "feasible": 1.0},
+    {"accuracy": 0.897, "latency_s": 1.6e-3, "area_mm2": 2.5, "power_w": 1.0, "feasible": 1.0},
+    {"accuracy": 0.890, "latency_s": 1.0e-3, "area_mm2": 2.5, "power_w": 1.0, "feasible": 1.0},
+    {"accuracy": 0.880, "latency_s": 0.5e-3, "area_mm2": 2.5, "power_w": 1.0, "feasible": 1.0},
 ]
 JOINT_0 = [
-    {"accuracy": 0.910, "latency_s": 1.0e-3, "area_mm2": 2.0},
-    {"accuracy": 0.899, "latency_s": 0.5e-3, "area_mm2": 1.0},
-    {"accuracy": 0.950, "latency_s": 1.0e-4, "area_mm2": 10.0},  # over the area budget: ignored
+    {"accuracy": 0.910, "latency_s": 1.0e-3, "area_mm2": 2.0, "power_w": 1.0, "feasible": 1.0},
+    {"accuracy": 0.899, "latency_s": 0.5e-3, "area_mm2": 1.0, "power_w": 1.0, "feasible": 1.0},
+    {"accuracy": 0.950, "latency_s": 1.0e-4, "area_mm2": 10.0, "power_w": 1.0, "feasible": 1.0},  # over the area budget: ignored
     {"error": "simulated failure"},  # failed: ignored
 ]
 JOINT_1 = [
-    {"accuracy": 0.900, "latency_s": 2.0e-3, "area_mm2": 2.0},
-    {"accuracy": 0.850, "latency_s": 1.0e-4, "area_mm2": 2.0},
+    {"accuracy": 0.900, "latency_s": 2.0e-3, "area_mm2": 2.0, "power_w": 1.0, "feasible": 1.0},
+    {"accuracy": 0.850, "latency_s": 1.0e-4, "area_mm2": 2.0, "power_w": 1.0, "feasible": 1.0},
 ]
 # By hand, speedup = 4 ms / best latency among feasible points with accuracy >= target:
 #   target            model-only (seed 0)     joint seed 0            joint seed 1
@@ -97,7 +100,10 @@ def test_load_runs_roles_order_and_feasibility(hand_runs):
     assert list(j0.frame["accuracy"].iloc[:3]) == [0.91, 0.899, 0.95]  # evaluation order kept
     assert j0.feasible.tolist() == [True, True, False, False]  # area over budget, failed
     assert j0.n_failed == 1
-    assert j0.constraints["area_mm2"][0] == "<=" and j0.constraints["area_mm2"][1] == pytest.approx(2.571308)
+    chip = baseline_chip(get_space("vit-fmnist"))
+    assert j0.constraints["area_mm2"][0] == "<=" and j0.constraints["area_mm2"][1] == pytest.approx(chip["area_mm2"], rel=1e-5)
+    assert j0.constraints["power_w"][0] == "<=" and j0.constraints["power_w"][1] == pytest.approx(chip["power_w"], rel=1e-5)
+    assert j0.constraints["feasible"] == (">=", 1.0)
     assert j0.mode == "joint" and j0.seed == 0
     assert list(group_runs(runs)) == ["model-only", "joint"]
     assert [r.seed for r in group_runs(runs)["joint"]] == [0, 1]
@@ -198,8 +204,9 @@ def test_experiment_tiny_and_resumed(tmp_path):
                                                 for k in (0, 1))}
     # the baseline: the largest subnet on the baseline chip, evaluated (synthetic accuracy, roofline)
     b = res.baseline
-    assert b["num_layers"] == 5 and b["rows"] == 128 and b["n_macros"] == 256
-    assert b["area_mm2"] == pytest.approx(2.5713075, rel=1e-6)
+    base_hw = get_space("vit-fmnist").hardware.baseline
+    assert b["num_layers"] == 5 and b["rows"] == base_hw["rows"] and b["n_macros"] == base_hw["n_macros"]
+    assert b["area_mm2"] == pytest.approx(baseline_chip(get_space("vit-fmnist"))["area_mm2"], rel=1e-9)
     assert [c for c in res.speedup.columns if not c.endswith((" min", " max", " n"))] == [
         "model-only", "hardware-only", "joint"]
     # hardware-only: every point is the largest subnet, so it has the baseline's accuracy and the
@@ -212,7 +219,8 @@ def test_experiment_tiny_and_resumed(tmp_path):
     for k, d in res.run_dirs.items():
         if k != "baseline":
             first = load_run(d).frame.sort_values("evaluation").iloc[0]
-            assert (first["num_layers"], first["n_macros"], first["accuracy"]) == (5, 256, b["accuracy"]), k
+            assert (first["num_layers"], first["n_macros"], first["accuracy"]) == (5, base_hw["n_macros"],
+                                                                                  b["accuracy"]), k
     assert (res.speedup.iloc[0][["model-only n", "hardware-only n", "joint n"]] == 2).all()
     assert (res.speedup.iloc[0][["model-only", "hardware-only", "joint"]] >= 1).all()
     assert len(res.speedup) == 3 and {"joint n", "model-only n"} <= set(res.speedup.columns)

@@ -83,8 +83,17 @@ def test_registered_problems(vit_problem):
     p = vit_problem
     assert p.objective_names == ("accuracy", "latency_s") and p.directions == ("max", "min")
     space = get_space("vit-fmnist")
-    area = p.evaluator.evaluate([space.baseline]).column("area_mm2")[0]
-    assert [str(c) for c in p.constraints] == [f"area_mm2 <= {round(area, 6):g}"]
+    base = p.evaluator.evaluate([space.baseline])
+    area, power = base.column("area_mm2")[0], base.column("power_w")[0]
+    # iso-area and iso-power: budgets rounded up to 6 significant digits, so the baseline meets them
+    assert [c.name for c in p.constraints] == ["feasible", "area_mm2", "power_w"]
+    bounds = {c.name: c.bound for c in p.constraints}
+    assert bounds["feasible"] == 1.0
+    for name, exact in (("area_mm2", area), ("power_w", power)):
+        assert exact <= bounds[name] <= exact * (1 + 1e-5)
+        assert float(f"{bounds[name]:g}") == bounds[name]
+    assert p.feasible({"feasible": np.array([1.0]), "area_mm2": np.array([area]),
+                       "power_w": np.array([power])}, 1).all()
     assert p.is_cheap("latency_s") and p.is_cheap("area_mm2") and not p.is_cheap("accuracy")
     assert p.subnet_only("accuracy") and not p.subnet_only("latency_s")
     assert p.ref_point == {"accuracy": 0.7, "latency_s": 1e-2}
@@ -328,12 +337,13 @@ def test_expensive_constraint_is_an_outcome_constraint(tmp_path, surrogate):
 def test_registered_problem_runs_in_each_mode(tmp_path):
     for mode in ("joint", "model-only", "hardware-only"):
         p = Problem.from_space("vit-fmnist", mode=mode, accuracy=SyntheticAccuracy("vit-fmnist"))
-        budget = p.constraints[0].bound
         with run_search(p, "qnehvi", budget=12, batch_size=4, n_init=8, run_dir=tmp_path / mode,
                         strategy_options=H.FAST_QNEHVI, progress=False) as run:
             rows = run.rows()
             assert len(rows) == 12 and all(r["error"] is None for r in rows)
-            assert all(r["objectives"]["area_mm2"] <= budget for r in rows)
+            # the cheap constraints (feasible, area, peak power) are met by every proposal
+            for c in p.constraints:
+                assert all(c.holds(np.array([r["objectives"][c.name]]))[0] for r in rows), c
             if mode == "hardware-only":
                 assert len({r["config"]["num_layers"] for r in rows}) == 1
 
@@ -345,7 +355,7 @@ def test_tabular_problem_proposes_table_rows(tmp_path):
 
     res = RooflineEvaluator(space).evaluate(cfgs)
     frame = pd.DataFrame(cfgs)
-    for k in ("latency_s", "energy_j", "area_mm2"):
+    for k in ("latency_s", "energy_j", "area_mm2", "power_w", "feasible"):
         frame[k] = res.column(k)
     frame["accuracy"] = SyntheticAccuracy(space).batch(cfgs)
     path = tmp_path / "table.csv"

@@ -279,28 +279,15 @@ def is_run_dir(path: str | Path) -> bool:
 
 
 def _constraints(config: Mapping[str, Any]) -> dict[str, tuple[str, float]]:
-    """Constraints from the problem description; the area budget of a registered problem is
-    recomputed exactly (the description prints bounds with 6 significant digits)."""
+    """Constraints from the problem description (bounds as the problem used them: registered
+    budgets are rounded to 6 significant digits, as printed)."""
     from cimnet_bo.search.problem import Constraint
 
     desc = config.get("problem_description", {})
-    spec = config.get("problem", {}) or {}
     out: dict[str, tuple[str, float]] = {}
     for text in desc.get("constraints", []) or []:
         c = Constraint.parse(text)
-        bound = c.bound
-        if (c.name == "area_mm2" and spec.get("area_budget", "baseline") == "baseline" and "python" not in spec
-                and "space" in spec):
-            try:
-                from cimnet_bo.search.problem import baseline_area
-                from cimnet_bo.space import get_space
-
-                exact = round(baseline_area(get_space(spec["space"])), 6)
-                if math.isclose(exact, bound, rel_tol=1e-5):
-                    bound = exact
-            except Exception:  # noqa: BLE001 - an unregistered space: keep the printed bound
-                pass
-        out[c.name] = (c.op, bound)
+        out[c.name] = (c.op, c.bound)
     return out
 
 

@@ -27,23 +27,28 @@ def _subnet_key(space: Any, config: Mapping[str, Any]) -> tuple:
 
 
 # --------------------------------------------------------------------- roofline
-ROOFLINE_OBJECTIVES = ("latency_s", "energy_j", "area_mm2")
-ROOFLINE_EXTRAS = ("resident", "program_time_s")
+#: Outputs of the roofline: the minimised quantities, then ``feasible`` (1 when the chip can
+#: run the network: an RRAM chip must not stream weights; maximised, used as a constraint).
+ROOFLINE_OBJECTIVES = ("latency_s", "energy_j", "area_mm2", "power_w", "feasible")
+ROOFLINE_EXTRAS = ("avg_power_w", "resident", "program_time_s")
 
 
 class RooflineEvaluator(Evaluator):
-    """Latency (s), energy (J) and area (mm^2) of joint configurations from the CiM roofline
-    model v1 (:func:`cimnet_bo.hardware.simulate_many`); cheap.
+    """Latency (s), energy (J), area (mm^2), peak power (W) and feasibility of joint
+    configurations from the CiM roofline model v2 (:func:`cimnet_bo.hardware.simulate_many`);
+    cheap.
 
     Parameters
     ----------
     space : JointSpace or str
         The joint space (its subnet half gives the layer table, its hardware half the chip).
     tech : Technology, optional
-        Technology constants; default :class:`cimnet_bo.hardware.Technology` ().
+        Technology constants; default: the defaults with the constants the hardware space sets
+        (:func:`cimnet_bo.hardware.space_technology`, e.g. its DRAM energy).
     objectives : sequence of str
-        Which of ``latency_s, energy_j, area_mm2`` to report (all minimised). The outputs
-        ``resident`` and ``program_time_s`` are returned as extras.
+        Which of ``latency_s, energy_j, area_mm2, power_w, feasible`` to report (all minimised
+        but ``feasible``, 1.0 or 0.0). ``avg_power_w`` (energy / latency), ``resident`` and
+        ``program_time_s`` are returned as extras.
 
     Notes
     -----
@@ -59,17 +64,22 @@ class RooflineEvaluator(Evaluator):
         if unknown:
             raise ValueError(f"unknown roofline objectives {unknown}; choose from {list(ROOFLINE_OBJECTIVES)}")
         self.tech = tech
-        self.objectives = tuple(Objective(o, "min", cheap=True) for o in objectives)
+        self.objectives = tuple(Objective(o, "max" if o == "feasible" else "min", cheap=True) for o in objectives)
         self._tables: dict[tuple, Any] = {}
+
+    def technology(self) -> Any:
+        """The constants used: ``tech`` if given, else the space's technology."""
+        from cimnet_bo.hardware import space_technology
+
+        return space_technology(self.space, self.tech)
 
     @property
     def identity(self) -> str:
-        """``roofline-v1:tech=<checksum of the technology constants>``."""
-        from cimnet_bo.hardware import Technology
+        """``roofline-v<model version>:tech=<checksum of the technology constants>``."""
+        from cimnet_bo.hardware import MODEL_VERSION
 
-        tech = self.tech if self.tech is not None else Technology()
-        digest = hashlib.sha256(json.dumps(tech.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-        return f"roofline-v1:tech={digest}"
+        digest = hashlib.sha256(json.dumps(self.technology().to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+        return f"roofline-v{MODEL_VERSION}:tech={digest}"
 
     def layer_table(self, config: Mapping[str, Any]) -> Any:
         """The (cached) layer table of a configuration's subnet."""
@@ -88,9 +98,10 @@ class RooflineEvaluator(Evaluator):
         tables = [self.layer_table(c) for c in configs]
         hw_names = self.space.hardware.names
         hws = [{n: c[n] for n in hw_names} for c in configs]
-        res = simulate_many(tables, hws, tech=self.tech)
-        cols = {k: np.asarray(res[k]) for k in (*ROOFLINE_OBJECTIVES, *ROOFLINE_EXTRAS) if k in res}
-        return cols
+        res = simulate_many(tables, hws, tech=self.technology(), as_frame=False)
+        res["feasible"] = res["feasible"].astype(np.float64)
+        res["avg_power_w"] = res["energy_j"] / res["latency_s"]
+        return {k: res[k] for k in (*ROOFLINE_OBJECTIVES, *ROOFLINE_EXTRAS)}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

@@ -5,6 +5,13 @@ The plan (which pairs, in which order) is a pure function of ``(space, n, seed, 
 so a resumed run regenerates it and skips the candidates the store already holds. Pairs are
 evaluated in batches grouped by subnet, so an evaluator that depends on the subnet only
 (accuracy) runs once per distinct subnet, whatever the executor.
+
+Relabeling: when only the hardware half of the labels changes (a new roofline model or
+hardware space), ``label(..., reuse_from=[old table])`` (``cimnet-bo label --accuracy-from``)
+takes the subnet-only values (accuracy) of the subnets an earlier table holds, provided they
+were measured by the same evaluator (for the supernet: the same checkpoint checksum, split and
+subset), and evaluates only the subnets the old table lacks. The old table is read without
+checking its hardware half, which may belong to an older space or model version.
 """
 
 from __future__ import annotations
@@ -128,9 +135,112 @@ class LabelError(ValueError):
     """The labeling cannot go on (every candidate of its first batch failed)."""
 
 
+class ReuseError(ValueError):
+    """Values of an earlier table cannot be reused (another evaluator measured them, another
+    subnet space, missing columns)."""
+
+
+def _read_any_table(path: Path) -> tuple[Any, dict[str, Any]]:
+    """A labeled table as (frame, cimnet_bo metadata), read without checking it against any
+    space (its hardware half may be of an older version)."""
+    import json
+
+    import pandas as pd
+
+    if not path.exists():
+        raise FileNotFoundError(f"table {path} not found")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        raw = (table.schema.metadata or {}).get(b"cimnet_bo")
+        return table.to_pandas(), (json.loads(raw) if raw else {})
+    if suffix == ".csv":
+        return pd.read_csv(path), {}
+    raise ReuseError(f"table {path} must end in .parquet or .csv")
+
+
+def subnet_values_from_table(path: str | Path, space: Any, names: Sequence[str], identity: str
+                             ) -> dict[tuple, np.ndarray]:
+    """The subnet-only values (e.g. accuracy) an earlier labeled table holds, per subnet.
+
+    Parameters
+    ----------
+    path : path
+        A table written by :func:`label` (``.parquet`` with its metadata, or ``.csv`` with an
+        ``evaluator`` column). Its hardware half is not checked: it may be of another version.
+    space : JointSpace or Space
+        Its subnet half must be the table's subnet space (same name and version).
+    names : sequence of str
+        The value columns to take (the subnet-only evaluator's objectives).
+    identity : str
+        Identity of this run's subnet-only evaluator; every successful row of the table must
+        have been evaluated by it (its ``evaluator`` column holds the identities of a
+        composite joined with ``" | "``): for the supernet this is the checkpoint's SHA-256,
+        the split and the subset.
+
+    Returns
+    -------
+    dict
+        Canonical subnet key (tuple in subnet-choice order) -> values (len(names),). Rows that
+        failed or hold non-finite values are skipped.
+
+    Raises
+    ------
+    ReuseError
+        When the table belongs to another subnet space or version, lacks a column, was
+        evaluated by another evaluator (another checkpoint), or holds two different values for
+        one subnet.
+    """
+    path = Path(path)
+    frame, meta = _read_any_table(path)
+    sub = getattr(space, "subnet", space)
+    sub_def = (meta.get("space_def") or {}).get("subnet", meta.get("space_def")) if meta else None
+    if sub_def:
+        have = (sub_def.get("name"), str(sub_def.get("version")))
+        if have != (sub.name, str(sub.version)):
+            raise ReuseError(f"{path} holds subnets of space {have[0]!r} version {have[1]!r}, not "
+                             f"{sub.name!r} version {sub.version!r}: its values cannot be reused")
+    missing = [n for n in (*sub.names, *names) if n not in frame.columns]
+    if missing:
+        raise ReuseError(f"{path} has no column(s) {missing}: cannot reuse its {list(names)}")
+    if "evaluator" in frame.columns:
+        evaluators = [e if isinstance(e, str) else None for e in frame["evaluator"].tolist()]
+    elif meta.get("evaluators") and len(meta["evaluators"]) == 1:
+        evaluators = [meta["evaluators"][0]] * len(frame)
+    else:
+        raise ReuseError(f"{path} does not record which evaluator measured its {list(names)} "
+                         "(no evaluator column), so they cannot be reused safely")
+    ok = np.ones(len(frame), dtype=bool)
+    if "error" in frame.columns:
+        ok &= frame["error"].isna().to_numpy()
+    vals = frame[list(names)].to_numpy(dtype=np.float64).reshape(len(frame), len(names))
+    ok &= np.all(np.isfinite(vals), axis=1)
+    foreign = sorted({e or "(none)" for e, good in zip(evaluators, ok)
+                      if good and identity not in (e or "").split(" | ")})
+    if foreign:
+        raise ReuseError(f"{path}: its {list(names)} were measured by {foreign}, but this run's evaluator is "
+                         f"{identity!r} (another supernet checkpoint, split or subset): refusing to reuse "
+                         "them; relabel without reusing, or use the checkpoint that table was made with")
+    out: dict[tuple, np.ndarray] = {}
+    cols = [frame[n].tolist() for n in sub.names]
+    for i, row in enumerate(zip(*cols)):
+        if not ok[i]:
+            continue
+        cfg = sub.validate({n: (v.item() if hasattr(v, "item") else v) for n, v in zip(sub.names, row)})
+        k = tuple(cfg[n] for n in sub.names)
+        if k in out and not np.array_equal(out[k], vals[i]):
+            raise ReuseError(f"{path} holds different {list(names)} for one subnet ({dict(zip(sub.names, k))}): "
+                             f"{out[k].tolist()} and {vals[i].tolist()}")
+        out[k] = vals[i]
+    return out
+
+
 def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path, out: str | Path | None = None,
           seed: int = 0, subnets: int | None = None, batch_size: int = 16, executor: Any = None,
-          progress: bool = True, retry_failed: bool = False) -> dict[str, Any]:
+          progress: bool = True, retry_failed: bool = False,
+          reuse_from: Sequence[str | Path] = ()) -> dict[str, Any]:
     """Label ``n`` sampled pairs into a run store and export them.
 
     Parameters
@@ -156,13 +266,25 @@ def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path
         Show a progress bar on stderr.
     retry_failed : bool
         Delete failed rows of the store first, so their candidates are evaluated again.
+    reuse_from : sequence of path
+        Earlier labeled tables (e.g. of an older hardware space or model version) whose
+        subnet-only values (accuracy) are reused for the subnets they hold, see
+        :func:`subnet_values_from_table`; the other subnets are evaluated. The values and the
+        recorded evaluator identity are those a fresh evaluation gives, so the output looks
+        like a freshly labeled table.
 
     Returns
     -------
     dict
         ``n``, ``ok``, ``failed``, ``new`` (evaluated by this call), ``distinct_subnets``,
         ``subnet_evaluations`` (distinct subnets sent to subnet-only evaluators by this call),
-        ``seconds``, ``store``, ``out``.
+        ``reused_subnets`` (distinct subnets of this call whose subnet-only values came from
+        ``reuse_from``), ``seconds``, ``store``, ``out``.
+
+    Raises
+    ------
+    ReuseError
+        When a ``reuse_from`` table cannot be reused (another checkpoint, another subnet space).
     """
     from cimnet_bo.store import RunStore, StoreError, config_key
 
@@ -179,6 +301,7 @@ def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path
               for e in evaluators]
     evaluator = cached[0] if len(cached) == 1 else CompositeEvaluator(cached)
     identity = evaluator.identity
+    reused = _reusable(cached, space, reuse_from)
     plan_meta = {"n": n, "seed": seed, "subnets": n_sub, "sampler": SAMPLER}
     with RunStore(store, space, [o.to_dict() for o in evaluator.objectives]) as st:
         if "plan" in st.meta and st.meta["plan"] != plan_meta:
@@ -203,8 +326,17 @@ def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path
         sub_names = [n for e in cached if isinstance(e, SubnetCachedEvaluator) for n in e.names]
         primed = {_key(space, r["config"]) for r in rows
                   if all(np.isfinite(r["objectives"].get(n, np.nan)) for n in sub_names)}
+        todo_subnets = {_key(space, plan[i]) for i in todo}
+        from_tables = (todo_subnets - primed) & set.intersection(*(set(v) for _, v in reused)) \
+            if reused else set()
+        for e, values in reused:
+            keys = [k for k in todo_subnets - primed if k in values]
+            e.prime([dict(zip(sub_keys(space), k)) for k in keys],
+                    np.array([values[k] for k in keys]).reshape(len(keys), len(e.names)))
+        if from_tables:
+            st.set_meta("reused_from", {"tables": [str(p) for p in reuse_from], "subnets": len(from_tables)})
         # each subnet lies in one batch, so a subnet-only evaluator sees it once (any executor)
-        sub_evals = len({_key(space, plan[i]) for i in todo} - primed) if any(
+        sub_evals = len(todo_subnets - primed - from_tables) if any(
             isinstance(e, SubnetCachedEvaluator) for e in cached) else 0
         bar = _progress(n, len(done), f"label {space.name}", progress)
         new = 0
@@ -229,7 +361,7 @@ def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path
         summary = {
             "n": n, "ok": sum(r["error"] is None for r in rows), "failed": sum(r["error"] is not None for r in rows),
             "new": new, "distinct_subnets": len({_key(space, r["config"]) for r in rows}),
-            "subnet_evaluations": sub_evals,
+            "subnet_evaluations": sub_evals, "reused_subnets": len(from_tables),
             "seconds": round(time.time() - t0, 2), "store": str(st.path), "out": None,
         }
         if out is not None:
@@ -238,7 +370,31 @@ def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path
 
 
 def _key(space: Any, cfg: Mapping[str, Any]) -> tuple:
-    return tuple(cfg[n] for n in getattr(space, "subnet", space).names)
+    return tuple(cfg[n] for n in sub_keys(space))
+
+
+def sub_keys(space: Any) -> tuple[str, ...]:
+    """The subnet choice names of a (joint) space, in order."""
+    return tuple(getattr(space, "subnet", space).names)
+
+
+def _reusable(cached: Sequence[Evaluator], space: Any, tables: Sequence[str | Path]
+              ) -> list[tuple[SubnetCachedEvaluator, dict[tuple, np.ndarray]]]:
+    """Per subnet-cached evaluator, the values ``tables`` hold for it (first table wins)."""
+    if not tables:
+        return []
+    subnet_evals = [e for e in cached if isinstance(e, SubnetCachedEvaluator)]
+    if not subnet_evals:
+        raise ReuseError("reusing values of earlier tables needs a subnet-only evaluator (accuracy); "
+                         "this run has none")
+    out = []
+    for e in subnet_evals:
+        values: dict[tuple, np.ndarray] = {}
+        for t in tables:
+            for k, v in subnet_values_from_table(t, space, e.names, e.identity).items():
+                values.setdefault(k, v)
+        out.append((e, values))
+    return out
 
 
 def _prime(cached: Sequence[Evaluator], rows: Sequence[Mapping[str, Any]], space: Any) -> None:

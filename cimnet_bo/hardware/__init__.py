@@ -1,4 +1,5 @@
-"""CiM roofline model, version 1 (``CIM_MODEL.md``): latency, energy and area (numpy only).
+"""CiM roofline model, version 2 (``CIM_MODEL.md``): latency, energy, area and peak power
+(numpy only).
 
 * :class:`Technology`: every constant of the model page, overridable.
 * :class:`HardwareConfig`: a validated chip configuration.
@@ -20,10 +21,12 @@ from cimnet_bo.hardware.config import KNOB_NAMES, KNOBS, HardwareConfig, knob_ar
 from cimnet_bo.hardware.many import simulate_many
 from cimnet_bo.hardware.model import SimulationResult, peak_ops_per_s, simulate
 from cimnet_bo.hardware.roofline import plot_roofline, roofline_data
-from cimnet_bo.hardware.technology import Technology
+from cimnet_bo.hardware.technology import MODEL_VERSION, Technology, space_technology
 
 __all__ = [
+    "MODEL_VERSION",
     "Technology",
+    "space_technology",
     "HardwareConfig",
     "KNOBS",
     "KNOB_NAMES",

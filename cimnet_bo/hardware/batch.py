@@ -2,9 +2,10 @@
 
 A :class:`TableBatch` holds U networks as two padded matrices, one for static layers
 (U x Ls) and one for digital layers (dynamic and eltwise, U x Ld), plus per-network sums
-of the terms that do not depend on the hardware. Padding rows are all zeros, and every
-formula of the model gives exactly 0 for them, so no mask is needed except for the
-one-time programming time.
+of the terms that do not depend on the hardware. Each row stands for ``mult`` identical
+layers (0 for padding), so every per-layer term enters the sums weighted by ``mult``; a
+batch may share one set of rows among all its networks (a (1 x L) matrix) and differ only
+in ``mult`` (the ViT builder does).
 
 Three ways to build one, none with a Python loop per layer:
 
@@ -24,39 +25,57 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.hardware.model import activation_bytes, weight_bytes
+from cimnet_bo.hardware.model import layer_bytes, weight_bytes
 from cimnet_bo.workload.table import LayerTable
 
-#: Static-layer columns of a batch (U x Ls).
-STATIC_COLS = (
-    "M",
-    "K",
-    "N",
-    "count",
-    "w_bits",
-    "a_bits",
-    "act_b",
-    "W",
-    "MNc",
-    "MKc",
-    "MKNc",
-    "KNc",
-    "valid",
-)
-#: Digital-layer columns of a batch (U x Ld).
-DIGITAL_COLS = ("work", "act_b")
+#: Static-layer columns of a batch ((U or 1) x Ls): the layer's shape and the terms of the
+#: page that depend on it alone. ``mult`` counts identical layers (0 for padding).
+STATIC_COLS = ("M", "K", "N", "count", "w_bits", "a_bits", "traffic0", "fold", "W", "MNc", "MKc")
+#: Digital-layer columns of a batch ((U or 1) x Ld).
+DIGITAL_COLS = ("work", "traffic0")
 #: Per-network sums (U,).
-SUM_COLS = ("act_tot", "act_max", "W_tot", "MKNc_tot", "KNc_tot", "dyn_macs", "elt_ops")
+SUM_COLS = (
+    "fold_max", "traffic_tot", "W_tot", "MNc_tot", "MKNc_tot", "KNc_tot", "dyn_macs", "elt_ops"
+)
+
+
+def row_terms(static, dynamic, M, K, N, count, w_bits, a_bits, ops, reuse) -> dict[str, np.ndarray]:
+    """The hardware-independent terms of layer rows (arrays of any one shape).
+
+    ``traffic0 = in_b + out_b`` (buffer traffic without partial sums), ``fold = in_b / reuse +
+    out_b`` (what the buffer must hold; page, *Every layer*: capacity checked on folded
+    inputs, reuse 1 for digital layers), ``W`` (weight bytes), ``MNc = M*N*count``, ``MKc``,
+    ``MKNc``, ``KNc`` and the digital ``work`` (``M*K*N*count`` dynamic, ``ops*count``
+    eltwise). Shared by every batch builder, so all compare bit-identical numbers.
+    """
+    in_b, out_b = layer_bytes(static, dynamic, M, K, N, count, a_bits, ops)
+    return {
+        "traffic0": in_b + out_b,
+        "fold": np.where(static, in_b / reuse, in_b) + out_b,
+        "W": weight_bytes(static, K, N, count, w_bits),
+        "MNc": M * N * count,
+        "MKc": M * K * count,
+        "MKNc": M * K * N * count,
+        "KNc": K * N * count,
+        "work": np.where(dynamic, M * K * N * count, ops * count),
+    }
+
+
+def _rows(v: np.ndarray, idx: Any) -> np.ndarray:
+    """Row selection that keeps a shared (1 x L) matrix shared."""
+    return v if v.shape[0] == 1 else v[idx]
 
 
 @dataclass
 class TableBatch:
     """U networks as padded matrices (see the module docstring).
 
-    ``static[c]`` is (U x Ls) for c in :data:`STATIC_COLS`; ``digital[c]`` (U x Ld) for c in
-    :data:`DIGITAL_COLS`; ``sums[c]`` (U,) for c in :data:`SUM_COLS`. ``uniform_bits`` is
-    ``(w_bits, a_bits)`` when every static layer of every network has that precision, else
-    None (the model then works per layer).
+    ``static[c]`` is (U x Ls) or (1 x Ls) (one set of layer shapes shared by every network)
+    for c in :data:`STATIC_COLS`, and ``static["mult"]`` (U x Ls) counts how many identical
+    layers each row stands for (0: padding or a shape the network does not use); likewise
+    ``digital`` (x Ld) for :data:`DIGITAL_COLS` and ``mult``; ``sums[c]`` (U,) for c in
+    :data:`SUM_COLS`. ``uniform_bits`` is ``(w_bits, a_bits)`` when every static layer of every
+    network has that precision, else None (the model then works per layer).
     """
 
     static: dict[str, np.ndarray]
@@ -66,13 +85,13 @@ class TableBatch:
     labels: list[str] | None = None
 
     def __len__(self) -> int:
-        return len(self.sums["act_tot"])
+        return len(self.sums["W_tot"])
 
     def take(self, idx: np.ndarray) -> "TableBatch":
-        """The networks at ``idx`` (a new batch; rows gathered)."""
+        """The networks at ``idx`` (a new batch; rows gathered, shared shapes kept shared)."""
         return TableBatch(
-            {k: v[idx] for k, v in self.static.items()},
-            {k: v[idx] for k, v in self.digital.items()},
+            {k: _rows(v, idx) for k, v in self.static.items()},
+            {k: _rows(v, idx) for k, v in self.digital.items()},
             {k: v[idx] for k, v in self.sums.items()},
             self.uniform_bits,
             None if self.labels is None else [self.labels[i] for i in np.asarray(idx).ravel()],
@@ -80,10 +99,11 @@ class TableBatch:
 
     def slice(self, lo: int, hi: int) -> "TableBatch":
         """Networks lo..hi-1 (views, no copy)."""
+        sl = slice(lo, hi)
         return TableBatch(
-            {k: v[lo:hi] for k, v in self.static.items()},
-            {k: v[lo:hi] for k, v in self.digital.items()},
-            {k: v[lo:hi] for k, v in self.sums.items()},
+            {k: _rows(v, sl) for k, v in self.static.items()},
+            {k: _rows(v, sl) for k, v in self.digital.items()},
+            {k: v[sl] for k, v in self.sums.items()},
             self.uniform_bits,
             None if self.labels is None else self.labels[lo:hi],
         )
@@ -103,81 +123,70 @@ class TableBatch:
         w_bits,
         a_bits,
         ops,
+        reuse,
         labels=None,
     ) -> "TableBatch":
         """A batch from the concatenated rows of ``n_tables`` networks.
 
-        ``table_id`` (R,) gives each row's network, non-decreasing; the other arguments are
-        (R,) row columns. Rows keep their order within each network and kind.
+        ``table_id`` (R,) gives each row's network; the other arguments are (R,) row columns.
+        Identical rows of one network become one row with ``mult`` > 1 (every term of the
+        model is per layer, so identical layers give identical terms).
         """
-        table_id = np.asarray(table_id, dtype=np.int64)
-        eltwise = ~(static | dynamic)
-        act_b = activation_bytes(static, dynamic, M, K, N, count, a_bits, ops)
-        W = weight_bytes(static, K, N, count, w_bits)
+        table_id = np.asarray(table_id, dtype=np.float64)
+        code = np.where(static, 0.0, np.where(dynamic, 1.0, 2.0))
+        key = np.stack([table_id, code, M, K, N, count, w_bits, a_bits, ops, reuse], axis=1)
+        uniq, mult = np.unique(key, axis=0, return_counts=True)
+        tid = uniq[:, 0].astype(np.int64)
+        code = uniq[:, 1]
+        static, dynamic = code == 0.0, code == 1.0
+        M, K, N, count, w_bits, a_bits, ops, reuse = uniq[:, 2:].T
+        terms = row_terms(static, dynamic, M, K, N, count, w_bits, a_bits, ops, reuse)
+        cols = {"M": M, "K": K, "N": N, "count": count, "w_bits": w_bits, "a_bits": a_bits,
+                "dyn": dynamic.astype(np.float64), **terms}
 
-        def scatter(mask):
+        def padded(mask: np.ndarray, keys) -> dict[str, np.ndarray]:
             rows = np.flatnonzero(mask)
-            tid = table_id[rows]
-            # position of each selected row within its network: running count minus the
-            # count before the network's first row
-            n_per = np.bincount(tid, minlength=n_tables)
+            t = tid[rows]
+            n_per = np.bincount(t, minlength=n_tables)
             starts = np.concatenate(([0], np.cumsum(n_per)[:-1]))
-            width = max(int(n_per.max()) if n_tables and tid.size else 0, 1)
-            flat = tid * width + (np.arange(tid.size) - starts[tid])
-            return rows, flat, width
+            width = max(int(n_per.max()) if t.size else 0, 1)
+            flat = t * width + (np.arange(t.size) - starts[t])
+            out = {}
+            for k in (*keys, "mult"):
+                m = np.zeros(n_tables * width)
+                m[flat] = (mult if k == "mult" else cols[k])[rows]
+                out[k] = m.reshape(n_tables, width)
+            return out
 
-        def padded(values, flat, width, dtype=np.float64):
-            m = np.zeros(n_tables * width, dtype=dtype)
-            m[flat] = values
-            return m.reshape(n_tables, width)
-
-        rows, flat, Ls = scatter(static)
-        s_vals = {
-            "M": M,
-            "K": K,
-            "N": N,
-            "count": count,
-            "w_bits": w_bits,
-            "a_bits": a_bits,
-            "act_b": act_b,
-            "W": W,
-        }
-        s_vals = {k: v.take(rows) for k, v in s_vals.items()}
-        s_vals["MNc"] = s_vals["M"] * s_vals["N"] * s_vals["count"]
-        s_vals["MKc"] = s_vals["M"] * s_vals["K"] * s_vals["count"]
-        s_vals["MKNc"] = s_vals["M"] * s_vals["K"] * s_vals["N"] * s_vals["count"]
-        s_vals["KNc"] = s_vals["K"] * s_vals["N"] * s_vals["count"]
-        st = {k: padded(v, flat, Ls) for k, v in s_vals.items()}
-        st["valid"] = padded(True, flat, Ls, bool)
-
-        drows, dflat, Ld = scatter(~static)
-        work = np.where(dynamic, M * K * N * count, ops * count)
-        dg = {
-            "work": padded(work.take(drows), dflat, Ld),
-            "act_b": padded(act_b.take(drows), dflat, Ld),
-        }
-
-        dyn_macs = np.bincount(table_id, weights=np.where(dynamic, work, 0.0), minlength=n_tables)
-        elt_ops = np.bincount(table_id, weights=np.where(eltwise, work, 0.0), minlength=n_tables)
+        st = padded(static, STATIC_COLS)
+        dg = padded(~static, (*DIGITAL_COLS, "dyn"))
+        dyn_mask = dg.pop("dyn") > 0
         sw, sa = w_bits[static], a_bits[static]
         uniform = None
         if sw.size == 0:
             uniform = (8.0, 8.0)
         elif np.all(sw == sw[0]) and np.all(sa == sa[0]):
             uniform = (float(sw[0]), float(sa[0]))
-        return cls.assemble(st, dg, dyn_macs, elt_ops, uniform, labels)
+        return cls.assemble(st, dg, uniform, n_tables, dyn_mask, labels)
 
     @classmethod
-    def assemble(cls, static, digital, dyn_macs, elt_ops, uniform, labels=None) -> "TableBatch":
-        """A batch from its padded matrices; computes the per-network sums."""
+    def assemble(cls, static, digital, uniform, n: int, dyn_mask: np.ndarray,
+                 labels=None) -> "TableBatch":
+        """A batch from its matrices; computes the per-network sums. Digital rows are dynamic
+        where ``dyn_mask`` (broadcastable to ``digital["work"]``) is true, else eltwise."""
+        sm, dm = static["mult"], digital["mult"]
+        wsum = lambda m, v: np.broadcast_to((m * v).sum(1), (n,))  # noqa: E731
+        fold = np.where(sm > 0, static["fold"], 0.0).max(1, initial=0.0)
+        fold_d = np.where(dm > 0, digital["traffic0"], 0.0).max(1, initial=0.0)
         sums = {
-            "act_tot": static["act_b"].sum(1) + digital["act_b"].sum(1),
-            "act_max": np.maximum(static["act_b"].max(1), digital["act_b"].max(1)),
-            "W_tot": static["W"].sum(1),
-            "MKNc_tot": static["MKNc"].sum(1),
-            "KNc_tot": static["KNc"].sum(1),
-            "dyn_macs": dyn_macs,
-            "elt_ops": elt_ops,
+            "fold_max": np.broadcast_to(np.maximum(fold, fold_d), (n,)),
+            "traffic_tot": wsum(sm, static["traffic0"]) + wsum(dm, digital["traffic0"]),
+            "W_tot": wsum(sm, static["W"]),
+            "MNc_tot": wsum(sm, static["MNc"]),
+            "MKNc_tot": wsum(sm, static["M"] * static["K"] * static["N"] * static["count"]),
+            "KNc_tot": wsum(sm, static["K"] * static["N"] * static["count"]),
+            "dyn_macs": wsum(dm, np.where(dyn_mask, digital["work"], 0.0)),
+            "elt_ops": wsum(dm, np.where(dyn_mask, 0.0, digital["work"])),
         }
         return cls(static, digital, sums, uniform, labels)
 
@@ -206,7 +215,7 @@ class TableBatch:
             )
         cols = {
             c: np.concatenate([t.__dict__[c] for t in tabs]).astype(np.float64, copy=False)
-            for c in ("M", "K", "N", "count", "w_bits", "a_bits", "ops")
+            for c in ("M", "K", "N", "count", "w_bits", "a_bits", "ops", "reuse")
         }
         return cls.from_rows(
             table_id, len(tabs), static, dynamic, labels=[t.label for t in tabs], **cols
@@ -224,47 +233,26 @@ def _column(configs: Any, key: str, n: int) -> np.ndarray | None:
         return None
 
 
-def _row_columns(
-    kind: np.ndarray, M, K, N, count, ops, w_bits=8.0, a_bits=8.0
-) -> dict[str, np.ndarray]:
-    """Every batch column for rows given as arrays of any shape (``kind`` of 's', 'd', 'e');
-    the same expressions as :meth:`TableBatch.from_rows`, so values are bit-identical."""
-    static, dynamic = kind == "s", kind == "d"
-    shape = np.broadcast(kind, M, K, N, count, ops).shape
-    M, K, N, count, ops = (
-        np.broadcast_to(np.asarray(x, dtype=np.float64), shape) for x in (M, K, N, count, ops)
-    )
-    wb = np.broadcast_to(np.float64(w_bits), shape)
-    ab = np.broadcast_to(np.float64(a_bits), shape)
-    act_b = activation_bytes(static, dynamic, M, K, N, count, ab, ops)
-    return {
-        "M": M,
-        "K": K,
-        "N": N,
-        "count": count,
-        "w_bits": wb,
-        "a_bits": ab,
-        "act_b": act_b,
-        "W": weight_bytes(static, K, N, count, wb),
-        "MNc": M * N * count,
-        "MKc": M * K * count,
-        "MKNc": M * K * N * count,
-        "KNc": K * N * count,
-        "work": np.where(dynamic, M * K * N * count, ops * count),
-    }
+def _counts(n: int, code: np.ndarray, n_codes: int) -> np.ndarray:
+    """(n x n_codes) counts of each code per configuration; ``code`` (n x slots), with
+    ``n_codes`` meaning "none"."""
+    flat = (np.arange(n)[:, None] * (n_codes + 1) + code).ravel()
+    return np.bincount(flat, minlength=n * (n_codes + 1)).reshape(n, n_codes + 1)[:, :n_codes]
 
 
 def vit_batch(space: Any, configs: Any) -> TableBatch:
     """Batch of ViT-family networks straight from subnet configurations (vectorised).
 
-    Reproduces :func:`cimnet_bo.workload.families.vit_table` row for row (up to where the
-    padding sits). ``space`` is a ViT-family subnet or joint space; ``configs`` a list of
-    configuration dicts or a dict of arrays (choice name -> values). Values are checked
-    against the space's allowed values.
+    Gives the same model results as building each configuration's table with
+    :func:`cimnet_bo.workload.families.vit_table` (tested). ``space`` is a ViT-family subnet
+    or joint space; ``configs`` a list of configuration dicts or a dict of arrays (choice name
+    -> values). Values are checked against the space's allowed values.
 
-    A transformer layer's rows depend only on (embed_dim, heads_i, mlp_i), which take a few
-    dozen combinations; their rows are computed once per combination ("templates") and
-    gathered into the padded matrices, so the cost is a few array gathers per column.
+    A ViT's layers take few distinct shapes: QKV and projection depend on (embedding, heads),
+    fc1 and fc2 on (embedding, MLP size), the rest on the embedding alone. The batch holds
+    each shape once, shared by every network (a (1 x L) matrix), and each network's count of
+    each shape (``mult``), so the model's work per pair is the number of distinct shapes
+    (16 static and 16 digital for ViT-B), not the number of layers.
     """
     from cimnet_bo.space import JointSpace
 
@@ -302,22 +290,16 @@ def vit_batch(space: Any, configs: Any) -> TableBatch:
         if "embed_dim" in sub.names
         else np.array([float(meta.get("hidden", 0))])
     )
-    H_vals = np.array(
-        sorted({v for i in range(dmax) for v in sub[f"heads_{i}"].values}), dtype=float
-    )
-    M_vals = np.array(
-        sorted({v for i in range(dmax) for v in sub[f"{mkey}_{i}"].values}), dtype=float
-    )
-    nE, nH, nM = len(E_vals), len(H_vals), len(M_vals)
-    C = nE * nH * nM
+    H_vals = np.array(sorted({v for i in range(dmax) for v in sub[f"heads_{i}"].values}), dtype=float)
+    R_vals = np.array(sorted({v for i in range(dmax) for v in sub[f"{mkey}_{i}"].values}), dtype=float)
+    nE, nH, nR = len(E_vals), len(H_vals), len(R_vals)
 
     e_rank = (
-        np.searchsorted(E_vals, cols["embed_dim"])
-        if "embed_dim" in cols
-        else np.zeros(n, dtype=np.int64)
+        np.searchsorted(E_vals, cols["embed_dim"]) if "embed_dim" in cols else np.zeros(n, dtype=np.int64)
     )
     active = np.arange(dmax)[None, :] < cols["num_layers"][:, None]
-    code = np.full((n, dmax), C, dtype=np.int64)  # C = the all-zero template (inactive slot)
+    code_h = np.full((n, dmax), nE * nH, dtype=np.int64)  # nE*nH: no layer in this slot
+    code_m = np.full((n, dmax), nE * nR, dtype=np.int64)
     for i in range(dmax):  # loop over layer slots (the space's depth), not over pairs
         h, m = cols.get(f"heads_{i}"), cols.get(f"{mkey}_{i}")
         if h is None or m is None:
@@ -327,86 +309,51 @@ def vit_batch(space: Any, configs: Any) -> TableBatch:
                     f"configuration does not match space {sub.name!r}: missing key {miss!r}"
                 )
             continue
-        c = (e_rank * nH + np.searchsorted(H_vals, h)) * nM + np.searchsorted(M_vals, m)
-        code[:, i] = np.where(active[:, i], c, C)
+        code_h[:, i] = np.where(active[:, i], e_rank * nH + np.searchsorted(H_vals, h), nE * nH)
+        code_m[:, i] = np.where(active[:, i], e_rank * nR + np.searchsorted(R_vals, m), nE * nR)
+    cnt_h = _counts(n, code_h, nE * nH).astype(np.float64)  # layers per (embed, heads)
+    cnt_m = _counts(n, code_m, nE * nR).astype(np.float64)  # layers per (embed, mlp)
+    on_e = (e_rank[:, None] == np.arange(nE)[None, :]).astype(np.float64)  # (n x nE)
+    layers_e = cnt_h.reshape(n, nE, nH).sum(2)  # active layers per embedding
 
-    # --- templates: one transformer layer per (embed, heads, mlp) combination, plus zeros
-    eg, hg, mg = (g.ravel() for g in np.meshgrid(E_vals, H_vals, M_vals, indexing="ij"))
-    eg, hg, mg = (np.append(g, 0.0) for g in (eg, hg, mg))
-    mlp = np.round(mg * eg) if ratio else mg  # int(round(mlp_ratio * hidden))
-    on = np.append(np.ones(C), 0.0)  # 0 for the zero template
+    # --- the distinct shapes: per (embed, heads), per (embed, mlp) and per embed
+    eh, hh = (g.ravel() for g in np.meshgrid(E_vals, H_vals, indexing="ij"))
+    em, rm = (g.ravel() for g in np.meshgrid(E_vals, R_vals, indexing="ij"))
+    mlp = np.round(rm * em) if ratio else rm  # int(round(mlp_ratio * hidden))
     hd = float(meta["head_dim"])
     patches = float((meta["image"] // meta["patch"]) ** 2)
     T = patches + 1.0  # class token
-    col = lambda *xs: np.stack([np.broadcast_to(x, on.shape) for x in xs], axis=1) * on[:, None]
-    # static: qkv (T, H, 3*h*hd), proj (T, h*hd, H), fc1 (T, H, mlp), fc2 (T, mlp, H)
-    st = _row_columns(
-        np.array("s"),
-        col(T, T, T, T),
-        col(eg, hg * hd, eg, mlp),
-        col(3 * hg * hd, eg, mlp, eg),
-        col(1, 1, 1, 1),
-        0.0,
-    )
-    st["valid"] = np.broadcast_to(on[:, None] > 0, (C + 1, 4))
-    # digital: norm1, qk (T, hd, T) x h, softmax, av (T, T, hd) x h, add1, norm2, gelu, add2
-    dkind = np.array(["e", "d", "e", "d", "e", "e", "e", "e"])
-    z = 0.0
-    dg = _row_columns(
-        dkind[None, :],
-        col(z, T, z, T, z, z, z, z),
-        col(z, hd, z, T, z, z, z, z),
-        col(z, T, z, hd, z, z, z, z),
-        col(1, hg, 1, hg, 1, 1, 1, 1),
-        col(T * eg, z, hg * T * T, z, T * eg, T * eg, T * mlp, T * eg),
-    )
-    dyn_t = np.where(dkind == "d", dg["work"], 0.0).sum(1)
-    elt_t = np.where(dkind == "e", dg["work"], 0.0).sum(1)
-    # rows outside the layers depend on the embedding only: patch_embed and head (static),
-    # pos_embed and the final norm (digital); they form one more template per embedding
-    # (padded with zero rows to the template width), appended after the zero template
-    E4 = lambda a, b: np.stack([a, b] + [np.zeros(nE)] * (st["M"].shape[1] - 2), 1)  # noqa: E731
-    fs = _row_columns(
-        np.array("s"),
-        E4(np.full(nE, patches), np.ones(nE)),
-        E4(np.full(nE, float(meta["in_chans"] * meta["patch"] ** 2)), E_vals),
-        E4(E_vals, np.full(nE, float(meta["classes"]))),
-        E4(np.ones(nE), np.ones(nE)),
-        0.0,
-    )
-    fs["valid"] = E4(np.ones(nE), np.ones(nE)) > 0
-    fs["w_bits"] = np.where(fs["valid"], 8.0, 0.0)
-    fs["a_bits"] = fs["w_bits"]
-    E8 = lambda a, b: np.stack([a, b] + [np.zeros(nE)] * (len(dkind) - 2), 1)  # noqa: E731
-    fd = _row_columns(
-        np.array("e"), 0.0, 0.0, 0.0, E8(np.ones(nE), np.ones(nE)), E8(T * E_vals, T * E_vals)
-    )
-    st["w_bits"] = np.where(st["valid"], 8.0, 0.0)
-    st["a_bits"] = st["w_bits"]
-    code = np.concatenate([code, (C + 1 + e_rank)[:, None]], axis=1)
+    one_h, one_m, one_e = np.ones(nE * nH), np.ones(nE * nR), np.ones(nE)
+    # static: qkv (T, E, 3*h*hd), proj (T, h*hd, E), fc1 (T, E, mlp), fc2 (T, mlp, E),
+    # patch_embed (patches, in_chans*patch^2, E), head (1, E, classes)
+    sM = np.concatenate([T * one_h, T * one_h, T * one_m, T * one_m, patches * one_e, one_e])
+    sK = np.concatenate([eh, hh * hd, em, mlp, float(meta["in_chans"] * meta["patch"] ** 2) * one_e, E_vals])
+    sN = np.concatenate([3 * hh * hd, eh, mlp, em, E_vals, float(meta["classes"]) * one_e])
+    s_mult = np.concatenate([cnt_h, cnt_h, cnt_m, cnt_m, on_e, on_e], axis=1)
+    # digital: qk (T, hd, T) x h, av (T, T, hd) x h [dynamic]; softmax h*T*T, gelu T*mlp,
+    # and T*E for norm1, add1, norm2, add2 per layer plus pos_embed and the final norm
+    z_h, z_m = np.zeros(nE * nH), np.zeros(nE * nR)
+    dM = np.concatenate([T * one_h, T * one_h, z_h, z_m, np.zeros(nE)])
+    dK = np.concatenate([hd * one_h, T * one_h, z_h, z_m, np.zeros(nE)])
+    dN = np.concatenate([T * one_h, hd * one_h, z_h, z_m, np.zeros(nE)])
+    dC = np.concatenate([hh, hh, one_h, one_m, one_e])
+    dO = np.concatenate([z_h, z_h, hh * T * T, T * mlp, T * E_vals])
+    d_dyn = np.concatenate([one_h, one_h, z_h, z_m, np.zeros(nE)]) > 0
+    d_mult = np.concatenate([cnt_h, cnt_h, cnt_h, cnt_m, 4 * layers_e + 2 * on_e], axis=1)
 
-    # --- gather into (n x Ls) and (n x Ld) matrices: one np.take per column
-    def build(tmpl, fixed, keys):
-        out = {}
-        for k in keys:
-            t = np.concatenate(
-                [
-                    np.broadcast_to(tmpl[k], tmpl["act_b"].shape),
-                    np.broadcast_to(fixed[k], fixed["act_b"].shape),
-                ],
-                axis=0,
-            )
-            out[k] = np.take(t, code, axis=0).reshape(n, -1)
-        return out
+    def shared(kind_static, kind_dynamic, M, K, N, C, O) -> dict[str, np.ndarray]:
+        eight = np.full(M.shape, 8.0)
+        t = row_terms(kind_static, kind_dynamic, M, K, N, C, eight, eight, O, np.ones(M.shape))
+        t.update(M=M, K=K, N=N, count=C, w_bits=eight, a_bits=eight)
+        return {k: v[None, :] for k, v in t.items()}
 
-    static = build(st, fs, STATIC_COLS)
-    digital = build(dg, fd, DIGITAL_COLS)
-    zero = np.zeros(nE)
-    dyn = np.concatenate([dyn_t, zero])
-    elt = np.concatenate([elt_t, fd["work"].sum(1)])
-    return TableBatch.assemble(
-        static, digital, np.take(dyn, code).sum(1), np.take(elt, code).sum(1), (8.0, 8.0)
-    )
+    static = shared(np.ones(sM.shape, bool), np.zeros(sM.shape, bool), sM, sK, sN, np.ones(sM.shape), 0.0 * sM)
+    static = {k: static[k] for k in STATIC_COLS}
+    static["mult"] = s_mult
+    digital = shared(np.zeros(dM.shape, bool), d_dyn, dM, dK, dN, dC, dO)
+    digital = {k: digital[k] for k in DIGITAL_COLS}
+    digital["mult"] = d_mult
+    return TableBatch.assemble(static, digital, (8.0, 8.0), n, d_dyn[None, :])
 
 
 class TableCache:

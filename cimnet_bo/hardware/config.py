@@ -48,15 +48,21 @@ KNOBS: tuple[KnobSpec, ...] = (
         None,
         lo=1,
         hi=MAX_ADC_BITS,
-        doc="ADC resolution (default dac_bits + ceil(0.5*log2(rows_active)))",
+        doc="ADC resolution (default dac_bits + bits_per_cell - 1 + ceil(0.5*log2(rows_active)))",
     ),
     KnobSpec("cell", "cell", True, doc="'sram' or 'rram'"),
     KnobSpec("glb_kb", "real", True, doc="global buffer size, KB (1 KB = 1024 bytes)"),
     KnobSpec(
         "dram_bw_gbps", "real", True, doc="DRAM <-> global buffer bandwidth, GB/s (1e9 bytes/s)"
     ),
-    KnobSpec("glb_bw_gbps", "real", True, doc="global buffer <-> macros bandwidth, GB/s"),
-    KnobSpec("clock_mhz", "real", True, doc="digital clock, MHz"),
+    KnobSpec(
+        "glb_width",
+        "int",
+        True,
+        lo=1,
+        doc="global buffer port width, bytes per clock cycle (bandwidth = glb_width * clock)",
+    ),
+    KnobSpec("clock_mhz", "real", True, doc="digital clock, MHz (at most the technology's f_max)"),
     KnobSpec("digital_macs", "int", True, lo=1, doc="MACs per cycle of the digital unit"),
 )
 KNOB_NAMES: tuple[str, ...] = tuple(k.name for k in KNOBS)
@@ -114,9 +120,10 @@ class HardwareConfig:
     """One CiM chip: the knobs of the model page's hardware table.
 
     ``rows_active=None`` means all rows; ``adc_bits=None`` means
-    ``dac_bits + ceil(0.5*log2(rows_active))`` (see :attr:`eff_adc_bits`).
+    ``dac_bits + bits_per_cell - 1 + ceil(0.5*log2(rows_active))`` (see :attr:`eff_adc_bits`).
     Construction validates every knob and raises ``ValueError`` naming the knob, its value
-    and the allowed range.
+    and the allowed range. The clock's upper bound is the technology's ``f_max``, checked by
+    the model (:func:`check_clock`).
     """
 
     rows: int
@@ -126,7 +133,7 @@ class HardwareConfig:
     cell: str
     glb_kb: float
     dram_bw_gbps: float
-    glb_bw_gbps: float
+    glb_width: int
     clock_mhz: float
     digital_macs: int
     rows_active: int | None = None
@@ -161,11 +168,11 @@ class HardwareConfig:
 
     @property
     def eff_adc_bits(self) -> int:
-        """adc_bits, defaulting to ``dac_bits + ceil(0.5*log2(rows_active))`` (page, hardware
-        table)."""
+        """adc_bits, defaulting to ``dac_bits + bits_per_cell - 1 + ceil(0.5*log2(rows_active))``
+        (page, hardware table: NeuroSim's rule)."""
         if self.adc_bits is not None:
             return self.adc_bits
-        return int(default_adc_bits(self.dac_bits, self.eff_rows_active))
+        return int(default_adc_bits(self.dac_bits, self.bits_per_cell, self.eff_rows_active))
 
     # ---------------------------------------------------------------- conversion
     @classmethod
@@ -201,9 +208,24 @@ def check_knob_names(keys: Any, what: str) -> None:
         raise ValueError(f"{what}: " + "; ".join(parts) + f"; knobs are {list(KNOB_NAMES)}")
 
 
-def default_adc_bits(dac_bits, rows_active):
-    """``adc_bits = dac_bits + ceil(0.5*log2(rows_active))`` (page, hardware table); arrays work."""
-    return dac_bits + np.ceil(0.5 * np.log2(rows_active))
+def default_adc_bits(dac_bits, bits_per_cell, rows_active):
+    """``adc_bits = dac_bits + bits_per_cell - 1 + ceil(0.5*log2(rows_active))`` (page, hardware
+    table; NeuroSim's rule); arrays work."""
+    return dac_bits + bits_per_cell - 1 + np.ceil(0.5 * np.log2(rows_active))
+
+
+def check_clock(clock_mhz, f_max_mhz: float, offset: int = 0) -> None:
+    """Raise ``ValueError`` naming ``clock_mhz`` when a clock exceeds ``f_max`` (page, hardware
+    table: ``clock_mhz | ... must be <= f_max``); ``clock_mhz`` is a number or an array."""
+    c = np.atleast_1d(np.asarray(clock_mhz, dtype=np.float64))
+    over = c > f_max_mhz
+    if over.any():
+        i = int(np.flatnonzero(over)[0])
+        where = "" if c.size == 1 and offset == 0 else f" (pair {i + offset})"
+        raise ValueError(
+            f"hardware knob 'clock_mhz' = {c[i]:g}{where} is invalid: allowed a number in "
+            f"(0, f_max = {f_max_mhz:g}] MHz (the technology's highest clock)"
+        )
 
 
 # ------------------------------------------------------------------- many configurations
@@ -399,7 +421,7 @@ def validate_knob_arrays(raw: Mapping[str, np.ndarray], offset: int = 0) -> dict
             f"an integer in [1, {int(hi[bad])}] for cell={str(cell[bad])!r}",
             bad + offset,
         )
-    adc_default = default_adc_bits(out["dac_bits"], ra)
+    adc_default = default_adc_bits(out["dac_bits"], out["bits_per_cell"], ra)
     adc = out.get("adc_bits")
     out["adc_bits"] = adc_default if adc is None else np.where(np.isnan(adc), adc_default, adc)
     out["cell"] = cell

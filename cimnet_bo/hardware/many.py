@@ -1,4 +1,4 @@
-"""The CiM roofline model v1 for many (network, chip) pairs at once: :func:`simulate_many`.
+"""The CiM roofline model v2 for many (network, chip) pairs at once: :func:`simulate_many`.
 
 Same formulas as :func:`cimnet_bo.hardware.simulate` (the reference; each line here names the
 line of ``CIM_MODEL.md`` it implements), evaluated on (pairs x layers) numpy arrays: networks
@@ -15,12 +15,21 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.hardware.batch import SubnetConfigs, TableBatch
-from cimnet_bo.hardware.config import HardwareConfig, KNOB_NAMES, knob_arrays
-from cimnet_bo.hardware.model import area_mm2, mvm_unit_s, t_row_write_s
+from cimnet_bo.hardware.config import HardwareConfig, KNOB_NAMES, check_clock, knob_arrays
+from cimnet_bo.hardware.model import (
+    area_mm2,
+    mvm_unit_s,
+    peak_power_w,
+    t_row_write_s,
+    t_s_seconds,
+)
 from cimnet_bo.hardware.technology import FJ_TO_PJ, GB, KB, MHZ, PJ_TO_J, Technology
 from cimnet_bo.workload.table import LayerTable
 
-OUTPUTS = ("latency_s", "energy_j", "area_mm2", "resident", "program_time_s")
+OUTPUTS = (
+    "latency_s", "energy_j", "area_mm2", "power_w", "feasible", "resident", "program_time_s"
+)
+BOOL_OUTPUTS = ("feasible", "resident")
 #: Target number of (pair x static layer) elements per chunk: a few MB per array.
 CHUNK_ELEMENTS = 1 << 17
 
@@ -182,12 +191,18 @@ class _Tables:
 
 
 def _kernel(b: TableBatch, hw: Mapping[str, np.ndarray], tech: Technology) -> dict[str, np.ndarray]:
-    """Totals for one chunk: ``b`` has one network per pair (or one that broadcasts)."""
+    """Totals for one chunk: ``b`` has one network per pair (or one that broadcasts).
+
+    Row matrices are (pairs or 1) x layers, each row weighted by its ``mult``; hardware
+    knobs are (pairs,) vectors, used as columns (``c_``).
+    """
     S, G, sums = b.static, b.digital, b.sums
     rows, cols, nm = hw["rows"], hw["cols"], hw["n_macros"]
-    ra, adc, rram = hw["rows_active"], hw["adc_bits"], hw["rram"]
+    ra, B, rram = hw["rows_active"], hw["adc_bits"], hw["rram"]
     bpc, dac, cpa = hw["bits_per_cell"], hw["dac_bits"], hw["cols_per_adc"]
-    c_ = lambda a: a[:, None]  # per-pair column
+    n = len(nm)
+    c_ = lambda a: a[:, None]  # noqa: E731  per-pair column
+    mult = S["mult"]
 
     # --- Per static layer (page, "Per static layer") ------------------------------------
     if b.uniform_bits is not None:
@@ -201,112 +216,119 @@ def _kernel(b: TableBatch, hw: Mapping[str, np.ndarray], tech: Technology) -> di
     T_K = np.ceil(S["K"] / c_(rows))  # T_K = ceil(K / rows)
     T_N = np.ceil(S["N"] * n_cw / c_(cols))  # T_N = ceil(N * n_cw / cols)
     A = T_K * T_N * S["count"]  # A = T_K * T_N * count
-    A_tot = A.sum(1)  # A_tot = sum of A over static layers
-    resident = A_tot <= nm  # resident iff A_tot <= n_macros
+    A_tot = np.einsum("ij,ij->i", A, np.broadcast_to(mult, A.shape))  # sum of A, static layers
+    # s = clip((A_tot - n_macros) / A_tot, 0, 1), 0 without static layers
+    s = np.where(A_tot > 0, np.clip((A_tot - nm) / np.maximum(A_tot, 1.0), 0.0, 1.0), 0.0)
+    resident = s == 0.0
     stream = ~resident
     any_stream = bool(stream.any())
-    # D = floor(n_macros / A_tot) when resident (n_macros when there is no static layer), else 1
+    # D = floor(n_macros / A_tot) when resident (n_macros without static layers), else 1
     D = np.where(resident, np.where(A_tot > 0, np.floor(nm / np.maximum(A_tot, 1.0)), nm), 1.0)
-    unit = mvm_unit_s(rows, ra, cpa, adc, tech)  # n_rg * cols_per_adc * t_sense
-    # t_mvm = n_in * n_rg * cols_per_adc * t_sense
-    t_mvm = n_in * c_(unit)
+    # t_s = (B * (0.00653 * rows_active + 0.640) + t_read) * (1 + d_dac * (dac_bits - 1)) ns
+    t_s = t_s_seconds(B, ra, dac, tech)
+    unit = mvm_unit_s(rows, ra, cpa, t_s)  # n_rg * cols_per_adc * t_s
+    t_mvm = n_in * c_(unit)  # t_mvm = n_in * n_rg * cols_per_adc * t_s
     M, W = S["M"], S["W"]
-    bw_dram, bw_glb = hw["dram_bw_gbps"] * GB, hw["glb_bw_gbps"] * GB
+    clock = hw["clock_mhz"] * MHZ
+    bw_dram, bw_glb = hw["dram_bw_gbps"] * GB, hw["glb_width"] * clock  # glb_width * clock
     t_rw = t_row_write_s(rram, hw["clock_mhz"], tech)  # 1 clock (SRAM) or 150 ns (RRAM)
 
-    # resident: t_comp = ceil(M / D) * t_mvm
-    steps = np.ceil(M / c_(D))
+    steps = np.ceil(M / c_(D))  # resident: t_comp = ceil(M / D) * t_mvm
+    traffic = S["traffic0"]
     if any_stream:
         passes = np.ceil(A / c_(nm))  # passes = ceil(A / n_macros)
-        # streaming: t_comp = passes * M * t_mvm
-        steps = np.where(c_(resident), steps, passes * M)
+        steps = np.where(c_(resident), steps, passes * M)  # s > 0: t_comp = passes * M * t_mvm
+        # psum = M * N * count * (min(T_K, passes) - 1) * 6 bytes, 0 when resident
+        psum = np.where(c_(stream), S["MNc"] * (np.minimum(T_K, passes) - 1.0), 0.0) * tech.psum_bytes
+        traffic = traffic + psum  # traffic = in_b + out_b + psum
     t_comp = steps * t_mvm
 
     # --- Every layer, static rows -------------------------------------------------------
     cap = hw["glb_kb"] * KB  # glb_kb * 1024 bytes
-    act = S["act_b"]
-    inner = np.maximum(t_comp, act / c_(bw_glb))  # max(t_comp, act_b / bw_glb, ...)
-    may_spill = sums["act_max"] > cap  # pairs with any layer over the buffer
-    spill_sum = np.zeros(len(resident))
+    inner = np.maximum(t_comp, traffic / c_(bw_glb))  # max(t_comp, traffic / bw_glb, ...)
+    may_spill = sums["fold_max"] > cap  # pairs with any layer over the buffer
+    spill_sum = np.zeros(n)
     if may_spill.any():
-        # spill = act_b if act_b > glb_kb*1024 else 0
-        spill = np.where(act > c_(cap), act, 0.0)
+        # spill = traffic if in_b / reuse + out_b > glb_kb * 1024 else 0
+        spill = np.where(S["fold"] > c_(cap), traffic, 0.0)
         inner = np.maximum(inner, spill / c_(bw_dram))  # ..., spill / bw_dram)
-        spill_sum = spill_sum + spill.sum(1)
-    t_static = inner.sum(1)
+        spill_sum = spill_sum + np.einsum("ij,ij->i", spill, np.broadcast_to(mult, spill.shape))
+    t_layer = inner
     if any_stream:
-        # t_w = max(W / bw_dram, W / bw_glb, passes * rows * t_row_write), streaming only;
+        # t_w = s * max(W / bw_dram, W / bw_glb, passes * rows * t_row_write), s > 0 only;
         # max(W/a, W/b) is computed as W / min(a, b) (equal under IEEE rounding)
-        t_w = np.maximum(W / c_(np.minimum(bw_dram, bw_glb)), passes * c_(rows) * c_(t_rw))
-        t_static = t_static + np.where(stream, t_w.sum(1), 0.0)  # t_layer = t_w + max(...)
-    # program_time = sum over layers of max(W / bw_dram, D * W / bw_glb, rows * t_row_write)
-    prog = np.where(
-        S["valid"],
-        np.maximum(np.maximum(W / c_(bw_dram), c_(D) * W / c_(bw_glb)), c_(rows) * c_(t_rw)),
-        0.0,
-    ).sum(1)
-    program_time = np.where(resident, prog, 0.0)
+        t_w = c_(s) * np.maximum(W / c_(np.minimum(bw_dram, bw_glb)), passes * c_(rows * t_rw))
+        t_layer = inner + t_w  # t_layer = t_w + max(...)
+    t_static = np.einsum("ij,ij->i", t_layer, np.broadcast_to(mult, t_layer.shape))
+    # program_time = sum of max(W / bw_dram, D * W / bw_glb, rows * t_row_write), with W
+    # replaced by (1 - s) * W and D = 1 when s > 0
+    Wk = W * c_(1.0 - s)
+    prog = np.maximum(np.maximum(Wk / c_(bw_dram), Wk * c_(D / bw_glb)), c_(rows * t_rw))
+    program_time = np.einsum("ij,ij->i", prog, np.broadcast_to(mult, prog.shape))
 
     # --- Dynamic and eltwise rows (rate = digital_macs * clock) ---------------------------
-    rate = hw["digital_macs"] * hw["clock_mhz"] * MHZ
-    dact = G["act_b"]
-    # max(t_comp, act_b / bw_glb, ...)
-    inner_d = np.maximum(G["work"] / c_(rate), dact / c_(bw_glb))
+    rate = hw["digital_macs"] * clock
+    dtraffic, dmult = G["traffic0"], G["mult"]
+    inner_d = np.maximum(G["work"] / c_(rate), dtraffic / c_(bw_glb))  # max(t_comp, traffic/bw_glb,
     if may_spill.any():
-        spill_d = np.where(dact > c_(cap), dact, 0.0)
-        inner_d = np.maximum(inner_d, spill_d / c_(bw_dram))
-        spill_sum = spill_sum + spill_d.sum(1)
-    latency = t_static + inner_d.sum(1)  # latency = sum of t_layer
+        spill_d = np.where(dtraffic > c_(cap), dtraffic, 0.0)
+        inner_d = np.maximum(inner_d, spill_d / c_(bw_dram))  # spill / bw_dram)
+        spill_sum = spill_sum + np.einsum("ij,ij->i", spill_d, np.broadcast_to(dmult, spill_d.shape))
+    # latency = sum of t_layer
+    latency = t_static + np.einsum("ij,ij->i", inner_d, np.broadcast_to(dmult, inner_d.shape))
 
     # --- Energy (pJ) ----------------------------------------------------------------------
+    MNcT = np.einsum("ij,ij->i", T_K * S["MNc"], np.broadcast_to(mult, T_K.shape))  # sum M*N*c*T_K
+    MKcT = np.einsum("ij,ij->i", T_N * S["MKc"], np.broadcast_to(mult, T_N.shape))  # sum M*K*c*T_N
     if b.uniform_bits is not None:
         nin, ncw = n_in[:, 0], n_cw[:, 0]
-        # conversions = M * n_in * n_rg * T_K * N * n_cw * count
-        conversions = (S["MNc"] * T_K).sum(1) * nin * n_rg * ncw
-        dac_drives = (S["MKc"] * T_N).sum(1) * nin  # M * n_in * K * T_N * count
+        conversions = MNcT * nin * n_rg * ncw  # M * n_in * n_rg * T_K * N * n_cw * count
+        dac_drives = MKcT * nin  # M * n_in * K * T_N * count
         cell_ops = sums["MKNc_tot"] * nin * ncw  # M*K*N*count * n_in * n_cw
-        cells = sums["KNc_tot"] * ncw  # cells written = K * N * count * n_cw
+        cells = sums["KNc_tot"] * ncw  # K * N * count * n_cw (times s: cells written)
     else:
-        conversions = (S["MNc"] * n_in * T_K * n_cw).sum(1) * n_rg
-        dac_drives = (S["MKc"] * n_in * T_N).sum(1)
-        cell_ops = (S["MKNc"] * n_in * n_cw).sum(1)
-        cells = (S["KNc"] * n_cw).sum(1)
+        m_ = np.broadcast_to(mult, T_K.shape)
+        conversions = np.einsum("ij,ij->i", S["MNc"] * n_in * T_K * n_cw, m_) * n_rg
+        dac_drives = np.einsum("ij,ij->i", S["MKc"] * n_in * T_N, m_)
+        cell_ops = np.einsum("ij,ij->i", S["MNc"] * S["K"] * n_in * n_cw, m_)
+        cells = np.einsum("ij,ij->i", S["K"] * S["N"] * S["count"] * n_cw, m_)
+    adds = MNcT - sums["MNc_tot"]  # adds = M * N * count * (T_K - 1)
+    traffic_tot = sums["traffic_tot"]
+    if any_stream:
+        traffic_tot = traffic_tot + np.einsum("ij,ij->i", psum, np.broadcast_to(mult, psum.shape))
     e_cellop = np.where(rram, tech.e_cellop_rram, tech.e_cellop_sram) * FJ_TO_PJ
     e_write = np.where(rram, tech.e_cell_write_rram, tech.e_cell_write_sram)
-    stream_W = np.where(stream, sums["W_tot"], 0.0)  # streaming: DRAM bytes += W
+    e_adc = tech.e_adc_pj(B, t_s)  # e_adc = (100*B + 0.001*4**B) fF*VDD^2*max(1, rate/knee)**1.49
+    vf = tech.vf(hw["clock_mhz"])  # vf(f) = max(1, f / f_nom) ** gamma
+    stream_W = s * sums["W_tot"]  # s * W: DRAM bytes, buffer bytes
     E = (
-        conversions * tech.e_adc_pj(adc)  # conversions * e_adc(adc_bits)
-        + dac_drives * tech.e_dac_pj()  # + M*n_in*K*T_N*count * e_dac
-        # + M*K*N*count*n_in*n_cw * e_cellop[cell]
-        + cell_ops * e_cellop
-        + np.where(stream, cells, 0.0) * e_write  # + cells_written * e_cell_write[cell]
-        + sums["dyn_macs"] * tech.e_mac_digital  # dynamic: M*K*N*count * e_mac_digital
-        + sums["elt_ops"] * tech.e_elt  # eltwise: ops * count * e_elt
-        # (act_b + W) * 8 * e_glb
-        + (sums["act_tot"] + stream_W) * 8 * tech.e_glb_pj_per_bit(hw["glb_kb"])
+        conversions * e_adc  # conversions * e_adc
+        + dac_drives * tech.e_dac_pj(dac)  # + M*n_in*K*T_N*count * e_dac
+        + cell_ops * e_cellop  # + M*K*N*count*n_in*n_cw * e_cellop[cell]
+        + s * cells * e_write  # + cells_written * e_cell_write[cell]
+        + adds * tech.e_add  # + adds * e_add
+        + (sums["dyn_macs"] * tech.e_mac_digital + sums["elt_ops"] * tech.e_elt) * vf  # digital
+        # every layer: (traffic + W * s) * 8 * e_glb(glb_kb) * vf + dram_bytes * 8 * e_dram
+        + (traffic_tot + stream_W) * 8 * tech.e_glb_pj_per_bit(hw["glb_kb"]) * vf
         + (spill_sum + stream_W) * 8 * tech.e_dram
-    )  # dram_bytes * 8 * e_dram
+    )
 
-    # --- Area (page, "Area") ----------------------------------------------------------------
+    # --- Area and peak power (page, "Area", "Peak power") ---------------------------------
     area = area_mm2(
-        rows,
-        cols,
-        nm,
-        cpa,
-        adc,
-        rram,
-        hw["glb_kb"],
-        hw["digital_macs"],
-        hw["dram_bw_gbps"],
-        hw["glb_bw_gbps"],
-        tech,
+        rows, cols, nm, cpa, B, dac, rram, hw["glb_kb"], hw["glb_width"], hw["digital_macs"],
+        hw["dram_bw_gbps"], tech,
+    )
+    power = peak_power_w(
+        nm, cols, ra, cpa, t_s, e_adc, dac, rram, hw["digital_macs"], hw["clock_mhz"],
+        hw["glb_kb"], hw["glb_width"], hw["dram_bw_gbps"], area, tech,
     )
     energy = E * PJ_TO_J + tech.p_leak * area * latency  # sum * 1e-12 + p_leak * area * latency
-    n = len(nm)
     return {
-        "latency_s": np.broadcast_to(latency, (n,)),
-        "energy_j": np.broadcast_to(energy, (n,)),
+        "latency_s": latency,
+        "energy_j": energy,
         "area_mm2": area,
+        "power_w": power,
+        "feasible": ~(rram & stream),  # RRAM cannot stream (write endurance)
         "resident": resident,
         "program_time_s": program_time,
     }
@@ -326,7 +348,8 @@ def simulate_many(
     table_index: Sequence[int] | np.ndarray | None = None,
     as_frame: bool = True,
 ):
-    """Latency, energy, area of many (network, chip) pairs, vectorised over pairs and layers.
+    """Latency, energy, area and peak power of many (network, chip) pairs, vectorised over
+    pairs and layers.
 
     Parameters
     ----------
@@ -350,7 +373,8 @@ def simulate_many(
 
     Returns
     -------
-    DataFrame or dict with P rows: ``latency_s, energy_j, area_mm2, resident, program_time_s``.
+    DataFrame or dict with P rows: ``latency_s, energy_j, area_mm2, power_w`` (peak),
+    ``feasible`` (False when an RRAM chip would stream), ``resident, program_time_s``.
 
     Raises
     ------
@@ -383,10 +407,12 @@ def simulate_many(
             chunk_size = auto_chunk_size(width)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    out = {k: np.empty(P, dtype=bool if k == "resident" else np.float64) for k in OUTPUTS}
+    out = {k: np.empty(P, dtype=bool if k in BOOL_OUTPUTS else np.float64) for k in OUTPUTS}
     for lo in range(0, P, chunk_size):  # loop over chunks only
         hi = min(P, lo + chunk_size)
-        res = _kernel(tabs.chunk(lo, hi), hw.chunk(lo, hi), tech)
+        knobs = hw.chunk(lo, hi)
+        check_clock(knobs["clock_mhz"], tech.f_max_mhz, lo)
+        res = _kernel(tabs.chunk(lo, hi), knobs, tech)
         for k in OUTPUTS:
             out[k][lo:hi] = res[k]
     if as_frame:

@@ -41,7 +41,7 @@ def roofline_data(
         "ops": ops,
         "achieved_ops_per_s": achieved,
         "intensity": {"GLB": i_glb, "DRAM": i_dram},
-        "bandwidth": {"GLB": hw.glb_bw_gbps * GB, "DRAM": hw.dram_bw_gbps * GB},
+        "bandwidth": {"GLB": hw.glb_width * hw.clock_mhz * MHZ, "DRAM": hw.dram_bw_gbps * GB},
         "peak_cim": res.peak_ops_per_s,
         "peak_digital": 2.0 * hw.digital_macs * hw.clock_mhz * MHZ,
         "result": res,

@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from cimnet_bo.hardware.version import check_model_version, model_version_meta
 from cimnet_bo.predictors.features import FeatureBuilder
 
 FORMAT = "cimnet_bo.predictor/1"
@@ -162,7 +163,7 @@ class Predictor:
             "feature_names": self.feature_names_, "log_target": self.use_log,
             "space": sp.name, "space_version": sp.version, "space_def": sp.to_dict(),
             "n_train": self.n_train_, "fit_seconds": round(self.fit_seconds_, 4), "created": time.time(),
-            "model_file": model_path.name, "versions": _versions(),
+            "model_file": model_path.name, "versions": _versions(), **model_version_meta(sp),
         }
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")
         return meta_path
@@ -191,6 +192,7 @@ class Predictor:
         if cls is not Predictor and not issubclass(klass, cls):
             raise ValueError(f"{meta_path} holds a {meta['class']}, not a {cls.__name__}")
         sp = space if space is not None else _space_of(meta)
+        check_model_version(meta, _space(sp), f"predictor {meta_path}")
         obj = klass(sp, meta["objective"], **meta["init"])
         obj.space_ = _space(sp)
         names = obj._builder().names

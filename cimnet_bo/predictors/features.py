@@ -34,7 +34,17 @@ WORKLOAD_FEATURES = ("log2_macs", "log2_params", "log2_weight_bytes", "log2_vect
 CROSS_FEATURES = ("log2_weight_bits_per_array_bit", "log2_act_bytes_per_glb_byte", "log2_weight_bytes_per_dram_bw",
                   "log2_digital_ops_per_rate", "log2_serial_input_steps", "log2_act_bytes_per_glb_bw",
                   "log2_arrays_needed", "log2_arrays_per_macro", "log2_array_activations", "log2_reload_passes",
-                  "log2_rows_rewritten", "log2_rows_rewritten_per_clock", "log2_serial_conversions")
+                  "log2_rows_rewritten", "log2_rows_rewritten_per_clock", "log2_serial_conversions",
+                  "stream_fraction", "log2_replication", "adc_bits_est", "log2_t_mvm_ns",
+                  "log2_folded_bytes_per_glb_byte", "spill_share", "log2_static_time_ns", "log2_digital_time_ns",
+                  "log2_buffer_time_ns", "log2_spill_time_ns", "log2_weight_stream_time_ns",
+                  "log2_roofline_time_est_ns", "log2_adc_conversions")
+#: Knob values assumed when a configuration lacks a knob (0: the model's default rule).
+HW_DEFAULTS = {"rows": 128, "cols": 128, "n_macros": 64, "rows_active": 0, "adc_bits": 0, "dac_bits": 1,
+               "bits_per_cell": 1, "cols_per_adc": 8, "glb_kb": 128, "glb_width": 32, "dram_bw_gbps": 4,
+               "clock_mhz": 400, "digital_macs": 64, "cell": "sram"}
+#: Pairs per block when computing the roofline terms (bounds memory to blocks x layers).
+_CHUNK = 4096
 
 
 def workload_features(table: Any) -> np.ndarray:
@@ -156,64 +166,150 @@ class FeatureBuilder:
         def lg(knob: str, default: float) -> np.ndarray:
             return col.get(f"log2:{knob}", np.full(n, np.log2(default)))
 
-        def knob(name: str, default: float) -> np.ndarray:
-            return np.array([float(c.get(name, default)) for c in configs])
-
+        hw = {k: np.array([float(c.get(k, d)) for c in configs]) for k, d in HW_DEFAULTS.items()
+              if k not in ("cell",)}
+        hw["rram"] = np.array([c.get("cell", "sram") == "rram" for c in configs])
+        hw["bits_per_cell"] = np.where(hw["rram"], hw["bits_per_cell"], 1.0)
+        t = self._roofline_terms(idx, hw)
         wbits = np.log2(8.0) + col["log2_weight_bytes"]
-        array_bits = lg("rows", 128) + lg("cols", 128) + lg("n_macros", 64) + lg("bits_per_cell", 1)
-        arrays, act_steps, passes = self._tiling(idx, knob("rows", 128), knob("cols", 128),
-                                                 knob("bits_per_cell", 1), knob("n_macros", 64))
-        per_macro = np.log2(arrays) - lg("n_macros", 64)
-        rewritten = np.log2(1.0 + passes * knob("rows", 128))
+        array_bits = lg("rows", 128) + lg("cols", 128) + lg("n_macros", 64) + np.log2(hw["bits_per_cell"])
+        rewritten = np.log2(1.0 + t["passes"] * hw["rows"])
+        glb_bw = lg("glb_width", 32) + lg("clock_mhz", 400)  # bytes per us: glb_width * clock
         return np.column_stack([
             wbits - array_bits,
             col["log2_act_bytes"] - (lg("glb_kb", 128) + 10.0),
             col["log2_weight_bytes"] - lg("dram_bw_gbps", 4),
             col["log2_digital_ops"] - lg("digital_macs", 64) - lg("clock_mhz", 400),
             col["log2_vectors"] - lg("dac_bits", 1) + lg("cols_per_adc", 8),
-            col["log2_act_bytes"] - lg("glb_bw_gbps", 32),
-            np.log2(arrays), per_macro, np.log2(act_steps), np.log2(1.0 + passes),
-            rewritten, rewritten - lg("clock_mhz", 400),
-            np.log2(act_steps) - lg("dac_bits", 1) + lg("cols_per_adc", 8),
+            col["log2_act_bytes"] - glb_bw,
+            np.log2(t["arrays"]), np.log2(t["arrays"]) - lg("n_macros", 64), np.log2(t["steps"]),
+            np.log2(1.0 + t["passes"]), rewritten, rewritten - lg("clock_mhz", 400),
+            np.log2(t["steps"]) - lg("dac_bits", 1) + lg("cols_per_adc", 8),
+            # model v2: fluid residency, ADC precision and conversion time, folded buffer check
+            t["stream"], np.log2(t["replication"]), t["adc_bits"], np.log2(t["t_mvm"] * 1e9),
+            np.log2(t["fold_max"]) - (lg("glb_kb", 128) + 10.0), t["spill_share"],
+            _lg_time(t["t_static"]), _lg_time(t["t_digital"]), _lg_time(t["t_buffer"]),
+            _lg_time(t["t_spill"]), _lg_time(t["t_weights"]), _lg_time(t["t_est"]),
+            np.log2(t["conversions"]),
         ])
 
-    def _static_layers(self, row: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(M, K, N x w_bits, count) of the static layers of one subnet (cached)."""
+    def _layers(self, row: np.ndarray) -> dict[str, np.ndarray]:
+        """Static and digital layer columns of one subnet (cached): static ``M, K, N, count,
+        w_bits, a_bits, reuse``; digital ``work`` (MACs or element operations) and ``traffic``
+        (input and output bytes)."""
         from cimnet_bo.workload import layer_table
 
-        k = ("static",) + tuple(row)
+        k = ("layers",) + tuple(row)
         hit = self._work.get(k)
         if hit is None:
             t = layer_table(self.subnet, self.subnet.from_indices(row[None, :])[0])
-            s = t.kind == "static"
-            hit = (t.M[s], t.K[s], t.N[s], t.w_bits[s], t.count[s])
+            s, d = t.kind == "static", t.kind == "dynamic"
+            e = ~(s | d)
+            hit = {c: getattr(t, c)[s].astype(np.float64) for c in ("M", "K", "N", "count", "w_bits", "a_bits",
+                                                                     "reuse")}
+            work = np.where(d, t.M * t.K * t.N * t.count, t.ops * t.count)[~s]
+            a8 = (t.a_bits / 8)
+            traffic = np.where(d, (t.M * t.K + t.K * t.N + t.M * t.N) * t.count * a8,
+                               2 * t.ops * t.count * a8)[~s]
+            hit["work"], hit["traffic"] = work.astype(np.float64), traffic.astype(np.float64)
+            hit["n_elt"] = int(e.sum())
             self._work[k] = hit
         return hit
 
-    def _tiling(self, idx: np.ndarray, rows: np.ndarray, cols: np.ndarray, bpc: np.ndarray,
-                n_macros: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per pair, arrays (n,): arrays the static weights need (K/rows x N*bits/cols tiles,
-        rounded up), array activations per inference (input vectors over the replicas that fit,
-        or times the reload passes when the weights do not fit), and weight reload passes
-        (0 when the weights fit)."""
+    def _padded(self, idx: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Layer columns of the distinct subnets of ``idx`` padded to (U x L) (``mask`` marks
+        real layers; static columns prefixed ``s_``, digital ``d_``) and each pair's row."""
+        keys: dict[tuple, int] = {}
+        which = np.fromiter((keys.setdefault(tuple(r), len(keys)) for r in idx), dtype=np.int64, count=len(idx))
+        tabs = [self._layers(np.array(k)) for k in keys]
+        out: dict[str, np.ndarray] = {}
+        for prefix, cols in (("s_", ("M", "K", "N", "count", "w_bits", "a_bits", "reuse")), ("d_", ("work", "traffic"))):
+            L = max(1, max(len(t[cols[0]]) for t in tabs))
+            mask = np.zeros((len(tabs), L), dtype=bool)
+            for i, t in enumerate(tabs):
+                mask[i, : len(t[cols[0]])] = True
+            out[prefix + "mask"] = mask
+            for c in cols:
+                m = np.zeros((len(tabs), L)) if c not in ("count", "w_bits", "a_bits", "reuse") else np.ones((len(tabs), L))
+                m[mask] = np.concatenate([t[c] for t in tabs])
+                out[prefix + c] = m
+        return out, which
+
+    def _roofline_terms(self, idx: np.ndarray, hw: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per pair, arrays (n,) of simplified roofline-v2 terms (``CIM_MODEL.md``) from the
+        layer shapes and the knobs: arrays needed ``A_tot`` (K/rows x N*n_cw/cols tiles times
+        count: a depthwise convolution takes one array per channel), stream fraction ``s``,
+        replication, reload passes, array activations (``steps``), ADC bits (default rule),
+        ``t_mvm``, the time sums of static compute, digital compute, buffer traffic, DRAM
+        spills (folded inputs checked against the buffer) and weight streaming, and ``t_est``,
+        the sum over layers of ``t_w + max(t_comp, t_buffer, t_spill)`` (partial sums and the
+        row-write time left out), and ADC conversions per inference."""
+        pad, which = self._padded(idx)
+        tech = self._tech()
+        out: dict[str, list] = {}
         n = len(idx)
-        arrays, steps, passes = np.empty(n), np.empty(n), np.zeros(n)
-        groups: dict[tuple, list[int]] = {}
-        for i, r in enumerate(idx):
-            groups.setdefault(tuple(r), []).append(i)
-        for key, members in groups.items():
-            M, K, N, wb, cnt = self._static_layers(np.array(key))
-            g = np.array(members)
-            cw = np.ceil(wb[None, :] / bpc[g, None])
-            A = np.ceil(K[None, :] / rows[g, None]) * np.ceil(N[None, :] * cw / cols[g, None]) * cnt[None, :]
-            tot = A.sum(1)
-            fits = tot <= n_macros[g]
-            D = np.maximum(1.0, np.floor(n_macros[g] / tot))
-            p = np.ceil(A / n_macros[g, None])
-            arrays[g] = tot
-            steps[g] = np.where(fits, np.ceil(M[None, :] / D[:, None]).sum(1), (p * M[None, :]).sum(1))
-            passes[g] = np.where(fits, 0.0, p.sum(1))
-        return np.maximum(arrays, 1.0), np.maximum(steps, 1.0), passes
+        for lo in range(0, n, _CHUNK):
+            sl = slice(lo, min(n, lo + _CHUNK))
+            part = self._terms_chunk({k: v[which[sl]] for k, v in pad.items()},
+                                     {k: v[sl] for k, v in hw.items()}, tech)
+            for k, v in part.items():
+                out.setdefault(k, []).append(v)
+        return {k: np.concatenate(v) for k, v in out.items()}
+
+    def _tech(self):
+        if not hasattr(self, "_tech_"):
+            from cimnet_bo.hardware import space_technology
+
+            self._tech_ = space_technology(self.space)
+        return self._tech_
+
+    @staticmethod
+    def _terms_chunk(p: Mapping[str, np.ndarray], hw: Mapping[str, np.ndarray], tech: Any) -> dict[str, np.ndarray]:
+        c = lambda v: v[:, None]  # noqa: E731 - per-pair knob against (pairs x layers)
+        rows, cols, nm = hw["rows"], hw["cols"], hw["n_macros"]
+        ra = np.where(hw["rows_active"] > 0, hw["rows_active"], rows)
+        dac, bpc = hw["dac_bits"], hw["bits_per_cell"]
+        B = np.where(hw["adc_bits"] > 0, hw["adc_bits"], dac + bpc - 1 + np.ceil(0.5 * np.log2(ra)))
+        t_s = (B * (tech.sense_per_row * ra + tech.sense_per_bit) + tech.t_read) * (1 + tech.d_dac * (dac - 1)) * 1e-9
+        clock = hw["clock_mhz"] * 1e6
+        bw_glb, bw_dram, glb = hw["glb_width"] * clock, hw["dram_bw_gbps"] * 1e9, hw["glb_kb"] * 1024.0
+        sm = p["s_mask"]
+        M, K, N, cnt, wb, ab, reuse = (p["s_" + k] for k in ("M", "K", "N", "count", "w_bits", "a_bits", "reuse"))
+        n_cw = np.ceil(wb / c(bpc))
+        n_in = np.ceil(ab / c(dac))
+        T_K = np.ceil(K / c(rows))
+        A = np.where(sm, T_K * np.ceil(N * n_cw / c(cols)) * cnt, 0.0)
+        A_tot = np.maximum(A.sum(1), 1.0)
+        s = np.clip((A_tot - nm) / A_tot, 0.0, 1.0)
+        resident = s == 0.0
+        D = np.where(resident, np.maximum(1.0, np.floor(nm / A_tot)), 1.0)
+        passes = np.where(sm, np.ceil(A / c(nm)), 0.0)
+        steps = np.where(c(resident), np.ceil(M / c(D)), passes * M) * sm
+        t_mvm = np.ceil(8.0 / dac) * np.ceil(rows / ra) * hw["cols_per_adc"] * t_s
+        t_comp = steps * n_in * c(np.ceil(rows / ra) * hw["cols_per_adc"] * t_s)
+        W = np.where(sm, K * N * cnt * wb / 8, 0.0)
+        t_rw = np.where(hw["rram"], tech.t_row_write_rram * 1e-9, tech.t_row_write_sram_cycles / clock)
+        t_w = c(s) * np.maximum(np.maximum(W / c(bw_dram), W / c(bw_glb)), passes * c(rows * t_rw)) * sm
+        in_b, out_b = M * K * cnt * ab / 8, M * N * cnt * ab / 8
+        traffic = np.where(sm, in_b + out_b, 0.0)
+        spill = np.where(sm & (in_b / reuse + out_b > c(glb)), traffic, 0.0)
+        t_static = t_w + np.maximum(np.maximum(t_comp, traffic / c(bw_glb)), spill / c(bw_dram))
+        dm, work, dtraf = p["d_mask"], p["d_work"], p["d_traffic"]
+        t_dcomp = np.where(dm, work / c(hw["digital_macs"] * clock), 0.0)
+        dspill = np.where(dm & (dtraf > c(glb)), dtraf, 0.0)
+        t_dig = np.maximum(np.maximum(t_dcomp, dtraf / c(bw_glb)), dspill / c(bw_dram))
+        all_traffic = traffic.sum(1) + dtraf.sum(1)
+        all_spill = spill.sum(1) + dspill.sum(1)
+        fold = np.maximum(np.where(sm, in_b / reuse + out_b, 0.0).max(1), np.where(dm, dtraf, 0.0).max(1))
+        conversions = (np.where(sm, M * n_in * T_K * N * n_cw * cnt, 0.0).sum(1)) * np.ceil(rows / ra)
+        return {
+            "arrays": A_tot, "stream": s, "replication": D, "passes": np.where(resident, 0.0, passes.sum(1)),
+            "steps": np.maximum(steps.sum(1), 1.0), "adc_bits": B, "t_mvm": t_mvm,
+            "t_static": t_comp.sum(1), "t_digital": t_dcomp.sum(1), "t_buffer": all_traffic / bw_glb,
+            "t_spill": all_spill / bw_dram, "t_weights": t_w.sum(1), "t_est": t_static.sum(1) + t_dig.sum(1),
+            "fold_max": np.maximum(fold, 1.0), "spill_share": all_spill / np.maximum(all_traffic, 1.0),
+            "conversions": np.maximum(conversions, 1.0),
+        }
 
     def _onehot(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         sp = self.space if self.hardware else self.subnet
@@ -229,6 +325,11 @@ class FeatureBuilder:
     def to_dict(self) -> dict[str, Any]:
         """The feature options (saved with predictors)."""
         return {"kind": self.kind, "hardware": self.hardware, "cross": self.cross}
+
+
+def _lg_time(t: np.ndarray) -> np.ndarray:
+    """log2 of a time in ns (0 ns maps to log2 of 1e-3 ns)."""
+    return np.log2(t * 1e9 + 1e-3)
 
 
 def _numeric(values: Sequence[Any]) -> bool:

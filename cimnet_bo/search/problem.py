@@ -43,9 +43,10 @@ autoformer-s       0.50 / 0.90         1e-1 / 1e-4         1e-1 / 1e-4
 autoformer-b       0.50 / 0.90         1e-1 / 1e-4         1e-1 / 1e-4
 =================  ==================  ==================  ==================
 
-The area budget of a registered problem is the area of the baseline hardware
-(``space.hardware.baseline``) given by the roofline model (:func:`baseline_area`); it is written
-into the run's config when the run is created.
+A registered problem is iso-area and iso-power: its area and peak power are bounded by the
+baseline hardware's (``space.hardware.baseline``), given by the roofline model
+(:func:`baseline_chip`), and ``feasible >= 1`` (an RRAM chip must not stream weights). The
+budgets are written into the run's config when the run is created.
 """
 
 from __future__ import annotations
@@ -433,6 +434,7 @@ class Problem:
         objectives: Sequence[str] = ("accuracy", "latency_s"),
         energy: bool = False,
         area_budget: float | str | None = "baseline",
+        power_budget: float | str | None = "baseline",
         accuracy: Any = "supernet",
         checkpoint: str | None = None,
         tech: Any = None,
@@ -458,7 +460,11 @@ class Problem:
             Add ``energy_j`` (minimised) as a third objective.
         area_budget : float, "baseline" or None
             Constraint ``area_mm2 <= budget``; ``"baseline"`` (default) is the area of the
-            baseline hardware; None: no constraint.
+            baseline hardware (iso-area); None: no constraint.
+        power_budget : float, "baseline" or None
+            Constraint ``power_w <= budget`` on peak power; ``"baseline"`` (default) is the peak
+            power of the baseline hardware (iso-power); None: no constraint. Every registered
+            problem also requires ``feasible >= 1`` (an RRAM chip must not stream weights).
         accuracy : "supernet", "external", Evaluator or callable
             Where accuracy comes from: the trained supernet (``checkpoint``, default
             ``data/supernets/<space>.pt``), outside the library (ask/tell only), an evaluator,
@@ -497,17 +503,23 @@ class Problem:
             evaluator = parts[0] if len(parts) == 1 else CompositeEvaluator(parts)
             if acc is None and "accuracy" in objectives:  # external accuracy: declared, not evaluated
                 evaluator = _ExternalOutputs(evaluator, [Objective("accuracy", "max")])
-        constraints = []
-        if area_budget is not None:
-            if area_budget == "baseline":
-                budget = baseline_area(full, tech)
+        constraints = [Constraint("feasible", ">=", 1.0)]
+        budgets = {"area_mm2": area_budget, "power_w": power_budget}
+        base = None
+        for output, budget in budgets.items():
+            if budget is None:
+                continue
+            if budget == "baseline":
+                base = base or baseline_chip(full, tech)
+                budget = base[output]
             else:
                 try:
-                    budget = float(area_budget)
+                    budget = float(budget)
                 except (TypeError, ValueError):
-                    raise ProblemError(f"area_budget must be a number, 'baseline' or None, "
-                                       f"got {area_budget!r}") from None
-            constraints.append(Constraint("area_mm2", "<=", round(budget, 6)))
+                    label = "area_budget" if output == "area_mm2" else "power_budget"
+                    raise ProblemError(f"{label} must be a number, 'baseline' or None, "
+                                       f"got {budget!r}") from None
+            constraints.append(Constraint(output, "<=", _round_up(budget)))
         refs = REFERENCE_POINTS.get(name, {})
         rp = {o: refs[o][0] for o in objectives if o in refs}
         ip = {o: refs[o][1] for o in objectives if o in refs}
@@ -518,6 +530,7 @@ class Problem:
             raise ProblemError(f"no registered reference point for {missing} in space {name!r}: pass ref_point=")
         spec: dict[str, Any] | None = {
             "space": name, "mode": mode, "objectives": objectives, "area_budget": area_budget,
+            "power_budget": power_budget,
             "accuracy": accuracy, "checkpoint": None if checkpoint is None else str(checkpoint),
             "hardware": hardware, "subnet": subnet, "ref_point": dict(ref_point or {}) or None,
             "ideal_point": dict(ideal_point or {}) or None}
@@ -550,15 +563,32 @@ def hypervolume_u(U: np.ndarray, feasible: np.ndarray | None = None) -> float:
     return float(Hypervolume(ref_point=torch.zeros(U.shape[1], dtype=torch.float64)).compute(front))
 
 
-def baseline_area(space: Any, tech: Any = None) -> float:
-    """Area (mm^2) of the space's baseline hardware (with its largest subnet)."""
+def _round_up(x: float, digits: int = 6) -> float:
+    """The smallest number of ``digits`` significant digits that is >= ``x`` (so a budget prints
+    exactly, as ``%g`` does, and the chip it comes from still meets it)."""
+    r = float(f"{x:.{digits}g}")
+    if r < x:
+        step = 10.0 ** (math.floor(math.log10(abs(x))) - digits + 1)
+        r = float(f"{r + step:.{digits}g}")
+    return r
+
+
+def baseline_chip(space: Any, tech: Any = None) -> dict[str, float]:
+    """Area (mm^2) and peak power (W) of the space's baseline hardware: ``{"area_mm2": ...,
+    "power_w": ...}``. Neither depends on the subnet."""
     if space.hardware.baseline is None:
-        raise ProblemError(f"hardware space {space.hardware.name!r} has no baseline: give area_budget")
+        raise ProblemError(f"hardware space {space.hardware.name!r} has no baseline: give area_budget "
+                           "and power_budget")
     cfg = {**space.subnet.extreme("max"), **space.hardware.baseline}
-    res = RooflineEvaluator(space, tech=tech, objectives=("area_mm2",)).evaluate([cfg])
+    res = RooflineEvaluator(space, tech=tech, objectives=("area_mm2", "power_w")).evaluate([cfg])
     if res.errors[0] is not None:
-        raise ProblemError(f"cannot compute the baseline area: {res.errors[0]}")
-    return float(res.values[0, 0])
+        raise ProblemError(f"cannot compute the baseline chip: {res.errors[0]}")
+    return {"area_mm2": float(res.values[0, 0]), "power_w": float(res.values[0, 1])}
+
+
+def baseline_area(space: Any, tech: Any = None) -> float:
+    """Area (mm^2) of the space's baseline hardware."""
+    return baseline_chip(space, tech)["area_mm2"]
 
 
 def _frozen_space(full: Any, mode: str, hardware: Any, subnet: Any) -> Any:

@@ -47,13 +47,14 @@ def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
 
     Keys: ``space`` (a registered joint space, or a space YAML file), ``mode``, ``objectives``
     (names, or ``[name, direction]`` pairs for user evaluators), ``energy``, ``area_budget``,
+    ``power_budget``,
     ``accuracy`` (``supernet``, ``external`` or ``MODULE:FUNCTION``), ``checkpoint``,
     ``hardware`` / ``subnet`` (frozen side), ``table`` (a labeled dataset: tabular problem),
     ``evaluator`` (``MODULE:FUNCTION`` returning a dict of outputs, for user spaces),
     ``constraints`` (strings such as ``"area_mm2 <= 1.0"``), ``ref_point``, ``ideal_point``.
     """
     spec = dict(spec)
-    known = {"space", "mode", "objectives", "energy", "area_budget", "accuracy", "checkpoint", "hardware",
+    known = {"space", "mode", "objectives", "energy", "area_budget", "power_budget", "accuracy", "checkpoint", "hardware",
              "subnet", "table", "evaluator", "constraints", "ref_point", "ideal_point", "log"}
     unknown = sorted(set(spec) - known)
     if unknown:
@@ -65,12 +66,14 @@ def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
     space = spec["space"]
     if spec.get("evaluator") or space not in list_spaces():
         return _user_problem(spec)
-    kw: dict[str, Any] = {k: spec[k] for k in ("mode", "energy", "area_budget", "accuracy", "checkpoint",
+    kw: dict[str, Any] = {k: spec[k] for k in ("mode", "energy", "area_budget", "power_budget", "accuracy",
+                                               "checkpoint",
                                                "hardware", "subnet", "ref_point", "ideal_point") if k in spec}
     if spec.get("objectives") is not None:
         kw["objectives"] = [o if isinstance(o, str) else o[0] for o in spec["objectives"]]
     if spec.get("constraints"):
-        raise ProblemError("registered problems take area_budget; 'constraints' is for user problems")
+        raise ProblemError("registered problems take area_budget and power_budget; 'constraints' is for "
+                           "user problems")
     if spec.get("table"):
         kw = {k: v for k, v in kw.items() if k not in ("accuracy", "checkpoint")}
         return table_problem(space, spec["table"], **kw)
@@ -83,6 +86,7 @@ def table_problem(space: str, table: str | Path, **kwargs: Any) -> Problem:
     functions and exact constraints, like the roofline), proposals restricted to the table.
     ``kwargs`` go to :meth:`Problem.from_space`."""
     from cimnet_bo.evaluate import CompositeEvaluator, Objective, TableEvaluator
+    from cimnet_bo.evaluate.evaluators import ROOFLINE_OBJECTIVES
     from cimnet_bo.space import get_space
     from cimnet_bo.store import read_dataset
 
@@ -95,15 +99,17 @@ def table_problem(space: str, table: str | Path, **kwargs: Any) -> Problem:
                              objectives=[Objective("accuracy", "max")], name=f"table:{Path(table).name}:accuracy")
         acc.subnet_only = True  # accuracy is a property of the subnet (its predictors see no hardware)
         parts.append(acc)
-    hw = [c for c in ("latency_s", "energy_j", "area_mm2") if c in cols]
+    hw = [c for c in ROOFLINE_OBJECTIVES if c in cols]
     if hw:
         parts.append(TableEvaluator(full, ds.frame[list(full.names) + hw],
-                                    objectives=[Objective(c, "min", cheap=True) for c in hw],
+                                    objectives=[Objective(c, "max" if c == "feasible" else "min", cheap=True)
+                                                for c in hw],
                                     name=f"table:{Path(table).name}:roofline"))
     if not parts:
-        raise ProblemError(f"{table} has none of the columns accuracy, latency_s, energy_j, area_mm2")
+        raise ProblemError(f"{table} has none of the columns accuracy, {', '.join(ROOFLINE_OBJECTIVES)}")
     evaluator = parts[0] if len(parts) == 1 else CompositeEvaluator(parts)
-    kwargs = {**kwargs, "area_budget": kwargs.get("area_budget", "baseline")}
+    kwargs = {**kwargs, "area_budget": kwargs.get("area_budget", "baseline"),
+              "power_budget": kwargs.get("power_budget", "baseline")}
     p0 = Problem.from_space(space, evaluator=evaluator, **kwargs)
     cands = [c for c in ds.configs() if p0.space.is_valid(c)]
     if not cands:

@@ -126,59 +126,80 @@ def _ofa_resnet50() -> Space:
 
 
 # --------------------------------------------------------------- CiM hardware
-def cim_space(name: str, ranges: dict, baseline: dict) -> Space:
+#: Version of the CiM hardware spaces: 2 goes with the roofline model v2 (``glb_width``
+#: instead of ``glb_bw_gbps``, clocks within f_max, DRAM energy per space, balanced baselines).
+CIM_SPACE_VERSION = "2"
+
+
+def cim_space(name: str, ranges: dict, baseline: dict, tech: dict | None = None,
+              version: str = CIM_SPACE_VERSION) -> Space:
     """A CiM hardware space over the knobs of the roofline model. ``bits_per_cell`` is a
-    choice only for RRAM (SRAM cells hold one bit)."""
+    choice only for RRAM (SRAM cells hold one bit). ``tech`` holds the technology constants
+    this space sets (``meta["tech"]``, e.g. its DRAM's energy per bit), which the roofline
+    uses unless the user gives a technology of their own."""
     choices = []
     for knob, values in ranges.items():
         if knob == "bits_per_cell":
             choices.append(Choice(knob, tuple(values), condition=Condition("cell", frozenset({"rram"}))))
         else:
             choices.append(Choice(knob, tuple(values), categorical=knob == "cell"))
-    return Space(name, choices, family="cim", baseline=baseline)
+    meta = {"tech": dict(tech)} if tech else {}
+    return Space(name, choices, family="cim", meta=meta, baseline=baseline, version=version)
 
 
 @register_hardware("cim-edge")
 def _cim_edge() -> Space:
-    """Edge CiM chip for the Fashion-MNIST networks (40 K to 400 K weights).
+    """Edge CiM chip for the Fashion-MNIST networks (50 K to 390 K weights), LPDDR4 DRAM
+    (``e_dram`` 8 pJ/bit).
 
-    From 16 macros of 64x64 to 2048 of 256x256. A network's weights fit on chip when its
-    arrays do: the vit-fmnist subnets need 46 to 1,064 arrays and the cnn-fmnist subnets
-    426 to 2,231 (a depthwise convolution takes one array per channel), so on the baseline
-    chip (256 macros of 128x128, about 2.6 mm^2) small ViTs are resident and large ones
-    stream, and under its area the small CNNs can be made resident on 64x64 macros.
+    Baseline (rule: hold the largest subnet of both families on chip, on the macro size that
+    wastes the fewest cells): 2,560 SRAM macros of 64x64 (10 banks of 256), 8 columns per
+    ADC, bit-serial inputs, 128 KB buffer with a 32-byte port, 4 GB/s DRAM, 400 MHz, 64 digital
+    MACs. Depthwise convolutions take one array per channel, so the largest cnn-fmnist subnet
+    needs 2,231 arrays of 64x64 (1,944 to 2,089 of the larger macros, where fewer cells are
+    used); the largest vit-fmnist subnet needs 1,064. Both are resident; see the README for
+    area, peak power, cell utilisation and latency breakdown.
     """
     ranges = dict(
         rows=(64, 128, 256), cols=(64, 128, 256),
-        n_macros=(16, 32, 64, 128, 256, 512, 1024, 2048),
+        n_macros=(32, 64, 128, 256, 512, 1024, 1536, 2048, 2560, 3072, 4096),
         cols_per_adc=(1, 2, 4, 8, 16), dac_bits=(1, 2), cell=("sram", "rram"),
         bits_per_cell=(1, 2), glb_kb=(32, 64, 128, 256, 512), dram_bw_gbps=(1, 2, 4, 8, 16),
-        glb_bw_gbps=(8, 16, 32, 64, 128), clock_mhz=(200, 400, 800),
+        glb_width=(8, 16, 32, 64, 128), clock_mhz=(200, 400, 800, 1000, 1400),
         digital_macs=(16, 32, 64, 128),
     )
     baseline = dict(
-        rows=128, cols=128, n_macros=256, cols_per_adc=8, dac_bits=1, cell="sram", bits_per_cell=1,
-        glb_kb=128, dram_bw_gbps=4, glb_bw_gbps=32, clock_mhz=400, digital_macs=64,
+        rows=64, cols=64, n_macros=2560, cols_per_adc=8, dac_bits=1, cell="sram", bits_per_cell=1,
+        glb_kb=128, dram_bw_gbps=4, glb_width=64, clock_mhz=400, digital_macs=64,
     )
-    return cim_space("cim-edge", ranges, baseline)
+    return cim_space("cim-edge", ranges, baseline, tech={"e_dram": 8.0})
 
 
 @register_hardware("cim-server")
 def _cim_server() -> Space:
-    """Server-class CiM chip for ImageNet-scale networks (tens to hundreds of MB of weights)."""
+    """Server-class CiM chip for ImageNet-scale networks (tens to hundreds of MB of weights),
+    HBM2 DRAM (``e_dram`` 3.9 pJ/bit).
+
+    Baseline (rule: ViT-B at 8 bits needs about 86 MB of cells, more than a chip of sensible
+    area holds, so the baseline streams the weights it cannot hold, with DRAM and buffer
+    bandwidth matched to its compute: no layer's weight loading takes more than twice its
+    compute time): 4,096 SRAM macros of 256x256 (32 MB of cells), 8 columns per ADC,
+    bit-serial inputs, 8 MB buffer with a 256-byte port, 100 GB/s HBM2, 1 GHz, 1,024 digital
+    MACs. See the README for area, peak power, cell utilisation and latency breakdown.
+    """
     ranges = dict(
         rows=(128, 256, 512), cols=(128, 256, 512),
         n_macros=(1024, 2048, 4096, 8192, 16384), cols_per_adc=(2, 4, 8, 16), dac_bits=(1, 2),
         cell=("sram", "rram"), bits_per_cell=(1, 2),
         glb_kb=(1024, 2048, 4096, 8192, 16384, 32768, 65536),
-        dram_bw_gbps=(25, 50, 100, 200, 400, 1000), glb_bw_gbps=(256, 512, 1024, 2048, 4000),
-        clock_mhz=(500, 1000, 1500, 2000), digital_macs=(256, 512, 1024, 2048, 4096),
+        dram_bw_gbps=(25, 50, 100, 200, 400, 1000), glb_width=(64, 128, 256, 512, 1024),
+        clock_mhz=(500, 800, 1000, 1200, 1400), digital_macs=(256, 512, 1024, 2048, 4096),
     )
     baseline = dict(
         rows=256, cols=256, n_macros=4096, cols_per_adc=8, dac_bits=1, cell="sram", bits_per_cell=1,
-        glb_kb=8192, dram_bw_gbps=100, glb_bw_gbps=1024, clock_mhz=1000, digital_macs=1024,
+        glb_kb=8192, dram_bw_gbps=400, glb_width=512, clock_mhz=1000, digital_macs=1024,
     )
-    return cim_space("cim-server", ranges, baseline)
+    return cim_space("cim-server", ranges, baseline, tech={"e_dram": 3.9})
 
 
 # -------------------------------------------------------------- joint spaces

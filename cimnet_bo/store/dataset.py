@@ -24,6 +24,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from cimnet_bo.hardware.version import check_model_version, model_version_meta
+
 #: Bookkeeping columns a dataset may carry besides choices and values.
 META_COLUMNS = ("idx", "tag", "error", "evaluator", "seed", "created", "space", "space_version")
 #: Directions assumed for objectives read from files that do not declare them.
@@ -130,6 +132,7 @@ def frame_from_rows(space: Any, rows: Sequence[Mapping[str, Any]], objectives: S
         "space": space.name, "space_version": space.version, "space_def": space.to_dict(),
         "objectives": list(objectives), "extras": extras,
         "evaluators": sorted({r["evaluator"] for r in rows}),
+        **model_version_meta(space),
     }
     return frame
 
@@ -222,6 +225,8 @@ def read_dataset(path: str | Path, space: Any = None, objectives: Sequence[str] 
     elif meta.get("space") and (meta["space"], meta.get("space_version")) != (space.name, space.version):
         raise DatasetError(f"{path} holds data of space {meta['space']!r} version "
                            f"{meta.get('space_version')!r}, not {space.name!r} version {space.version!r}")
+    if meta:
+        check_model_version(meta, space, str(path), DatasetError)
     declared = {o["name"]: o for o in meta.get("objectives", [])}
     extras = list(meta.get("extras", []))
     if objectives is None and declared:

@@ -33,6 +33,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from cimnet_bo.hardware.version import check_model_version, model_version_meta
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -144,6 +146,7 @@ class RunStore:
             "space_def": space.to_dict(),
             "objectives": _objective_dicts(objectives),
             "created": time.time(),
+            **model_version_meta(space),
         }
         with self._tx():
             for k, v in meta.items():
@@ -159,6 +162,8 @@ class RunStore:
                 f"{self.path} belongs to space {self.meta['space']!r} version "
                 f"{self.meta['space_version']!r}, not {space.name!r} version {space.version!r}"
             )
+        check_model_version(self.meta, space if space is not None else self._stored_space(),
+                            f"run store {self.path}", StoreError)
         if objectives is not None:
             want = [o["name"] for o in _objective_dicts(objectives)]
             have = [o["name"] for o in self.meta.get("objectives", [])]

@@ -78,7 +78,7 @@ def _conv_bn(b: TableBuilder, name: str, size: int, cin: int, cout: int, k: int,
              groups: int = 1, act: bool = True) -> int:
     """Conv (no bias) + BatchNorm (+ activation); returns the output side."""
     out = conv_out(size, k, stride)
-    b.conv(name, out * out, cin, cout, k, groups)
+    b.conv(name, out * out, cin, cout, k, groups, stride=stride)
     b.eltwise(f"{name}.bn", out * out * cout, params=2 * cout)
     if act:
         b.eltwise(f"{name}.act", out * out * cout)
@@ -192,7 +192,7 @@ def resnet_table(meta: Mapping[str, Any], cfg: Mapping[str, Any]) -> LayerTable:
                         b.eltwise(f"{p}.down.pool", new * new * cin)
                         b.conv(f"{p}.down", new * new, cin, out, 1)
                     else:
-                        b.conv(f"{p}.down", new * new, cin, out, 1)
+                        b.conv(f"{p}.down", new * new, cin, out, 1, stride=stride)
                     b.eltwise(f"{p}.down.bn", new * new * out, params=2 * out)
                 b.eltwise(f"{p}.add", new * new * out)
                 b.eltwise(f"{p}.relu", new * new * out)

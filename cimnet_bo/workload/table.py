@@ -11,6 +11,9 @@ count          identical instances (heads, conv groups)
 w_bits         weight precision
 a_bits         activation precision
 ops            element operations per instance (``eltwise`` rows only)
+reuse          how many times each input element appears in the unfolded GEMM input:
+               ``k*k/stride^2`` for a convolution, 1 otherwise (below 1 when the stride is
+               larger than the kernel); the buffer check uses the folded input ``in_b / reuse``
 extra_params   parameters that are not GEMM weights (biases, norm scales, embeddings); they
                count in :func:`params` and play no part in the hardware model
 =============  ==============================================================================
@@ -24,8 +27,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 KINDS = ("static", "dynamic", "eltwise")
-NUMERIC = ("M", "K", "N", "count", "w_bits", "a_bits", "ops", "extra_params")
-DEFAULTS = {"count": 1, "w_bits": 8, "a_bits": 8, "ops": 0, "extra_params": 0}
+NUMERIC = ("M", "K", "N", "count", "w_bits", "a_bits", "ops", "reuse", "extra_params")
+DEFAULTS = {"count": 1, "w_bits": 8, "a_bits": 8, "ops": 0, "reuse": 1, "extra_params": 0}
 
 
 @dataclass
@@ -45,6 +48,7 @@ class LayerTable:
     w_bits: np.ndarray
     a_bits: np.ndarray
     ops: np.ndarray
+    reuse: np.ndarray
     extra_params: np.ndarray
     label: str = field(default="network")
 
@@ -64,7 +68,7 @@ class LayerTable:
             if np.any(arr < 0):
                 raise ValueError(f"layer table column {col!r} has negative values")
         gemm = self.kind != "eltwise"
-        for col in ("M", "K", "N", "count", "w_bits", "a_bits"):
+        for col in ("M", "K", "N", "count", "w_bits", "a_bits", "reuse"):
             arr = getattr(self, col)
             rows = np.flatnonzero(gemm & (arr <= 0)) if col in ("M", "K", "N") else np.flatnonzero(arr <= 0)
             if rows.size:
@@ -81,7 +85,7 @@ class LayerTable:
         """A :class:`LayerTable` from a LayerTable, dict of arrays, DataFrame or row dicts.
 
         Missing optional columns take defaults (count 1, 8-bit weights and activations,
-        ops 0, extra_params 0); missing required columns (kind, M, K, N) are an error.
+        ops 0, reuse 1, extra_params 0); missing required columns (kind, M, K, N) are an error.
         """
         if isinstance(obj, LayerTable):
             return obj
@@ -140,17 +144,21 @@ class TableBuilder:
         self.rows: list[tuple] = []
 
     def _add(self, name: str, kind: str, M: float, K: float, N: float, count: float,
-             ops: float, extra: float) -> None:
-        self.rows.append((name, kind, M, K, N, count, self.w_bits, self.a_bits, ops, extra))
+             ops: float, extra: float, reuse: float = 1.0) -> None:
+        self.rows.append((name, kind, M, K, N, count, self.w_bits, self.a_bits, ops, reuse, extra))
 
-    def static(self, name: str, M: int, K: int, N: int, count: int = 1, bias: bool = False) -> None:
-        """Weight GEMM on CiM arrays (conv or linear); ``bias`` adds N*count parameters."""
-        self._add(name, "static", M, K, N, count, 0, N * count if bias else 0)
+    def static(self, name: str, M: int, K: int, N: int, count: int = 1, bias: bool = False,
+               reuse: float = 1.0) -> None:
+        """Weight GEMM on CiM arrays (conv or linear); ``bias`` adds N*count parameters;
+        ``reuse`` is how often each input element appears in the unfolded input."""
+        self._add(name, "static", M, K, N, count, 0, N * count if bias else 0, reuse)
 
     def conv(self, name: str, hw_out: int, cin: int, cout: int, k: int, groups: int = 1,
-             bias: bool = False) -> None:
-        """A k x k convolution with ``hw_out`` output pixels, as a grouped GEMM."""
-        self.static(name, hw_out, cin // groups * k * k, cout // groups, groups, bias)
+             bias: bool = False, stride: int = 1) -> None:
+        """A k x k convolution with ``hw_out`` output pixels, as a grouped GEMM; its input
+        reuse is ``k*k/stride^2``."""
+        self.static(name, hw_out, cin // groups * k * k, cout // groups, groups, bias,
+                    reuse=k * k / stride**2)
 
     def dynamic(self, name: str, M: int, K: int, N: int, count: int = 1) -> None:
         """Activation x activation GEMM (attention) on the digital unit."""
