@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 # The main job: a joint qNEHVI search of subnet and CiM hardware on vit-fmnist with the shipped
-# supernet (accuracy on the Fashion-MNIST validation split, latency/area from the roofline, area
-# <= the baseline chip's), 160 evaluations, then its report. About 4 minutes on 2 CPU cores, plus
+# supernet (accuracy on the Fashion-MNIST validation split, latency/area/power from the roofline,
+# area and peak power <= the baseline chip's), 160 evaluations, then its report. About 4 minutes on 2 CPU cores, plus
 # the one-time set-up of .venv; resumable (run it again to continue an interrupted demo; a larger
 # DEMO_BUDGET continues a finished one).
 DEMO_RUN ?= runs/demo
@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(BIN)/cimnet-bo search --space vit-fmnist --strategy qnehvi --budget $(DEMO_BUDGET) --batch-size 8 --seed 0 --run $(DEMO_RUN)
 	$(BIN)/cimnet-bo report --run $(DEMO_RUN) --out $(DEMO_RUN)/report
 
-# Baseline vs model-only, hardware-only and joint search under one area budget, 3 seeds, for each space in SPACES
+# Baseline vs model-only, hardware-only and joint search under the baseline chip's area and power, 3 seeds, for each space in SPACES
 # (resumable). Results (RESULTS.md, figures, tables) in experiments/<space>, runs in runs/experiment/<space>.
 SPACES ?= vit-fmnist cnn-fmnist
 EXPERIMENT_ARGS ?=

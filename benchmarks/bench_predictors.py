@@ -4,9 +4,11 @@ For each labeled dataset (default ``data/labels/vit_fmnist.parquet`` and
 ``data/labels/cnn_fmnist.parquet``), each objective (accuracy, latency_s) and each predictor
 (xgb, ridge, svr, mlp, gp): train on 100, 200, 500, 1000 and 2000 random rows, test on all the
 other rows, 5 random splits per size; record Kendall tau, Spearman, RMSE, MAPE, fit and predict
-times. Accuracy rows are the dataset's *distinct subnets* (a test subnet is never trained on);
-latency rows are (subnet, hardware) pairs. Sizes the data cannot hold (at least 10 % and 50
-rows stay out for testing) are reported as skipped, with the reason.
+times. ``--extra-objectives`` (e.g. ``energy_j,area_mm2,power_w``) are benchmarked the same way
+with ``--extra-models`` only (default xgb). Accuracy rows are the dataset's *distinct subnets* (a
+test subnet is never trained on); latency rows are (subnet, hardware) pairs. Sizes the data
+cannot hold (at least 10 % and 50 rows stay out for testing) are reported as skipped, with the
+reason.
 
 Accuracy noise floor: for ``--noise-subnets`` distinct subnets of the dataset, the supernet's
 accuracy on two disjoint random halves of the val split; the Kendall tau between the two
@@ -19,6 +21,8 @@ least as good as every baseline on latency.
 Usage::
 
     python benchmarks/bench_predictors.py --out benchmarks/results/bench_predictors.json
+    python benchmarks/bench_predictors.py --data data/labels/vit_fmnist.parquet --noise-subnets 100 \\
+        --extra-objectives energy_j,area_mm2,power_w --out benchmarks/results/bench_predictors_vit.json
     python benchmarks/bench_predictors.py --data data/labels/vit_fmnist.parquet --splits 2 \\
         --sizes 100,500 --models xgb,ridge --noise-subnets 0       # a quick look
 
@@ -102,6 +106,8 @@ def table(summary: list[dict], objectives: list[str], kinds: list[str], sizes: l
     idx = {(r["objective"], r["kind"], r["size"]): r for r in summary}
     for o in objectives:
         for k in kinds:
+            if not any((o, k, s) in idx for s in sizes):
+                continue
             cells = []
             for s in sizes:
                 r = idx.get((o, k, s))
@@ -139,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--splits", type=int, default=5)
     ap.add_argument("--models", default="xgb,ridge,svr,mlp,gp")
     ap.add_argument("--objectives", default="accuracy,latency_s")
+    ap.add_argument("--extra-objectives", default="",
+                    help="more objectives, benchmarked with --extra-models only (e.g. energy_j,area_mm2,power_w)")
+    ap.add_argument("--extra-models", default="xgb", help="models for --extra-objectives (default xgb)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--gp-max-size", type=int, default=1000,
                     help="largest training size for the exact GP (O(n^3)); larger sizes are skipped "
@@ -153,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     kinds = [k for k in args.models.split(",") if k]
     objectives = [o for o in args.objectives.split(",") if o]
-    unknown = [k for k in kinds if k not in PREDICTORS]
+    extra = [o for o in args.extra_objectives.split(",") if o and o not in objectives]
+    extra_kinds = [k for k in args.extra_models.split(",") if k]
+    unknown = [k for k in kinds + (extra_kinds if extra else []) if k not in PREDICTORS]
     if unknown:
         ap.error(f"unknown models {unknown}; choose from {sorted(PREDICTORS)}")
     threads = int(args.threads)
@@ -172,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
                     "threads": threads},
         "settings": {"sizes": sizes, "splits": args.splits, "models": kinds, "objectives": objectives,
+                     "extra_objectives": extra, "extra_models": extra_kinds if extra else [],
                      "seed": args.seed, "gp_max_size": args.gp_max_size, "noise_subnets": args.noise_subnets,
                      "goal_size": GOAL_SIZE, "goals": GOALS},
         "datasets": {},
@@ -191,13 +203,13 @@ def main(argv: list[str] | None = None) -> int:
         entry: dict = {"path": str(path), "space": ds.space.name, "rows": len(ds), "records": [], "skipped": []}
         result["datasets"][name] = entry
         t0 = time.perf_counter()
-        for obj in objectives:
+        for obj in objectives + extra:
             if obj not in ds.frame.columns:
                 entry["skipped"].append({"objective": obj, "reason": "not in the dataset"})
                 continue
             n_rows = len(objective_data(ds, obj)[1])
             entry.setdefault("rows_per_objective", {})[obj] = n_rows
-            for kind in kinds:
+            for kind in (kinds if obj in objectives else extra_kinds):
                 ok_sizes = [s for s in sizes if kind != "gp" or s <= args.gp_max_size]
                 for s in sizes:
                     if s not in ok_sizes:
@@ -217,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                 save()
         entry["summary"] = summarize_curve(entry["records"])
         entry["goals"] = goals(entry["summary"])
-        entry["table_kendall_tau"] = table(entry["summary"], objectives, kinds, sizes)
+        entry["table_kendall_tau"] = table(entry["summary"], objectives + extra,
+                                           kinds + [k for k in extra_kinds if k not in kinds], sizes)
         entry["seconds"] = round(time.perf_counter() - t0, 1)
         if args.noise_subnets and "accuracy" in objectives:
             ckpt = args.checkpoint[di] if args.checkpoint and di < len(args.checkpoint) else None

@@ -6,21 +6,24 @@ time *includes* building the networks' layer batches and validating the hardware
 * ``random_pairs``: every pair its own random subnet and chip (``space.sample_indices``),
   given as arrays (choice name -> values, knob name -> values):
   ``simulate_many(SubnetConfigs(space, subnet_columns), knob_arrays)``;
-  ``random_pairs_records`` is the same with lists of dicts (what ``space.sample`` gives);
+  ``random_pairs_records`` is the same with lists of dicts (what ``space.sample`` gives),
+  ``random_pairs_as_frame`` the same as ``random_pairs`` returning a DataFrame;
 * ``search_like``: S distinct subnets x H chips each (a search proposes few subnets and many
   chips), as ``simulate_many(vit_batch(space, S configs), knob_arrays, table_index=...)``,
   the ``vit_batch`` call timed too; ``search_like_configs`` gives the same pairs as subnet
   columns with every subnet repeated H times (``SubnetConfigs``);
-* ``where_time_goes_s_per_100k``: a line tracer attributes the time of one ``simulate_many``
-  call to the functions of ``cimnet_bo/hardware/{many,batch,config}.py`` and, inside them, to
-  the sections headed ``# --- Title``; traced times are rescaled to the untraced total;
+* ``where_time_goes_s_per_100k``: CPU seconds per 100k pairs of each stage of one call
+  (hardware knob validation and conversion, batch building, the kernel, the rest), timed by
+  wrapping simulate_many's stage functions; the kernel's time is split by its ``# --- Title``
+  sections with a line tracer (as shares, rescaled to the kernel's untraced time);
 * ``peak_memory``: tracemalloc peak of one call on ``--memory-n`` (10 million) pairs given as
   arrays (lazy, chunk by chunk), beyond its inputs; outputs are listed separately;
 * ``accuracy``: the largest relative difference from :func:`simulate` (the reference) on a
   sample of pairs of every workload.
 
-``--before FILE`` embeds an earlier run (e.g. of the code before an optimisation) under
-``"before"`` and reports the speed-ups.
+Throughputs are wall-clock, best of ``--repeat`` runs (the load average is recorded: on a
+shared machine other processes slow every number down). ``--before FILE`` embeds an earlier
+run (e.g. of the code before an optimisation) under ``"before"`` and reports the speed-ups.
 
 Usage: ``python benchmarks/bench_roofline.py [--n 1000000] [--S 100 --H 10000]
 [--memory-n 10000000] [--before FILE] [--out FILE]``
@@ -53,14 +56,33 @@ SPACE = "vit-b-imagenet"
 OUT_KEYS = ("latency_s", "energy_j", "area_mm2", "power_w", "program_time_s")
 
 
+CPU_TIMES: dict = {}  # id(fn) -> best CPU seconds of the last best_of(fn)
+
+
 def best_of(fn, repeat=3):
-    """(best seconds, last result) over ``repeat`` runs (the machine may be shared)."""
-    best, out = float("inf"), None
+    """(best wall-clock seconds, last result) over ``repeat`` runs (the machine may be
+    shared); the best CPU time (this process) goes to ``CPU_TIMES[id(fn)]``."""
+    best, cpu, out = float("inf"), float("inf"), None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         best = min(best, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
+    CPU_TIMES[id(fn)] = cpu
     return best, out
+
+
+def rate(pairs: int, seconds: float, fn) -> dict:
+    """Throughput entries: wall clock, and CPU time of this process (one core's work, which
+    other processes on a shared machine do not inflate)."""
+    cpu = CPU_TIMES[id(fn)]
+    return {
+        "pairs": pairs,
+        "seconds": seconds,
+        "pairs_per_s": pairs / seconds,
+        "cpu_seconds": cpu,
+        "pairs_per_cpu_s": pairs / cpu,
+    }
 
 
 # ------------------------------------------------------------------------------ inputs
@@ -109,6 +131,8 @@ class SectionProfiler:
     """
 
     FILES = ("hardware/many.py", "hardware/batch.py", "hardware/config.py")
+    #: small helpers of the kernel, not traced: their time counts for the calling line
+    HELPERS = ("_dot", "_cols", "_sub", "_own", "_lp", "_part", "_spill", "spill_terms", "block")
 
     def __init__(self) -> None:
         self.acc: dict[str, float] = defaultdict(float)
@@ -145,7 +169,12 @@ class SectionProfiler:
     def _global(self, frame, event, arg):
         # comprehensions and lambdas are not traced: their time counts for the calling line
         code = frame.f_code
-        if event == "call" and code.co_filename.endswith(self.FILES) and code.co_name[0] != "<":
+        if (
+            event == "call"
+            and code.co_filename.endswith(self.FILES)
+            and code.co_name[0] != "<"
+            and code.co_name not in self.HELPERS
+        ):
             if code not in self.maps:  # reading the source is not the code's time
                 t0 = time.perf_counter()
                 self._map(code)
@@ -194,40 +223,89 @@ class SectionProfiler:
         return out
 
 
-def group_of(label: str) -> str:
-    """Coarse stage of a profiler label."""
-    if label.startswith("batch.") or label.startswith("many._Tables"):
-        return "batch building (vit_batch, TableBatch, table selection)"
-    if label.startswith("config.") or label.startswith("many._Hardware"):
-        return "hardware knobs (validation, conversion to arrays)"
-    if label.startswith("many._kernel") or label.startswith("many._") and "kernel" in label:
-        return "kernel"
-    if label.startswith("many."):
-        return "simulate_many driver (chunk loop, clock check, outputs)"
-    return "outside (argument set-up)"
+STAGES = (  # (object, attribute, stage): the functions simulate_many spends its time in
+    ("many._Hardware", "chunk", "hardware knobs: validation, conversion to arrays"),
+    ("many", "check_clock", "hardware knobs: validation, conversion to arrays"),
+    ("many._Tables", "chunk", "batch building: the chunk's networks"),
+    ("batch", "vit_batch", "batch building: the chunk's networks"),
+    ("bench", "vit_batch", "batch building: the chunk's networks"),
+    ("many", "_kernel", "kernel: the model's arithmetic"),
+)
 
 
-def where_time_goes(fn, pairs: int, untraced_s: float) -> dict:
+def stage_times(fn, pairs: int, repeat: int) -> dict:
+    """CPU seconds per 100k pairs of each stage of ``fn`` (best of ``repeat`` runs), by
+    wrapping the stage functions with timers (only the outermost timed call counts)."""
+    from cimnet_bo.hardware import batch, many
+
+    mods = {"many": many, "batch": batch, "bench": sys.modules[__name__]}
+    acc: dict[str, float] = defaultdict(float)
+    depth = [0]
+    saved = []
+    for path, attr, stage in STAGES:
+        obj = mods[path.split(".")[0]]
+        for part in path.split(".")[1:]:
+            obj = getattr(obj, part)
+        orig = obj.__dict__.get(attr) if isinstance(obj, type) else getattr(obj, attr, None)
+        if orig is None:
+            continue
+
+        def timed(*args, _f=orig, _stage=stage, **kw):
+            depth[0] += 1
+            t0 = time.process_time()
+            try:
+                return _f(*args, **kw)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    acc[_stage] += time.process_time() - t0
+
+        saved.append((obj, attr, orig))
+        setattr(obj, attr, timed)
+    best = None
+    try:
+        for _ in range(repeat):
+            acc.clear()
+            t0 = time.process_time()
+            fn()
+            total = time.process_time() - t0
+            if best is None or total < best[0]:
+                best = (total, dict(acc))
+    finally:
+        for obj, attr, orig in saved:
+            setattr(obj, attr, orig)
+    total, st = best
+    st["other: driver loop, argument set-up, outputs"] = total - sum(st.values())
+    per = 1e5 / pairs
+    return {"total": total * per, **{k: v * per for k, v in st.items()}}
+
+
+def kernel_sections(fn) -> dict:
+    """Shares of the kernel's time per ``# --- section`` of ``_kernel`` (line tracer; the
+    kernel's helpers count as one entry)."""
     prof = SectionProfiler()
     per_event = prof.calibrate()
     prof.run(fn)
-    # take the tracer's own cost (calibrated per event) off each label, then rescale
     acc = {k: max(v - per_event * prof.events[k], 0.0) for k, v in prof.acc.items()}
-    acc = {k: v for k, v in acc.items() if v > 0}
-    traced = sum(acc.values())
-    raw = sum(prof.acc.values())
-    scale = untraced_s / traced * 1e5 / pairs  # -> untraced seconds per 100k pairs
-    detail = {k: round(v * scale, 5) for k, v in sorted(acc.items(), key=lambda kv: -kv[1])}
-    groups: dict[str, float] = defaultdict(float)
+    kern: dict[str, float] = defaultdict(float)
     for k, v in acc.items():
-        groups[group_of(k)] += v * scale
-    return {
-        "total_s_per_100k": round(untraced_s * 1e5 / pairs, 5),
-        "stages": {k: round(v, 5) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
-        "detail": detail,
-        "traced_over_untraced": round(raw / untraced_s, 3),
-        "after_overhead_correction": round(traced / untraced_s, 3),
+        if k.startswith("many._kernel"):
+            kern[k.split(": ", 1)[1] if ": " in k else "set-up"] += v
+    tot = sum(kern.values()) or 1.0
+    return {k: v / tot for k, v in sorted(kern.items(), key=lambda kv: -kv[1])}
+
+
+def where_time_goes(fn, pairs: int, repeat: int) -> dict:
+    """Seconds (CPU) per 100k pairs per stage, and the kernel split by section."""
+    st = stage_times(fn, pairs, repeat)
+    shares = kernel_sections(fn)
+    k = st.get("kernel: the model's arithmetic", 0.0)
+    out = {"total_s_per_100k": round(st.pop("total"), 5)}
+    out["stages_s_per_100k"] = {
+        a: round(b, 5) for a, b in sorted(st.items(), key=lambda kv: -kv[1])
     }
+    out["kernel_sections_s_per_100k"] = {a: round(b * k, 5) for a, b in shares.items()}
+    return out
 
 
 # ---------------------------------------------------------------------------- workloads
@@ -244,7 +322,7 @@ def bench(a) -> dict:
 
     t, out = best_of(random_arrays, a.repeat)
     r["random_pairs"] = {
-        "pairs": n, "seconds": t, "pairs_per_s": n / t,
+        **rate(n, t, random_arrays),
         "call": "simulate_many(SubnetConfigs(space, subnet_columns), knob_arrays, as_frame=False)",
         "resident_fraction": float(out["resident"].mean()),
         "feasible_fraction": float(out["feasible"].mean()),
@@ -256,16 +334,16 @@ def bench(a) -> dict:
 
     m = min(a.records_n, n)
     sub_rec, hw_rec = records(sub, 0, m), records(hw, 0, m)
-    t_rec, out_rec = best_of(
-        lambda: simulate_many(SubnetConfigs(space, sub_rec), hw_rec, as_frame=False), a.repeat
-    )
+    f_rec = lambda: simulate_many(SubnetConfigs(space, sub_rec), hw_rec, as_frame=False)  # noqa
+    t_rec, out_rec = best_of(f_rec, a.repeat)
     assert np.allclose(out_rec["latency_s"], out["latency_s"][:m], rtol=1e-12, atol=0)
     r["random_pairs_records"] = {
-        "pairs": m, "seconds": t_rec, "pairs_per_s": m / t_rec,
+        **rate(m, t_rec, f_rec),
         "call": "simulate_many(SubnetConfigs(space, list of dicts), list of dicts, as_frame=False)",
     }
-    t_frame, _ = best_of(lambda: simulate_many(SubnetConfigs(space, sub), hw), a.repeat)
-    r["random_pairs_as_frame"] = {"pairs": n, "seconds": t_frame, "pairs_per_s": n / t_frame}
+    f_frame = lambda: simulate_many(SubnetConfigs(space, sub), hw)  # noqa: E731
+    t_frame, _ = best_of(f_frame, a.repeat)
+    r["random_pairs_as_frame"] = rate(n, t_frame, f_frame)
 
     # --- search-like: S subnets x H chips
     S, H = a.S, a.H
@@ -276,17 +354,16 @@ def bench(a) -> dict:
 
     t_s, out_s = best_of(search, a.repeat)
     r["search_like"] = {
-        "subnets": S, "chips_per_subnet": H, "pairs": S * H, "seconds": t_s,
-        "pairs_per_s": S * H / t_s,
+        "subnets": S, "chips_per_subnet": H, **rate(S * H, t_s, search),
         "call": "simulate_many(vit_batch(space, S configs), knob_arrays, table_index=repeat(S, H))",
         "resident_fraction": float(out_s["resident"].mean()),
     }
     rep = {k: v[index] for k, v in sub_cols_s.items()}
-    t_sc, out_sc = best_of(lambda: simulate_many(SubnetConfigs(space, rep), hw_s, as_frame=False),
-                           a.repeat)
+    f_sc = lambda: simulate_many(SubnetConfigs(space, rep), hw_s, as_frame=False)  # noqa
+    t_sc, out_sc = best_of(f_sc, a.repeat)
     assert np.allclose(out_sc["latency_s"], out_s["latency_s"], rtol=1e-12, atol=0)
     r["search_like_configs"] = {
-        "pairs": S * H, "seconds": t_sc, "pairs_per_s": S * H / t_sc,
+        **rate(S * H, t_sc, f_sc),
         "call": "simulate_many(SubnetConfigs(space, subnet columns, each subnet repeated H "
         "times), knob_arrays, as_frame=False)",
     }
@@ -299,9 +376,10 @@ def bench(a) -> dict:
         out_s, picks_s,
     )
     r["accuracy_max_rel_err_vs_simulate"] = acc
+    modes = ("random_pairs", "search_like", "search_like_configs", "random_pairs_records")
     r["goal_1M_pairs_per_s"] = {
-        k: r[k]["pairs_per_s"] >= 1e6
-        for k in ("random_pairs", "search_like", "search_like_configs", "random_pairs_records")
+        "wall_clock": {k: r[k]["pairs_per_s"] >= 1e6 for k in modes},
+        "cpu_time": {k: r[k]["pairs_per_cpu_s"] >= 1e6 for k in modes},
     }
 
     # --- where the time goes, per 100k pairs
@@ -309,18 +387,19 @@ def bench(a) -> dict:
     sub_b = {k: v[:nb] for k, v in sub.items()}
     hw_b = {k: v[:nb] for k, v in hw.items()}
     f_rand = lambda: simulate_many(SubnetConfigs(space, sub_b), hw_b, as_frame=False)  # noqa: E731
-    t_b, _ = best_of(f_rand, a.repeat)
-    Sb = max(1, nb // H) if nb >= H else 1
-    Hb = nb // Sb
+    Hb = min(H, nb)
+    Sb = max(1, nb // Hb)
     idx_b = np.repeat(np.arange(Sb), Hb)
     hw_sb = {k: v[: Sb * Hb] for k, v in hw_s.items()}
     f_search = lambda: simulate_many(  # noqa: E731
         vit_batch(space, subs_s[:Sb]), hw_sb, table_index=idx_b, as_frame=False
     )
-    t_sb, _ = best_of(f_search, a.repeat)
     r["where_time_goes_s_per_100k"] = {
-        "random_pairs": where_time_goes(f_rand, nb, t_b),
-        f"search_like ({Sb} x {Hb})": where_time_goes(f_search, Sb * Hb, t_sb),
+        "note": "CPU seconds per 100k pairs; stages timed by wrapping simulate_many's stage "
+        "functions (best of --repeat); kernel sections from a line tracer, as shares of the "
+        "kernel's time",
+        "random_pairs": where_time_goes(f_rand, nb, a.repeat),
+        f"search_like ({Sb} x {Hb})": where_time_goes(f_search, Sb * Hb, a.repeat),
     }
     return r
 
@@ -370,7 +449,9 @@ def speedups(before: dict, after: dict) -> dict:
     out = {}
     for k, v in after.items():
         if isinstance(v, dict) and "pairs_per_s" in v and k in before:
-            out[k] = round(v["pairs_per_s"] / before[k]["pairs_per_s"], 2)
+            out[k] = {"wall_clock": round(v["pairs_per_s"] / before[k]["pairs_per_s"], 2)}
+            if "pairs_per_cpu_s" in v and "pairs_per_cpu_s" in before[k]:
+                out[k]["cpu_time"] = round(v["pairs_per_cpu_s"] / before[k]["pairs_per_cpu_s"], 2)
     return out
 
 
@@ -399,10 +480,13 @@ def main(argv=None) -> dict:
         "numpy": np.__version__,
         "machine": platform.machine(),
         "processor": platform.processor() or None,
+        "cpus": os.cpu_count(),
+        "load_average_1m_at_start": os.getloadavg()[0],
         **bench(a),
     }
     if not a.no_memory:
         res["peak_memory"] = peak_memory(a.memory_n, a.seed, a.H)
+    res["load_average_1m_at_end"] = os.getloadavg()[0]
     if a.before:
         with open(a.before) as f:
             before = json.load(f)

@@ -27,7 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output folder, e.g. predictors/vit_fmnist/")
     p.add_argument("--space", default=None, help="space of the dataset (default: from the file)")
     p.add_argument("--objectives", type=_csv, default=None,
-                   help="comma-separated objectives (default: every objective of the dataset)")
+                   help="comma-separated objectives (default: every objective of the dataset but the "
+                        "0/1 'feasible' indicator)")
     p.add_argument("--models", type=_csv, default=["xgb"],
                    help="comma-separated predictor kinds: xgb, ridge, svr, mlp, gp (default xgb)")
     p.add_argument("--test-fraction", type=float, default=0.2, help="held-out fraction (default 0.2)")

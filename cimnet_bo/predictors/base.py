@@ -22,6 +22,9 @@ from cimnet_bo.predictors.features import FeatureBuilder
 FORMAT = "cimnet_bo.predictor/1"
 #: Objectives that depend on the subnet only (their predictors see no hardware features).
 SUBNET_OBJECTIVES = ("accuracy", "top1", "acc", "params", "macs")
+#: 0/1 indicator outputs (the roofline's ``feasible``): exact constraints, not regression
+#: targets; ``train_predictors`` skips them unless asked by name.
+INDICATOR_OUTPUTS = ("feasible",)
 #: Positive objectives spanning orders of magnitude: learned as log(y) by default.
 LOG_OBJECTIVES = ("latency_s", "energy_j", "area_mm2", "program_time_s")
 

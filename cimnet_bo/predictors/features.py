@@ -9,13 +9,30 @@ Three feature sets, all functions of the configuration only (never of the roofli
     element operations, activation bytes; number of weight layers) and, for hardware-dependent
     objectives, the hardware knobs: numbers in log2 scale, categorical knobs one-hot.
     With ``cross=True`` (default) the cross features of :data:`CROSS_FEATURES` are added:
-    log-ratios of workload sizes to hardware sizes and rates (weight bits per array bit,
-    activation bytes per buffer byte, weight bytes per DRAM bandwidth, digital operations per
-    digital rate, bit-serial input steps, activation bytes per buffer bandwidth) and tiling
-    counts from the layer shapes and the array geometry (arrays the weights need, arrays per
-    macro, array activations per inference, weight reload passes, array rows rewritten, and
-    their ratios to the clock and the bit-serial steps). They use no timing,
-    energy or area constant of the roofline model and none of its outputs.
+
+    * log-ratios of workload sizes to hardware sizes and rates (weight bits per array bit,
+      activation bytes per buffer byte, weight bytes per DRAM bandwidth, digital operations per
+      digital rate, bit-serial input steps, activation bytes per buffer bandwidth
+      ``glb_width * clock``);
+    * tiling counts from the layer shapes and the array geometry, as the CiM model v2 maps
+      them (``CIM_MODEL.md``): arrays the weights need (count-weighted, so a depthwise
+      convolution takes one array per channel), arrays per macro, the stream fraction ``s``
+      (fluid residency), replication, array activations per inference, weight reload passes,
+      array rows rewritten (and per clock), serial conversions;
+    * per-pair sums of simplified v2 time terms, using the model's ADC-precision rule and
+      conversion-time line (``t_s``, ``t_mvm``) and its residency rules: static-layer
+      compute time, digital compute time, buffer traffic over its bandwidth, spilled traffic
+      over the DRAM bandwidth (capacity checked on folded inputs ``in_b / reuse + out_b``),
+      weight-streaming time, and their *compute-time estimate* (static + digital compute +
+      weight streaming). The estimate leaves out the per-layer roofline maximum with the
+      bandwidth terms (and partial sums), so on its own it ranks latency much worse than the
+      model (Kendall tau about 0.85 on the shipped tables); the trees learn the rest.
+
+    * resource counts (cells, ADCs, DACs, peak ADC conversion rate), activity counts (cell
+      operations, DAC drives, cells rewritten by streaming, buffer and DRAM bytes) and cells
+      times the compute-time estimate (leakage energy grows with area x latency).
+
+    No feature is an output of the roofline, and none uses its energy or area constants.
 ``"onehot"``
     one-hot of every choice (inactive choices all-zero), as DyNAS-T's and OFA's predictors use.
 ``"encoding"``
@@ -38,13 +55,16 @@ CROSS_FEATURES = ("log2_weight_bits_per_array_bit", "log2_act_bytes_per_glb_byte
                   "stream_fraction", "log2_replication", "adc_bits_est", "log2_t_mvm_ns",
                   "log2_folded_bytes_per_glb_byte", "spill_share", "log2_static_time_ns", "log2_digital_time_ns",
                   "log2_buffer_time_ns", "log2_spill_time_ns", "log2_weight_stream_time_ns",
-                  "log2_roofline_time_est_ns", "log2_adc_conversions")
+                  "log2_compute_time_est_ns", "log2_adc_conversions",
+                  "log2_cells", "log2_adcs", "log2_adc_rate", "log2_dacs", "log2_cell_ops", "log2_dac_drives",
+                  "log2_cells_written", "log2_glb_bytes", "log2_dram_bytes", "log2_cell_ns")
 #: Knob values assumed when a configuration lacks a knob (0: the model's default rule).
 HW_DEFAULTS = {"rows": 128, "cols": 128, "n_macros": 64, "rows_active": 0, "adc_bits": 0, "dac_bits": 1,
                "bits_per_cell": 1, "cols_per_adc": 8, "glb_kb": 128, "glb_width": 32, "dram_bw_gbps": 4,
                "clock_mhz": 400, "digital_macs": 64, "cell": "sram"}
 #: Pairs per block when computing the roofline terms (bounds memory to blocks x layers).
 _CHUNK = 4096
+_STATIC_COLS = ("M", "K", "N", "count", "w_bits", "a_bits", "reuse")
 
 
 def workload_features(table: Any) -> np.ndarray:
@@ -74,7 +94,7 @@ class FeatureBuilder:
     hardware : bool
         Include hardware features (False for accuracy, which depends on the subnet only).
     cross : bool
-        ``"xgb"`` only: add the two workload / hardware-size ratios (see module docstring).
+        ``"xgb"`` only: add the cross features :data:`CROSS_FEATURES` (see the module docstring).
 
     Notes
     -----
@@ -90,7 +110,8 @@ class FeatureBuilder:
         self.hardware = bool(hardware and self.joint)
         self.cross = bool(cross and self.hardware and kind == "xgb")
         self.subnet = space.subnet if self.joint else space
-        self._work: dict[tuple, np.ndarray] = {}
+        self._work: dict[tuple, Any] = {}
+        self._tech_: Any = None
 
     # ---------------------------------------------------------------- names
     @property
@@ -191,6 +212,12 @@ class FeatureBuilder:
             _lg_time(t["t_static"]), _lg_time(t["t_digital"]), _lg_time(t["t_buffer"]),
             _lg_time(t["t_spill"]), _lg_time(t["t_weights"]), _lg_time(t["t_est"]),
             np.log2(t["conversions"]),
+            # resource counts and activity (area, peak power, energy), no constants
+            lg("n_macros", 64) + lg("rows", 128) + lg("cols", 128),
+            t["log2_adcs"], t["log2_adcs"] - np.log2(t["t_s"]), lg("n_macros", 64) + lg("rows", 128),
+            np.log2(t["cell_ops"]), np.log2(t["dac_drives"]), np.log2(1.0 + t["cells_written"]),
+            np.log2(t["glb_bytes"]), np.log2(1.0 + t["dram_bytes"]),
+            lg("n_macros", 64) + lg("rows", 128) + lg("cols", 128) + _lg_time(t["t_est"]),  # leakage ~ area x time
         ])
 
     def _layers(self, row: np.ndarray) -> dict[str, np.ndarray]:
@@ -204,15 +231,12 @@ class FeatureBuilder:
         if hit is None:
             t = layer_table(self.subnet, self.subnet.from_indices(row[None, :])[0])
             s, d = t.kind == "static", t.kind == "dynamic"
-            e = ~(s | d)
-            hit = {c: getattr(t, c)[s].astype(np.float64) for c in ("M", "K", "N", "count", "w_bits", "a_bits",
-                                                                     "reuse")}
+            hit = {c: getattr(t, c)[s].astype(np.float64) for c in _STATIC_COLS}
             work = np.where(d, t.M * t.K * t.N * t.count, t.ops * t.count)[~s]
-            a8 = (t.a_bits / 8)
+            a8 = t.a_bits / 8
             traffic = np.where(d, (t.M * t.K + t.K * t.N + t.M * t.N) * t.count * a8,
                                2 * t.ops * t.count * a8)[~s]
             hit["work"], hit["traffic"] = work.astype(np.float64), traffic.astype(np.float64)
-            hit["n_elt"] = int(e.sum())
             self._work[k] = hit
         return hit
 
@@ -223,14 +247,14 @@ class FeatureBuilder:
         which = np.fromiter((keys.setdefault(tuple(r), len(keys)) for r in idx), dtype=np.int64, count=len(idx))
         tabs = [self._layers(np.array(k)) for k in keys]
         out: dict[str, np.ndarray] = {}
-        for prefix, cols in (("s_", ("M", "K", "N", "count", "w_bits", "a_bits", "reuse")), ("d_", ("work", "traffic"))):
+        for prefix, cols in (("s_", _STATIC_COLS), ("d_", ("work", "traffic"))):
             L = max(1, max(len(t[cols[0]]) for t in tabs))
             mask = np.zeros((len(tabs), L), dtype=bool)
             for i, t in enumerate(tabs):
                 mask[i, : len(t[cols[0]])] = True
             out[prefix + "mask"] = mask
-            for c in cols:
-                m = np.zeros((len(tabs), L)) if c not in ("count", "w_bits", "a_bits", "reuse") else np.ones((len(tabs), L))
+            for c in cols:  # padding: 0 sizes, 1 for the divisors and multipliers
+                m = np.zeros((len(tabs), L)) if c in ("M", "K", "N", "work", "traffic") else np.ones((len(tabs), L))
                 m[mask] = np.concatenate([t[c] for t in tabs])
                 out[prefix + c] = m
         return out, which
@@ -241,9 +265,10 @@ class FeatureBuilder:
         count: a depthwise convolution takes one array per channel), stream fraction ``s``,
         replication, reload passes, array activations (``steps``), ADC bits (default rule),
         ``t_mvm``, the time sums of static compute, digital compute, buffer traffic, DRAM
-        spills (folded inputs checked against the buffer) and weight streaming, and ``t_est``,
-        the sum over layers of ``t_w + max(t_comp, t_buffer, t_spill)`` (partial sums and the
-        row-write time left out), and ADC conversions per inference."""
+        spills (folded inputs checked against the buffer) and weight streaming, ``t_est``
+        (static + digital compute + weight streaming: no bandwidth maximum per layer), the
+        largest folded buffer footprint of a layer, the spilled share of the traffic and ADC
+        conversions per inference. Vectorised over (pairs x layers), in blocks of pairs."""
         pad, which = self._padded(idx)
         tech = self._tech()
         out: dict[str, list] = {}
@@ -256,8 +281,9 @@ class FeatureBuilder:
                 out.setdefault(k, []).append(v)
         return {k: np.concatenate(v) for k, v in out.items()}
 
-    def _tech(self):
-        if not hasattr(self, "_tech_"):
+    def _tech(self) -> Any:
+        """The space's technology constants (only the array timing ones are used)."""
+        if self._tech_ is None:
             from cimnet_bo.hardware import space_technology
 
             self._tech_ = space_technology(self.space)
@@ -265,6 +291,9 @@ class FeatureBuilder:
 
     @staticmethod
     def _terms_chunk(p: Mapping[str, np.ndarray], hw: Mapping[str, np.ndarray], tech: Any) -> dict[str, np.ndarray]:
+        """The terms of :meth:`_roofline_terms` for one block: ``p`` holds (pairs x layers)
+        layer columns, ``hw`` (pairs,) knob arrays. Formulas follow ``CIM_MODEL.md``, *Per
+        static layer*, *Dynamic and eltwise layers* and *Every layer*."""
         c = lambda v: v[:, None]  # noqa: E731 - per-pair knob against (pairs x layers)
         rows, cols, nm = hw["rows"], hw["cols"], hw["n_macros"]
         ra = np.where(hw["rows_active"] > 0, hw["rows_active"], rows)
@@ -293,22 +322,29 @@ class FeatureBuilder:
         in_b, out_b = M * K * cnt * ab / 8, M * N * cnt * ab / 8
         traffic = np.where(sm, in_b + out_b, 0.0)
         spill = np.where(sm & (in_b / reuse + out_b > c(glb)), traffic, 0.0)
-        t_static = t_w + np.maximum(np.maximum(t_comp, traffic / c(bw_glb)), spill / c(bw_dram))
         dm, work, dtraf = p["d_mask"], p["d_work"], p["d_traffic"]
         t_dcomp = np.where(dm, work / c(hw["digital_macs"] * clock), 0.0)
         dspill = np.where(dm & (dtraf > c(glb)), dtraf, 0.0)
-        t_dig = np.maximum(np.maximum(t_dcomp, dtraf / c(bw_glb)), dspill / c(bw_dram))
         all_traffic = traffic.sum(1) + dtraf.sum(1)
         all_spill = spill.sum(1) + dspill.sum(1)
         fold = np.maximum(np.where(sm, in_b / reuse + out_b, 0.0).max(1), np.where(dm, dtraf, 0.0).max(1))
         conversions = (np.where(sm, M * n_in * T_K * N * n_cw * cnt, 0.0).sum(1)) * np.ceil(rows / ra)
+        T_N = np.ceil(N * n_cw / c(cols))
+        KNc = np.where(sm, K * N * cnt, 0.0)
+        W_tot = W.sum(1)
         return {
             "arrays": A_tot, "stream": s, "replication": D, "passes": np.where(resident, 0.0, passes.sum(1)),
             "steps": np.maximum(steps.sum(1), 1.0), "adc_bits": B, "t_mvm": t_mvm,
             "t_static": t_comp.sum(1), "t_digital": t_dcomp.sum(1), "t_buffer": all_traffic / bw_glb,
-            "t_spill": all_spill / bw_dram, "t_weights": t_w.sum(1), "t_est": t_static.sum(1) + t_dig.sum(1),
+            "t_spill": all_spill / bw_dram, "t_weights": t_w.sum(1),
+            "t_est": t_comp.sum(1) + t_dcomp.sum(1) + t_w.sum(1),
             "fold_max": np.maximum(fold, 1.0), "spill_share": all_spill / np.maximum(all_traffic, 1.0),
-            "conversions": np.maximum(conversions, 1.0),
+            "conversions": np.maximum(conversions, 1.0), "t_s": t_s,
+            "log2_adcs": np.log2(nm * cols / hw["cols_per_adc"]),
+            "cell_ops": np.maximum((M * KNc * n_in * n_cw).sum(1), 1.0),
+            "dac_drives": np.maximum(np.where(sm, M * n_in * K * T_N * cnt, 0.0).sum(1), 1.0),
+            "cells_written": s * (KNc * n_cw).sum(1),
+            "glb_bytes": np.maximum(all_traffic + s * W_tot, 1.0), "dram_bytes": all_spill + s * W_tot,
         }
 
     def _onehot(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:

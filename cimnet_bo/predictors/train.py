@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cimnet_bo.predictors.base import SUBNET_OBJECTIVES, make_predictor
+from cimnet_bo.predictors.base import INDICATOR_OUTPUTS, SUBNET_OBJECTIVES, make_predictor
 from cimnet_bo.predictors.metrics import regression_report
 
 CURVE_SIZES = (100, 200, 500, 1000, 2000)
@@ -187,7 +187,9 @@ def train_predictors(data: str | Path | Any, out: str | Path, objectives: Sequen
                      source: str | Path | None = None) -> dict[str, Any]:
     """Train, check and save predictors of a labeled dataset.
 
-    For each objective and kind: fit on a random ``1 - test_fraction`` of the rows (distinct
+    For each objective (default: the dataset's, but the 0/1 indicators of
+    :data:`~cimnet_bo.predictors.base.INDICATOR_OUTPUTS`) and kind: fit on a random
+    ``1 - test_fraction`` of the rows (distinct
     subnets for accuracy), score on the rest, save ``OUT/<objective>.<kind>.json`` (+ model
     file). Then a learning curve (``curve_splits`` splits per size) and
     ``OUT/learning_curve.png``; everything goes into ``OUT/report.json``.
@@ -211,7 +213,7 @@ def train_predictors(data: str | Path | Any, out: str | Path, objectives: Sequen
                          f"a failure; predictors need at least {MIN_ROWS} (were the labels' evaluations failed?)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    objectives = list(objectives or ds.objective_names)
+    objectives = list(objectives or [o for o in ds.objective_names if o not in INDICATOR_OUTPUTS])
     missing = [o for o in objectives if o not in ds.frame.columns]
     if missing:
         raise ValueError(f"dataset has no objective columns {missing}; it has {ds.objective_names}")

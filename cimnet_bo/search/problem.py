@@ -24,7 +24,7 @@ Reference points of the registered problems
 -------------------------------------------
 Fixed per registered space (:data:`REFERENCE_POINTS`), the same in every mode
 (``joint``, ``model-only``, ``hardware-only``), so the three modes are comparable. Latency and
-energy bounds are powers of ten bracketing the CiM roofline model v1 over the whole joint space
+energy bounds are powers of ten bracketing the CiM roofline model (set on v1, still enclosing v2)
 (1,500 uniform configurations, seed 1, plus the all-smallest and all-largest configuration,
 rounded outwards to a decade; ``tests/test_search.py`` checks they still enclose the model's
 range); accuracy spans 0.70-1.00 for the Fashion-MNIST spaces and 0.50-0.90 (top-1) for the
