@@ -476,7 +476,7 @@ def vit_batch(space: Any, configs: Any) -> TableBatch:
     fc1 and fc2 on (embedding, MLP size), the rest on the embedding alone. The batch holds
     each shape once, shared by every network (a (1 x L) matrix), and each network's count of
     each shape (``mult``), so the model's work per pair is the number of distinct shapes
-    (16 static and 16 digital for ViT-B), not the number of layers. The shapes, their terms
+    (16 static and 12 digital for ViT-B), not the number of layers. The shapes, their terms
     and the count-to-``mult`` matrices are built once per space (:class:`_VitPlan`); per
     configuration the work is a table lookup per choice and a count per layer slot.
     ``mult`` is stored as the transpose of a (layers x networks) array, the layout

@@ -371,6 +371,15 @@ def validate_knob_arrays(raw: Mapping[str, np.ndarray], offset: int = 0) -> dict
                 spec.name, a[0].item() if hasattr(a[0], "item") else a[0], _allowed(spec), offset
             )
         f = a.astype(np.float64)
+        if none is None and a.dtype.kind in "iu":  # integers: only the bounds can fail
+            good = (a > 0) if spec.kind == "real" else (a >= spec.lo)
+            if spec.kind != "real" and spec.hi is not None:
+                good &= a <= spec.hi
+            if not good.all():
+                bad = int(np.flatnonzero(~good)[0])
+                raise _bad(spec.name, a[bad].item(), _allowed(spec), bad + offset)
+            out[spec.name] = f
+            continue
         given = ~np.isnan(f) if none is not None else np.ones(n, dtype=bool)
         with np.errstate(invalid="ignore"):
             if spec.kind == "real":

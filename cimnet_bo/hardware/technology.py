@@ -29,6 +29,7 @@ PJ_TO_J = 1e-12
 GB = 1e9  # bandwidths are GB/s = 1e9 bytes/s
 KB = 1024  # glb_kb * 1024 bytes
 MHZ = 1e6
+LOG2_10 = math.log2(10.0)
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ class Technology:
         (Energy), in pJ; ``t_s`` in seconds; works on arrays."""
         rate = np.maximum(1.0, 1.0 / (np.asarray(t_s) * self.r_knee_msps * 1e6))
         return (
-            (self.adc_e_per_bit * adc_bits + self.adc_e_exp * np.power(4.0, adc_bits))
+            (self.adc_e_per_bit * adc_bits + self.adc_e_exp * np.exp2(2.0 * np.asarray(adc_bits, dtype=np.float64)))
             * self.VDD**2
             * FF_V2_TO_PJ
             * np.power(rate, self.adc_rate_exp)
@@ -227,8 +228,9 @@ class Technology:
         """``a_adc(B) = 0.62 * 10 ** (-0.0369 * B + 1.206) * 2 ** B`` um^2 (Area), in mm^2."""
         return (
             self.a_adc_coef
-            * np.power(10.0, -self.a_adc_slope * adc_bits + self.a_adc_offset)
-            * np.power(2.0, adc_bits)
+            # 10 ** (-slope * B + offset) * 2 ** B as one power of two
+            * np.exp2(np.asarray(adc_bits, dtype=np.float64) * (1.0 - self.a_adc_slope * LOG2_10)
+                      + self.a_adc_offset * LOG2_10)
             * UM2_TO_MM2
         )
 
