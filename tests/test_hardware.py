@@ -1,4 +1,4 @@
-"""Tests of the CiM roofline model v2 (``/work/shared/CIM_MODEL.md``) in :mod:`cimnet_bo.hardware`.
+"""Tests of the CiM roofline model v2 (``CIM_MODEL.md``) in :mod:`cimnet_bo.hardware`.
 
 Here: the page's properties (hypothesis), validation, the technology constants,
 :func:`simulate` vs :func:`simulate_many`, the batch builders, the roofline plot and the CLI.

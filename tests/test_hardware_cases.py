@@ -1,4 +1,4 @@
-"""Hand-computed cases of the CiM roofline model v2 (``/work/shared/CIM_MODEL.md``).
+"""Hand-computed cases of the CiM roofline model v2 (``CIM_MODEL.md``).
 
 Every expected value below is arithmetic written out from the page's formulas on tiny layers
 and chips (the comments show the steps); none was obtained by running the model. The

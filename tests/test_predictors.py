@@ -201,3 +201,44 @@ def test_benchmark_script_runs_on_tiny_data(tmp_path, data):
     assert all(s["splits"] == 2 for s in entry["summary"])
     assert "| latency_s | xgb |" in entry["table_kendall_tau"]
     assert "latency_xgb_best_per_size" in entry["goals"]
+
+
+def test_cim_model_versions_are_not_mixed(tmp_path, data, ds):
+    """Stores, labeled tables and predictors made with another CiM model version are refused,
+    naming the version (files from before the version was recorded count as version 1)."""
+    import json
+    import sqlite3
+
+    import pyarrow.parquet as pq
+
+    from cimnet_bo.hardware import MODEL_VERSION
+    from cimnet_bo.store import DatasetError, RunStore, StoreError
+
+    # labeled table
+    assert ds.meta["cim_model_version"] == MODEL_VERSION
+    table = pq.read_table(data)
+    meta = json.loads(table.schema.metadata[b"cimnet_bo"])
+    meta.pop("cim_model_version")
+    old = tmp_path / "old.parquet"
+    pq.write_table(table.replace_schema_metadata({b"cimnet_bo": json.dumps(meta).encode()}), old)
+    with pytest.raises(DatasetError, match=f"CiM model version 1; this cimnet-bo implements version {MODEL_VERSION}"):
+        read_dataset(old)
+    # run store
+    vit = get_space("vit-fmnist")
+    path = tmp_path / "run.sqlite"
+    RunStore(path, vit).close()
+    conn = sqlite3.connect(str(path))
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'cim_model_version'", (json.dumps("1"),))
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="CiM model version 1"):
+        RunStore(path, vit)
+    # predictor
+    p = XGBPredictor(vit, "latency_s", n_estimators=5).fit(ds.configs()[:50], ds.frame["latency_s"][:50])
+    saved = p.save(tmp_path / "lat")
+    assert json.loads(saved.read_text())["cim_model_version"] == MODEL_VERSION
+    d = json.loads(saved.read_text())
+    d["cim_model_version"] = "1"
+    saved.write_text(json.dumps(d))
+    with pytest.raises(ValueError, match="CiM model version 1"):
+        XGBPredictor.load(saved)

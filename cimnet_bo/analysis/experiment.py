@@ -1,6 +1,7 @@
 """The CiMNet-style experiment: what searching the hardware together with the model buys.
 
-Under one area budget (the area of the space's baseline chip, ``area_mm2 <= budget``):
+Under the baseline chip's area and peak power (``area_mm2`` and ``power_w`` at most the baseline's,
+and ``feasible``: iso-area, iso-power):
 
 1. **baseline**: the largest subnet on the baseline hardware, evaluated once (a run directory
    holding that single point, its store marked with the role ``"baseline"``);
@@ -392,13 +393,14 @@ def results_markdown(space: str, baseline: Mapping[str, Any], speedup: pd.DataFr
                      report: bool = True) -> str:
     """The experiment's Markdown section: the baseline, the speedup table, figures, command."""
     cons = runs[0].constraints
-    area = cons.get("area_mm2")
-    budget_text = f"`area_mm2 <= {area[1]:.4g}` mm², the baseline chip's area" if area else "no area constraint"
+    parts = [f"`{name} <= {cons[name][1]:.4g}` {unit}" for name, unit in (("area_mm2", "mm²"), ("power_w", "W"))
+             if name in cons]
+    budget_text = (" and ".join(parts) + ", the baseline chip's") if parts else "no area or power constraint"
     n_seeds = len(settings["seeds"])
     lines = [
         f"### Joint versus model-only and hardware-only search: `{space}`",
         "",
-        f"Same area budget ({budget_text}). Baseline: the largest subnet on the baseline hardware, accuracy "
+        f"Same budgets ({budget_text}). Baseline: the largest subnet on the baseline hardware, accuracy "
         f"**{baseline['accuracy']:.4f}**, latency **{baseline['latency_s'] * 1e3:.4g} ms**. Model-only search "
         f"(hardware frozen at the baseline chip), hardware-only search (the largest subnet, hardware searched) "
         f"and joint search (subnet and hardware), {settings['strategy']}, "
@@ -406,7 +408,7 @@ def results_markdown(space: str, baseline: Mapping[str, Any], speedup: pd.DataFr
         f"ones), {n_seeds} seed{'s' if n_seeds != 1 else ''}; accuracy "
         + ("of the trained supernet's subnets on the Fashion-MNIST validation split"
            if settings['accuracy'] == 'supernet' else f"from `{settings['accuracy']}`")
-        + ", latency and area from the CiM roofline model.",
+        + ", latency, area and peak power from the CiM roofline model (version 2).",
         "",
         "Iso-accuracy speedup over the baseline (mean over seeds; range and seeds reaching the target in "
         "brackets):",
