@@ -1,0 +1,242 @@
+"""The best chips of a hardware space for given subnets, exactly: :func:`best_hardware`.
+
+Accuracy depends on the subnet alone and the roofline is cheap and exact, so for a candidate
+subnet the best chip can be computed instead of searched for. Under area and peak-power
+budgets:
+
+* a hardware space's knobs split into *resources* (:data:`RESOURCES`: more of one never
+  increases latency and never decreases area or peak power; ``CIM_MODEL.md``, *Properties*)
+  and *operating-point* knobs (array size, ADC sharing, DAC bits, cell, bits per cell);
+* area and peak power do not depend on the network, so the chips within the budgets are found
+  once per space and budget (:func:`candidate_chips`);
+* for latency alone, only *maximal* chips can be optimal: those where no resource can take its
+  next value without breaking a budget (any other chip within the budgets has a maximal one
+  with the same operating point and at least as much of every resource, hence a latency at
+  least as low, and no more streaming, so no worse feasibility). The search over them is
+  exhaustive, hence exact;
+* with energy as an objective too, energy is not monotone in the resources (a faster clock
+  costs energy per operation, a larger buffer energy per access), so every chip within the
+  budgets is a candidate.
+
+Each subnet is then one :func:`simulate_many` call over the candidates (its layer table
+broadcast over the chips), and its answer the Pareto front of the objectives over the
+feasible candidates.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from cimnet_bo.hardware.config import KNOBS, knob_arrays
+from cimnet_bo.hardware.model import area_mm2, mvm_unit_s, peak_power_w, t_s_seconds
+from cimnet_bo.hardware.technology import Technology, space_technology
+
+#: Knobs of which more never increases latency and never decreases area or peak power.
+RESOURCES = ("n_macros", "glb_kb", "dram_bw_gbps", "glb_width", "clock_mhz", "digital_macs")
+DEFAULTS = {k.name: k.default for k in KNOBS}
+#: Objectives :func:`best_hardware` optimises (minimised).
+OBJECTIVES = ("latency_s", "energy_j")
+
+
+@dataclass
+class ChipSet:
+    """Chips of a hardware space within budgets.
+
+    Attributes
+    ----------
+    configs : dict of ndarray (C,)
+        Knob name -> values, one entry per chip (the space's knobs only).
+    area_mm2, power_w : ndarray (C,)
+    maximal : bool
+        Whether only maximal chips were kept (see the module docstring).
+    total : int
+        Chips of the space before the budgets.
+    """
+
+    configs: dict[str, np.ndarray]
+    area_mm2: np.ndarray
+    power_w: np.ndarray
+    maximal: bool
+    total: int
+
+    def __len__(self) -> int:
+        return len(self.area_mm2)
+
+    def records(self, idx: Sequence[int]) -> list[dict[str, Any]]:
+        """The chips at ``idx`` as plain knob dicts."""
+        return [{k: v[i].item() for k, v in self.configs.items()} for i in idx]
+
+
+def _operating_points(space: Any, names: Sequence[str]) -> list[dict[str, Any]]:
+    """Every combination of the non-resource choices, a conditional choice only where active."""
+    plain = [c for c in space.choices if c.name in names and c.condition is None]
+    cond = [c for c in space.choices if c.name in names and c.condition is not None]
+    out = []
+    for values in itertools.product(*(c.values for c in plain)):
+        base = dict(zip((c.name for c in plain), values))
+        active = [c for c in cond if base.get(c.condition.parent) in c.condition.values]
+        for extra in itertools.product(*(c.values for c in active)):
+            out.append({**base, **dict(zip((c.name for c in active), extra))})
+    return out
+
+
+def candidate_chips(space: Any, area_max: float | None = None, power_max: float | None = None,
+                    tech: Technology | None = None, maximal: bool = True) -> ChipSet:
+    """The chips of a hardware (or joint) space within the budgets.
+
+    Parameters
+    ----------
+    space : Space or JointSpace
+        Its hardware half is enumerated; every resource knob must be an unconditional choice.
+    area_max, power_max : float, optional
+        Budgets (mm^2, W); None: no limit.
+    tech : Technology, optional
+        Default: the space's technology (:func:`space_technology`).
+    maximal : bool
+        Keep only the maximal chips (exact for latency alone; see the module docstring).
+
+    Returns
+    -------
+    ChipSet
+    """
+    hw = getattr(space, "hardware", space)
+    tech = space_technology(space, tech)
+    res = [c for c in hw.choices if c.name in RESOURCES]
+    bad = [c.name for c in res if c.condition is not None]
+    if bad:
+        raise ValueError(f"resource knobs {bad} of space {hw.name!r} are conditional: cannot enumerate them")
+    res_names = [c.name for c in res]
+    grids = np.meshgrid(*(np.asarray(c.values, dtype=np.float64) for c in res), indexing="ij")
+    shape = grids[0].shape
+    grid = {n: g.ravel() for n, g in zip(res_names, grids)}
+    G = grids[0].size
+    ops = _operating_points(hw, [n for n in hw.names if n not in RESOURCES])
+    keep_cfg: dict[str, list[np.ndarray]] = {n: [] for n in hw.names}
+    keep_area, keep_power = [], []
+    for op in ops:
+        k = knob_arrays({**{n: np.broadcast_to(v, (G,)) for n, v in op.items()}, **grid}, n=G)
+        t_s = t_s_seconds(k["adc_bits"], k["rows_active"], k["dac_bits"], tech)
+        area = area_mm2(k["rows"], k["cols"], k["n_macros"], k["cols_per_adc"], k["adc_bits"], k["dac_bits"],
+                        k["rram"], k["glb_kb"], k["glb_width"], k["digital_macs"], k["dram_bw_gbps"], tech)
+        power = peak_power_w(k["n_macros"], k["cols"], k["rows_active"], k["cols_per_adc"], t_s,
+                             tech.e_adc_pj(k["adc_bits"], t_s), k["dac_bits"], k["rram"], k["digital_macs"],
+                             k["clock_mhz"], k["glb_kb"], k["glb_width"], k["dram_bw_gbps"], area, tech)
+        ok = np.ones(G, dtype=bool)
+        if area_max is not None:
+            ok &= area <= area_max
+        if power_max is not None:
+            ok &= power <= power_max
+        keep = ok
+        if maximal:
+            fits = ok.reshape(shape)
+            grows = np.zeros(shape, dtype=bool)  # some resource can take its next value
+            for d in range(len(shape)):
+                nxt = np.zeros(shape, dtype=bool)
+                src = [slice(None)] * len(shape)
+                dst = [slice(None)] * len(shape)
+                src[d], dst[d] = slice(1, None), slice(None, -1)
+                nxt[tuple(dst)] = fits[tuple(src)]
+                grows |= nxt
+            keep = (fits & ~grows).ravel()
+        if not keep.any():
+            continue
+        for n in hw.names:  # an inactive choice takes the knob's default (bits_per_cell 1 on SRAM)
+            v = op[n] if n in op else grid[n] if n in grid else DEFAULTS[n]
+            keep_cfg[n].append(np.broadcast_to(v, (G,))[keep])
+        keep_area.append(area[keep])
+        keep_power.append(power[keep])
+    total = G * len(ops)
+    if not keep_area:
+        raise ValueError(f"no chip of space {hw.name!r} meets area <= {area_max} and power <= {power_max}")
+    configs = {}
+    for n, parts in keep_cfg.items():
+        if parts:
+            configs[n] = np.concatenate(parts)
+    return ChipSet(configs, np.concatenate(keep_area), np.concatenate(keep_power), maximal, total)
+
+
+def _front(Y: np.ndarray) -> np.ndarray:
+    """Indices of the non-dominated rows of ``Y`` (n x m, minimised), first column ascending;
+    among exact duplicates the first is kept."""
+    order = np.lexsort(Y.T[::-1])
+    if Y.shape[1] == 1:
+        return order[:1]
+    if Y.shape[1] == 2:
+        ys = Y[order, 1]
+        best = np.minimum.accumulate(ys)
+        keep = np.ones(len(order), dtype=bool)
+        keep[1:] = ys[1:] < best[:-1]
+        return order[keep]
+    keep = []
+    for i in order:  # general case: few points survive the budgets' filtering
+        if not any(np.all(Y[j] <= Y[i]) for j in keep):
+            keep.append(i)
+    return np.asarray(keep, dtype=np.int64)
+
+
+def best_hardware(space: Any, subnets: Sequence[Mapping[str, Any]], area_max: float | None = None,
+                  power_max: float | None = None, objectives: Sequence[str] = ("latency_s",),
+                  tech: Technology | None = None, chips: ChipSet | None = None) -> list[Any]:
+    """For each subnet, the chips of the space on the Pareto front of ``objectives`` within the
+    budgets, among the feasible ones (an RRAM chip must not stream weights).
+
+    Parameters
+    ----------
+    space : JointSpace or str
+        A joint space (its subnet half gives the networks, its hardware half the chips).
+    subnets : sequence of dict
+        Subnet configurations (joint configurations are accepted; their hardware keys ignored).
+    area_max, power_max : float, optional
+        Budgets (mm^2, W).
+    objectives : sequence of str
+        ``("latency_s",)`` (default: exact over the maximal chips) or ``("latency_s",
+        "energy_j")`` (exact over every chip within the budgets).
+    tech : Technology, optional
+    chips : ChipSet, optional
+        Candidates from :func:`candidate_chips`, to reuse across calls.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One per subnet: the front's chips (one column per knob) with ``latency_s, energy_j,
+        area_mm2, power_w``, by increasing latency; empty when no candidate is feasible.
+    """
+    import pandas as pd
+
+    from cimnet_bo.hardware.many import simulate_many
+    from cimnet_bo.workload import layer_table
+
+    if isinstance(space, str):
+        from cimnet_bo.space import get_space
+
+        space = get_space(space)
+    if not hasattr(space, "hardware"):
+        raise ValueError("best_hardware needs a joint space (subnet x hardware)")
+    objectives = tuple(objectives)
+    unknown = [o for o in objectives if o not in OBJECTIVES]
+    if not objectives or unknown:
+        raise ValueError(f"objectives must be a non-empty subset of {list(OBJECTIVES)}, got {list(objectives)}")
+    tech = space_technology(space, tech)
+    if chips is None:
+        chips = candidate_chips(space, area_max, power_max, tech, maximal=objectives == ("latency_s",))
+    elif chips.maximal and "energy_j" in objectives:
+        raise ValueError("a ChipSet of maximal chips is exact for latency alone; build one with maximal=False")
+    out = []
+    for sub in subnets:
+        table = layer_table(space.subnet, sub)
+        r = simulate_many(table, chips.configs, tech=tech, as_frame=False)
+        ok = np.flatnonzero(r["feasible"])
+        if ok.size == 0:
+            out.append(pd.DataFrame(columns=[*chips.configs, "latency_s", "energy_j", "area_mm2", "power_w"]))
+            continue
+        Y = np.column_stack([r[o][ok] for o in objectives])
+        idx = ok[_front(Y)]
+        frame = pd.DataFrame(chips.records(idx))
+        for k in ("latency_s", "energy_j", "area_mm2", "power_w"):
+            frame[k] = r[k][idx]
+        out.append(frame.sort_values("latency_s", kind="stable").reset_index(drop=True))
+    return out

@@ -1,0 +1,110 @@
+"""The per-subnet hardware optimiser: exact against brute force on a small hardware space,
+maximal chips, budgets, errors."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from cimnet_bo.hardware import simulate, simulate_many
+from cimnet_bo.hardware.optimise import RESOURCES, best_hardware, candidate_chips
+from cimnet_bo.space import JointSpace, get_space
+from cimnet_bo.space.catalog import cim_space
+from cimnet_bo.workload import layer_table
+
+RANGES = dict(
+    rows=(64, 128), cols=(64, 128), n_macros=(64, 256, 1024), cols_per_adc=(1, 8), dac_bits=(1, 2),
+    cell=("sram", "rram"), bits_per_cell=(1, 2), glb_kb=(32, 128), dram_bw_gbps=(1, 8),
+    glb_width=(16, 64), clock_mhz=(400, 1400), digital_macs=(16, 64),
+)
+BASE = dict(rows=64, cols=64, n_macros=256, cols_per_adc=8, dac_bits=1, cell="sram", bits_per_cell=1,
+            glb_kb=128, dram_bw_gbps=1, glb_width=16, clock_mhz=400, digital_macs=16)
+
+
+@pytest.fixture(scope="module")
+def small():
+    vit = get_space("vit-fmnist")
+    return JointSpace(vit.subnet, cim_space("cim-small", RANGES, BASE, tech={"e_dram": 8.0}), name="vit-fmnist")
+
+
+def _all_chips(hw):
+    """Every configuration of the hardware space, by brute force (bits_per_cell only on RRAM)."""
+    names = [n for n in RANGES if n != "bits_per_cell"]
+    out = []
+    for values in itertools.product(*(RANGES[n] for n in names)):
+        c = dict(zip(names, values))
+        for bpc in (RANGES["bits_per_cell"] if c["cell"] == "rram" else (1,)):
+            out.append({**c, "bits_per_cell": bpc})
+    return out
+
+
+def _brute(space, sub, area_max, power_max):
+    chips = _all_chips(space.hardware)
+    r = simulate_many(layer_table(space.subnet, sub), chips, as_frame=False)
+    ok = r["feasible"] & (r["area_mm2"] <= area_max) & (r["power_w"] <= power_max)
+    return chips, r, ok
+
+
+@pytest.mark.parametrize("which", ["max", "min"])
+def test_latency_optimum_is_exact(small, which):
+    sub = small.subnet.extreme(which)
+    base = simulate(layer_table(small.subnet, sub), BASE)
+    area, power = base.area_mm2, base.power_w
+    chips, r, ok = _brute(small, sub, area, power)
+    assert ok.sum() > 10 and not ok.all()  # the budgets bind
+    best = best_hardware(small, [sub], area, power)[0]
+    assert len(best) == 1
+    assert best["latency_s"].iloc[0] == pytest.approx(r["latency_s"][ok].min(), rel=1e-12)
+    assert best["area_mm2"].iloc[0] <= area and best["power_w"].iloc[0] <= power
+    # the chip it names gives that latency
+    chip = {k: best[k].iloc[0] for k in RANGES}
+    again = simulate(layer_table(small.subnet, sub), {k: (v.item() if hasattr(v, "item") else v)
+                                                       for k, v in chip.items()})
+    assert again.latency_s == pytest.approx(best["latency_s"].iloc[0], rel=1e-12) and again.feasible
+
+
+def test_latency_energy_front_is_exact(small):
+    sub = small.subnet.extreme("max")
+    base = simulate(layer_table(small.subnet, sub), BASE)
+    chips, r, ok = _brute(small, sub, base.area_mm2, base.power_w)
+    Y = np.column_stack([r["latency_s"][ok], r["energy_j"][ok]])
+    dominated = np.array([np.any(np.all(Y <= y, axis=1) & np.any(Y < y, axis=1)) for y in Y])
+    want = {tuple(y) for y in Y[~dominated]}
+    front = best_hardware(small, [sub], base.area_mm2, base.power_w, objectives=("latency_s", "energy_j"))[0]
+    assert {tuple(y) for y in front[["latency_s", "energy_j"]].to_numpy()} == want
+    assert front["latency_s"].is_monotonic_increasing and front["energy_j"].is_monotonic_decreasing
+
+
+def test_maximal_chips_cannot_grow(small):
+    base = simulate(layer_table(small.subnet, small.subnet.extreme("max")), BASE)
+    cs = candidate_chips(small, base.area_mm2, base.power_w)
+    everything = candidate_chips(small, base.area_mm2, base.power_w, maximal=False)
+    assert cs.maximal and not everything.maximal
+    assert cs.total == everything.total == len(_all_chips(small.hardware))
+    assert 0 < len(cs) < len(everything)
+    one = [dict(kind="static", M=1, K=8, N=8)]  # area and power do not depend on the network
+    for rec in cs.records(range(0, len(cs), max(1, len(cs) // 40))):
+        r = simulate(one, rec)
+        assert r.area_mm2 <= base.area_mm2 and r.power_w <= base.power_w
+        for knob in RESOURCES:
+            values = RANGES[knob]
+            i = values.index(rec[knob])
+            if i + 1 < len(values):
+                up = simulate(one, dict(rec, **{knob: values[i + 1]}))
+                assert up.area_mm2 > base.area_mm2 or up.power_w > base.power_w, (rec, knob)
+
+
+def test_no_budget_and_errors(small):
+    sub = small.subnet.extreme("min")
+    chips = _all_chips(small.hardware)
+    r = simulate_many(layer_table(small.subnet, sub), chips, as_frame=False)
+    best = best_hardware(small, [sub])[0]  # no budget: the fastest feasible chip of the space
+    assert best["latency_s"].iloc[0] == pytest.approx(r["latency_s"][r["feasible"]].min(), rel=1e-12)
+    with pytest.raises(ValueError, match="objectives must be"):
+        best_hardware(small, [sub], objectives=("accuracy",))
+    with pytest.raises(ValueError, match="maximal=False"):
+        best_hardware(small, [sub], objectives=("latency_s", "energy_j"), chips=candidate_chips(small))
+    with pytest.raises(ValueError, match="no chip of space 'cim-small'"):
+        candidate_chips(small, area_max=1e-6)
