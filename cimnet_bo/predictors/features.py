@@ -230,12 +230,13 @@ class FeatureBuilder:
         hit = self._work.get(k)
         if hit is None:
             t = layer_table(self.subnet, self.subnet.from_indices(row[None, :])[0])
+            from cimnet_bo.hardware.model import layer_bytes
+
             s, d = t.kind == "static", t.kind == "dynamic"
             hit = {c: getattr(t, c)[s].astype(np.float64) for c in _STATIC_COLS}
             work = np.where(d, t.M * t.K * t.N * t.count, t.ops * t.count)[~s]
-            a8 = t.a_bits / 8
-            traffic = np.where(d, (t.M * t.K + t.K * t.N + t.M * t.N) * t.count * a8,
-                               2 * t.ops * t.count * a8)[~s]
+            in_b, out_b = layer_bytes(s, d, t.M, t.K, t.N, t.count, t.a_bits, t.ops)
+            traffic = (in_b + out_b)[~s]
             hit["work"], hit["traffic"] = work.astype(np.float64), traffic.astype(np.float64)
             self._work[k] = hit
         return hit
@@ -294,12 +295,16 @@ class FeatureBuilder:
         """The terms of :meth:`_roofline_terms` for one block: ``p`` holds (pairs x layers)
         layer columns, ``hw`` (pairs,) knob arrays. Formulas follow ``CIM_MODEL.md``, *Per
         static layer*, *Dynamic and eltwise layers* and *Every layer*."""
+        from cimnet_bo.hardware.config import default_adc_bits
+        from cimnet_bo.hardware.model import layer_bytes, mvm_unit_s, t_row_write_s, t_s_seconds, weight_bytes
+
         c = lambda v: v[:, None]  # noqa: E731 - per-pair knob against (pairs x layers)
         rows, cols, nm = hw["rows"], hw["cols"], hw["n_macros"]
         ra = np.where(hw["rows_active"] > 0, hw["rows_active"], rows)
         dac, bpc = hw["dac_bits"], hw["bits_per_cell"]
-        B = np.where(hw["adc_bits"] > 0, hw["adc_bits"], dac + bpc - 1 + np.ceil(0.5 * np.log2(ra)))
-        t_s = (B * (tech.sense_per_row * ra + tech.sense_per_bit) + tech.t_read) * (1 + tech.d_dac * (dac - 1)) * 1e-9
+        B = np.where(hw["adc_bits"] > 0, hw["adc_bits"], default_adc_bits(dac, bpc, ra))
+        t_s = t_s_seconds(B, ra, dac, tech)
+        unit = mvm_unit_s(rows, ra, hw["cols_per_adc"], t_s)  # t_mvm = n_in * unit
         clock = hw["clock_mhz"] * 1e6
         bw_glb, bw_dram, glb = hw["glb_width"] * clock, hw["dram_bw_gbps"] * 1e9, hw["glb_kb"] * 1024.0
         sm = p["s_mask"]
@@ -314,12 +319,12 @@ class FeatureBuilder:
         D = np.where(resident, np.maximum(1.0, np.floor(nm / A_tot)), 1.0)
         passes = np.where(sm, np.ceil(A / c(nm)), 0.0)
         steps = np.where(c(resident), np.ceil(M / c(D)), passes * M) * sm
-        t_mvm = np.ceil(8.0 / dac) * np.ceil(rows / ra) * hw["cols_per_adc"] * t_s
-        t_comp = steps * n_in * c(np.ceil(rows / ra) * hw["cols_per_adc"] * t_s)
-        W = np.where(sm, K * N * cnt * wb / 8, 0.0)
-        t_rw = np.where(hw["rram"], tech.t_row_write_rram * 1e-9, tech.t_row_write_sram_cycles / clock)
+        t_mvm = np.ceil(8.0 / dac) * unit
+        t_comp = steps * n_in * c(unit)
+        W = weight_bytes(sm, K, N, cnt, wb)
+        t_rw = t_row_write_s(hw["rram"], hw["clock_mhz"], tech)
         t_w = c(s) * np.maximum(np.maximum(W / c(bw_dram), W / c(bw_glb)), passes * c(rows * t_rw)) * sm
-        in_b, out_b = M * K * cnt * ab / 8, M * N * cnt * ab / 8
+        in_b, out_b = layer_bytes(True, False, M, K, N, cnt, ab, 0.0)
         traffic = np.where(sm, in_b + out_b, 0.0)
         spill = np.where(sm & (in_b / reuse + out_b > c(glb)), traffic, 0.0)
         dm, work, dtraf = p["d_mask"], p["d_work"], p["d_traffic"]

@@ -21,7 +21,7 @@ from cimnet_bo.search.problem import (
     Constraint,
     Problem,
     ProblemError,
-    baseline_area,
+    baseline_chip,
     hypervolume_u,
 )
 from cimnet_bo.search.runner import (
@@ -46,7 +46,7 @@ from cimnet_bo.search.strategies import (
 from cimnet_bo.search.surrogates import SURROGATES
 
 __all__ = [
-    "Problem", "Constraint", "ProblemError", "REFERENCE_POINTS", "LOG_OBJECTIVES", "MODES", "baseline_area",
+    "Problem", "Constraint", "ProblemError", "REFERENCE_POINTS", "LOG_OBJECTIVES", "MODES", "baseline_chip",
     "hypervolume_u", "Run", "run_search", "propose", "tell", "as_problem", "problem_from_spec", "table_problem",
     "Strategy", "STRATEGIES", "register_strategy", "make_strategy", "QNEHVI", "RandomSearch", "NSGA2Search",
     "LINAS", "SURROGATES",

@@ -586,11 +586,6 @@ def baseline_chip(space: Any, tech: Any = None) -> dict[str, float]:
     return {"area_mm2": float(res.values[0, 0]), "power_w": float(res.values[0, 1])}
 
 
-def baseline_area(space: Any, tech: Any = None) -> float:
-    """Area (mm^2) of the space's baseline hardware."""
-    return baseline_chip(space, tech)["area_mm2"]
-
-
 def _frozen_space(full: Any, mode: str, hardware: Any, subnet: Any) -> Any:
     if mode == "joint":
         if hardware is not None or subnet is not None:
