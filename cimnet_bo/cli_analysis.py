@@ -3,7 +3,8 @@ joint-versus-model-only experiment.
 
 Examples::
 
-    cimnet-bo report --run runs/demo --out runs/demo/report
+    cimnet-bo baseline --space vit-fmnist --run runs/demo-baseline   # the baseline point, for speedups
+    cimnet-bo report --run runs/demo --run runs/demo-baseline --out runs/demo/report
     cimnet-bo report --run runs/exp/baseline --run 'runs/exp/model-only-seed*' --run 'runs/exp/joint-seed*' --out rep
     cimnet-bo experiment --space vit-fmnist                      # 3 seeds, default budget, experiments/vit-fmnist
     cimnet-bo experiment --space cnn-fmnist --seeds 3 --budget 64 --out experiments/cnn-fmnist
@@ -13,6 +14,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 
@@ -50,6 +52,17 @@ def add_parser(sub) -> None:
     p.add_argument("--top", type=int, default=5, help="best points printed per run (default 5)")
     p.set_defaults(func=_report)
 
+    p = sub.add_parser("baseline",
+                       help="evaluate the baseline point (largest subnet on the baseline chip) into a run "
+                            "directory marked as baseline, for the speedup tables of reports",
+                       description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--space", required=True, help="registered joint space, e.g. vit-fmnist")
+    p.add_argument("--run", required=True, help="run directory to create (an existing one is kept)")
+    p.add_argument("--accuracy", default="supernet",
+                   help="supernet (default) or MODULE:FUNCTION (a function of the configuration)")
+    p.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
+    p.set_defaults(func=_baseline)
+
     p = sub.add_parser("experiment",
                        help="baseline vs model-only, hardware-only and joint search under one area budget (resumable)",
                        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -72,6 +85,9 @@ def add_parser(sub) -> None:
                    help="accuracy offsets of the table (default 0,-0.005,-0.01)")
     p.add_argument("--workers", type=int, default=0, help="evaluation worker processes (default 0: in-process)")
     p.add_argument("--no-report", action="store_true", help="only the table and RESULTS.md, no full report")
+    p.add_argument("--hardware-only", action="store_true",
+                   help="only the largest network on its best chip against the baseline chip (exact, no "
+                        "accuracy needed; e.g. ViT-B itself on vit-b-imagenet)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_experiment)
 
@@ -87,10 +103,32 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _baseline(args: argparse.Namespace) -> int:
+    from cimnet_bo.analysis.experiment import make_baseline_run
+    from cimnet_bo.analysis.runs import baseline_point, load_run
+    from cimnet_bo.search import Problem
+
+    problem = Problem.from_space(args.space, mode="model-only", accuracy=args.accuracy, checkpoint=args.checkpoint)
+    path = make_baseline_run(args.run, problem)
+    b = baseline_point(load_run(path))
+    print(f"baseline ({args.space}, largest subnet on the baseline chip): accuracy {b['accuracy']:.4f}, "
+          f"latency {b['latency_s']:.4g} s, area {b['area_mm2']:.4g} mm^2, peak power {b['power_w']:.4g} W "
+          f"-> {path}")
+    return 0
+
+
 def _experiment(args: argparse.Namespace) -> int:
-    from cimnet_bo.analysis.experiment import DEFAULT_QNEHVI_OPTIONS, run_experiment
+    from cimnet_bo.analysis.experiment import DEFAULT_QNEHVI_OPTIONS, hardware_only_experiment, run_experiment
     from cimnet_bo.analysis.runs import DEFAULT_TARGETS
     from cimnet_bo.cli_search import _parse_option
+
+    if args.hardware_only:
+        r = hardware_only_experiment(args.space, out=args.out)
+        print(f"{args.space}, largest network: baseline chip {r['baseline']['latency_s'] * 1e3:.4g} ms, best chip "
+              f"{r['best']['latency_s'] * 1e3:.4g} ms: {r['speedup']:.2f}x faster, energy per inference "
+              f"{1 / r['energy_ratio']:.2f}x the baseline chip's")
+        print(f"results: {Path(args.out or Path('experiments') / args.space) / 'RESULTS.md'}")
+        return 0
 
     options: dict[str, Any] | None = None
     if args.option or args.surrogate:

@@ -96,7 +96,7 @@ def test_registered_problems(vit_problem):
                        "power_w": np.array([power])}, 1).all()
     assert p.is_cheap("latency_s") and p.is_cheap("area_mm2") and not p.is_cheap("accuracy")
     assert p.subnet_only("accuracy") and not p.subnet_only("latency_s")
-    assert p.ref_point == {"accuracy": 0.7, "latency_s": 1e-2}
+    assert p.ref_point == {k: REFERENCE_POINTS["vit-fmnist"][k][0] for k in ("accuracy", "latency_s")}
     e = Problem.from_space("vit-fmnist", accuracy=SyntheticAccuracy("vit-fmnist"), energy=True)
     assert e.objective_names == ("accuracy", "latency_s", "energy_j")
     m = Problem.from_space("vit-fmnist", mode="model-only", accuracy=SyntheticAccuracy("vit-fmnist"))
@@ -107,16 +107,40 @@ def test_registered_problems(vit_problem):
 
 
 @pytest.mark.parametrize("name", ["vit-fmnist", "cnn-fmnist", "vit-b-imagenet", "ofa-mbv3"])
-def test_reference_points_bracket_the_roofline(name):
-    """The fixed reference and ideal points enclose what the roofline gives on the space."""
+def test_reference_points_bracket_every_feasible_point(name):
+    """The fixed reference and ideal points enclose the feasible points of the space (within the
+    baseline chip's budgets): random ones, the largest subnet on every chip within the budgets
+    (the slowest points) and the smallest subnet on its best chip (the fastest)."""
     from cimnet_bo.evaluate import RooflineEvaluator
+    from cimnet_bo.hardware.optimise import candidate_chips, simulate_grid
 
-    space = get_space(name)
-    res = RooflineEvaluator(space).evaluate(space.sample(300, 3) + [space.extreme("max"), space.extreme("min")])
+    p = Problem.from_space(name, accuracy=SyntheticAccuracy(name), energy=True)
+    budgets = {c.name: c.bound for c in p.constraints if c.name in ("area_mm2", "power_w")}
+    space = p.space
+    res = RooflineEvaluator(space).evaluate(space.sample(400, 3))
+    ok = res.ok & (res.column("feasible") >= 1)
+    for k, b in budgets.items():
+        ok &= res.column(k) <= b
+    assert ok.sum() > 20
+    chips = candidate_chips(space, budgets["area_mm2"], budgets["power_w"], maximal=False)
+    grid = simulate_grid(space, [space.subnet.extreme("max"), space.subnet.extreme("min")], chips.configs,
+                         outputs=("latency_s", "energy_j", "feasible"))
     for obj in ("latency_s", "energy_j"):
         ref, ideal = REFERENCE_POINTS[name][obj]
-        v = res.column(obj)[res.ok]
+        v = np.concatenate([res.column(obj)[ok], grid[obj][grid["feasible"]]])
         assert ideal < v.min() and v.max() < ref, (obj, v.min(), v.max())
+
+
+@pytest.mark.parametrize("name, table", [("vit-fmnist", "vit_fmnist"), ("cnn-fmnist", "cnn_fmnist")])
+def test_reference_points_bracket_the_shipped_accuracies(name, table):
+    """Every labeled subnet's accuracy lies between the accuracy reference and ideal, and the
+    subnets span a good part of that bracket (so accuracy weighs in the hypervolume)."""
+    import pandas as pd
+
+    acc = pd.read_parquet(TESTS.parent / "data" / "labels" / f"{table}.parquet")["accuracy"].to_numpy()
+    ref, ideal = REFERENCE_POINTS[name]["accuracy"]
+    assert ref < acc.min() and acc.max() < ideal
+    assert (acc.max() - acc.min()) / (ideal - ref) > 0.4
 
 
 # ============================================================================ invalid options
@@ -334,13 +358,24 @@ def test_expensive_constraint_is_an_outcome_constraint(tmp_path, surrogate):
         assert run.hypervolume() == pytest.approx(p.hypervolume(U, feas))
 
 
-def test_registered_problem_runs_in_each_mode(tmp_path):
+@pytest.mark.parametrize("hardware", ["auto", "search"])
+def test_registered_problem_runs_in_each_mode(tmp_path, hardware):
+    """Every mode runs and meets the cheap constraints; hardware-only search with the hardware
+    computed (``auto``: the best chip of the one subnet) is done after a single evaluation,
+    the optimiser's answer, while searching the hardware spends the budget."""
+    from cimnet_bo.hardware import best_hardware
+
     for mode in ("joint", "model-only", "hardware-only"):
         p = Problem.from_space("vit-fmnist", mode=mode, accuracy=SyntheticAccuracy("vit-fmnist"))
         with run_search(p, "qnehvi", budget=12, batch_size=4, n_init=8, run_dir=tmp_path / mode,
-                        strategy_options=H.FAST_QNEHVI, progress=False) as run:
+                        strategy_options={**H.FAST_QNEHVI, "hardware": hardware}, progress=False) as run:
             rows = run.rows()
-            assert len(rows) == 12 and all(r["error"] is None for r in rows)
+            computed = mode == "hardware-only" and hardware == "auto"
+            assert len(rows) == (1 if computed else 12) and all(r["error"] is None for r in rows)
+            if computed:
+                b = {c.name: c.bound for c in p.constraints}
+                best = best_hardware(p.space, [rows[0]["config"]], b["area_mm2"], b["power_w"])[0]
+                assert rows[0]["objectives"]["latency_s"] == pytest.approx(best["latency_s"].iloc[0], rel=1e-12)
             # the cheap constraints (feasible, area, peak power) are met by every proposal
             for c in p.constraints:
                 assert all(c.holds(np.array([r["objectives"][c.name]]))[0] for r in rows), c

@@ -6,17 +6,22 @@ and ``feasible``: iso-area, iso-power):
 1. **baseline**: the largest subnet on the baseline hardware, evaluated once (a run directory
    holding that single point, its store marked with the role ``"baseline"``);
 2. **model-only** search: the hardware frozen at the baseline chip, the subnet searched;
-3. **hardware-only** search: the subnet frozen at the largest, the hardware searched (what a
-   better chip alone buys; it separates the two halves of the joint speedup);
-4. **joint** search: subnet and hardware searched together;
+3. **hardware-only**: the subnet frozen at the largest, the hardware computed: the hardware
+   optimiser's best chip for it (exact; what a better chip alone buys, which separates the
+   two halves of the joint speedup);
+4. **joint** search: subnets searched, each on its best chip (qNEHVI's ``hardware="best"``,
+   :mod:`cimnet_bo.search.best_chips`);
 
 each search with the same strategy (qNEHVI by default), budget and seeds (3 by default), and
 each starting from the baseline: its initial design holds the baseline point (a designer's
-known design) and random points, so every search reaches at least the baseline. The
-result is the iso-accuracy speedup table (:func:`~cimnet_bo.analysis.runs.run_speedups`): at
-the baseline's accuracy, and 0.5 and 1 point below it, the lowest latency each search reached
+known design), then, where the hardware is computed, the largest subnet on its best chip, then
+random points. Joint search therefore holds the hardware-only answer from its first round, and
+every subnet it evaluates runs on a chip at least as fast as the baseline chip. The result is
+the iso-accuracy speedup table (:func:`~cimnet_bo.analysis.runs.run_speedups`): at the
+baseline's accuracy, and 0.5 and 1 point below it, the lowest latency each search reached
 relative to the baseline's latency (mean over seeds, with the range). CiMNet's reference on
-ViT-B/ImageNet: 1.7x model-only, 3.1x joint.
+ViT-B/ImageNet: 1.7x model-only, 3.1x joint. :func:`hardware_only_experiment` gives the
+hardware-only answer for a network without accuracy (ViT-B itself on ``vit-b-imagenet``).
 
 Everything is resumable: the runs are ordinary run directories (``<runs>/baseline``,
 ``<runs>/model-only-seed<k>``, ``<runs>/joint-seed<k>``), resumed where they stopped; a
@@ -362,6 +367,78 @@ def run_experiment(
                             seconds=seconds)
 
 
+def hardware_only_experiment(space: str, out: str | Path | None = None, subnet: str | Mapping[str, Any] = "max",
+                             tech: Any = None) -> dict[str, Any]:
+    """What a better chip alone buys one network: the subnet (default the largest, e.g. ViT-B
+    itself on ``vit-b-imagenet``) on its best chip under the baseline chip's area and peak
+    power (:func:`~cimnet_bo.hardware.best_hardware`, exact), against the baseline chip. No
+    accuracy is needed: the network does not change.
+
+    Writes ``RESULTS.md`` and ``experiment.json`` into ``out`` (default
+    ``experiments/<space>``) and returns the result (``baseline``, ``best``: latency, energy,
+    area, peak power and the chip; ``speedup``, ``energy_ratio``, ``seconds``).
+    """
+    from cimnet_bo.evaluate import RooflineEvaluator
+    from cimnet_bo.hardware import best_hardware
+    from cimnet_bo.search.problem import Problem
+
+    t0 = time.perf_counter()
+    problem = Problem.from_space(space, mode="hardware-only", subnet=subnet, accuracy="external", tech=tech)
+    full = problem.space
+    budgets = {c.name: c.bound for c in problem.constraints if c.name in ("area_mm2", "power_w")}
+    sub = full.subnet.sample(1, 0)[0]
+    res = RooflineEvaluator(full, tech=tech).evaluate([{**sub, **full.hardware.baseline}])
+    base_chip = res.objectives_of(0)
+    front = best_hardware(full, [sub], budgets.get("area_mm2"), budgets.get("power_w"), tech=tech)[0]
+    if not len(front):
+        raise RuntimeError(f"no chip of {space!r} meets the budgets {budgets} for this subnet")
+    best = front.iloc[0].to_dict()
+    chip = full.hardware.from_indices(full.hardware.to_indices([{k: best[k] for k in full.hardware.names}]))[0]
+    keys = ("latency_s", "energy_j", "area_mm2", "power_w")
+    result = {
+        "space": space, "subnet": sub, "budgets": budgets,
+        "baseline": {**{k: float(base_chip[k]) for k in keys}, "chip": dict(full.hardware.baseline)},
+        "best": {**{k: float(best[k]) for k in keys}, "chip": chip},
+        "speedup": float(base_chip["latency_s"] / best["latency_s"]),
+        "energy_ratio": float(base_chip["energy_j"] / best["energy_j"]),
+        "seconds": time.perf_counter() - t0,
+    }
+    out = Path(out) if out is not None else Path("experiments") / space
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "experiment.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    (out / "RESULTS.md").write_text(hardware_only_markdown(result))
+    return result
+
+
+def hardware_only_markdown(result: Mapping[str, Any]) -> str:
+    """The Markdown section of :func:`hardware_only_experiment`'s result."""
+    b, h = result["baseline"], result["best"]
+    budgets = result["budgets"]
+    rows = [["", "latency", "energy", "area", "peak power"],
+            ["baseline chip", f"{b['latency_s'] * 1e3:.4g} ms", f"{b['energy_j'] * 1e3:.4g} mJ",
+             f"{b['area_mm2']:.4g} mm²", f"{b['power_w']:.4g} W"],
+            ["best chip", f"{h['latency_s'] * 1e3:.4g} ms", f"{h['energy_j'] * 1e3:.4g} mJ",
+             f"{h['area_mm2']:.4g} mm²", f"{h['power_w']:.4g} W"]]
+    table = pd.DataFrame(rows[1:], columns=rows[0])
+    chip = ", ".join(f"{k} {v}" for k, v in h["chip"].items())
+    limits = " and ".join(f"`{k} <= {v:.6g}`" for k, v in budgets.items())
+    return "\n".join([
+        f"### Hardware-only: the largest network of `{result['space']}` on its best chip",
+        "",
+        f"The network is fixed; its best chip within the baseline chip's budgets ({limits}) is found "
+        f"exactly by the hardware optimiser (every maximal chip of the space simulated). Speedup "
+        f"**{result['speedup']:.2f}x**; energy per inference {1 / result['energy_ratio']:.2f}x the baseline chip's.",
+        "",
+        markdown_table(table),
+        "",
+        f"Best chip: {chip}.",
+        "",
+        f"Regenerate with `cimnet-bo experiment --space {result['space']} --hardware-only` "
+        f"({result['seconds']:.0f} s).",
+        "",
+    ])
+
+
 def _relative_prefix(out: Path) -> str | None:
     """``out`` relative to the working directory, with a trailing slash (None when outside)."""
     try:
@@ -434,6 +511,7 @@ __all__ = [
     "DEFAULT_QNEHVI_OPTIONS",
     "ExperimentResult",
     "baseline_config",
+    "hardware_only_experiment",
     "make_baseline_run",
     "run_experiment",
     "results_markdown",

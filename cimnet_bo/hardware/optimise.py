@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.hardware.config import KNOBS, knob_arrays
-from cimnet_bo.hardware.model import area_mm2, mvm_unit_s, peak_power_w, t_s_seconds
+from cimnet_bo.hardware.model import area_mm2, peak_power_w, t_s_seconds
 from cimnet_bo.hardware.technology import Technology, space_technology
 
 #: Knobs of which more never increases latency and never decreases area or peak power.
@@ -84,6 +84,20 @@ def _operating_points(space: Any, names: Sequence[str]) -> list[dict[str, Any]]:
     return out
 
 
+def chip_area_power(knobs: Mapping[str, np.ndarray], tech: Technology) -> tuple[np.ndarray, np.ndarray]:
+    """Area (mm^2) and peak power (W) of chips, arrays (H,), from knob arrays (H,) (missing
+    knobs take their defaults); neither depends on the network."""
+    n = len(np.asarray(next(iter(knobs.values()))))
+    k = knob_arrays(dict(knobs), n=n)
+    t_s = t_s_seconds(k["adc_bits"], k["rows_active"], k["dac_bits"], tech)
+    area = area_mm2(k["rows"], k["cols"], k["n_macros"], k["cols_per_adc"], k["adc_bits"], k["dac_bits"],
+                    k["rram"], k["glb_kb"], k["glb_width"], k["digital_macs"], k["dram_bw_gbps"], tech)
+    power = peak_power_w(k["n_macros"], k["cols"], k["rows_active"], k["cols_per_adc"], t_s,
+                         tech.e_adc_pj(k["adc_bits"], t_s), k["dac_bits"], k["rram"], k["digital_macs"],
+                         k["clock_mhz"], k["glb_kb"], k["glb_width"], k["dram_bw_gbps"], area, tech)
+    return area, power
+
+
 def candidate_chips(space: Any, area_max: float | None = None, power_max: float | None = None,
                     tech: Technology | None = None, maximal: bool = True) -> ChipSet:
     """The chips of a hardware (or joint) space within the budgets.
@@ -118,13 +132,7 @@ def candidate_chips(space: Any, area_max: float | None = None, power_max: float 
     keep_cfg: dict[str, list[np.ndarray]] = {n: [] for n in hw.names}
     keep_area, keep_power = [], []
     for op in ops:
-        k = knob_arrays({**{n: np.broadcast_to(v, (G,)) for n, v in op.items()}, **grid}, n=G)
-        t_s = t_s_seconds(k["adc_bits"], k["rows_active"], k["dac_bits"], tech)
-        area = area_mm2(k["rows"], k["cols"], k["n_macros"], k["cols_per_adc"], k["adc_bits"], k["dac_bits"],
-                        k["rram"], k["glb_kb"], k["glb_width"], k["digital_macs"], k["dram_bw_gbps"], tech)
-        power = peak_power_w(k["n_macros"], k["cols"], k["rows_active"], k["cols_per_adc"], t_s,
-                             tech.e_adc_pj(k["adc_bits"], t_s), k["dac_bits"], k["rram"], k["digital_macs"],
-                             k["clock_mhz"], k["glb_kb"], k["glb_width"], k["dram_bw_gbps"], area, tech)
+        area, power = chip_area_power({**{n: np.broadcast_to(v, (G,)) for n, v in op.items()}, **grid}, tech)
         ok = np.ones(G, dtype=bool)
         if area_max is not None:
             ok &= area <= area_max
@@ -178,6 +186,73 @@ def _front(Y: np.ndarray) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
+#: (subnet x chip) pairs simulated per :func:`simulate_many` call.
+PAIRS_PER_CALL = 1 << 21
+
+
+def simulate_grid(space: Any, subnets: Sequence[Mapping[str, Any]], chips: Mapping[str, np.ndarray],
+                  tech: Technology | None = None, outputs: Sequence[str] = ("latency_s", "feasible")
+                  ) -> dict[str, np.ndarray]:
+    """Every subnet on every chip: the roofline's ``outputs`` as (S x H) arrays.
+
+    Parameters
+    ----------
+    space : JointSpace
+    subnets : sequence of dict (S,)
+        Subnet configurations (extra keys ignored).
+    chips : dict of ndarray (H,)
+        Knob name -> values (e.g. :attr:`ChipSet.configs`).
+    tech : Technology, optional
+        Default: the space's technology.
+    outputs : sequence of str
+        Outputs of :func:`simulate_many` to return.
+    """
+    from cimnet_bo.hardware.batch import batch_from_configs
+    from cimnet_bo.hardware.many import simulate_many
+
+    tech = space_technology(space, tech)
+    names = space.subnet.names
+    subnets = [{k: s[k] for k in names if k in s} for s in subnets]
+    H = len(next(iter(chips.values())))
+    S = len(subnets)
+    out = {o: np.empty((S, H), dtype=bool if o in ("feasible", "resident") else np.float64) for o in outputs}
+    block = max(1, PAIRS_PER_CALL // max(H, 1))
+    for lo in range(0, S, block):
+        part = subnets[lo:lo + block]
+        batch, index = batch_from_configs(space, part)
+        hws = {k: np.tile(v, len(part)) for k, v in chips.items()}
+        r = simulate_many(batch, hws, tech=tech, table_index=np.repeat(index, H), as_frame=False)
+        for o in outputs:
+            out[o][lo:lo + len(part)] = np.asarray(r[o]).reshape(len(part), H)
+    return out
+
+
+def best_chip_indices(space: Any, subnets: Sequence[Mapping[str, Any]], chips: ChipSet,
+                      objectives: Sequence[str] = ("latency_s",), tech: Technology | None = None
+                      ) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """For each subnet, the indices (into ``chips``) of the feasible chips on the Pareto front of
+    ``objectives``, by increasing latency (empty when none is feasible), with their
+    ``latency_s, energy_j, area_mm2, power_w`` (arrays of the front's length)."""
+    objectives = tuple(objectives)
+    unknown = [o for o in objectives if o not in OBJECTIVES]
+    if not objectives or unknown:
+        raise ValueError(f"objectives must be a non-empty subset of {list(OBJECTIVES)}, got {list(objectives)}")
+    if chips.maximal and "energy_j" in objectives:
+        raise ValueError("a ChipSet of maximal chips is exact for latency alone; build one with maximal=False")
+    values = ("latency_s", "energy_j", "area_mm2", "power_w")
+    block = max(1, PAIRS_PER_CALL // len(chips))
+    out = []
+    for lo in range(0, len(subnets), block):
+        r = simulate_grid(space, subnets[lo:lo + block], chips.configs, tech, outputs=(*values, "feasible"))
+        for i in range(len(r["feasible"])):
+            idx = np.flatnonzero(r["feasible"][i])
+            if idx.size:
+                idx = idx[_front(np.column_stack([r[o][i, idx] for o in objectives]))]
+                idx = idx[np.argsort(r["latency_s"][i, idx], kind="stable")]
+            out.append((idx, {k: r[k][i, idx] for k in values}))
+    return out
+
+
 def best_hardware(space: Any, subnets: Sequence[Mapping[str, Any]], area_max: float | None = None,
                   power_max: float | None = None, objectives: Sequence[str] = ("latency_s",),
                   tech: Technology | None = None, chips: ChipSet | None = None) -> list[Any]:
@@ -207,9 +282,6 @@ def best_hardware(space: Any, subnets: Sequence[Mapping[str, Any]], area_max: fl
     """
     import pandas as pd
 
-    from cimnet_bo.hardware.many import simulate_many
-    from cimnet_bo.workload import layer_table
-
     if isinstance(space, str):
         from cimnet_bo.space import get_space
 
@@ -217,26 +289,15 @@ def best_hardware(space: Any, subnets: Sequence[Mapping[str, Any]], area_max: fl
     if not hasattr(space, "hardware"):
         raise ValueError("best_hardware needs a joint space (subnet x hardware)")
     objectives = tuple(objectives)
-    unknown = [o for o in objectives if o not in OBJECTIVES]
-    if not objectives or unknown:
+    if any(o not in OBJECTIVES for o in objectives) or not objectives:
         raise ValueError(f"objectives must be a non-empty subset of {list(OBJECTIVES)}, got {list(objectives)}")
     tech = space_technology(space, tech)
     if chips is None:
         chips = candidate_chips(space, area_max, power_max, tech, maximal=objectives == ("latency_s",))
-    elif chips.maximal and "energy_j" in objectives:
-        raise ValueError("a ChipSet of maximal chips is exact for latency alone; build one with maximal=False")
     out = []
-    for sub in subnets:
-        table = layer_table(space.subnet, sub)
-        r = simulate_many(table, chips.configs, tech=tech, as_frame=False)
-        ok = np.flatnonzero(r["feasible"])
-        if ok.size == 0:
-            out.append(pd.DataFrame(columns=[*chips.configs, "latency_s", "energy_j", "area_mm2", "power_w"]))
-            continue
-        Y = np.column_stack([r[o][ok] for o in objectives])
-        idx = ok[_front(Y)]
-        frame = pd.DataFrame(chips.records(idx))
-        for k in ("latency_s", "energy_j", "area_mm2", "power_w"):
-            frame[k] = r[k][idx]
-        out.append(frame.sort_values("latency_s", kind="stable").reset_index(drop=True))
+    for idx, vals in best_chip_indices(space, list(subnets), chips, objectives, tech):
+        frame = pd.DataFrame(chips.records(idx), columns=list(chips.configs))
+        for k, v in vals.items():
+            frame[k] = v
+        out.append(frame)
     return out

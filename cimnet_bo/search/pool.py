@@ -219,8 +219,8 @@ def nsga2_operators():
 
 
 def evolve(state: SearchState, score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
-           rng: np.random.Generator, pop_size: int, n_gen: int, init: np.ndarray | None = None
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           rng: np.random.Generator, pop_size: int, n_gen: int, init: np.ndarray | None = None,
+           space: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """NSGA-II (pymoo) maximising predicted objectives under predicted/exact constraints.
 
     Parameters
@@ -230,6 +230,9 @@ def evolve(state: SearchState, score: Callable[[np.ndarray], tuple[np.ndarray, n
     pop_size, n_gen : int
     init : array (k x d), optional
         Seeds of the first population (e.g. the current Pareto set); filled up with random rows.
+    space : Space, optional
+        The space evolved (default: the problem's; e.g. its subnet half, with ``score`` placing
+        each subnet on a chip).
 
     Returns
     -------
@@ -240,7 +243,7 @@ def evolve(state: SearchState, score: Callable[[np.ndarray], tuple[np.ndarray, n
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.optimize import minimize
 
-    space = state.problem.space
+    space = state.problem.space if space is None else space
     log_rows: list[np.ndarray] = []
     log_U: list[np.ndarray] = []
     log_cv: list[np.ndarray] = []

@@ -437,7 +437,7 @@ class Run:
         rows = self.problem.space.to_indices(self.config.get("initial", [])[n_seen: n_seen + n_design])
         if n_design > len(rows):
             state = _with_pending(state, rows)
-            rows = np.vstack([rows, state.sample(n_design - len(rows), rng)])
+            rows = np.vstack([rows, self.strategy.initial(state, n_design - len(rows), rng)])
         tags = ["init"] * len(rows)
         if q - n_design > 0:
             state = _with_pending(state, rows)

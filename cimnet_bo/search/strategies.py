@@ -32,10 +32,13 @@ from cimnet_bo.search.pool import (
     rank_rows,
     training_targets,
 )
+from cimnet_bo.search.best_chips import BestChips, best_chips_for, unsupported
 from cimnet_bo.search.problem import Problem, ProblemError
 from cimnet_bo.search.state import SearchState, row_keys
 from cimnet_bo.search.surrogates import SURROGATES
 
+#: Hardware modes of :class:`QNEHVI` (see its ``hardware`` parameter).
+HARDWARE_MODES: tuple[str, ...] = ("auto", "best", "search")
 #: Registered strategy classes by name.
 STRATEGIES: dict[str, type["Strategy"]] = {}
 
@@ -69,6 +72,11 @@ class Strategy:
         """Up to ``q`` fresh configurations, rank matrix (k x d), k <= q (fewer only when the
         space is exhausted)."""
         raise NotImplementedError
+
+    def initial(self, state: SearchState, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Up to ``n`` fresh configurations (k x d) of the random initial design (default:
+        uniform, :meth:`SearchState.sample`)."""
+        return state.sample(n, rng)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -260,8 +268,17 @@ class QNEHVI(Strategy):
     outcome constraints, pending points as ``X_pending``; see ``shortlist``); pick ``q``
     greedily by sequential conditioning (``optimize_acqf_discrete``).
 
+    On a joint space where accuracy depends on the subnet alone and latency is the only
+    hardware objective (the registered problems), every candidate is a subnet on its best chip
+    under the problem's budgets (``hardware="best"``, :mod:`cimnet_bo.search.best_chips`): the
+    pool and the surrogate live on subnets, the hardware is computed, not searched.
+
     Parameters
     ----------
+    hardware : {"auto", "best", "search"}
+        ``"best"``: candidates are subnets on their best chips (an error where the problem does
+        not allow it); ``"search"``: the hardware knobs are searched like the subnet's;
+        ``"auto"`` (default): ``"best"`` where the problem allows it, else ``"search"``.
     surrogate : {"gp", "xgb-ensemble", "gp-xgb-mean"}
         See :mod:`cimnet_bo.search.surrogates`.
     known_cheap : bool
@@ -292,13 +309,16 @@ class QNEHVI(Strategy):
         XGBoost parameters (predictors, ensemble members, GP means).
     """
 
-    def __init__(self, surrogate: str = "gp", known_cheap: bool = True, pool_size: int = 20000,
+    _bc: BestChips | None = None
+
+    def __init__(self, surrogate: str = "gp", hardware: str = "auto", known_cheap: bool = True, pool_size: int = 20000,
                  mutation_fraction: float = 0.15, evolution_fraction: float = 0.15, pop_size: int = 64,
                  n_gen: int = 12, mc_samples: int = 64, screen_samples: int = 16, shortlist: int = 256,
                  ensemble_size: int = 10,
                  cv_folds: int = 5, gp_fit_points: int = 256, gp_maxiter: int = 100,
                  xgb_params: dict | None = None) -> None:
         self.surrogate = surrogate
+        self.hardware = hardware
         self.known_cheap = known_cheap
         self.pool_size = pool_size
         self.mutation_fraction = mutation_fraction
@@ -317,6 +337,15 @@ class QNEHVI(Strategy):
     def check(self, problem: Problem | None) -> None:
         if self.surrogate not in SURROGATES:
             raise ProblemError(f"unknown surrogate {self.surrogate!r}; choose from {list(SURROGATES)}")
+        if self.hardware not in HARDWARE_MODES:
+            raise ProblemError(f"unknown hardware mode {self.hardware!r}; choose from {list(HARDWARE_MODES)}")
+        if self.hardware == "best" and problem is not None:
+            reason = unsupported(problem)
+            if reason is not None:
+                raise ProblemError(f"hardware='best' cannot run on problem {problem.name!r}: {reason}; "
+                                   "use hardware='search'")
+        if self.hardware == "best" and not self.known_cheap:
+            raise ProblemError("hardware='best' takes latency from the roofline: it needs known_cheap=True")
         _check_int("pool_size", self.pool_size, 1)
         _check_int("pop_size", self.pop_size, 4)
         _check_int("n_gen", self.n_gen, 0)
@@ -333,22 +362,40 @@ class QNEHVI(Strategy):
             raise ProblemError("mutation_fraction + evolution_fraction must be at most 1")
 
     # ---------------------------------------------------------------------- propose
+    def best_chips(self, state: SearchState) -> BestChips | None:
+        """The subnets-on-best-chips helper of ``hardware="best"`` (None when searching the
+        hardware)."""
+        if self.hardware == "search" or not self.known_cheap:
+            return None
+        if self.hardware == "auto" and unsupported(state.problem) is not None:
+            return None
+        return best_chips_for(state)
+
+    def initial(self, state: SearchState, n: int, rng: np.random.Generator) -> np.ndarray:
+        bc = self.best_chips(state)
+        return state.sample(n, rng) if bc is None else bc.initial(state, n, rng)
+
     def propose(self, state: SearchState, q: int, rng: np.random.Generator) -> np.ndarray:
         import torch
 
         t = {"start": time.perf_counter()}
         info: dict[str, Any] = {}
         self.last_info = info
+        self._bc = bc = self.best_chips(state)
         plan = plan_outputs(state, self.known_cheap)
         rows_tr, T = training_targets(state, plan)
         if len(rows_tr) < 3:
-            return state.sample(q, rng)
+            return self.initial(state, q, rng)
         seed = int(rng.integers(2**31 - 1))
         torch.manual_seed(seed)
         preds = Predictors(state, plan, seed, self.xgb_params).fit()
         t["predictors"] = time.perf_counter()
-        pool, counts = build_pool(state, rng, self.pool_size, self.mutation_fraction, self.evolution_fraction,
-                                  predictor_score(state, plan, preds.predict), self.pop_size, self.n_gen)
+        if bc is None:
+            pool, counts = build_pool(state, rng, self.pool_size, self.mutation_fraction, self.evolution_fraction,
+                                      predictor_score(state, plan, preds.predict), self.pop_size, self.n_gen)
+        else:
+            pool, counts = bc.pool(state, rng, self.pool_size, self.mutation_fraction, self.evolution_fraction,
+                                   preds.predict, plan, self.pop_size, self.n_gen)
         t["pool"] = time.perf_counter()
         info["pool"] = counts
         if not len(pool):
@@ -374,6 +421,8 @@ class QNEHVI(Strategy):
         from cimnet_bo.search.surrogates import id_column
 
         enc = state.problem.space.encode_indices(rows.copy())
+        if self._bc is not None:  # every modelled output depends on the subnet alone
+            enc = enc[:, :self._bc.d_sub]
         return np.column_stack([enc, id_column(ids, n_rows)])
 
     def _surrogate(self, state: SearchState, plan: OutputPlan, preds: Predictors, rows_tr: np.ndarray,
@@ -382,8 +431,8 @@ class QNEHVI(Strategy):
 
         N = len(all_rows)
         n_tr = len(rows_tr)
-        d = state.problem.space.dim
         X_tr = self._X(state, rows_tr, np.arange(n_tr), N)
+        d = X_tr.shape[1] - 1
         if self.surrogate == "xgb-ensemble":
             table = np.empty((N, self.ensemble_size, len(plan.modelled)))
             for j, name in enumerate(plan.modelled):
@@ -445,14 +494,19 @@ class QNEHVI(Strategy):
         N = len(all_rows)
         X_all = torch.as_tensor(self._X(state, all_rows, np.arange(N), N), dtype=torch.float64)
         modelled = [plan.modelled.index(o) if o in plan.modelled else None for o in p.objective_names]
-        known = None
-        if plan.known:
-            V, _ = state.caches.cheap.get(all_rows)
-            Y = np.full((N, m), np.nan)
+
+        def known_objectives(rows: np.ndarray) -> np.ndarray | None:
+            """Normalised known objectives of rows (n x m; NaN where modelled)."""
+            if not plan.known:
+                return None
+            V, _ = state.caches.cheap.get(rows)
+            Y = np.full((len(rows), m), np.nan)
             for j, o in enumerate(p.objective_names):
                 if o in plan.known:
                     Y[:, j] = V[:, p.cheap_outputs.index(o)]
-            known = np.nan_to_num(p.normalize(Y), nan=-1e6)
+            return np.nan_to_num(p.normalize(Y), nan=-1e6)
+
+        known = known_objectives(all_rows)
         objective = S.acquisition_objective(m, modelled, known, list(range(m)), shift=self._shift)
         constraints = []
         for c in p.constraints:
@@ -493,6 +547,13 @@ class QNEHVI(Strategy):
                 self.last_info["screen_max"] = float(vals.max())
             else:
                 top = torch.arange(len(pool))
+            if self._bc is not None and known is not None:
+                # the shortlist moves from library chips to exact best chips (same subnets, so
+                # the same inputs; only the known latencies change)
+                at = n_tr + n_pe + top.numpy()
+                all_rows[at], _ = self._bc.refine(all_rows[at])
+                known[at] = known_objectives(all_rows[at])
+                objective = S.acquisition_objective(m, modelled, known, list(range(m)), shift=self._shift)
             if len(X_base) > 1:
                 X_base = prune_inferior_points_multi_objective(model, X_base, ref, objective=objective,
                                                                constraints=constraints, num_samples=256)

@@ -87,20 +87,29 @@ class SyntheticAccuracy:
     Parameters
     ----------
     space : JointSpace or str
-    lo, hi : float
-        Accuracy of the smallest and the largest subnet (before the wiggle).
-    noise : float
+    lo, hi : float, optional
+        Accuracy of the smallest and the largest subnet (before the wiggle). Default: 20 % and
+        80 % of the way from the space's registered accuracy reference to its ideal
+        (:data:`~cimnet_bo.search.problem.REFERENCE_POINTS`), else 0.80 and 0.92.
+    noise : float, optional
+        Default: 5 % of ``hi - lo``.
     seed : int
         Seed of the wiggle's directions.
     """
 
-    def __init__(self, space: Any, lo: float = 0.80, hi: float = 0.92, noise: float = 0.006, seed: int = 0) -> None:
+    def __init__(self, space: Any, lo: float | None = None, hi: float | None = None, noise: float | None = None,
+                 seed: int = 0) -> None:
+        from cimnet_bo.search.problem import REFERENCE_POINTS
+
         if isinstance(space, str):
             from cimnet_bo.space import get_space
 
             space = get_space(space)
         self.sub = getattr(space, "subnet", space)
-        self.lo, self.hi, self.noise = lo, hi, noise
+        ref, ideal = REFERENCE_POINTS.get(self.sub.name, {}).get("accuracy", (0.70, 1.00))
+        self.lo = ref + 0.2 * (ideal - ref) if lo is None else lo
+        self.hi = ref + 0.8 * (ideal - ref) if hi is None else hi
+        self.noise = 0.05 * (self.hi - self.lo) if noise is None else noise
         rng = np.random.default_rng(seed)
         self.W = rng.normal(size=(3, self.sub.dim)) * 3.0
         self.b = rng.uniform(0, 2 * np.pi, 3)

@@ -1,0 +1,276 @@
+"""Joint search over subnets, each on its best chip: :class:`BestChips`.
+
+When every expensive output (accuracy) depends on the subnet alone and latency is the only
+hardware objective, the best chip of a subnet under the problem's area and power budgets is
+computed exactly by the hardware optimiser (:func:`cimnet_bo.hardware.best_hardware`), not
+searched for. qNEHVI then spends its evaluations on subnets: every candidate it proposes is a
+subnet on its best chip, and the surrogate models accuracy on the subnet encoding alone.
+
+Exact projections cost milliseconds per subnet (a few thousand maximal chips each), too many
+for a pool of thousands of subnets every round, so a round works in two steps:
+
+1. the pool's subnets are placed on their fastest chip among a *library*: the distinct chips
+   of the evaluated and pending candidates that meet the budgets, plus the space's baseline
+   chip (a function of the run's state, so resumed runs propose exactly what uninterrupted
+   ones do). Their latency is an upper bound of the best latency; the acquisition screens the
+   pool with it;
+2. the shortlisted subnets are placed on their exact best chips before the final qLogNEHVI
+   selection (:meth:`BestChips.refine`), so every proposal is exact.
+
+The initial design follows the same rule: configurations given in it (a known design) are
+also proposed on their subnets' best chips, then random subnets on their best chips.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from cimnet_bo.search.problem import Problem
+from cimnet_bo.search.state import SearchState, row_keys, unique_rows
+
+#: Hardware objectives the per-subnet optimiser handles exactly and fast.
+HARDWARE_OBJECTIVES = ("latency_s",)
+#: Cheap constraints it enforces: ``(output, operator)``; ``feasible >= 1`` always holds.
+BUDGETS = {"area_mm2": "<=", "power_w": "<="}
+
+
+def unsupported(problem: Problem) -> str | None:
+    """Why :class:`BestChips` cannot serve ``problem`` (None when it can)."""
+    from cimnet_bo.evaluate import RooflineEvaluator
+
+    space = problem.space
+    if not hasattr(space, "hardware"):
+        return "the space is not a joint (subnet x hardware) space"
+    if space.hardware.size <= 1:
+        return "the hardware is frozen"
+    if problem.candidates is not None:
+        return "the problem is tabular (a fixed candidate set)"
+    if _roofline(problem) is None or not isinstance(_roofline(problem), RooflineEvaluator):
+        return "its cheap outputs do not come from the roofline model"
+    for name in problem.objective_names:
+        if not problem.subnet_only(name) and name not in HARDWARE_OBJECTIVES:
+            return (f"objective {name!r} depends on the hardware and is not one of {list(HARDWARE_OBJECTIVES)} "
+                    "(energy has a front of chips per subnet)")
+    if not any(problem.is_cheap(o) for o in problem.objective_names):
+        return "no objective comes from the roofline"
+    for c in problem.constraints:
+        if problem.subnet_only(c.name):
+            continue
+        if c.name == "feasible" and c.op == ">=" and c.bound <= 1.0:
+            continue
+        if BUDGETS.get(c.name) != c.op:
+            return f"constraint {c} is not an area or peak-power budget"
+    return None
+
+
+def _roofline(problem: Problem) -> Any:
+    """The problem's roofline evaluator (its cheap part), or None."""
+    from cimnet_bo.evaluate import CompositeEvaluator, RooflineEvaluator
+
+    ev = problem.cheap_evaluator
+    parts = ev.parts if isinstance(ev, CompositeEvaluator) else [ev]
+    found = [p for p in parts if isinstance(p, RooflineEvaluator)]
+    return found[0] if len(found) == 1 and len(parts) == 1 else None
+
+
+class BestChips:
+    """Places subnets of a problem's joint space on their best chips (see the module docstring).
+
+    Rows are canonical rank matrices: joint rows ``(n x d)`` are subnet ranks ``(n x d_s)``
+    followed by hardware ranks ``(n x d_h)``.
+
+    Parameters
+    ----------
+    problem : Problem
+        A problem :func:`unsupported` accepts.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        from cimnet_bo.hardware.optimise import candidate_chips
+
+        reason = unsupported(problem)
+        if reason is not None:
+            raise ValueError(f"best chips cannot serve problem {problem.name!r}: {reason}")
+        self.problem = problem
+        self.space = problem.space
+        self.d_sub = self.space.subnet.dim
+        self.tech = _roofline(problem).technology()
+        budgets = {c.name: c.bound for c in problem.constraints if c.name in BUDGETS}
+        self.area_max = budgets.get("area_mm2")
+        self.power_max = budgets.get("power_w")
+        self.chips = candidate_chips(self.space, self.area_max, self.power_max, self.tech, maximal=True)
+        self.chip_ranks = self.space.hardware.to_indices(self.chips.records(range(len(self.chips))))
+        self._exact: dict[bytes, np.ndarray | None] = {}
+
+    # ------------------------------------------------------------------ rows
+    def join(self, sub: np.ndarray, hw: np.ndarray) -> np.ndarray:
+        """Joint rows (n x d) from subnet rows (n x d_s) and hardware rows (n x d_h)."""
+        return self.space.canonicalize_indices(np.hstack([sub, hw]).astype(np.int64))
+
+    def exact(self, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(hw (n x d_h), ok (n,))``: each subnet's best chip (lowest latency among the
+        feasible chips within the budgets; cached per subnet); ``ok`` False where none is."""
+        keys = row_keys(sub)
+        todo = list({k: i for i, k in enumerate(keys) if k not in self._exact}.values())
+        if todo:
+            from cimnet_bo.hardware.optimise import best_chip_indices
+
+            subs = self.space.subnet.from_indices(sub[todo])
+            for i, (idx, _) in zip(todo, best_chip_indices(self.space, subs, self.chips, tech=self.tech)):
+                self._exact[keys[i]] = self.chip_ranks[idx[0]] if idx.size else None
+        hw = np.zeros((len(sub), self.space.dim - self.d_sub), dtype=np.int64)
+        ok = np.zeros(len(sub), dtype=bool)
+        for i, k in enumerate(keys):
+            r = self._exact[k]
+            if r is not None:
+                hw[i], ok[i] = r, True
+        return hw, ok
+
+    def library(self, state: SearchState) -> np.ndarray:
+        """Hardware rows (L x d_h): the distinct chips of the evaluated and pending candidates
+        that meet the budgets, and the space's baseline chip when it does."""
+        from cimnet_bo.hardware.optimise import chip_area_power
+
+        hw_space = self.space.hardware
+        rows = [state.X[:, self.d_sub:], state.pending[:, self.d_sub:]]
+        if hw_space.baseline is not None:
+            rows.append(hw_space.to_indices([hw_space.baseline]))
+        lib = unique_rows(np.vstack(rows).astype(np.int64))
+        if not len(lib):
+            return lib
+        cfg = hw_space.from_indices(lib)
+        area, power = chip_area_power({n: np.asarray([c[n] for c in cfg]) for n in hw_space.names}, self.tech)
+        ok = np.ones(len(lib), dtype=bool)
+        if self.area_max is not None:
+            ok &= area <= self.area_max
+        if self.power_max is not None:
+            ok &= power <= self.power_max
+        return lib[ok]
+
+    def nearest(self, sub: np.ndarray, lib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(hw (n x d_h), ok (n,))``: each subnet's fastest feasible chip of the library
+        ``lib`` (L x d_h); ``ok`` False where none is feasible."""
+        from cimnet_bo.hardware.optimise import simulate_grid
+
+        hw = np.zeros((len(sub), self.space.dim - self.d_sub), dtype=np.int64)
+        if not len(sub) or not len(lib):
+            return hw, np.zeros(len(sub), dtype=bool)
+        cfg = self.space.hardware.from_indices(lib)
+        chips = {n: np.asarray([c[n] for c in cfg]) for n in self.space.hardware.names}
+        r = simulate_grid(self.space, self.space.subnet.from_indices(sub), chips, self.tech)
+        lat = np.where(r["feasible"], r["latency_s"], np.inf)
+        j = np.argmin(lat, axis=1)
+        ok = np.isfinite(lat[np.arange(len(sub)), j])
+        hw[ok] = lib[j[ok]]
+        return hw, ok
+
+    # ------------------------------------------------------------------ candidates
+    def done_subnets(self, state: SearchState) -> set[bytes]:
+        """Keys of the subnets already evaluated or pending on their best chip."""
+        rows = np.vstack([state.X, state.pending]).astype(np.int64)
+        if not len(rows):
+            return set()
+        sub = rows[:, :self.d_sub]
+        hw, ok = self.exact(sub)
+        on_best = ok & np.all(hw == rows[:, self.d_sub:], axis=1)
+        return set(row_keys(sub[on_best]))
+
+    def fresh_subnets(self, state: SearchState, sub: np.ndarray) -> np.ndarray:
+        """Subnet rows of ``sub`` not yet evaluated or pending on their best chip, without
+        repeats."""
+        return unique_rows(np.asarray(sub, dtype=np.int64).reshape(-1, self.d_sub), self.done_subnets(state))
+
+    def initial(self, state: SearchState, n: int, rng: np.random.Generator, tries: int = 30) -> np.ndarray:
+        """Up to ``n`` joint rows (k x d): the subnets evaluated or pending on another chip
+        (a known design of the initial design), then random fresh subnets, each on its best
+        chip. Fewer only when the subnets run out."""
+        known = np.vstack([state.X, state.pending]).astype(np.int64)[:, :self.d_sub]
+        sub = self.fresh_subnets(state, known)[:n]
+        stale = 0
+        for _ in range(tries):
+            if len(sub) >= n or stale >= 3:
+                break
+            draws = self.space.subnet.sample_indices(2 * (n - len(sub)) + 16, rng)
+            new = unique_rows(self.fresh_subnets(state, draws), set(row_keys(sub)))[: n - len(sub)]
+            stale = 0 if len(new) else stale + 1
+            sub = np.vstack([sub, new])
+        hw, ok = self.exact(sub)
+        return state.fresh(self.join(sub[ok], hw[ok]))[:n]
+
+    def pool(self, state: SearchState, rng: np.random.Generator, size: int, mutation_fraction: float,
+             evolution_fraction: float, predict: Callable[[np.ndarray], np.ndarray] | None, plan: Any,
+             pop_size: int, n_gen: int) -> tuple[np.ndarray, dict[str, int]]:
+        """The round's pool: up to ``size`` joint rows (k x d) of fresh subnets on their
+        library chips, from mutations of the Pareto set's subnets, NSGA-II over subnets (on the
+        predictors and library latencies) and the run's random reservoir of subnets."""
+        from cimnet_bo.search.pool import evolve, mutate_rows, rank_rows, score_rows
+
+        space = self.space.subnet
+        lib = self.library(state)
+        counts: dict[str, int] = {}
+        parts: list[np.ndarray] = []
+        pareto = state.pareto_rows()[:, :self.d_sub]
+
+        n_mut = int(size * mutation_fraction)
+        if n_mut and len(pareto):
+            mut = self.fresh_subnets(state, mutate_rows(space, pareto, int(n_mut * 1.5) + 16, rng))[:n_mut]
+            parts.append(mut)
+            counts["mutations"] = len(mut)
+        n_evo = int(size * evolution_fraction)
+        if n_evo and predict is not None:
+            def score(sub_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                hw, ok = self.nearest(sub_rows, lib)
+                rows = self.join(sub_rows, hw)
+                V, cheap_ok = state.caches.cheap.get(rows)
+                return score_rows(state, plan, rows, predict(rows), V, cheap_ok & ok)
+
+            rows, U, cv, _ = evolve(state, score, rng, pop_size, n_gen, init=pareto, space=space)
+            fresh = self.fresh_subnets(state, rows)
+            if len(fresh):
+                pos = {k: i for i, k in enumerate(row_keys(rows))}
+                sel = np.array([pos[k] for k in row_keys(fresh)], dtype=np.int64)
+                fresh = fresh[rank_rows(U[sel], cv[sel], n_evo, rng)]
+            parts.append(fresh)
+            counts["evolution"] = len(fresh)
+        sub = unique_rows(np.vstack(parts)) if parts else np.empty((0, self.d_sub), dtype=np.int64)
+        need = size - len(sub)
+        if need > 0:
+            res = self._reservoir(state, size)
+            res = unique_rows(self.fresh_subnets(state, res), set(row_keys(sub)))[:need]
+            sub = np.vstack([sub, res])
+            counts["random"] = len(res)
+        hw, ok = self.nearest(sub, lib)
+        return state.fresh(self.join(sub[ok], hw[ok]))[:size], counts
+
+    def _reservoir(self, state: SearchState, n: int) -> np.ndarray:
+        """A fixed set of up to ``n`` random subnet rows per run and process."""
+        key = ("subnet-reservoir", n, int(state.seed))
+        res = state.caches.extra.get(key)
+        if res is None:
+            space = self.space.subnet
+            rng = np.random.default_rng([int(state.seed), 20_011])
+            res = unique_rows(space.sample_indices(int(min(n * 1.3 + 64, 200_000)), rng))[: int(min(n, space.size))]
+            state.caches.extra[key] = res
+        return res
+
+    def refine(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows (n x d), ok (n,))``: joint rows with each subnet moved to its exact best
+        chip; ``ok`` False where the subnet has no feasible chip (the row is unchanged)."""
+        rows = np.array(rows, dtype=np.int64)
+        hw, ok = self.exact(rows[:, :self.d_sub])
+        rows[ok] = self.join(rows[ok, :self.d_sub], hw[ok])
+        return rows, ok
+
+
+def best_chips_for(state: SearchState) -> BestChips:
+    """The state's :class:`BestChips` (built once per run and process)."""
+    bc = state.caches.extra.get("best-chips")
+    if bc is None:
+        bc = BestChips(state.problem)
+        state.caches.extra["best-chips"] = bc
+    return bc
+
+
+__all__ = ["BestChips", "best_chips_for", "unsupported"]

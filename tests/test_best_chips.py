@@ -1,0 +1,128 @@
+"""Joint search over subnets on their best chips (``QNEHVI(hardware="best")``): every proposal
+is a subnet on its exact best chip, the mode is refused where it cannot hold, the general
+path stays, and a tiny experiment's joint search never loses to its two sub-searches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import search_helpers as H
+import torch
+
+from cimnet_bo.analysis import run_experiment
+from cimnet_bo.analysis.runs import load_run
+from cimnet_bo.hardware import best_hardware
+from cimnet_bo.search import Problem, ProblemError, make_strategy, run_search
+from cimnet_bo.search.best_chips import BestChips, unsupported
+from cimnet_bo.search.toy import SyntheticAccuracy
+
+torch.set_num_threads(1)
+SYNTHETIC = "cimnet_bo.search.toy:synthetic_accuracy"
+
+
+@pytest.fixture(scope="module")
+def joint():
+    return Problem.from_space("vit-fmnist", accuracy=SyntheticAccuracy("vit-fmnist"))
+
+
+def _budgets(problem):
+    return {c.name: c.bound for c in problem.constraints if c.name in ("area_mm2", "power_w")}
+
+
+def test_every_proposal_is_a_subnet_on_its_exact_best_chip(tmp_path, joint):
+    base = joint.space.baseline
+    with run_search(joint, "qnehvi", budget=20, batch_size=4, seed=1, run_dir=tmp_path / "r", n_init=8,
+                    strategy_options={**H.FAST_QNEHVI, "hardware": "best"}, initial=[base]) as run:
+        rows = run.rows()
+    assert len(rows) == 20
+    assert rows[0]["config"] == joint.space.validate(base)  # the given design, as given
+    rest = rows[1:]
+    subs = [joint.space.split(r["config"])[0] for r in rest]
+    assert len({tuple(sorted(s.items())) for s in subs}) == len(subs)  # budget spent on distinct subnets
+    b = _budgets(joint)
+    best = best_hardware(joint.space, subs, b["area_mm2"], b["power_w"])
+    for r, front in zip(rest, best):
+        assert r["objectives"]["latency_s"] == pytest.approx(front["latency_s"].iloc[0], rel=1e-12)
+        assert r["objectives"]["area_mm2"] <= b["area_mm2"] and r["objectives"]["power_w"] <= b["power_w"]
+    # the given design's subnet comes back on its best chip, first of the random design
+    assert subs[0] == joint.space.split(base)[0]
+    assert rest[0]["objectives"]["latency_s"] < rows[0]["objectives"]["latency_s"]
+
+
+def test_rounds_refine_the_shortlist_and_resume_identically(tmp_path, joint):
+    opts = {**H.FAST_QNEHVI, "hardware": "best"}
+    with run_search(joint, "qnehvi", budget=16, batch_size=4, seed=2, run_dir=tmp_path / "a", n_init=8,
+                    strategy_options=opts) as a:
+        first = [r["config"] for r in a.rows()]
+        assert a.strategy.last_info["pool"]  # a modelled round ran
+    with run_search(joint, "qnehvi", budget=12, batch_size=4, seed=2, run_dir=tmp_path / "b", n_init=8,
+                    strategy_options=opts):
+        pass
+    with run_search(joint, "qnehvi", budget=16, batch_size=4, seed=2, run_dir=tmp_path / "b", n_init=8,
+                    strategy_options=opts) as b:  # resumed in a new process state
+        assert [r["config"] for r in b.rows()] == first
+
+
+def test_library_and_nearest_chip_bound_the_exact_one(joint):
+    """The library chip of a subnet is never faster than its exact best chip."""
+    from cimnet_bo.search.state import Caches, SearchState
+
+    state = SearchState.from_rows(joint, [], [], Caches.for_problem(joint))
+    bc = BestChips(joint)
+    lib = bc.library(state)
+    assert len(lib) == 1  # the baseline chip alone before anything is evaluated
+    sub = joint.space.subnet.sample_indices(12, 0)
+    near, ok_n = bc.nearest(sub, lib)
+    exact, ok_e = bc.exact(sub)
+    assert ok_n.all() and ok_e.all()
+    lat_near, _ = state.caches.cheap.get(bc.join(sub, near))
+    lat_exact, _ = state.caches.cheap.get(bc.join(sub, exact))
+    col = joint.cheap_outputs.index("latency_s")
+    assert np.all(lat_exact[:, col] <= lat_near[:, col]) and np.any(lat_exact[:, col] < lat_near[:, col])
+
+
+def test_best_mode_is_refused_where_it_cannot_hold():
+    energy = Problem.from_space("vit-fmnist", accuracy=SyntheticAccuracy("vit-fmnist"), energy=True)
+    model_only = Problem.from_space("vit-fmnist", mode="model-only", accuracy=SyntheticAccuracy("vit-fmnist"))
+    assert "energy" in unsupported(energy)
+    assert "frozen" in unsupported(model_only)
+    assert unsupported(H.zdt()) is not None
+    for p in (energy, model_only, H.zdt()):
+        with pytest.raises(ProblemError, match="hardware='best' cannot run"):
+            make_strategy("qnehvi", hardware="best").check(p)
+    with pytest.raises(ProblemError, match="unknown hardware mode 'fast'"):
+        make_strategy("qnehvi", hardware="fast")
+    # "auto" falls back to searching the hardware
+    strat = make_strategy("qnehvi")
+    from cimnet_bo.search.state import Caches, SearchState
+
+    for p in (energy, model_only, H.zdt()):
+        assert strat.best_chips(SearchState.from_rows(p, [], [], Caches.for_problem(p))) is None
+
+
+def test_hardware_search_path_still_runs(tmp_path, joint):
+    """``hardware="search"``: the knobs are searched; proposals need not sit on best chips."""
+    with run_search(joint, "qnehvi", budget=12, batch_size=4, seed=0, run_dir=tmp_path / "s", n_init=8,
+                    strategy_options={**H.FAST_QNEHVI, "hardware": "search"}) as run:
+        rows = run.rows()
+        assert run.strategy.best_chips(run.state()) is None
+    assert len(rows) == 12
+    subs = [joint.space.split(r["config"])[0] for r in rows]
+    b = _budgets(joint)
+    best = best_hardware(joint.space, subs, b["area_mm2"], b["power_w"])
+    gaps = [r["objectives"]["latency_s"] / f["latency_s"].iloc[0] for r, f in zip(rows, best)]
+    assert min(gaps) >= 1 - 1e-9 and max(gaps) > 1.5  # random chips are far from the best ones
+
+
+def test_tiny_experiment_joint_never_loses_to_its_sub_searches(tmp_path):
+    res = run_experiment("vit-fmnist", out=tmp_path / "exp", seeds=1, budget=16, batch_size=4, n_init=8,
+                         strategy="qnehvi", strategy_options=H.FAST_QNEHVI, accuracy=SYNTHETIC, progress=False,
+                         report=False)
+    seeds = res.speedup_seeds
+    for target, part in seeds.groupby("target_offset"):
+        got = part.set_index("run")["speedup"]
+        assert got["joint"] >= max(got["model-only"], got["hardware-only"]) - 1e-9, (target, got.to_dict())
+    hv = {k: load_run(d).hypervolume() for k, d in res.run_dirs.items() if k != "baseline"}
+    assert hv["joint-seed0"] >= max(hv["model-only-seed0"], hv["hardware-only-seed0"])
+    # hardware-only is the optimiser's answer for the largest subnet: one point beyond the baseline
+    assert len(load_run(res.run_dirs["hardware-only-seed0"]).frame) == 2
