@@ -126,3 +126,26 @@ def test_tiny_experiment_joint_never_loses_to_its_sub_searches(tmp_path):
     assert hv["joint-seed0"] >= max(hv["model-only-seed0"], hv["hardware-only-seed0"])
     # hardware-only is the optimiser's answer for the largest subnet: one point beyond the baseline
     assert len(load_run(res.run_dirs["hardware-only-seed0"]).frame) == 2
+
+
+def test_hardware_only_experiment_for_vit_b(tmp_path):
+    """ViT-B itself on ``cim-server``: the best chip's and the baseline chip's latencies agree
+    with the reference model, the best chip meets the budgets and is faster."""
+    from cimnet_bo.analysis.experiment import hardware_only_experiment
+    from cimnet_bo.hardware import simulate
+    from cimnet_bo.hardware.technology import space_technology
+    from cimnet_bo.space import get_space
+    from cimnet_bo.workload import layer_table
+
+    r = hardware_only_experiment("vit-b-imagenet", out=tmp_path)
+    space = get_space("vit-b-imagenet")
+    table = layer_table(space.subnet, space.subnet.extreme("max"))
+    tech = space_technology(space)
+    best = simulate(table, r["best"]["chip"], tech=tech)
+    base = simulate(table, space.hardware.baseline, tech=tech)
+    assert r["best"]["latency_s"] == pytest.approx(best.latency_s, rel=1e-9)
+    assert r["baseline"]["latency_s"] == pytest.approx(base.latency_s, rel=1e-9)
+    assert r["speedup"] == pytest.approx(base.latency_s / best.latency_s, rel=1e-9) and r["speedup"] > 1.5
+    assert best.area_mm2 <= r["budgets"]["area_mm2"] and best.power_w <= r["budgets"]["power_w"] and best.feasible
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert f"{r['speedup']:.2f}x" in md

@@ -254,3 +254,21 @@ def test_experiment_cli_qnehvi(tmp_path, capsys):
     run = load_run(tmp_path / "r" / "joint-seed0")
     assert run.n == 6 and run.strategy == "qnehvi" and run.config["strategy_options"]["pool_size"] == 200
     assert set(run.frame["tag"]) == {"init", "round-1"}
+
+
+def test_baseline_command_adds_the_speedup_table_to_a_report(tmp_path, capsys):
+    """``cimnet-bo baseline`` evaluates the largest subnet on the baseline chip into a run marked
+    as baseline; a report of a search and that run holds the iso-accuracy speedup table."""
+    search = ["search", "--space", "vit-fmnist", "--accuracy", SYNTHETIC, "--strategy", "random", "--budget", "12",
+              "--batch-size", "4", "--seed", "0", "--run", str(tmp_path / "s"), "--quiet"]
+    assert cli_main(search) == 0
+    assert cli_main(["baseline", "--space", "vit-fmnist", "--accuracy", SYNTHETIC, "--run", str(tmp_path / "b")]) == 0
+    base = load_run(tmp_path / "b")
+    assert base.n == 1 and base.role == "baseline"
+    space = get_space("vit-fmnist")
+    assert base.frame["latency_s"].iloc[0] > 0 and base.frame["num_layers"].iloc[0] == max(space["num_layers"].values)
+    capsys.readouterr()
+    assert cli_main(["report", "--run", str(tmp_path / "s"), "--run", str(tmp_path / "b"), "--out",
+                     str(tmp_path / "rep"), "--no-roofline"]) == 0
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "speedup over the baseline" in md and "No baseline run given" not in md

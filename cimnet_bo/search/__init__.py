@@ -5,14 +5,17 @@ Quick start::
 
     from cimnet_bo.search import Problem, run_search
 
-    problem = Problem.from_space("vit-fmnist")            # accuracy vs latency, area <= baseline
+    problem = Problem.from_space("vit-fmnist")            # accuracy vs latency, area and power <= baseline
     with run_search(problem, "qnehvi", budget=200, batch_size=8, seed=0, run_dir="runs/demo") as run:
         print(run.hypervolume(), run.best())
         front = run.pareto()                              # DataFrame of Pareto-optimal points
 
 See :mod:`cimnet_bo.search.problem` for how objectives are normalised and the reference points
-of the registered problems, :mod:`cimnet_bo.search.runner` for runs, resuming and ask/tell.
+of the registered problems, :mod:`cimnet_bo.search.runner` for runs, resuming and ask/tell, and
+:mod:`cimnet_bo.search.best_chips` for how qNEHVI searches subnets on their best chips.
 """
+
+from cimnet_bo.search.best_chips import BestChips
 
 from cimnet_bo.search.problem import (
     LOG_OBJECTIVES,
@@ -49,5 +52,5 @@ __all__ = [
     "Problem", "Constraint", "ProblemError", "REFERENCE_POINTS", "LOG_OBJECTIVES", "MODES", "baseline_chip",
     "hypervolume_u", "Run", "run_search", "propose", "tell", "as_problem", "problem_from_spec", "table_problem",
     "Strategy", "STRATEGIES", "register_strategy", "make_strategy", "QNEHVI", "RandomSearch", "NSGA2Search",
-    "LINAS", "SURROGATES",
+    "LINAS", "SURROGATES", "BestChips",
 ]

@@ -38,8 +38,6 @@ BUDGETS = {"area_mm2": "<=", "power_w": "<="}
 
 def unsupported(problem: Problem) -> str | None:
     """Why :class:`BestChips` cannot serve ``problem`` (None when it can)."""
-    from cimnet_bo.evaluate import RooflineEvaluator
-
     space = problem.space
     if not hasattr(space, "hardware"):
         return "the space is not a joint (subnet x hardware) space"
@@ -47,8 +45,8 @@ def unsupported(problem: Problem) -> str | None:
         return "the hardware is frozen"
     if problem.candidates is not None:
         return "the problem is tabular (a fixed candidate set)"
-    if _roofline(problem) is None or not isinstance(_roofline(problem), RooflineEvaluator):
-        return "its cheap outputs do not come from the roofline model"
+    if _roofline(problem) is None:
+        return "its cheap outputs do not come from the roofline model alone"
     for name in problem.objective_names:
         if not problem.subnet_only(name) and name not in HARDWARE_OBJECTIVES:
             return (f"objective {name!r} depends on the hardware and is not one of {list(HARDWARE_OBJECTIVES)} "
@@ -70,6 +68,8 @@ def _roofline(problem: Problem) -> Any:
     from cimnet_bo.evaluate import CompositeEvaluator, RooflineEvaluator
 
     ev = problem.cheap_evaluator
+    if ev is None:
+        return None
     parts = ev.parts if isinstance(ev, CompositeEvaluator) else [ev]
     found = [p for p in parts if isinstance(p, RooflineEvaluator)]
     return found[0] if len(found) == 1 and len(parts) == 1 else None
