@@ -220,8 +220,11 @@ def simulate_grid(space: Any, subnets: Sequence[Mapping[str, Any]], chips: Mappi
     for lo in range(0, S, block):
         part = subnets[lo:lo + block]
         batch, index = batch_from_configs(space, part)
-        hws = {k: np.tile(v, len(part)) for k, v in chips.items()}
-        r = simulate_many(batch, hws, tech=tech, table_index=np.repeat(index, H), as_frame=False)
+        if len(part) == 1:  # one network broadcast over the chips
+            r = simulate_many(batch.take(index), dict(chips), tech=tech, as_frame=False)
+        else:
+            hws = {k: np.tile(v, len(part)) for k, v in chips.items()}
+            r = simulate_many(batch, hws, tech=tech, table_index=np.repeat(index, H), as_frame=False)
         for o in outputs:
             out[o][lo:lo + len(part)] = np.asarray(r[o]).reshape(len(part), H)
     return out

@@ -9,10 +9,10 @@ subnet on its best chip, and the surrogate models accuracy on the subnet encodin
 Exact projections cost milliseconds per subnet (a few thousand maximal chips each), too many
 for a pool of thousands of subnets every round, so a round works in two steps:
 
-1. the pool's subnets are placed on their fastest chip among a *library*: the distinct chips
-   of the evaluated and pending candidates that meet the budgets, plus the space's baseline
-   chip (a function of the run's state, so resumed runs propose exactly what uninterrupted
-   ones do). Their latency is an upper bound of the best latency; the acquisition screens the
+1. the pool's subnets are placed on their fastest chip among a *library*: the best chips of
+   the evaluated and pending subnets (at most :data:`LIBRARY_SIZE`, the most common first),
+   plus the space's baseline chip (a function of the run's state, so resumed runs propose
+   exactly what uninterrupted ones do). Their latency is an upper bound of the best latency; the acquisition screens the
    pool with it;
 2. the shortlisted subnets are placed on their exact best chips before the final qLogNEHVI
    selection (:meth:`BestChips.refine`), so every proposal is exact.
@@ -32,6 +32,8 @@ from cimnet_bo.search.state import SearchState, row_keys, unique_rows
 
 #: Hardware objectives the per-subnet optimiser handles exactly and fast.
 HARDWARE_OBJECTIVES = ("latency_s",)
+#: Chips of the library that screens a round's pool (see :meth:`BestChips.library`).
+LIBRARY_SIZE = 64
 #: Cheap constraints it enforces: ``(output, operator)``; ``feasible >= 1`` always holds.
 BUDGETS = {"area_mm2": "<=", "power_w": "<="}
 
@@ -129,25 +131,26 @@ class BestChips:
         return hw, ok
 
     def library(self, state: SearchState) -> np.ndarray:
-        """Hardware rows (L x d_h): the distinct chips of the evaluated and pending candidates
-        that meet the budgets, and the space's baseline chip when it does."""
+        """Hardware rows (L x d_h), L <= :data:`LIBRARY_SIZE` + 1: the exact best chips of the
+        evaluated and pending subnets, those that are best for the most subnets first (ties:
+        first seen), and the space's baseline chip when it meets the budgets."""
         from cimnet_bo.hardware.optimise import chip_area_power
 
         hw_space = self.space.hardware
-        rows = [state.X[:, self.d_sub:], state.pending[:, self.d_sub:]]
+        rows = np.vstack([state.X, state.pending]).astype(np.int64)
+        hw, ok = self.exact(rows[:, :self.d_sub])
+        lib = np.empty((0, hw.shape[1]), dtype=np.int64)
+        if ok.any():
+            uniq, first, counts = np.unique(hw[ok], axis=0, return_index=True, return_counts=True)
+            lib = uniq[np.lexsort((first, -counts))][:LIBRARY_SIZE]
         if hw_space.baseline is not None:
-            rows.append(hw_space.to_indices([hw_space.baseline]))
-        lib = unique_rows(np.vstack(rows).astype(np.int64))
-        if not len(lib):
-            return lib
-        cfg = hw_space.from_indices(lib)
-        area, power = chip_area_power({n: np.asarray([c[n] for c in cfg]) for n in hw_space.names}, self.tech)
-        ok = np.ones(len(lib), dtype=bool)
-        if self.area_max is not None:
-            ok &= area <= self.area_max
-        if self.power_max is not None:
-            ok &= power <= self.power_max
-        return lib[ok]
+            base = hw_space.to_indices([hw_space.baseline])
+            cfg = hw_space.from_indices(base)[0]
+            area, power = chip_area_power({n: np.asarray([cfg[n]]) for n in hw_space.names}, self.tech)
+            if (self.area_max is None or area[0] <= self.area_max) and (
+                    self.power_max is None or power[0] <= self.power_max):
+                lib = unique_rows(np.vstack([lib, base]))
+        return lib
 
     def nearest(self, sub: np.ndarray, lib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(hw (n x d_h), ok (n,))``: each subnet's fastest feasible chip of the library
