@@ -17,6 +17,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cimnet_bo.cli_args import COUNT, NATURAL
+
 
 def _targets(text: str) -> list[float]:
     try:
@@ -49,7 +51,7 @@ def add_parser(sub) -> None:
     p.add_argument("--targets", type=_targets, default=None,
                    help="accuracy offsets of the speedup table (default 0,-0.005,-0.01)")
     p.add_argument("--no-roofline", action="store_true", help="skip the roofline figures")
-    p.add_argument("--top", type=int, default=5, help="best points printed per run (default 5)")
+    p.add_argument("--top", type=NATURAL, default=5, help="best points printed per run (default 5)")
     p.set_defaults(func=_report)
 
     p = sub.add_parser("baseline",
@@ -68,10 +70,10 @@ def add_parser(sub) -> None:
                        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--space", required=True, help="registered joint space, e.g. vit-fmnist or cnn-fmnist")
     p.add_argument("--seeds", type=_seeds, default=3, help="number of seeds, or a list such as 0,1,2 (default 3)")
-    p.add_argument("--budget", type=int, default=None,
+    p.add_argument("--budget", type=COUNT, default=None,
                    help="evaluations per search run (default: 96 for vit-fmnist, 64 for cnn-fmnist)")
-    p.add_argument("--batch-size", type=int, default=8, help="candidates per round (default 8)")
-    p.add_argument("--n-init", type=int, default=None, help="random initial design (default 2 x batch size)")
+    p.add_argument("--batch-size", type=COUNT, default=8, help="candidates per round (default 8)")
+    p.add_argument("--n-init", type=COUNT, default=None, help="random initial design (default 2 x batch size)")
     p.add_argument("--strategy", default="qnehvi", help="qnehvi (default), random, nsga2, linas")
     p.add_argument("--surrogate", default=None, help="qnehvi surrogate: gp (default), xgb-ensemble, gp-xgb-mean")
     p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
@@ -83,7 +85,7 @@ def add_parser(sub) -> None:
     p.add_argument("--runs", default=None, help="folder of the run directories (default <out>/runs)")
     p.add_argument("--targets", type=_targets, default=None,
                    help="accuracy offsets of the table (default 0,-0.005,-0.01)")
-    p.add_argument("--workers", type=int, default=0, help="evaluation worker processes (default 0: in-process)")
+    p.add_argument("--workers", type=NATURAL, default=0, help="evaluation worker processes (default 0: in-process)")
     p.add_argument("--no-report", action="store_true", help="only the table and RESULTS.md, no full report")
     p.add_argument("--hardware-only", action="store_true",
                    help="only the largest network on its best chip against the baseline chip (exact, no "

@@ -24,16 +24,18 @@ import importlib
 import json
 from pathlib import Path
 
+from cimnet_bo.cli_args import COUNT, NATURAL, number
+
 
 def add_parser(sub) -> None:
     """Register the ``label`` sub-command."""
     p = sub.add_parser("label", help="label sampled (subnet, hardware) pairs (resumable)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--space", required=True, help="registered joint space, e.g. vit-fmnist")
-    p.add_argument("-n", type=int, required=True, help="number of (subnet, hardware) pairs")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("-n", type=COUNT, required=True, help="number of (subnet, hardware) pairs")
+    p.add_argument("--seed", type=NATURAL, default=0, help="sampling seed (default 0)")
     p.add_argument("--out", required=True, help="dataset to write (.parquet or .csv)")
-    p.add_argument("--subnets", type=int, default=None,
+    p.add_argument("--subnets", type=COUNT, default=None,
                    help="distinct subnets among the pairs (default: n/2 rounded up)")
     p.add_argument("--store", default=None,
                    help="run store (SQLite) to write and resume (default runs/labels/<out stem>.sqlite)")
@@ -51,7 +53,7 @@ def add_parser(sub) -> None:
                    help="torch device for supernet accuracy (default cpu; cuda with --ray-num-gpus > 0)")
     p.add_argument("--tech", default=None, help="YAML of technology constants for the roofline")
     p.add_argument("--no-roofline", action="store_true", help="do not compute latency/energy/area")
-    p.add_argument("--batch-size", type=int, default=16, help="pairs per batch (default 16)")
+    p.add_argument("--batch-size", type=COUNT, default=16, help="pairs per batch (default 16)")
     add_executor_options(p)
     p.add_argument("--retry-failed", action="store_true", help="evaluate failed candidates again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -65,16 +67,16 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
                    help="inprocess (default), pool (local worker processes) or ray (a Ray cluster, or a "
                         "local Ray instance; needs: pip install 'cimnet-bo[ray]'). Default: pool when "
                         "--workers > 1, else inprocess")
-    g.add_argument("--workers", type=int, default=None,
+    g.add_argument("--workers", type=COUNT, default=None,
                    help="worker processes (pool, default 2) or Ray actors (ray, default: as many as the "
                         "cluster's CPUs / GPUs hold)")
     g.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="auto (a cluster started with `ray start` on this machine), ray://HOST:10001 (Ray "
                         "Client), HOST:6379 or local (a new local Ray instance); default: $RAY_ADDRESS, else a "
                         "cluster started on this machine, else a new local Ray instance")
-    g.add_argument("--ray-num-cpus", type=float, default=None, metavar="X", help="CPUs per Ray worker (default 1)")
-    g.add_argument("--ray-num-gpus", type=float, default=None, metavar="X", help="GPUs per Ray worker (default 0)")
-    g.add_argument("--ray-max-retries", type=int, default=None, metavar="K",
+    g.add_argument("--ray-num-cpus", type=number(0.0, low_open=True), default=None, metavar="X", help="CPUs per Ray worker (default 1)")
+    g.add_argument("--ray-num-gpus", type=number(0.0), default=None, metavar="X", help="GPUs per Ray worker (default 0)")
+    g.add_argument("--ray-max-retries", type=NATURAL, default=None, metavar="K",
                    help="times a batch is sent again after its Ray worker died, before its candidates are "
                         "recorded as failed (default 2)")
 

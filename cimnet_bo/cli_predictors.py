@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cimnet_bo.cli_args import COUNT, NATURAL, OPEN_FRACTION
+
 
 def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
@@ -31,13 +33,13 @@ def add_parser(sub) -> None:
                         "0/1 'feasible' indicator)")
     p.add_argument("--models", type=_csv, default=["xgb"],
                    help="comma-separated predictor kinds: xgb, ridge, svr, mlp, gp (default xgb)")
-    p.add_argument("--test-fraction", type=float, default=0.2, help="held-out fraction (default 0.2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-fraction", type=OPEN_FRACTION, default=0.2, help="held-out fraction (default 0.2)")
+    p.add_argument("--seed", type=NATURAL, default=0)
     p.add_argument("--curve-sizes", type=lambda s: [int(x) for x in _csv(s)], default=[100, 200, 500, 1000, 2000],
                    help="learning-curve training sizes (default 100,200,500,1000,2000; sizes the data "
                         "cannot hold are skipped)")
-    p.add_argument("--curve-splits", type=int, default=1, help="random splits per size (default 1; 0: no curve)")
-    p.add_argument("--jobs", type=int, default=None, help="XGBoost threads (default: all cores)")
+    p.add_argument("--curve-splits", type=NATURAL, default=1, help="random splits per size (default 1; 0: no curve)")
+    p.add_argument("--jobs", type=COUNT, default=None, help="XGBoost threads (default: all cores)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 

@@ -23,6 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cimnet_bo.cli_args import COUNT, NATURAL
+
 CONFIG_KEYS = ("problem", "strategy", "strategy_options", "budget", "batch_size", "n_init", "seed", "initial")
 
 
@@ -45,14 +47,14 @@ def _run_options(p: argparse.ArgumentParser, budget_required: bool = False) -> N
     s.add_argument("--surrogate", default=None, help="qnehvi surrogate: gp, xgb-ensemble, gp-xgb-mean")
     s.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="strategy option (repeatable), e.g. -o pool_size=5000 -o known_cheap=false")
-    s.add_argument("--budget", type=int, default=None, required=budget_required,
+    s.add_argument("--budget", type=COUNT, default=None, required=budget_required,
                    help="evaluations in total, initial design included")
-    s.add_argument("--batch-size", type=int, default=None, help="candidates per round (default 8)")
-    s.add_argument("--n-init", type=int, default=None, help="initial design (default 2 x batch size)")
+    s.add_argument("--batch-size", type=COUNT, default=None, help="candidates per round (default 8)")
+    s.add_argument("--n-init", type=COUNT, default=None, help="initial design (default 2 x batch size)")
     s.add_argument("--initial", default=None, metavar="FILE",
                    help="configurations that open the initial design (CSV or parquet, a column per choice; "
                         "other columns are ignored), e.g. a known baseline design")
-    s.add_argument("--seed", type=int, default=None, help="default 0")
+    s.add_argument("--seed", type=NATURAL, default=None, help="default 0")
 
 
 def add_parser(sub) -> None:
@@ -70,7 +72,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("propose", help="propose candidates to evaluate elsewhere (ask/tell)", description=doc,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="run directory (created when it holds no run)")
-    p.add_argument("-q", type=int, default=8, help="number of candidates (default 8)")
+    p.add_argument("-q", type=COUNT, default=8, help="number of candidates (default 8)")
     p.add_argument("--out", required=True, help="CSV file of the candidates: idx, then one column per choice")
     _run_options(p)
     p.set_defaults(func=_propose)

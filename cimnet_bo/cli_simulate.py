@@ -20,6 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cimnet_bo.cli_args import NATURAL
+
+
 NAME = "simulate"
 HELP = "latency, energy, area and power of one subnet on one CiM chip (roofline model v2)"
 
@@ -37,7 +40,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--tech", default=None, help="YAML file of technology constant overrides")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--plot", default=None, metavar="FILE", help="save a roofline plot (PNG)")
-    p.add_argument("--top", type=int, default=0, help="print only the N slowest layers (0: all)")
+    p.add_argument("--top", type=NATURAL, default=0, help="print only the N slowest layers (0: all)")
     p.set_defaults(func=run)
     return p
 
