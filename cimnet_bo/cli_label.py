@@ -20,7 +20,6 @@ Interrupted runs resume when the same command is run again (the run store, by de
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 from pathlib import Path
 
@@ -124,6 +123,7 @@ def default_store(out: str | Path) -> Path:
 def build_evaluators(args: argparse.Namespace, space):
     """The evaluators a labeling run uses, from the command-line options."""
     from cimnet_bo.evaluate import AccuracyEvaluator, CallableEvaluator, RooflineEvaluator
+    from cimnet_bo.evaluate.evaluators import load_function
 
     evals = []
     acc = args.accuracy
@@ -131,10 +131,10 @@ def build_evaluators(args: argparse.Namespace, space):
         device = args.device or ("cuda" if (getattr(args, "ray_num_gpus", None) or 0) > 0 else "cpu")
         evals.append(AccuracyEvaluator(space, checkpoint=args.checkpoint, split=args.split, device=device))
     elif acc and acc != "none":
-        if ":" not in acc:
-            raise ValueError(f"--accuracy must be 'supernet', 'none' or MODULE:FUNCTION, got {acc!r}")
-        mod, name = acc.split(":", 1)
-        fn = getattr(importlib.import_module(mod), name)
+        try:
+            fn = load_function(acc)
+        except ValueError as e:
+            raise ValueError(f"--accuracy must be 'supernet', 'none' or MODULE:FUNCTION: {e}") from None
         evals.append(CallableEvaluator(fn, [("accuracy", "max")], space=space, name=f"callable:{acc}",
                                        subnet_only=True))
     if not args.no_roofline:

@@ -75,3 +75,31 @@ GOOD = [
 def test_boundary_numbers_are_accepted(argv, want):
     args = build_parser().parse_args(argv)
     assert {k: getattr(args, k) for k in want} == want
+
+
+def test_label_with_a_missing_accuracy_function_is_a_clean_error(tmp_path, capsys):
+    out = tmp_path / "a.parquet"
+    rc = cli_main(["label", "--space", "vit-fmnist", "-n", "4", "--out", str(out), "--store",
+                   str(tmp_path / "s.sqlite"), "--accuracy", "nomodule:fn", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and "'nomodule'" in err
+    assert not out.exists() and not (tmp_path / "s.sqlite").exists()
+
+
+def test_a_csv_written_by_label_reads_back_like_parquet(tmp_path):
+    """``label --out X.csv`` writes a metadata sidecar; the CSV reads back with the parquet's
+    objectives, auxiliary columns and space, and also without the sidecar (from its columns)."""
+    from cimnet_bo.store.dataset import csv_meta_path, read_dataset
+
+    syn = "cimnet_bo.search.toy:synthetic_accuracy"
+    for ext in ("csv", "parquet"):
+        assert cli_main(["label", "--space", "vit-fmnist", "-n", "6", "--out", str(tmp_path / f"d.{ext}"),
+                         "--store", str(tmp_path / f"{ext}.sqlite"), "--accuracy", syn, "--no-progress"]) == 0
+    pq = read_dataset(tmp_path / "d.parquet")
+    csv = read_dataset(tmp_path / "d.csv")
+    assert csv.space.name == pq.space.name and [o["name"] for o in csv.objectives] == [o["name"] for o in pq.objectives]
+    assert set(csv.extras) == set(pq.extras) and "program_time_s" in csv.extras
+    csv_meta_path(tmp_path / "d.csv").unlink()
+    bare = read_dataset(tmp_path / "d.csv")
+    assert bare.space.name == "vit-fmnist" and "program_time_s" not in [o["name"] for o in bare.objectives]
+    assert {"accuracy", "latency_s"} <= {o["name"] for o in bare.objectives}

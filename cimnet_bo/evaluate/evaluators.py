@@ -271,6 +271,30 @@ class TableEvaluator(Evaluator):
 
 
 # --------------------------------------------------------------------- callable
+def load_function(spec: str) -> Callable[..., Any]:
+    """The function ``"MODULE:FUNCTION"`` names (e.g. ``cimnet_bo.search.toy:synthetic_accuracy``).
+
+    Raises
+    ------
+    ValueError
+        ``spec`` is not of that form, or its module or function cannot be found (naming which).
+    """
+    import importlib
+
+    mod, sep, name = str(spec).partition(":")
+    if not sep or not mod or not name:
+        raise ValueError(f"{spec!r} is not MODULE:FUNCTION")
+    try:
+        fn = getattr(importlib.import_module(mod), name)
+    except ImportError as e:
+        raise ValueError(f"function {spec!r}: module {mod!r} cannot be imported ({e})") from None
+    except AttributeError:
+        raise ValueError(f"function {spec!r}: module {mod!r} has no {name!r}") from None
+    if not callable(fn):
+        raise ValueError(f"{spec!r} is not a function")
+    return fn
+
+
 class CallableEvaluator(Evaluator):
     """A user's Python function as an evaluator.
 

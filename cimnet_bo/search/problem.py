@@ -635,13 +635,12 @@ def _accuracy_evaluator(space: Any, accuracy: Any, checkpoint: str | None) -> Ev
         elif accuracy == "external":
             return None
         elif ":" in accuracy:
-            import importlib
+            from cimnet_bo.evaluate.evaluators import load_function
 
-            mod, fn = accuracy.split(":", 1)
             try:
-                func = getattr(importlib.import_module(mod), fn)
-            except (ImportError, AttributeError) as e:
-                raise ProblemError(f"accuracy function {accuracy!r} not found: {e}") from None
+                func = load_function(accuracy)
+            except ValueError as e:
+                raise ProblemError(f"accuracy function not found: {e}") from None
             ev = CallableEvaluator(func, [("accuracy", "max")], space=space, name=f"callable:{accuracy}",
                                    subnet_only=True)
         else:

@@ -10,8 +10,10 @@ Column layout of a dataset frame (``n`` rows, one per evaluated configuration):
 
 Parquet files carry the space description, the objectives (with directions) and the list of
 auxiliary columns in their schema metadata (key ``cimnet_bo``), so a file is read back
-without guessing. A CSV (or a parquet written by other tools) is read by column names:
-every column must be a choice, a bookkeeping column or a numeric value column.
+without guessing; a CSV written here carries the same metadata in a sidecar file
+(``<name>.csv.meta.json``, :func:`csv_meta_path`). A CSV without one (or a parquet written by
+other tools) is read by column names: every column must be a choice, a bookkeeping column or
+a numeric value column; the space is the one its ``space`` / ``space_version`` columns name.
 """
 
 from __future__ import annotations
@@ -168,6 +170,10 @@ def write_dataset(frame: Any, path: str | Path) -> Path:
         meta[_META_KEY] = json.dumps(frame.attrs.get("cimnet_bo", {})).encode()
         pq.write_table(table.replace_schema_metadata(meta), tmp)
     elif suffix == ".csv":
+        side = csv_meta_path(path)
+        side_tmp = side.with_name(f".{side.name}.tmp{os.getpid()}")
+        side_tmp.write_text(json.dumps(frame.attrs.get("cimnet_bo", {})) + "\n")
+        os.replace(side_tmp, side)
         frame.to_csv(tmp, index=False)
     else:
         raise ValueError(f"dataset file {path} must end in .parquet or .csv")
@@ -214,6 +220,14 @@ def read_dataset(path: str | Path, space: Any = None, objectives: Sequence[str] 
         frame = table.to_pandas()
     elif path.suffix.lower() == ".csv":
         frame = pd.read_csv(path)
+        side = csv_meta_path(path)
+        if side.exists():
+            try:
+                meta = json.loads(side.read_text())
+            except ValueError as e:
+                raise DatasetError(f"{side} (the metadata of {path}) is not valid JSON: {e}") from None
+        else:
+            meta = _meta_from_columns(frame)
     else:
         raise ValueError(f"dataset file {path} must end in .parquet or .csv")
     if isinstance(space, str):
@@ -225,7 +239,7 @@ def read_dataset(path: str | Path, space: Any = None, objectives: Sequence[str] 
     elif meta.get("space") and (meta["space"], meta.get("space_version")) != (space.name, space.version):
         raise DatasetError(f"{path} holds data of space {meta['space']!r} version "
                            f"{meta.get('space_version')!r}, not {space.name!r} version {space.version!r}")
-    if meta:
+    if meta.get("objectives"):  # written here: it records the CiM model version
         check_model_version(meta, space, str(path), DatasetError)
     declared = {o["name"]: o for o in meta.get("objectives", [])}
     extras = list(meta.get("extras", []))
@@ -235,6 +249,29 @@ def read_dataset(path: str | Path, space: Any = None, objectives: Sequence[str] 
     objs = [declared.get(n, {"name": n, "direction": KNOWN_DIRECTIONS.get(n, "min"), "cheap": False})
             for n in obj_names]
     return Dataset(space, frame, objs, extras, meta)
+
+
+def csv_meta_path(path: str | Path) -> Path:
+    """The metadata sidecar of a CSV dataset: ``<name>.meta.json`` next to it."""
+    path = Path(path)
+    return path.with_name(path.name + ".meta.json")
+
+
+def _meta_from_columns(frame: Any) -> dict[str, Any]:
+    """What a frame's own columns say: the space its ``space`` / ``space_version`` columns name
+    (one value each), and the roofline's auxiliary outputs as auxiliary columns."""
+    from cimnet_bo.evaluate.evaluators import ROOFLINE_EXTRAS
+
+    meta: dict[str, Any] = {}
+    for key in ("space", "space_version"):
+        if key in frame.columns:
+            values = frame[key].dropna().astype(str).unique()
+            if len(values) == 1:
+                meta[key] = values[0]
+    extras = [c for c in ROOFLINE_EXTRAS if c in frame.columns]
+    if extras:
+        meta["extras"] = extras
+    return meta
 
 
 def _space_from_meta(meta: Mapping[str, Any], path: Path) -> Any:
