@@ -14,7 +14,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from cimnet_bo.cli_args import COUNT, NATURAL
@@ -129,7 +128,7 @@ def _experiment(args: argparse.Namespace) -> int:
         print(f"{args.space}, largest network: baseline chip {r['baseline']['latency_s'] * 1e3:.4g} ms, best chip "
               f"{r['best']['latency_s'] * 1e3:.4g} ms: {r['speedup']:.2f}x faster, energy per inference "
               f"{1 / r['energy_ratio']:.2f}x the baseline chip's")
-        print(f"results: {Path(args.out or Path('experiments') / args.space) / 'RESULTS.md'}")
+        print(f"results: {r['results']}")
         return 0
 
     options: dict[str, Any] | None = None

@@ -376,7 +376,8 @@ def hardware_only_experiment(space: str, out: str | Path | None = None, subnet: 
 
     Writes ``RESULTS.md`` and ``experiment.json`` into ``out`` (default
     ``experiments/<space>``) and returns the result (``baseline``, ``best``: latency, energy,
-    area, peak power and the chip; ``speedup``, ``energy_ratio``, ``seconds``).
+    area, peak power and the chip; ``speedup``, ``energy_ratio``, ``seconds``; ``results``: the
+    path of ``RESULTS.md``).
     """
     from cimnet_bo.evaluate import RooflineEvaluator
     from cimnet_bo.hardware import best_hardware
@@ -407,7 +408,7 @@ def hardware_only_experiment(space: str, out: str | Path | None = None, subnet: 
     out.mkdir(parents=True, exist_ok=True)
     (out / "experiment.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     (out / "RESULTS.md").write_text(hardware_only_markdown(result))
-    return result
+    return {**result, "results": out / "RESULTS.md"}
 
 
 def hardware_only_markdown(result: Mapping[str, Any]) -> str:

@@ -186,6 +186,14 @@ def _front(Y: np.ndarray) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
+def _check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:
+    """``objectives`` as a tuple; ValueError unless a non-empty subset of :data:`OBJECTIVES`."""
+    objectives = tuple(objectives)
+    if not objectives or any(o not in OBJECTIVES for o in objectives):
+        raise ValueError(f"objectives must be a non-empty subset of {list(OBJECTIVES)}, got {list(objectives)}")
+    return objectives
+
+
 #: (subnet x chip) pairs simulated per :func:`simulate_many` call.
 PAIRS_PER_CALL = 1 << 21
 
@@ -236,10 +244,7 @@ def best_chip_indices(space: Any, subnets: Sequence[Mapping[str, Any]], chips: C
     """For each subnet, the indices (into ``chips``) of the feasible chips on the Pareto front of
     ``objectives``, by increasing latency (empty when none is feasible), with their
     ``latency_s, energy_j, area_mm2, power_w`` (arrays of the front's length)."""
-    objectives = tuple(objectives)
-    unknown = [o for o in objectives if o not in OBJECTIVES]
-    if not objectives or unknown:
-        raise ValueError(f"objectives must be a non-empty subset of {list(OBJECTIVES)}, got {list(objectives)}")
+    objectives = _check_objectives(objectives)
     if chips.maximal and "energy_j" in objectives:
         raise ValueError("a ChipSet of maximal chips is exact for latency alone; build one with maximal=False")
     values = ("latency_s", "energy_j", "area_mm2", "power_w")
@@ -291,9 +296,7 @@ def best_hardware(space: Any, subnets: Sequence[Mapping[str, Any]], area_max: fl
         space = get_space(space)
     if not hasattr(space, "hardware"):
         raise ValueError("best_hardware needs a joint space (subnet x hardware)")
-    objectives = tuple(objectives)
-    if any(o not in OBJECTIVES for o in objectives) or not objectives:
-        raise ValueError(f"objectives must be a non-empty subset of {list(OBJECTIVES)}, got {list(objectives)}")
+    objectives = _check_objectives(objectives)
     tech = space_technology(space, tech)
     if chips is None:
         chips = candidate_chips(space, area_max, power_max, tech, maximal=objectives == ("latency_s",))

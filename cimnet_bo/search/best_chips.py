@@ -104,7 +104,22 @@ class BestChips:
         self.power_max = budgets.get("power_w")
         self.chips = candidate_chips(self.space, self.area_max, self.power_max, self.tech, maximal=True)
         self.chip_ranks = self.space.hardware.to_indices(self.chips.records(range(len(self.chips))))
+        self.baseline_chip = self._baseline_within_budgets()
         self._exact: dict[bytes, np.ndarray | None] = {}
+
+    def _baseline_within_budgets(self) -> np.ndarray | None:
+        """The baseline chip's hardware row (1 x d_h), or None (no baseline, or over a budget)."""
+        from cimnet_bo.hardware.optimise import chip_area_power
+
+        hw_space = self.space.hardware
+        if hw_space.baseline is None:
+            return None
+        row = hw_space.to_indices([hw_space.baseline])
+        cfg = hw_space.from_indices(row)[0]
+        area, power = chip_area_power({n: np.asarray([cfg[n]]) for n in hw_space.names}, self.tech)
+        fits = (self.area_max is None or area[0] <= self.area_max) and (
+            self.power_max is None or power[0] <= self.power_max)
+        return row if fits else None
 
     # ------------------------------------------------------------------ rows
     def join(self, sub: np.ndarray, hw: np.ndarray) -> np.ndarray:
@@ -134,22 +149,14 @@ class BestChips:
         """Hardware rows (L x d_h), L <= :data:`LIBRARY_SIZE` + 1: the exact best chips of the
         evaluated and pending subnets, those that are best for the most subnets first (ties:
         first seen), and the space's baseline chip when it meets the budgets."""
-        from cimnet_bo.hardware.optimise import chip_area_power
-
-        hw_space = self.space.hardware
         rows = np.vstack([state.X, state.pending]).astype(np.int64)
         hw, ok = self.exact(rows[:, :self.d_sub])
         lib = np.empty((0, hw.shape[1]), dtype=np.int64)
         if ok.any():
             uniq, first, counts = np.unique(hw[ok], axis=0, return_index=True, return_counts=True)
             lib = uniq[np.lexsort((first, -counts))][:LIBRARY_SIZE]
-        if hw_space.baseline is not None:
-            base = hw_space.to_indices([hw_space.baseline])
-            cfg = hw_space.from_indices(base)[0]
-            area, power = chip_area_power({n: np.asarray([cfg[n]]) for n in hw_space.names}, self.tech)
-            if (self.area_max is None or area[0] <= self.area_max) and (
-                    self.power_max is None or power[0] <= self.power_max):
-                lib = unique_rows(np.vstack([lib, base]))
+        if self.baseline_chip is not None:
+            lib = unique_rows(np.vstack([lib, self.baseline_chip]))
         return lib
 
     def nearest(self, sub: np.ndarray, lib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
