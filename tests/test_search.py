@@ -34,6 +34,7 @@ from cimnet_bo.search import (  # noqa: E402
     table_problem,
     tell,
 )
+from cimnet_bo.core import UnknownNameError  # noqa: E402
 from cimnet_bo.search.toy import SyntheticAccuracy, zdt_front, zdt_problem  # noqa: E402
 from cimnet_bo.space import get_space, list_spaces  # noqa: E402
 
@@ -146,7 +147,7 @@ def test_reference_points_bracket_the_shipped_accuracies(name, table):
 # ============================================================================ invalid options
 def test_invalid_options_are_clear_errors(tmp_path, vit_problem):
     p = H.zdt()
-    with pytest.raises(ProblemError, match="unknown strategy 'foo'.*qnehvi"):
+    with pytest.raises(UnknownNameError, match="unknown strategy 'foo'.*qnehvi"):
         run_search(p, "foo", budget=10, run_dir=tmp_path / "a")
     with pytest.raises(ProblemError, match="budget 6 is smaller than the initial design"):
         run_search(p, "random", budget=6, batch_size=4, run_dir=tmp_path / "b")

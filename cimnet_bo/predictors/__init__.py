@@ -8,7 +8,6 @@ from cimnet_bo.predictors.base import (
     Predictor,
     load_predictor,
     make_predictor,
-    register,
 )
 from cimnet_bo.predictors.baselines import GPPredictor, MLPPredictor, RidgePredictor, SVRPredictor
 from cimnet_bo.predictors.features import CROSS_FEATURES, WORKLOAD_FEATURES, FeatureBuilder, workload_features
@@ -18,7 +17,7 @@ from cimnet_bo.predictors.xgb import XGBPredictor
 
 __all__ = [
     "Predictor", "XGBPredictor", "RidgePredictor", "SVRPredictor", "MLPPredictor", "GPPredictor",
-    "PREDICTORS", "SUBNET_OBJECTIVES", "LOG_OBJECTIVES", "register", "make_predictor", "load_predictor",
+    "PREDICTORS", "SUBNET_OBJECTIVES", "LOG_OBJECTIVES", "make_predictor", "load_predictor",
     "FeatureBuilder", "workload_features", "WORKLOAD_FEATURES", "CROSS_FEATURES",
     "kendall_tau", "spearman", "rmse", "mape", "regression_report",
     "train_predictors", "learning_curve", "summarize_curve", "objective_data",

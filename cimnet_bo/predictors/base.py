@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from cimnet_bo.core import Registry
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
 from cimnet_bo.predictors.features import FeatureBuilder
 
@@ -29,17 +30,8 @@ INDICATOR_OUTPUTS = ("feasible",)
 LOG_OBJECTIVES = ("latency_s", "energy_j", "area_mm2", "program_time_s")
 
 #: Registered predictor classes by short name (``xgb``, ``ridge``, ``svr``, ``mlp``, ``gp``).
-PREDICTORS: dict[str, type] = {}
-
-
-def register(name: str):
-    """Class decorator adding a predictor class to :data:`PREDICTORS`."""
-    def wrap(cls):
-        cls.kind = name
-        PREDICTORS[name] = cls
-        return cls
-
-    return wrap
+#: ``@PREDICTORS.register(name)`` sets the class's ``kind``.
+PREDICTORS: Registry[type] = Registry("predictor", modules=("cimnet_bo.predictors",), attribute="kind")
 
 
 def _space(space: Any) -> Any:
@@ -261,6 +253,4 @@ def load_predictor(path: str | Path, space: Any = None) -> Predictor:
 
 def make_predictor(kind: str, space: Any, objective: str, **params: Any) -> Predictor:
     """A predictor of a registered kind (``xgb``, ``ridge``, ``svr``, ``mlp``, ``gp``)."""
-    if kind not in PREDICTORS:
-        raise ValueError(f"unknown predictor {kind!r}; choose from {sorted(PREDICTORS)}")
     return PREDICTORS[kind](space, objective, **params)

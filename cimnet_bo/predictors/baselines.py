@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cimnet_bo.predictors.base import Predictor, register
+from cimnet_bo.predictors.base import PREDICTORS, Predictor
 
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 13))
 SVR_CS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -58,7 +58,7 @@ class _SklearnPredictor(Predictor):
         return dict(getattr(self.model_, "best_params_", {}))
 
 
-@register("ridge")
+@PREDICTORS.register("ridge")
 class RidgePredictor(_SklearnPredictor):
     """DyNAS-T's linear predictor: Ridge on one-hot encodings, ``alpha`` grid-searched.
 
@@ -86,7 +86,7 @@ class RidgePredictor(_SklearnPredictor):
         return GridSearchCV(Ridge(), {"alpha": list(self.alphas)}, cv=self.cv)
 
 
-@register("svr")
+@PREDICTORS.register("svr")
 class SVRPredictor(_SklearnPredictor):
     """DyNAS-T's kernel predictor: RBF support-vector regression on one-hot encodings, ``C``
     grid-searched (``gamma="auto"``).
@@ -117,7 +117,7 @@ class SVRPredictor(_SklearnPredictor):
         return GridSearchCV(SVR(kernel="rbf", gamma="auto", epsilon=self.epsilon), {"C": list(self.Cs)}, cv=self.cv)
 
 
-@register("mlp")
+@PREDICTORS.register("mlp")
 class MLPPredictor(_SklearnPredictor):
     """Once-for-All's accuracy predictor: 3 hidden layers x 400 ReLU units on one-hot
     encodings, Adam on the squared error.
@@ -165,7 +165,7 @@ class MLPPredictor(_SklearnPredictor):
             super()._fit(X, y)
 
 
-@register("gp")
+@PREDICTORS.register("gp")
 class GPPredictor(Predictor):
     """BoTorch ``SingleTaskGP`` on the space encoding (n x d in [0, 1]), double precision,
     outcome standardized, hyper-parameters fitted by exact marginal likelihood; predicts

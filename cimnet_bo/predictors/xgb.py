@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from cimnet_bo.predictors.base import Predictor, register
+from cimnet_bo.predictors.base import PREDICTORS, Predictor
 
 #: Defaults for hardware-dependent objectives (latency, energy, area).
 XGB_DEFAULTS = dict(n_estimators=2000, learning_rate=0.02, grow_policy="lossguide", max_leaves=16, max_depth=0,
@@ -17,7 +17,7 @@ XGB_SUBNET_DEFAULTS = dict(n_estimators=600, learning_rate=0.03, max_depth=4, su
                            colsample_bytree=0.7, min_child_weight=2.0, reg_lambda=2.0, tree_method="hist")
 
 
-@register("xgb")
+@PREDICTORS.register("xgb")
 class XGBPredictor(Predictor):
     """Gradient-boosted trees (XGBoost) on the ``"xgb"`` features: subnet encoding, workload
     features, hardware knobs in log2 scale (see :mod:`cimnet_bo.predictors.features`).

@@ -44,13 +44,12 @@ from cimnet_bo.search.strategies import (
     RandomSearch,
     Strategy,
     make_strategy,
-    register_strategy,
 )
 from cimnet_bo.search.surrogates import SURROGATES
 
 __all__ = [
     "Problem", "Constraint", "ProblemError", "REFERENCE_POINTS", "LOG_OBJECTIVES", "MODES", "baseline_chip",
     "hypervolume_u", "Run", "run_search", "propose", "tell", "as_problem", "problem_from_spec", "table_problem",
-    "Strategy", "STRATEGIES", "register_strategy", "make_strategy", "QNEHVI", "RandomSearch", "NSGA2Search",
+    "Strategy", "STRATEGIES", "make_strategy", "QNEHVI", "RandomSearch", "NSGA2Search",
     "LINAS", "SURROGATES", "BestChips",
 ]

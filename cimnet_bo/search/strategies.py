@@ -32,6 +32,7 @@ from cimnet_bo.search.pool import (
     rank_rows,
     training_targets,
 )
+from cimnet_bo.core import Registry
 from cimnet_bo.search.best_chips import BestChips, best_chips_for, unsupported
 from cimnet_bo.search.problem import Problem, ProblemError
 from cimnet_bo.search.state import SearchState, row_keys
@@ -39,19 +40,8 @@ from cimnet_bo.search.surrogates import SURROGATES
 
 #: Hardware modes of :class:`QNEHVI` (see its ``hardware`` parameter).
 HARDWARE_MODES: tuple[str, ...] = ("auto", "best", "search")
-#: Registered strategy classes by name.
-STRATEGIES: dict[str, type["Strategy"]] = {}
-
-
-def register_strategy(name: str):
-    """Class decorator adding a strategy to :data:`STRATEGIES` under ``name``."""
-
-    def wrap(cls):
-        cls.name = name
-        STRATEGIES[name] = cls
-        return cls
-
-    return wrap
+#: Registered strategy classes by name (``@STRATEGIES.register(name)`` sets the class's ``name``).
+STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", attribute="name")
 
 
 class Strategy:
@@ -88,15 +78,15 @@ def make_strategy(name: str | Strategy, **options: Any) -> Strategy:
 
     Raises
     ------
+    UnknownNameError
+        Unknown name.
     ProblemError
-        Unknown name, or options the strategy does not take (the valid ones are listed).
+        Options the strategy does not take (the valid ones are listed).
     """
     if isinstance(name, Strategy):
         if options:
             raise ProblemError("options are given with the strategy object itself")
         return name
-    if name not in STRATEGIES:
-        raise ProblemError(f"unknown strategy {name!r}; choose from {sorted(STRATEGIES)}")
     cls = STRATEGIES[name]
     params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(options) - set(params))
@@ -133,7 +123,7 @@ def _check_fraction(name: str, value: Any) -> None:
 
 
 # ============================================================================ random
-@register_strategy("random")
+@STRATEGIES.register("random")
 class RandomSearch(Strategy):
     """Uniform random configurations (cheap-feasible, never repeated)."""
 
@@ -145,7 +135,7 @@ class RandomSearch(Strategy):
 
 
 # ============================================================================ NSGA-II
-@register_strategy("nsga2")
+@STRATEGIES.register("nsga2")
 class NSGA2Search(Strategy):
     """NSGA-II on true evaluations (pymoo's operators and survival).
 
@@ -207,7 +197,7 @@ class NSGA2Search(Strategy):
 
 
 # ============================================================================ LINAS
-@register_strategy("linas")
+@STRATEGIES.register("linas")
 class LINAS(Strategy):
     """Lightweight Iterative NAS (Intel's DyNAS-T): predictors refitted on all evaluations each
     round, NSGA-II on the predictors as the inner loop, then the best fresh configurations of
@@ -256,7 +246,7 @@ class LINAS(Strategy):
 
 
 # ============================================================================ qNEHVI
-@register_strategy("qnehvi")
+@STRATEGIES.register("qnehvi")
 class QNEHVI(Strategy):
     """Batch Bayesian optimisation with BoTorch's ``qLogNoisyExpectedHypervolumeImprovement``
     over a discrete candidate pool.

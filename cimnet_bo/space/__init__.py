@@ -9,14 +9,15 @@ from cimnet_bo.space.registry import (
     list_hardware_spaces,
     list_spaces,
     list_subnet_spaces,
-    register_hardware,
+    HARDWARE_SPACES,
+    JOINT_SPACES,
+    SUBNET_SPACES,
     register_joint,
-    register_subnet,
 )
 from cimnet_bo.space.space import Config, Space, depth_choices
 
 __all__ = [
     "INACTIVE_CODE", "Choice", "Condition", "Config", "JointSpace", "Space", "depth_choices",
     "get_space", "get_subnet_space", "get_hardware_space", "list_spaces", "list_subnet_spaces",
-    "list_hardware_spaces", "register_subnet", "register_hardware", "register_joint",
+    "list_hardware_spaces", "SUBNET_SPACES", "HARDWARE_SPACES", "JOINT_SPACES", "register_joint",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cimnet_bo.space.choice import Choice, Condition
-from cimnet_bo.space.registry import register_hardware, register_joint, register_subnet
+from cimnet_bo.space.registry import HARDWARE_SPACES, SUBNET_SPACES, register_joint
 from cimnet_bo.space.space import Space, depth_choices
 
 
@@ -16,7 +16,7 @@ def vit_space(name: str, meta: dict, depths, heads, mlp, embed=None, mlp_key="ml
     return Space(name, choices, family="vit", meta={"label": name, **meta}, version=version)
 
 
-@register_subnet("vit-b-imagenet")
+@SUBNET_SPACES.register("vit-b-imagenet")
 def _vit_b() -> Space:
     meta = dict(image=224, patch=16, in_chans=3, classes=1000, hidden=768, head_dim=64)
     return vit_space("vit-b-imagenet", meta, (10, 11, 12), (6, 8, 10, 12), (1024, 2048, 3072))
@@ -38,7 +38,7 @@ def _autoformer(size: str) -> Space:
 
 
 for _s in AUTOFORMER:
-    register_subnet(f"autoformer-{_s}")(lambda s=_s: _autoformer(s))
+    SUBNET_SPACES.register(f"autoformer-{_s}")(lambda s=_s: _autoformer(s))
 
 #: The Fashion-MNIST ViT supernet (mirrors vit-b-imagenet: 3 depths, 4 head counts, 3 MLP
 #: sizes per layer; 7x7 patches, 16 tokens plus the class token). Version 2 reaches down to two
@@ -47,7 +47,7 @@ for _s in AUTOFORMER:
 VIT_FMNIST_META = dict(image=28, patch=7, in_chans=1, classes=10, hidden=80, head_dim=16)
 
 
-@register_subnet("vit-fmnist")
+@SUBNET_SPACES.register("vit-fmnist")
 def _vit_fmnist() -> Space:
     return vit_space("vit-fmnist", VIT_FMNIST_META, (2, 3, 5), (2, 3, 4, 5), (80, 160, 320), version="2")
 
@@ -71,7 +71,7 @@ def mbv3_space(name: str, meta: dict, depths, kernels, expands, resolutions=None
     return Space(name, choices, family="mbv3", meta={"label": name, "max_depth": slots, **meta}, version=version)
 
 
-@register_subnet("ofa-mbv3")
+@SUBNET_SPACES.register("ofa-mbv3")
 def _ofa_mbv3() -> Space:
     meta = dict(
         image=224, in_chans=3, classes=1000, stem=16, stem_stride=2, first_block=16,
@@ -97,13 +97,13 @@ CNN_FMNIST_META = dict(
 )
 
 
-@register_subnet("cnn-fmnist")
+@SUBNET_SPACES.register("cnn-fmnist")
 def _cnn_fmnist() -> Space:
     return mbv3_space("cnn-fmnist", CNN_FMNIST_META, (1, 2, 4), (3, 5, 7), (3, 4, 6), version="2")
 
 
 # ----------------------------------------------------------------- ResNet family
-@register_subnet("ofa-resnet50")
+@SUBNET_SPACES.register("ofa-resnet50")
 def _ofa_resnet50() -> Space:
     """OFA ResNet50D: stem depth and 4 stage depths {0,1,2} (extra blocks over 2,2,4,2),
     per-block bottleneck expand {0.2,0.25,0.35}, six width-multiplier indices {0,1,2}
@@ -147,7 +147,7 @@ def cim_space(name: str, ranges: dict, baseline: dict, tech: dict | None = None,
     return Space(name, choices, family="cim", meta=meta, baseline=baseline, version=version)
 
 
-@register_hardware("cim-edge")
+@HARDWARE_SPACES.register("cim-edge")
 def _cim_edge() -> Space:
     """Edge CiM chip for the Fashion-MNIST networks (50 K to 390 K weights), LPDDR4 DRAM
     (``e_dram`` 8 pJ/bit).
@@ -177,7 +177,7 @@ def _cim_edge() -> Space:
     return cim_space("cim-edge", ranges, baseline, tech={"e_dram": 8.0})
 
 
-@register_hardware("cim-server")
+@HARDWARE_SPACES.register("cim-server")
 def _cim_server() -> Space:
     """Server-class CiM chip for ImageNet-scale networks (tens to hundreds of MB of weights),
     HBM2 DRAM (``e_dram`` 3.9 pJ/bit).

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+from cimnet_bo.core import Registry
 from cimnet_bo.workload.table import LayerTable, TableBuilder
 
 Builder = Callable[[Mapping[str, Any], Mapping[str, Any]], LayerTable]
-FAMILIES: dict[str, Builder] = {}
-
-
-def register_family(name: str) -> Callable[[Builder], Builder]:
-    def wrap(fn: Builder) -> Builder:
-        FAMILIES[name] = fn
-        return fn
-
-    return wrap
+#: Layer-table builders by family name (``@FAMILIES.register(name)``).
+FAMILIES: Registry[Builder] = Registry("workload family")
 
 
 def make_divisible(v: float, divisor: int = 8) -> int:
@@ -37,7 +31,7 @@ def conv_out(size: int, k: int, stride: int) -> int:
 
 
 # ----------------------------------------------------------------------------------- ViT
-@register_family("vit")
+@FAMILIES.register("vit")
 def vit_table(meta: Mapping[str, Any], cfg: Mapping[str, Any]) -> LayerTable:
     """Vision transformer with per-layer heads and MLP size.
 
@@ -85,7 +79,7 @@ def _conv_bn(b: TableBuilder, name: str, size: int, cin: int, cout: int, k: int,
     return out
 
 
-@register_family("mbv3")
+@FAMILIES.register("mbv3")
 def mbv3_table(meta: Mapping[str, Any], cfg: Mapping[str, Any]) -> LayerTable:
     """MobileNetV3-style network with elastic depth, kernel and expand ratio (as in OFA).
 
@@ -143,7 +137,7 @@ def mbv3_table(meta: Mapping[str, Any], cfg: Mapping[str, Any]) -> LayerTable:
 
 
 # ------------------------------------------------------------------------------ ResNet
-@register_family("resnet")
+@FAMILIES.register("resnet")
 def resnet_table(meta: Mapping[str, Any], cfg: Mapping[str, Any]) -> LayerTable:
     """Bottleneck ResNet; covers torchvision's ResNet-50 and OFA's ResNet50D space.
 
@@ -204,7 +198,7 @@ def resnet_table(meta: Mapping[str, Any], cfg: Mapping[str, Any]) -> LayerTable:
 
 
 # --------------------------------------------------------------------------------- VGG
-@register_family("vgg")
+@FAMILIES.register("vgg")
 def vgg_table(meta: Mapping[str, Any], cfg: Mapping[str, Any]) -> LayerTable:
     """Plain VGG: ``meta["convs"]`` lists 3x3 conv widths, ``"M"`` for a 2x2 max pool;
     ``meta["fcs"]`` the hidden fully-connected widths before the classifier."""
