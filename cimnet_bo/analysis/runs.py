@@ -39,6 +39,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from cimnet_bo.core import CimnetError
 from cimnet_bo.analysis.hypervolume import HypervolumeScale
 from cimnet_bo.analysis.objectives import Objectives, feasible_mask
 from cimnet_bo.analysis.pareto import pareto_front
@@ -54,7 +55,7 @@ ROLE_ORDER: tuple[str, ...] = ("baseline", "model-only", "hardware-only", "joint
 DEFAULT_TARGETS: tuple[float, ...] = (0.0, -0.005, -0.01)
 
 
-class RunLoadError(ValueError):
+class RunLoadError(CimnetError, ValueError):
     """A path is not a run directory, or runs cannot be compared."""
 
 

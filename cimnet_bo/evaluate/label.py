@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from cimnet_bo.core import CimnetError
 from cimnet_bo.evaluate.base import Evaluator
 from cimnet_bo.evaluate.evaluators import CompositeEvaluator, SubnetCachedEvaluator
 from cimnet_bo.evaluate.executors import Executor, get_executor
@@ -131,11 +132,11 @@ def batches_by_subnet(space: Any, plan: Sequence[Mapping[str, Any]], todo: Itera
     return out
 
 
-class LabelError(ValueError):
+class LabelError(CimnetError, ValueError):
     """The labeling cannot go on (every candidate of its first batch failed)."""
 
 
-class ReuseError(ValueError):
+class ReuseError(CimnetError, ValueError):
     """Values of an earlier table cannot be reused (another evaluator measured them, another
     subnet space, missing columns)."""
 

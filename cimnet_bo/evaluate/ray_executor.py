@@ -35,6 +35,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from cimnet_bo.core import CimnetError
 from cimnet_bo.evaluate.base import Evaluations, Evaluator
 from cimnet_bo.evaluate.executors import Batch, Executor
 
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = "pip install 'cimnet-bo[ray]'"
 
 
-class RayNotInstalledError(ImportError):
+class RayNotInstalledError(CimnetError, ImportError):
     """The Ray executor was chosen but Ray is not installed."""
 
 

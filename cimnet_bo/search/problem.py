@@ -71,6 +71,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from cimnet_bo.core import CimnetError
 from cimnet_bo.evaluate import (
     CompositeEvaluator,
     Evaluations,
@@ -104,7 +105,7 @@ REFERENCE_POINTS: dict[str, dict[str, tuple[float, float]]] = {
 _OPS: dict[str, Callable[[Any, Any], Any]] = {"<=": operator.le, ">=": operator.ge}
 
 
-class ProblemError(ValueError):
+class ProblemError(CimnetError, ValueError):
     """A problem, strategy or run option is invalid (raised before anything runs)."""
 
 

@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from cimnet_bo.core import CimnetError
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
 
 #: Bookkeeping columns a dataset may carry besides choices and values.
@@ -35,7 +36,7 @@ KNOWN_DIRECTIONS = {"accuracy": "max", "top1": "max", "acc": "max"}
 _META_KEY = b"cimnet_bo"
 
 
-class DatasetError(ValueError):
+class DatasetError(CimnetError, ValueError):
     """A dataset does not match its space: the message names the offending columns."""
 
 

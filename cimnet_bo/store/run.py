@@ -33,6 +33,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from cimnet_bo.core import CimnetError
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
 
 SCHEMA_VERSION = 1
@@ -61,7 +62,7 @@ CREATE INDEX IF NOT EXISTS evaluations_config_key ON evaluations (config_key);
 """
 
 
-class StoreError(ValueError):
+class StoreError(CimnetError, ValueError):
     """The store file does not belong to this space or run, or a row is recorded twice."""
 
 

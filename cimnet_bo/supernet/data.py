@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cimnet_bo.core import CimnetError
+
 SPLIT_SEED = 20240501
 N_VAL = 10_000
 N_CALIB = 2_000
@@ -31,7 +33,7 @@ SHIPPED = ("val", "test", "calib")
 MEAN, STD = 0.2860, 0.3530
 
 
-class DataError(RuntimeError):
+class DataError(CimnetError, RuntimeError):
     """The data files are missing or do not match their checksums."""
 
 
