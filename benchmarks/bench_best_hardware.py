@@ -26,7 +26,7 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cimnet_bo.hardware import best_hardware, candidate_chips, simulate, space_technology  # noqa: E402
-from cimnet_bo.search.problem import baseline_chip  # noqa: E402
+from cimnet_bo.search.registered import baseline_chip  # noqa: E402
 from cimnet_bo.space import get_space  # noqa: E402
 from cimnet_bo.workload import layer_table  # noqa: E402
 

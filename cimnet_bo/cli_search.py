@@ -187,7 +187,7 @@ def _read_configs(path: str, space) -> list[dict[str, Any]]:
     import numpy as np
 
     from cimnet_bo.search import ProblemError
-    from cimnet_bo.search.runner import read_frame
+    from cimnet_bo.search.ask_tell import read_frame
 
     frame = read_frame(path, "initial configurations")
     names = list(space.names)

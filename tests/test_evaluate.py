@@ -19,7 +19,7 @@ from cimnet_bo.evaluate import (
     RooflineEvaluator,
     SubnetCachedEvaluator,
     TableEvaluator,
-    as_objectives,
+    objective_list,
     get_executor,
     label,
     sample_pairs,
@@ -38,12 +38,12 @@ def vit():
 
 # ----------------------------------------------------------------- objectives
 def test_objectives_declared_and_checked():
-    objs = as_objectives(["x", ("acc", "max"), {"name": "lat", "cheap": True}])
+    objs = objective_list(["x", ("acc", "max"), {"name": "lat", "cheap": True}])
     assert [o.name for o in objs] == ["x", "acc", "lat"]
     assert [o.direction for o in objs] == ["min", "max", "min"]
     assert objs[2].cheap and objs[1].sign == 1.0 and objs[0].sign == -1.0
     with pytest.raises(ValueError, match="repeated"):
-        as_objectives(["x", "x"])
+        objective_list(["x", "x"])
     with pytest.raises(ValueError, match="direction"):
         Objective("x", "up")
 

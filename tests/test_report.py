@@ -29,7 +29,7 @@ from cimnet_bo.analysis import (  # noqa: E402
 )
 from cimnet_bo.cli import main as cli_main  # noqa: E402
 from cimnet_bo.search import Problem, Run, propose, run_search, tell  # noqa: E402
-from cimnet_bo.search.problem import baseline_chip  # noqa: E402
+from cimnet_bo.search.registered import baseline_chip  # noqa: E402
 from cimnet_bo.space import get_space  # noqa: E402
 
 SYNTHETIC = "cimnet_bo.search.toy:synthetic_accuracy"

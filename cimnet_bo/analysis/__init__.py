@@ -4,7 +4,8 @@ Everything here works on numpy arrays and pandas DataFrames (one row per evaluat
 one column per objective / choice), independently of how runs are stored.
 
 Objectives are named with directions, ``{"accuracy": "max", "latency_s": "min"}``; matrices
-built from them follow that order (:mod:`cimnet_bo.analysis.objectives`).
+built from them follow that order. The multi-objective basics (objectives, constraints, Pareto
+sets, hypervolume) live in :mod:`cimnet_bo.moo` and are re-exported here.
 
 * :func:`pareto_mask`, :func:`pareto_front`: Pareto-optimal points (feasibility optional).
 * :func:`hypervolume`, :func:`hypervolume_curve`, :func:`aggregate_curves`: exact hypervolume,
@@ -27,26 +28,25 @@ Search runs (:mod:`cimnet_bo.analysis.runs`, :mod:`~cimnet_bo.analysis.report`,
   (``cimnet-bo experiment``).
 """
 
-from cimnet_bo.analysis.hypervolume import (
+from cimnet_bo.moo import (
+    DIRECTIONS,
     LOG_OBJECTIVES,
     HypervolumeScale,
-    aggregate_curves,
-    hypervolume,
-    hypervolume_curve,
-    normalize,
-    unnormalize,
-)
-from cimnet_bo.analysis.objectives import (
-    DIRECTIONS,
     Objectives,
     as_directions,
     as_objectives,
     feasible_mask,
+    hypervolume,
+    hypervolume_curve,
+    normalize,
     objective_matrix,
+    pareto_front,
+    pareto_mask,
     to_maximization,
     to_minimization,
+    unnormalize,
 )
-from cimnet_bo.analysis.pareto import pareto_front, pareto_mask
+from cimnet_bo.analysis.curves import aggregate_curves
 from cimnet_bo.analysis.plots import (
     plot_hardware_knobs,
     plot_hypervolume_curves,
@@ -66,7 +66,6 @@ from cimnet_bo.analysis.runs import (
     hypervolume_summary,
     load_run,
     load_runs,
-    problem_scale,
     run_speedups,
     runs_summary,
 )
@@ -108,7 +107,6 @@ __all__ = [
     "RunLoadError",
     "load_run",
     "load_runs",
-    "problem_scale",
     "group_runs",
     "hypervolume_curves",
     "frames_by_group",

@@ -175,7 +175,7 @@ def _initial_design(run_dir: Path, problem: Any) -> list[dict[str, Any]] | None:
     """``[baseline point]``; None for a run begun without one (it resumes as it began)."""
     import yaml
 
-    from cimnet_bo.search.runner import CONFIG_FILE
+    from cimnet_bo.store import RUN_CONFIG_FILE as CONFIG_FILE
 
     cfg = run_dir / CONFIG_FILE
     if cfg.exists() and "initial" not in (yaml.safe_load(cfg.read_text()) or {}):
@@ -280,7 +280,7 @@ def run_experiment(
     if budget is None:
         budget = DEFAULT_BUDGETS.get(space, FALLBACK_BUDGET)
     if n_init is None:
-        from cimnet_bo.search.runner import default_n_init
+        from cimnet_bo.search.config import default_n_init
 
         n_init = min(default_n_init(batch_size), int(budget))
     if strategy_options is None:

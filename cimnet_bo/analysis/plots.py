@@ -14,9 +14,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cimnet_bo.analysis.hypervolume import LOG_OBJECTIVES, aggregate_curves
-from cimnet_bo.analysis.objectives import ConstraintsLike, Objectives, ObjectivesLike, feasible_mask
-from cimnet_bo.analysis.pareto import pareto_front
+from cimnet_bo.analysis.curves import aggregate_curves
+from cimnet_bo.moo import LOG_OBJECTIVES, ConstraintsLike, Objectives, ObjectivesLike, feasible_mask, pareto_front
 
 RunsLike = Mapping[str, "pd.DataFrame | Sequence[pd.DataFrame]"]
 
@@ -78,7 +77,7 @@ def plot_pareto_fronts(
         Fronts use only feasible points; infeasible ones are drawn as faint grey crosses.
     x : str, optional
         The objective on the horizontal axis: by default the first one named in
-        :data:`~cimnet_bo.analysis.hypervolume.LOG_OBJECTIVES`, else the second objective.
+        :data:`~cimnet_bo.moo.LOG_OBJECTIVES`, else the second objective.
     log_x : bool, optional
         Log-scale horizontal axis; by default when ``x`` is in ``LOG_OBJECTIVES`` and all its
         values are positive.

@@ -30,7 +30,6 @@ iso-accuracy speedups.
 from __future__ import annotations
 
 import glob
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,14 +38,11 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cimnet_bo.core import CimnetError
-from cimnet_bo.analysis.hypervolume import HypervolumeScale
-from cimnet_bo.analysis.objectives import Objectives, feasible_mask
-from cimnet_bo.analysis.pareto import pareto_front
 from cimnet_bo.analysis.speedup import speedup_table
-
-CONFIG_FILE = "config.yaml"
-STORE_FILE = "store.sqlite"
+from cimnet_bo.core import CimnetError, plain
+from cimnet_bo.moo import Constraint, HypervolumeScale, Objectives, best_values, feasible_mask, pareto_front
+from cimnet_bo.store import RUN_CONFIG_FILE, RUN_STORE_FILE, is_run_dir
+from cimnet_bo.space import hardware_side, subnet_side
 #: Store metadata key holding a run's role (``"baseline"`` for the experiment's baseline).
 ROLE_KEY = "role"
 #: Roles in the order reports list them; other roles follow in order of appearance.
@@ -166,19 +162,14 @@ class RunData:
     def scale(self) -> HypervolumeScale:
         """The problem's fixed normalisation (reference 0, ideal 1 on each axis; a problem
         without an ideal point uses a unit width, as the search does)."""
-        return problem_scale(self.objectives, self.ref_point, self.ideal_point, self.log)
-
-    def _masked_objectives(self) -> np.ndarray:
-        Y = self.objectives.matrix(self.frame)
-        Y[~self.feasible] = np.nan
-        return Y
+        return HypervolumeScale.from_points(self.objectives, self.ref_point, self.ideal_point, self.log)
 
     def hypervolume_curve(self) -> np.ndarray:
         """Normalised hypervolume of the feasible points among the first ``k`` evaluations,
         for ``k = 1 .. n``: array (n,), non-decreasing, comparable across runs of a problem."""
         if self._curve is None:
-            Y = self._masked_objectives()
-            self._curve = self.scale().curve(Y) if len(Y) else np.zeros(0)
+            Y = self.objectives.matrix(self.frame)
+            self._curve = self.scale().curve(Y, self.feasible) if len(Y) else np.zeros(0)
         return self._curve
 
     def hypervolume(self) -> float:
@@ -196,12 +187,7 @@ class RunData:
 
     def best(self) -> dict[str, float]:
         """Best feasible value of each objective (NaN when there is none)."""
-        ok = self.ok_frame()
-        out = {}
-        for name, d in self.objectives:
-            v = ok[name].to_numpy(dtype=float)
-            out[name] = float(np.nanmax(v) if d == "max" else np.nanmin(v)) if len(v) else float("nan")
-        return out
+        return best_values(self.objectives.matrix(self.frame), self.objectives, self.feasible)
 
     def pareto_table(self, choices: bool = True) -> pd.DataFrame:
         """The Pareto set as a table: ``evaluation``, the objectives, the constrained and
@@ -244,52 +230,16 @@ class RunData:
 
 
 def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v
-
-
-def problem_scale(objectives: Objectives, ref_point: Mapping[str, float],
-                  ideal_point: Mapping[str, float] | None, log: Sequence[str]) -> HypervolumeScale:
-    """The :class:`HypervolumeScale` of a search problem with fixed points (see
-    :mod:`cimnet_bo.search.problem`): the reference maps to 0 (the worst corner) and the ideal
-    to 1; without an ideal point each axis has unit width on the transformed scale."""
-    logs = tuple(n in set(log) for n in objectives.names)
-    bounds = np.empty((2, len(objectives)))
-    for j, (name, d) in enumerate(objectives):
-        if name not in ref_point:
-            raise RunLoadError(f"the problem has no reference value for objective {name!r}")
-        r = float(ref_point[name])
-        r = math.log10(r) if logs[j] else r
-        if ideal_point is not None and name in ideal_point:
-            i = float(ideal_point[name])
-            i = math.log10(i) if logs[j] else i
-        else:
-            i = r + 1.0 if d == "max" else r - 1.0
-        bounds[:, j] = (r, i) if d == "max" else (i, r)
-    return HypervolumeScale(objectives, bounds, logs)
+    """A stored choice value as Python (parquet/SQLite give back whole numbers as floats)."""
+    v = plain(v)
+    return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
 # ============================================================================ loading
-def is_run_dir(path: str | Path) -> bool:
-    """True when ``path`` holds a run (``config.yaml`` and ``store.sqlite``)."""
-    p = Path(path)
-    return (p / CONFIG_FILE).is_file() and (p / STORE_FILE).is_file()
-
-
 def _constraints(config: Mapping[str, Any]) -> dict[str, tuple[str, float]]:
-    """Constraints from the problem description (bounds as the problem used them: registered
-    budgets are rounded to 6 significant digits, as printed)."""
-    from cimnet_bo.search.problem import Constraint
-
+    """Constraints from the problem description, as ``{output: (op, bound)}``."""
     desc = config.get("problem_description", {})
-    out: dict[str, tuple[str, float]] = {}
-    for text in desc.get("constraints", []) or []:
-        c = Constraint.parse(text)
-        out[c.name] = (c.op, c.bound)
-    return out
+    return {c.name: (c.op, c.bound) for c in map(Constraint.parse, desc.get("constraints") or [])}
 
 
 def _mode(config: Mapping[str, Any]) -> str | None:
@@ -299,7 +249,7 @@ def _mode(config: Mapping[str, Any]) -> str | None:
 
         if spec["space"] in list_spaces():
             return str(spec.get("mode", "joint"))
-    from cimnet_bo.search.problem import MODES
+    from cimnet_bo.search.registered import MODES
 
     name = str(config.get("problem_description", {}).get("name", ""))
     suffix = name.rsplit(":", 1)[-1] if ":" in name else ""
@@ -327,12 +277,12 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
 
     p = Path(path)
     if not is_run_dir(p):
-        raise RunLoadError(f"{p} is not a run directory (it needs {CONFIG_FILE} and {STORE_FILE})")
-    config = yaml.safe_load((p / CONFIG_FILE).read_text()) or {}
+        raise RunLoadError(f"{p} is not a run directory (it needs {RUN_CONFIG_FILE} and {RUN_STORE_FILE})")
+    config = yaml.safe_load((p / RUN_CONFIG_FILE).read_text()) or {}
     desc = config.get("problem_description") or {}
     if not desc.get("objectives"):
-        raise RunLoadError(f"{p / CONFIG_FILE} has no problem description with objectives")
-    with RunStore(p / STORE_FILE, create=False) as store:
+        raise RunLoadError(f"{p / RUN_CONFIG_FILE} has no problem description with objectives")
+    with RunStore(p / RUN_STORE_FILE, create=False) as store:
         frame = store.to_frame(include_failed=True).reset_index(drop=True)
         meta = dict(store.meta)
         space = store.space
@@ -352,8 +302,8 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
     frame["feasible"] = ok
     mode = _mode(config)
     role = str(meta.get(ROLE_KEY) or mode or "run")
-    sub = getattr(space, "subnet", space)
-    hw = getattr(space, "hardware", None)
+    sub = subnet_side(space)
+    hw = hardware_side(space)
     return RunData(
         fixed=_frozen_choices(meta.get("space_def")), space=space,
         path=p, label=label or p.name, frame=frame, config=config, meta=meta,
@@ -403,7 +353,7 @@ def expand_run_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
             elif p.is_dir():
                 found += sorted(c for c in p.iterdir() if is_run_dir(c))
         if not found:
-            raise RunLoadError(f"{text}: no run directory there (a run holds {CONFIG_FILE} and {STORE_FILE})")
+            raise RunLoadError(f"{text}: no run directory there (a run holds {RUN_CONFIG_FILE} and {RUN_STORE_FILE})")
         for f in found:
             if f.resolve() not in {o.resolve() for o in out}:
                 out.append(f)
@@ -619,11 +569,9 @@ __all__ = [
     "ROLE_KEY",
     "ROLE_ORDER",
     "DEFAULT_TARGETS",
-    "is_run_dir",
     "load_run",
     "load_runs",
     "expand_run_paths",
-    "problem_scale",
     "check_comparable",
     "group_runs",
     "hypervolume_curves",

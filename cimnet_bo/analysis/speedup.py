@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cimnet_bo.analysis.objectives import ConstraintsLike, feasible_mask
+from cimnet_bo.moo import ConstraintsLike, feasible_mask
 
 #: Columns of :func:`iso_accuracy_speedup`'s table, in order.
 SPEEDUP_COLUMNS: tuple[str, ...] = (
@@ -72,7 +72,7 @@ def iso_accuracy_speedup(
     accuracy, latency : str
         Column names.
     constraints : mapping, optional
-        E.g. ``{"area_mm2": budget}``; see :func:`~cimnet_bo.analysis.objectives.feasible_mask`.
+        E.g. ``{"area_mm2": budget}``; see :func:`~cimnet_bo.moo.feasible_mask`.
     atol : float
         A point reaches a target when ``accuracy >= target - atol`` (so that
         ``0.9 - 0.005`` still admits a point at ``0.895``).

@@ -1,7 +1,8 @@
 """Evaluators (objective values for batches of configurations, failures recorded per
 candidate), executors (in-process, local process pool, Ray cluster) and labeling."""
 
-from cimnet_bo.evaluate.base import Evaluations, Evaluator, Objective, as_objectives, failure_text
+from cimnet_bo.evaluate.base import Evaluations, Evaluator, ExternalOutputs, failure_text
+from cimnet_bo.moo import Objective, objective_list
 from cimnet_bo.evaluate.evaluators import (
     ROOFLINE_OBJECTIVES,
     AccuracyEvaluator,
@@ -19,7 +20,7 @@ from cimnet_bo.evaluate.ray_executor import RayExecutor, RayNotInstalledError
 SupernetAccuracyEvaluator = AccuracyEvaluator
 
 __all__ = [
-    "Objective", "Evaluator", "Evaluations", "as_objectives", "failure_text",
+    "Objective", "objective_list", "Evaluator", "Evaluations", "ExternalOutputs", "failure_text",
     "RooflineEvaluator", "AccuracyEvaluator", "SupernetAccuracyEvaluator", "TableEvaluator",
     "CallableEvaluator", "CompositeEvaluator", "SubnetCachedEvaluator", "ROOFLINE_OBJECTIVES",
     "Executor", "InProcessExecutor", "LocalPoolExecutor", "RayExecutor", "RayNotInstalledError", "get_executor",

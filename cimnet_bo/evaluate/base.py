@@ -20,65 +20,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-DIRECTIONS = ("min", "max")
-
-
-@dataclass(frozen=True)
-class Objective:
-    """One objective of an evaluator.
-
-    Parameters
-    ----------
-    name : str
-        Column name (``"accuracy"``, ``"latency_s"``).
-    direction : {"min", "max"}
-        Whether smaller or larger is better.
-    cheap : bool
-        True when evaluating it costs next to nothing (the roofline model), so a search may
-        use it as a known function instead of modelling it.
-    """
-
-    name: str
-    direction: str = "min"
-    cheap: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.name or not isinstance(self.name, str):
-            raise ValueError(f"objective name must be a non-empty string, got {self.name!r}")
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"objective {self.name!r}: direction must be 'min' or 'max', got {self.direction!r}")
-
-    @property
-    def sign(self) -> float:
-        """+1 for maximised objectives, -1 for minimised (multiply to get 'larger is better')."""
-        return 1.0 if self.direction == "max" else -1.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{name, direction, cheap}`` (as stored with runs and datasets)."""
-        return {"name": self.name, "direction": self.direction, "cheap": self.cheap}
-
-
-def as_objectives(objectives: Iterable[Any]) -> tuple[Objective, ...]:
-    """Objectives from names (direction ``min``), dicts, ``(name, direction)`` pairs or
-    :class:`Objective` s; names must be unique."""
-    out = []
-    for o in objectives:
-        if isinstance(o, Objective):
-            out.append(o)
-        elif isinstance(o, str):
-            out.append(Objective(o))
-        elif isinstance(o, Mapping):
-            out.append(Objective(o["name"], o.get("direction", "min"), bool(o.get("cheap", False))))
-        else:
-            out.append(Objective(*o))
-    names = [o.name for o in out]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ValueError(f"objective names must be unique; repeated: {dupes}")
-    if not out:
-        raise ValueError("an evaluator needs at least one objective")
-    return tuple(out)
-
+from cimnet_bo.core import plain
+from cimnet_bo.moo import Objective, objective_list
 
 @dataclass
 class Evaluations:
@@ -124,7 +67,7 @@ class Evaluations:
 
     def extras_of(self, i: int) -> dict[str, Any]:
         """``{extra: value}`` of candidate ``i``."""
-        return {k: _py(v[i]) for k, v in self.extras.items()}
+        return {k: plain(v[i]) for k, v in self.extras.items()}
 
     @classmethod
     def empty(cls, names: Sequence[str], n: int) -> "Evaluations":
@@ -136,10 +79,6 @@ class Evaluations:
         idx = np.asarray(idx, dtype=np.int64)
         return Evaluations(self.names, self.values[idx], [self.errors[i] for i in idx],
                            {k: v[idx] for k, v in self.extras.items()})
-
-
-def _py(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def failure_text(exc: BaseException) -> str:
@@ -190,6 +129,11 @@ class Evaluator:
     def identity(self) -> str:
         """What the values depend on, stored with each evaluation (default: the class name)."""
         return type(self).__name__
+
+    @property
+    def can_evaluate(self) -> bool:
+        """False when some objective only comes from outside (see :class:`ExternalOutputs`)."""
+        return True
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(self.names)})"
@@ -288,3 +232,37 @@ def _vector(v: Any, n: int, name: str, numeric: bool = True) -> np.ndarray:
     if arr.shape[0] != n:
         raise ValueError(f"{n} candidates but {arr.shape[0]} values for {name!r}")
     return arr
+
+
+class ExternalOutputs(Evaluator):
+    """The outputs of ``inner`` plus outputs that only come from outside (ask/tell, e.g. an
+    accuracy measured elsewhere). The latter cannot be computed here: :meth:`evaluate` fails
+    every candidate, and :attr:`can_evaluate` is False.
+
+    Parameters
+    ----------
+    inner : Evaluator
+        Computes every other output.
+    external : sequence of Objective
+        The outputs that come from outside.
+    """
+
+    def __init__(self, inner: Evaluator, external: Sequence[Objective]) -> None:
+        self.inner = inner
+        self.external = tuple(external)
+        self.objectives = tuple(inner.objectives) + self.external
+        self.space = None
+
+    @property
+    def can_evaluate(self) -> bool:
+        return False
+
+    @property
+    def identity(self) -> str:
+        return f"external | {self.inner.identity}"
+
+    def evaluate(self, configs: Iterable[Mapping[str, Any]]) -> Evaluations:
+        configs = list(configs)
+        out = Evaluations.empty(self.names, len(configs))
+        out.errors = [f"{[o.name for o in self.external]} come from outside: use propose / tell"] * len(configs)
+        return out

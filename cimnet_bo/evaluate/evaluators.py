@@ -10,19 +10,13 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.evaluate.base import Evaluations, Evaluator, Objective, as_objectives, failure_text
-
-
-def _resolve_space(space: Any) -> Any:
-    if isinstance(space, str):
-        from cimnet_bo.space import get_space
-
-        return get_space(space)
-    return space
+from cimnet_bo.evaluate.base import Evaluations, Evaluator, failure_text
+from cimnet_bo.moo import Objective, default_direction, objective_list
+from cimnet_bo.space import as_space, is_joint, subnet_side
 
 
 def _subnet_key(space: Any, config: Mapping[str, Any]) -> tuple:
-    sub = getattr(space, "subnet", space)
+    sub = subnet_side(space)
     return tuple(config[n] for n in sub.names)
 
 
@@ -57,8 +51,8 @@ class RooflineEvaluator(Evaluator):
     """
 
     def __init__(self, space: Any, tech: Any = None, objectives: Sequence[str] = ROOFLINE_OBJECTIVES) -> None:
-        self.space = _resolve_space(space)
-        if not hasattr(self.space, "hardware"):
+        self.space = as_space(space)
+        if not is_joint(self.space):
             raise ValueError("RooflineEvaluator needs a joint space (subnet x hardware)")
         unknown = [o for o in objectives if o not in ROOFLINE_OBJECTIVES]
         if unknown:
@@ -138,7 +132,7 @@ class AccuracyEvaluator(Evaluator):
 
     def __init__(self, space: Any, checkpoint: str | Path | None = None, split: str = "val",
                  indices: Sequence[int] | None = None, device: str = "cpu", batch_size: int = 1000) -> None:
-        self.space = _resolve_space(space)
+        self.space = as_space(space)
         self.checkpoint = checkpoint
         self.split = split
         self.indices = None if indices is None else np.asarray(indices, dtype=np.int64)
@@ -154,7 +148,7 @@ class AccuracyEvaluator(Evaluator):
             return Path(self.checkpoint)
         from cimnet_bo.supernet.evaluator import default_checkpoint
 
-        return default_checkpoint(getattr(self.space, "subnet", self.space).name)
+        return default_checkpoint(subnet_side(self.space).name)
 
     @property
     def identity(self) -> str:
@@ -173,14 +167,14 @@ class AccuracyEvaluator(Evaluator):
         sub = ""
         if self.indices is not None:
             sub = "[" + hashlib.sha256(self.indices.tobytes()).hexdigest()[:10] + f":{len(self.indices)}]"
-        name = getattr(self.space, "subnet", self.space).name
+        name = subnet_side(self.space).name
         return f"supernet:{name}:{self.split}{sub}:sha256={self._digest}"
 
     def _supernet(self):
         if self._inner is None:
             from cimnet_bo.supernet.evaluator import SupernetEvaluator
 
-            self._inner = SupernetEvaluator(getattr(self.space, "subnet", self.space),
+            self._inner = SupernetEvaluator(subnet_side(self.space),
                                             checkpoint=self.checkpoint_path(), split=self.split,
                                             device=self.device, batch_size=self.batch_size, indices=self.indices)
         return self._inner
@@ -221,7 +215,7 @@ class TableEvaluator(Evaluator):
                  name: str | None = None) -> None:
         from cimnet_bo.store.dataset import Dataset, check_frame, read_dataset
 
-        self.space = _resolve_space(space)
+        self.space = as_space(space)
         obj_names = None if objectives is None else [o if isinstance(o, str) else
                                                     (o["name"] if isinstance(o, Mapping) else o.name)
                                                     for o in objectives]
@@ -235,12 +229,10 @@ class TableEvaluator(Evaluator):
         else:
             self._name = name or "table"
             frame, obj_names, _ = check_frame(table, self.space, obj_names, source="table")
-        from cimnet_bo.store.dataset import KNOWN_DIRECTIONS
-
         if objectives is None or all(isinstance(o, str) for o in objectives):
-            self.objectives = tuple(Objective(n, KNOWN_DIRECTIONS.get(n, "min")) for n in obj_names)
+            self.objectives = tuple(Objective(n, default_direction(n)) for n in obj_names)
         else:
-            self.objectives = as_objectives(objectives)
+            self.objectives = objective_list(objectives)
         keys = [tuple(r) for r in frame[list(self.space.names)].itertuples(index=False)]
         vals = frame[list(self.names)].to_numpy(dtype=np.float64)
         self._table: dict[tuple, np.ndarray] = {}
@@ -325,8 +317,8 @@ class CallableEvaluator(Evaluator):
         if not callable(fn):
             raise ValueError(f"fn must be callable, got {type(fn).__name__}")
         self.fn = fn
-        self.objectives = as_objectives(objectives)
-        self.space = _resolve_space(space)
+        self.objectives = objective_list(objectives)
+        self.space = as_space(space)
         self.batched = batched
         self.subnet_only = subnet_only
         self._name = name or f"callable:{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
@@ -363,7 +355,7 @@ class CompositeEvaluator(Evaluator):
         self.parts = list(evaluators)
         if not self.parts:
             raise ValueError("a composite needs at least one evaluator")
-        self.objectives = as_objectives([o for e in self.parts for o in e.objectives])
+        self.objectives = objective_list([o for e in self.parts for o in e.objectives])
         self.space = None  # each part validates against its own space
         self.subnet_only = all(e.subnet_only for e in self.parts)
 
@@ -415,7 +407,7 @@ class SubnetCachedEvaluator(Evaluator):
     def __init__(self, inner: Evaluator, space: Any) -> None:
         self.inner = inner
         self.space = None
-        self._space = _resolve_space(space)
+        self._space = as_space(space)
         self.objectives = inner.objectives
         self._cache: dict[tuple, np.ndarray] = {}
         self.calls = 0  # distinct subnets sent to the inner evaluator
@@ -427,7 +419,7 @@ class SubnetCachedEvaluator(Evaluator):
 
     def key(self, config: Mapping[str, Any]) -> tuple:
         """The canonical subnet of a configuration, as a tuple in subnet-choice order."""
-        sub = getattr(self._space, "subnet", self._space)
+        sub = subnet_side(self._space)
         cfg = sub.validate({n: config[n] for n in sub.names if n in config})
         return tuple(cfg[n] for n in sub.names)
 

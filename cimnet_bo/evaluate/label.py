@@ -28,6 +28,7 @@ from cimnet_bo.core import CimnetError
 from cimnet_bo.evaluate.base import Evaluator
 from cimnet_bo.evaluate.evaluators import CompositeEvaluator, SubnetCachedEvaluator
 from cimnet_bo.evaluate.executors import Executor, get_executor
+from cimnet_bo.space import as_space, is_joint, subnet_side
 
 SAMPLER = "pairs-v1"
 
@@ -69,7 +70,7 @@ def sample_pairs(space: Any, n: int, seed: int = 0, subnets: int | None = None) 
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     rng = np.random.default_rng(seed)
-    if not hasattr(space, "hardware"):
+    if not is_joint(space):
         return space.from_indices(_distinct(space, n, rng))
     n_sub = default_subnets(n) if subnets is None else int(subnets)
     if not 1 <= n_sub <= n:
@@ -116,7 +117,7 @@ def batches_by_subnet(space: Any, plan: Sequence[Mapping[str, Any]], todo: Itera
                       batch_size: int) -> list[list[int]]:
     """Group candidate numbers so that pairs sharing a subnet fall in one batch; batches hold
     about ``batch_size`` pairs (a subnet with more pairs gets a batch of its own)."""
-    sub_names = getattr(space, "subnet", space).names
+    sub_names = subnet_side(space).names
     groups: dict[tuple, list[int]] = {}
     for i in todo:
         groups.setdefault(tuple(plan[i][n] for n in sub_names), []).append(i)
@@ -196,7 +197,7 @@ def subnet_values_from_table(path: str | Path, space: Any, names: Sequence[str],
     """
     path = Path(path)
     frame, meta = _read_any_table(path)
-    sub = getattr(space, "subnet", space)
+    sub = subnet_side(space)
     sub_def = (meta.get("space_def") or {}).get("subnet", meta.get("space_def")) if meta else None
     if sub_def:
         have = (sub_def.get("name"), str(sub_def.get("version")))
@@ -290,15 +291,12 @@ def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path
     from cimnet_bo.store import RunStore, StoreError, config_key
 
     t0 = time.time()
-    if isinstance(space, str):
-        from cimnet_bo.space import get_space
-
-        space = get_space(space)
+    space = as_space(space)
     n_sub = None
-    if hasattr(space, "hardware"):
+    if is_joint(space):
         n_sub = default_subnets(n) if subnets is None else int(subnets)
     plan = sample_pairs(space, n, seed, n_sub)
-    cached = [SubnetCachedEvaluator(e, space) if e.subnet_only and hasattr(space, "hardware") else e
+    cached = [SubnetCachedEvaluator(e, space) if e.subnet_only and is_joint(space) else e
               for e in evaluators]
     evaluator = cached[0] if len(cached) == 1 else CompositeEvaluator(cached)
     identity = evaluator.identity
@@ -376,7 +374,7 @@ def _key(space: Any, cfg: Mapping[str, Any]) -> tuple:
 
 def sub_keys(space: Any) -> tuple[str, ...]:
     """The subnet choice names of a (joint) space, in order."""
-    return tuple(getattr(space, "subnet", space).names)
+    return tuple(subnet_side(space).names)
 
 
 def _reusable(cached: Sequence[Evaluator], space: Any, tables: Sequence[str | Path]

@@ -34,6 +34,7 @@ import numpy as np
 from cimnet_bo.hardware.config import KNOBS, knob_arrays
 from cimnet_bo.hardware.model import area_mm2, peak_power_w, t_s_seconds
 from cimnet_bo.hardware.technology import Technology, space_technology
+from cimnet_bo.space import as_space, is_joint
 
 #: Knobs of which more never increases latency and never decreases area or peak power.
 RESOURCES = ("n_macros", "glb_kb", "dram_bw_gbps", "glb_width", "clock_mhz", "digital_macs")
@@ -290,11 +291,8 @@ def best_hardware(space: Any, subnets: Sequence[Mapping[str, Any]], area_max: fl
     """
     import pandas as pd
 
-    if isinstance(space, str):
-        from cimnet_bo.space import get_space
-
-        space = get_space(space)
-    if not hasattr(space, "hardware"):
+    space = as_space(space)
+    if not is_joint(space):
         raise ValueError("best_hardware needs a joint space (subnet x hardware)")
     objectives = _check_objectives(objectives)
     tech = space_technology(space, tech)

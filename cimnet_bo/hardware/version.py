@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from cimnet_bo.hardware.technology import MODEL_VERSION
+from cimnet_bo.space import hardware_side
 
 #: The metadata key.
 KEY = "cim_model_version"
@@ -18,7 +19,7 @@ KEY = "cim_model_version"
 
 def uses_cim_model(space: Any) -> bool:
     """True when ``space`` is a joint space whose hardware half is a CiM space."""
-    hw = getattr(space, "hardware", None)
+    hw = hardware_side(space)
     return hw is not None and getattr(hw, "family", None) == "cim"
 
 

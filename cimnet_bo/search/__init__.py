@@ -10,32 +10,20 @@ Quick start::
         print(run.hypervolume(), run.best())
         front = run.pareto()                              # DataFrame of Pareto-optimal points
 
-See :mod:`cimnet_bo.search.problem` for how objectives are normalised and the reference points
-of the registered problems, :mod:`cimnet_bo.search.runner` for runs, resuming and ask/tell, and
-:mod:`cimnet_bo.search.best_chips` for how qNEHVI searches subnets on their best chips.
+Modules: :mod:`~cimnet_bo.search.problem` (what to search, and how objectives are
+normalised), :mod:`~cimnet_bo.search.registered` (the registered problems and their reference
+points), :mod:`~cimnet_bo.search.specs` (problems from YAML / CLI descriptions),
+:mod:`~cimnet_bo.search.config` (a run's checked configuration), :mod:`~cimnet_bo.search.run`
+(runs and resuming), :mod:`~cimnet_bo.search.ask_tell`, :mod:`~cimnet_bo.search.strategies`,
+and :mod:`~cimnet_bo.search.best_chips` for how qNEHVI searches subnets on their best chips.
 """
 
+from cimnet_bo.search.ask_tell import propose, tell
 from cimnet_bo.search.best_chips import BestChips
-
-from cimnet_bo.search.problem import (
-    LOG_OBJECTIVES,
-    MODES,
-    REFERENCE_POINTS,
-    Constraint,
-    Problem,
-    ProblemError,
-    baseline_chip,
-    hypervolume_u,
-)
-from cimnet_bo.search.runner import (
-    Run,
-    as_problem,
-    problem_from_spec,
-    propose,
-    run_search,
-    table_problem,
-    tell,
-)
+from cimnet_bo.search.problem import Problem, ProblemError
+from cimnet_bo.search.registered import MODES, REFERENCE_POINTS, baseline_chip, space_problem
+from cimnet_bo.search.run import Run, run_search
+from cimnet_bo.search.specs import as_problem, problem_from_spec, table_problem
 from cimnet_bo.search.strategies import (
     LINAS,
     QNEHVI,
@@ -48,8 +36,7 @@ from cimnet_bo.search.strategies import (
 from cimnet_bo.search.surrogates import SURROGATES
 
 __all__ = [
-    "Problem", "Constraint", "ProblemError", "REFERENCE_POINTS", "LOG_OBJECTIVES", "MODES", "baseline_chip",
-    "hypervolume_u", "Run", "run_search", "propose", "tell", "as_problem", "problem_from_spec", "table_problem",
+    "Problem", "ProblemError", "REFERENCE_POINTS", "MODES", "baseline_chip", "space_problem", "Run", "run_search", "propose", "tell", "as_problem", "problem_from_spec", "table_problem",
     "Strategy", "STRATEGIES", "make_strategy", "QNEHVI", "RandomSearch", "NSGA2Search",
     "LINAS", "SURROGATES", "BestChips",
 ]

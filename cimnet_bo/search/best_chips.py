@@ -29,6 +29,7 @@ import numpy as np
 
 from cimnet_bo.search.problem import Problem
 from cimnet_bo.search.state import SearchState, row_keys, unique_rows
+from cimnet_bo.space import is_joint
 
 #: Hardware objectives the per-subnet optimiser handles exactly and fast.
 HARDWARE_OBJECTIVES = ("latency_s",)
@@ -41,7 +42,7 @@ BUDGETS = {"area_mm2": "<=", "power_w": "<="}
 def unsupported(problem: Problem) -> str | None:
     """Why :class:`BestChips` cannot serve ``problem`` (None when it can)."""
     space = problem.space
-    if not hasattr(space, "hardware"):
+    if not is_joint(space):
         return "the space is not a joint (subnet x hardware) space"
     if space.hardware.size <= 1:
         return "the hardware is frozen"

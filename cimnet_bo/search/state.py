@@ -12,7 +12,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from cimnet_bo.moo import pareto_mask
 from cimnet_bo.search.problem import Problem
+from cimnet_bo.space import is_joint
 
 #: Rows evaluated per call of the cheap evaluator (bounds memory on big pools).
 CHEAP_CHUNK = 5000
@@ -102,7 +104,7 @@ class FeatureCache:
         self.kind = kind
         self._builders: dict[bool, Any] = {}
         self._cache: dict[bool, dict[bytes, np.ndarray]] = {True: {}, False: {}}
-        self._nsub = space.subnet.dim if hasattr(space, "hardware") else space.dim
+        self._nsub = space.subnet.dim if is_joint(space) else space.dim
 
     def _builder(self, hardware: bool) -> Any:
         b = self._builders.get(hardware)
@@ -112,7 +114,7 @@ class FeatureCache:
             kind = self.kind
             if kind == "auto":
                 kind = "encoding"
-                if hasattr(self.space, "hardware"):
+                if is_joint(self.space):
                     from cimnet_bo.workload import FAMILIES
 
                     if self.space.subnet.family in FAMILIES:
@@ -252,12 +254,11 @@ class SearchState:
         if not ok.any():
             return self.X[:0]
         U = self.normalized()[ok]
-        return self.X[ok][pareto_mask_max(U)]
+        return self.X[ok][pareto_mask(U, ["max"] * U.shape[1], deduplicate=True)]
 
     def hypervolume(self) -> float:
-        from cimnet_bo.search.problem import hypervolume_u
-
-        return hypervolume_u(self.normalized(), self.feasible()) if self.n else 0.0
+        """Normalised hypervolume of the feasible evaluations."""
+        return self.problem.hypervolume(self.objective_values(), self.feasible()) if self.n else 0.0
 
     # ------------------------------------------------------------------ candidates
     def cheap_filter_mask(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -342,17 +343,6 @@ class SearchState:
             if n is not None and len(out) >= n:
                 break
         return avail[np.asarray(out, dtype=np.int64)]
-
-
-def pareto_mask_max(U: np.ndarray) -> np.ndarray:
-    """Bool (n,): rows of ``U`` (n x m, larger is better) that no other row dominates
-    (BoTorch's ``is_non_dominated``; duplicates kept once)."""
-    import torch
-    from botorch.utils.multi_objective.pareto import is_non_dominated
-
-    if not len(U):
-        return np.zeros(0, dtype=bool)
-    return is_non_dominated(torch.as_tensor(U, dtype=torch.float64), deduplicate=True).numpy()
 
 
 def _num(v: Any) -> float:

@@ -16,6 +16,7 @@ import numpy as np
 from cimnet_bo.evaluate import CallableEvaluator, CompositeEvaluator, Objective
 from cimnet_bo.search.problem import Problem
 from cimnet_bo.space import Choice, Space
+from cimnet_bo.space import as_space, subnet_side
 
 
 def zdt_space(levels: int = 11, dims: int = 4) -> Space:
@@ -99,13 +100,10 @@ class SyntheticAccuracy:
 
     def __init__(self, space: Any, lo: float | None = None, hi: float | None = None, noise: float | None = None,
                  seed: int = 0) -> None:
-        from cimnet_bo.search.problem import REFERENCE_POINTS
+        from cimnet_bo.search.registered import REFERENCE_POINTS
 
-        if isinstance(space, str):
-            from cimnet_bo.space import get_space
-
-            space = get_space(space)
-        self.sub = getattr(space, "subnet", space)
+        space = as_space(space)
+        self.sub = subnet_side(space)
         ref, ideal = REFERENCE_POINTS.get(self.sub.name, {}).get("accuracy", (0.70, 1.00))
         self.lo = ref + 0.2 * (ideal - ref) if lo is None else lo
         self.hi = ref + 0.8 * (ideal - ref) if hi is None else hi

@@ -9,7 +9,7 @@ from cimnet_bo.store.dataset import (
     read_dataset,
     write_dataset,
 )
-from cimnet_bo.store.run import RunStore, StoreError, config_key
+from cimnet_bo.store.run import RUN_CONFIG_FILE, RUN_STORE_FILE, RunStore, StoreError, config_key, is_run_dir
 
-__all__ = ["RunStore", "StoreError", "config_key", "Dataset", "DatasetError", "META_COLUMNS",
+__all__ = ["RUN_CONFIG_FILE", "RUN_STORE_FILE", "is_run_dir", "RunStore", "StoreError", "config_key", "Dataset", "DatasetError", "META_COLUMNS",
            "check_frame", "frame_from_rows", "read_dataset", "write_dataset"]

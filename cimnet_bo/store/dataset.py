@@ -27,12 +27,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.core import CimnetError
+from cimnet_bo.moo import default_direction
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
+from cimnet_bo.space import as_space, subnet_side
 
 #: Bookkeeping columns a dataset may carry besides choices and values.
 META_COLUMNS = ("idx", "tag", "error", "evaluator", "seed", "created", "space", "space_version")
 #: Directions assumed for objectives read from files that do not declare them.
-KNOWN_DIRECTIONS = {"accuracy": "max", "top1": "max", "acc": "max"}
 _META_KEY = b"cimnet_bo"
 
 
@@ -85,7 +86,7 @@ class Dataset:
 
     def subnet_keys(self) -> list[tuple]:
         """Per row, the tuple of subnet-choice values (joint spaces; else the whole config)."""
-        names = getattr(self.space, "subnet", self.space).names
+        names = subnet_side(self.space).names
         cols = [self.frame[n].tolist() for n in names]
         return list(zip(*cols))
 
@@ -116,7 +117,7 @@ def frame_from_rows(space: Any, rows: Sequence[Mapping[str, Any]], objectives: S
         for k in r["objectives"]:
             if k not in obj_names:
                 obj_names.append(k)
-                objectives = list(objectives) + [{"name": k, "direction": KNOWN_DIRECTIONS.get(k, "min"),
+                objectives = list(objectives) + [{"name": k, "direction": default_direction(k),
                                                   "cheap": False}]
     extras = sorted({k for r in rows for k in r.get("extra", {})} - set(obj_names) - set(space.names))
     data: dict[str, list] = {n: [r["config"][n] for r in rows] for n in space.names}
@@ -231,10 +232,7 @@ def read_dataset(path: str | Path, space: Any = None, objectives: Sequence[str] 
             meta = _meta_from_columns(frame)
     else:
         raise ValueError(f"dataset file {path} must end in .parquet or .csv")
-    if isinstance(space, str):
-        from cimnet_bo.space import get_space
-
-        space = get_space(space)
+    space = as_space(space)
     if space is None:
         space = _space_from_meta(meta, path)
     elif meta.get("space") and (meta["space"], meta.get("space_version")) != (space.name, space.version):
@@ -247,7 +245,7 @@ def read_dataset(path: str | Path, space: Any = None, objectives: Sequence[str] 
     if objectives is None and declared:
         objectives = list(declared)
     frame, obj_names, extras = check_frame(frame, space, objectives, extras, source=str(path))
-    objs = [declared.get(n, {"name": n, "direction": KNOWN_DIRECTIONS.get(n, "min"), "cheap": False})
+    objs = [declared.get(n, {"name": n, "direction": default_direction(n), "cheap": False})
             for n in obj_names]
     return Dataset(space, frame, objs, extras, meta)
 
@@ -276,19 +274,14 @@ def _meta_from_columns(frame: Any) -> dict[str, Any]:
 
 
 def _space_from_meta(meta: Mapping[str, Any], path: Path) -> Any:
-    from cimnet_bo.space import JointSpace, Space, get_space, list_spaces
+    from cimnet_bo.space import space_from_meta
 
     if not meta.get("space"):
         raise DatasetError(f"{path} does not say which space it belongs to: pass space=")
-    if meta["space"] in list_spaces():
-        s = get_space(meta["space"])
-        if s.version == meta.get("space_version"):
-            return s
-    d = meta.get("space_def")
-    if not d:
-        raise DatasetError(f"{path}: space {meta['space']!r} version {meta.get('space_version')!r} "
-                           "is not registered and the file has no description of it")
-    return JointSpace.from_dict(d) if "subnet" in d else Space.from_dict(d)
+    try:
+        return space_from_meta(meta, str(path))
+    except CimnetError as e:
+        raise DatasetError(str(e)) from None
 
 
 def check_frame(frame: Any, space: Any, objectives: Sequence[str] | None = None,

@@ -33,10 +33,13 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.core import CimnetError
+from cimnet_bo.core import CimnetError, plain
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
 
 SCHEMA_VERSION = 1
+#: A run directory holds its resolved configuration and its store under these names.
+RUN_CONFIG_FILE = "config.yaml"
+RUN_STORE_FILE = "store.sqlite"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -66,23 +69,20 @@ class StoreError(CimnetError, ValueError):
     """The store file does not belong to this space or run, or a row is recorded twice."""
 
 
-def _jsonable(v: Any) -> Any:
-    """numpy scalars to Python; non-finite floats to None (JSON has no NaN)."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
+def is_run_dir(path: str | Path) -> bool:
+    """True when ``path`` holds a run (:data:`RUN_CONFIG_FILE` and :data:`RUN_STORE_FILE`)."""
+    p = Path(path)
+    return (p / RUN_CONFIG_FILE).is_file() and (p / RUN_STORE_FILE).is_file()
 
 
 def dumps(obj: Mapping[str, Any]) -> str:
     """Strict JSON of a flat mapping (NaN and infinities written as null)."""
-    return json.dumps({str(k): _jsonable(v) for k, v in obj.items()}, allow_nan=False)
+    return json.dumps({str(k): plain(v, finite=True) for k, v in obj.items()}, allow_nan=False)
 
 
 def config_key(config: Mapping[str, Any]) -> str:
     """A short checksum identifying a canonical configuration (order of keys ignored)."""
-    blob = json.dumps({k: _jsonable(v) for k, v in config.items()}, sort_keys=True)
+    blob = json.dumps({k: plain(v, finite=True) for k, v in config.items()}, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:20]
 
 
@@ -174,15 +174,9 @@ class RunStore:
                 self.set_meta("objectives", _objective_dicts(objectives))
 
     def _stored_space(self) -> Any:
-        from cimnet_bo.space import JointSpace, Space, get_space, list_spaces
+        from cimnet_bo.space import space_from_meta
 
-        name, version = self.meta["space"], self.meta["space_version"]
-        if name in list_spaces():
-            s = get_space(name)
-            if s.version == version:
-                return s
-        d = self.meta["space_def"]
-        return JointSpace.from_dict(d) if "subnet" in d else Space.from_dict(d)
+        return space_from_meta(self.meta, str(self.path))
 
     # --------------------------------------------------------------------- public
     @property
@@ -297,11 +291,12 @@ class RunStore:
         every numeric non-choice column that is not in ``extras`` becomes one). Rows carry no
         ``idx``; an ``error`` or ``evaluator`` column is kept.
         """
-        from cimnet_bo.store.dataset import KNOWN_DIRECTIONS, check_frame
+        from cimnet_bo.moo import default_direction
+        from cimnet_bo.store.dataset import check_frame
 
         frame, objectives, extras = check_frame(frame, self.space, self.objective_names or None, extras)
         if not self.objective_names:
-            self.set_meta("objectives", [{"name": o, "direction": KNOWN_DIRECTIONS.get(o, "min"), "cheap": False}
+            self.set_meta("objectives", [{"name": o, "direction": default_direction(o), "cheap": False}
                                          for o in objectives])
         n = 0
         for rec in frame.to_dict("records"):

@@ -9,6 +9,7 @@ from torch import nn
 
 from cimnet_bo.supernet.cnn import MBV3, recalibrate_bn
 from cimnet_bo.supernet.vit import ViT
+from cimnet_bo.space import subnet_side
 
 #: Supernet classes by workload family; each has ``supernet(space)``, ``forward(x, config)``
 #: and ``get_subnet(config)``.
@@ -19,7 +20,7 @@ FAMILY_SPACES = {"vit": "vit-fmnist", "cnn": "cnn-fmnist"}
 
 def build_supernet(space) -> nn.Module:
     """An untrained supernet for a subnet space (or joint space) of a supported family."""
-    sub = getattr(space, "subnet", space)
+    sub = subnet_side(space)
     if sub.family not in SUPERNETS:
         raise ValueError(f"no supernet for family {sub.family!r}; supported: {sorted(SUPERNETS)}")
     return SUPERNETS[sub.family](sub)

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from cimnet_bo.analysis.objectives import (
-    ConstraintsLike,
+import numpy as np
+
+from cimnet_bo.moo.constraints import ConstraintsLike, feasible_mask
+from cimnet_bo.moo.objectives import (
     DirectionsLike,
     Objectives,
     ObjectivesLike,
     as_matrix,
-    feasible_mask,
     to_minimization,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _nondominated_2d(Z: np.ndarray) -> np.ndarray:
@@ -78,7 +81,7 @@ def nondominated_min(Z: np.ndarray) -> np.ndarray:
 
 
 def pareto_mask(
-    Y: Any, directions: DirectionsLike, feasible: Any | None = None
+    Y: Any, directions: DirectionsLike, feasible: Any | None = None, deduplicate: bool = False
 ) -> np.ndarray:
     """Which points are Pareto-optimal.
 
@@ -90,12 +93,14 @@ def pareto_mask(
         Direction of each column (or a ``{name: direction}`` mapping, used in order).
     feasible : bool array (n,), optional
         Rows that are allowed; the others are neither optimal nor dominate anything.
+    deduplicate : bool
+        Mark only the first copy of optimal rows with identical objectives.
 
     Returns
     -------
     bool array (n,)
-        True for Pareto-optimal rows; every copy of a duplicated optimal row is True. Rows with
-        a NaN objective are False.
+        True for Pareto-optimal rows; every copy of a duplicated optimal row is True unless
+        ``deduplicate``. Rows with a NaN objective are False.
     """
     A = as_matrix(Y)
     Z = to_minimization(A, directions)
@@ -108,6 +113,11 @@ def pareto_mask(
     out = np.zeros(len(A), dtype=bool)
     idx = np.flatnonzero(ok)
     out[idx] = nondominated_min(Z[idx])
+    if deduplicate and out.any():
+        opt = np.flatnonzero(out)
+        _, first = np.unique(Z[opt], axis=0, return_index=True)
+        out[:] = False
+        out[opt[first]] = True
     return out
 
 
@@ -127,7 +137,7 @@ def pareto_front(
     objectives : {name: "max" | "min"} or list of (name, direction)
     constraints : mapping, optional
         ``{column: bound}`` (``column <= bound``) or ``{column: (op, bound)}``; see
-        :func:`~cimnet_bo.analysis.objectives.feasible_mask`.
+        :func:`~cimnet_bo.moo.feasible_mask`.
     feasible : str or bool array (n,), optional
         A boolean column name or mask of allowed rows, combined with ``constraints``.
     keep_duplicates : bool
@@ -161,4 +171,25 @@ def pareto_front(
     return front.sort_values(list(obj.names), kind="mergesort")
 
 
-__all__ = ["pareto_mask", "pareto_front", "nondominated_min"]
+def best_values(Y: Any, objectives: ObjectivesLike, feasible: Any | None = None) -> dict[str, float]:
+    """Best value of each objective over the ``feasible`` rows (NaN where there is none).
+
+    Parameters
+    ----------
+    Y : array (n x m)
+        Objective values in their own units, columns in ``objectives`` order.
+    objectives : {name: direction} or list of pairs (m)
+    feasible : bool array (n,), optional
+    """
+    obj = Objectives.parse(objectives)
+    A = as_matrix(Y) if len(np.asarray(Y)) else np.empty((0, len(obj)))
+    if feasible is not None:
+        A = A[np.asarray(feasible, dtype=bool).reshape(-1)]
+    out = {}
+    for j, (name, d) in enumerate(obj):
+        col = A[:, j][~np.isnan(A[:, j])]
+        out[name] = float(col.max() if d == "max" else col.min()) if len(col) else float("nan")
+    return out
+
+
+__all__ = ["pareto_mask", "pareto_front", "nondominated_min", "best_values"]

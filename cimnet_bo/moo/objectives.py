@@ -15,6 +15,10 @@ Accepted forms (:func:`as_objectives`):
   evaluators' ``Objective``);
 * an :class:`Objectives` (returned unchanged).
 
+A single objective of an evaluator is an :class:`Objective` (name, direction and whether it is
+cheap to evaluate); :func:`objective_list` reads a list of them from any of the forms above, or
+from bare names (direction from :func:`default_direction`).
+
 Functions that work on bare arrays take ``directions`` instead: a sequence of ``"max"`` /
 ``"min"`` strings with one entry per column (or any of the forms above, whose directions
 are then used in order).
@@ -23,11 +27,13 @@ are then used in order).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence, Union
+from typing import Any, Iterable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
 DIRECTIONS: tuple[str, ...] = ("max", "min")
+#: Directions of well-known outputs; any other output is minimised by default.
+KNOWN_DIRECTIONS: dict[str, str] = {"accuracy": "max", "top1": "max", "acc": "max"}
 
 ObjectivesLike = Union["Objectives", Mapping[str, str], Sequence[Any]]
 DirectionsLike = Union[ObjectivesLike, Sequence[str]]
@@ -39,6 +45,68 @@ def _check_direction(name: str, direction: Any) -> str:
             f"objective {name!r}: unknown direction {direction!r}; use 'max' or 'min'"
         )
     return direction
+
+
+def default_direction(name: str) -> str:
+    """The direction an output named ``name`` has when none is given (:data:`KNOWN_DIRECTIONS`,
+    else ``"min"``)."""
+    return KNOWN_DIRECTIONS.get(name, "min")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One objective of an evaluator.
+
+    Parameters
+    ----------
+    name : str
+        Column name (``"accuracy"``, ``"latency_s"``).
+    direction : {"min", "max"}
+        Whether smaller or larger is better.
+    cheap : bool
+        True when evaluating it costs next to nothing (the roofline model), so a search may
+        use it as a known function instead of modelling it.
+    """
+
+    name: str
+    direction: str = "min"
+    cheap: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError(f"objective name must be a non-empty string, got {self.name!r}")
+        _check_direction(self.name, self.direction)
+
+    @property
+    def sign(self) -> float:
+        """+1 for maximised objectives, -1 for minimised (multiply to get 'larger is better')."""
+        return 1.0 if self.direction == "max" else -1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{name, direction, cheap}`` (as stored with runs and datasets)."""
+        return {"name": self.name, "direction": self.direction, "cheap": self.cheap}
+
+
+def objective_list(objectives: Iterable[Any]) -> tuple[Objective, ...]:
+    """Objectives from names (direction ``min``), dicts ``{name, direction, cheap}``,
+    ``(name, direction)`` pairs or :class:`Objective` s; names must be unique, one at least."""
+    out = []
+    for o in objectives:
+        if isinstance(o, Objective):
+            out.append(o)
+        elif isinstance(o, str):
+            out.append(Objective(o))
+        elif isinstance(o, Mapping):
+            out.append(Objective(o["name"], o.get("direction", "min"), bool(o.get("cheap", False))))
+        else:
+            out.append(Objective(*o))
+    names = [o.name for o in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"objective names must be unique; repeated: {dupes}")
+    if not out:
+        raise ValueError("at least one objective is needed")
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -249,61 +317,6 @@ def objective_matrix(df: Any, objectives: ObjectivesLike, sense: str | None = No
     return Objectives.parse(objectives).matrix(df, sense)
 
 
-# ---------------------------------------------------------------------- constraints
-_OPS = {
-    "<=": np.less_equal,
-    "<": np.less,
-    ">=": np.greater_equal,
-    ">": np.greater,
-    "==": np.equal,
-}
-
-ConstraintsLike = Mapping[str, Union[float, tuple[str, float]]]
-
-
-def feasible_mask(df: Any, constraints: ConstraintsLike | None) -> np.ndarray:
-    """Which rows of ``df`` meet every constraint: bool array (n,).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame or mapping of column name to array
-    constraints : mapping, optional
-        ``{column: bound}`` meaning ``column <= bound`` (e.g. ``{"area_mm2": 4.0}``), or
-        ``{column: (op, bound)}`` with ``op`` one of ``<=, <, >=, >, ==``. A NaN value in
-        a constraint column makes the row infeasible. ``None`` or ``{}``: all rows feasible.
-    """
-    n = len(df)
-    ok = np.ones(n, dtype=bool)
-    if not constraints:
-        return ok
-    if isinstance(constraints, (set, frozenset)) or not isinstance(constraints, Mapping):
-        raise ValueError(
-            f"constraints must be a dict {{column: bound}} or {{column: (op, bound)}}, "
-            f"got {type(constraints).__name__}"
-        )
-    for col, spec in constraints.items():
-        if col not in df:
-            cols = list(df.columns) if hasattr(df, "columns") else list(df)
-            raise ValueError(f"unknown constraint column {col!r}; the table has {cols}")
-        if isinstance(spec, (tuple, list)):
-            if len(spec) != 2 or spec[0] not in _OPS:
-                raise ValueError(
-                    f"constraint {col!r}: expected (op, bound) with op in {list(_OPS)}, "
-                    f"got {spec!r}"
-                )
-            op, bound = spec
-        else:
-            op, bound = "<=", spec
-        try:
-            bound = float(bound)
-        except (TypeError, ValueError):
-            raise ValueError(f"constraint {col!r}: bound {bound!r} is not a number") from None
-        v = np.asarray(df[col], dtype=float)
-        with np.errstate(invalid="ignore"):
-            ok &= _OPS[op](v, bound) & ~np.isnan(v)
-    return ok
-
-
 __all__ = [
     "DIRECTIONS",
     "Objectives",
@@ -313,5 +326,8 @@ __all__ = [
     "to_minimization",
     "to_maximization",
     "objective_matrix",
-    "feasible_mask",
+    "Objective",
+    "objective_list",
+    "default_direction",
+    "KNOWN_DIRECTIONS",
 ]

@@ -1,4 +1,5 @@
-"""Exact hypervolume, hypervolume curves over evaluations, and their aggregation over seeds.
+"""Exact hypervolume, hypervolume curves over evaluations, and the normalisation that makes
+hypervolumes comparable across runs.
 
 Conventions
 -----------
@@ -48,10 +49,11 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import numpy as np
-import pandas as pd
+import math
 
-from cimnet_bo.analysis.objectives import (
+import numpy as np
+
+from cimnet_bo.moo.objectives import (
     DirectionsLike,
     Objectives,
     ObjectivesLike,
@@ -59,7 +61,7 @@ from cimnet_bo.analysis.objectives import (
     as_matrix,
     to_minimization,
 )
-from cimnet_bo.analysis.pareto import nondominated_min
+from cimnet_bo.moo.pareto import nondominated_min
 
 #: Objectives reported on a log10 scale by default (see the module docstring).
 LOG_OBJECTIVES: tuple[str, ...] = ("latency_s", "energy_j", "edp_js")
@@ -241,60 +243,6 @@ def hypervolume_curve(Y: Any, ref_point: Any, directions: DirectionsLike) -> np.
     return out
 
 
-# ====================================================================== aggregation
-def aggregate_curves(curves: Sequence[Any], pad: str = "none") -> pd.DataFrame:
-    """Mean, spread and count of several curves per evaluation index.
-
-    Parameters
-    ----------
-    curves : sequence of arrays (n_i,)
-        One curve per run/seed (e.g. from :func:`hypervolume_curve`), possibly of different
-        lengths. NaN entries count as missing.
-    pad : {"none", "last"}
-        ``"none"``: at index k only the curves that reached k count (``count`` drops where
-        shorter runs end). ``"last"``: a finished curve keeps its last value to the end.
-
-    Returns
-    -------
-    pandas.DataFrame (max n_i rows)
-        Columns ``evaluation`` (1-based), ``mean``, ``std`` (sample, ddof=1; NaN where
-        ``count < 2``), ``min``, ``max``, ``count``.
-    """
-    if pad not in ("none", "last"):
-        raise ValueError(f"unknown pad {pad!r}; use 'none' or 'last'")
-    if isinstance(curves, np.ndarray) and curves.ndim == 1:
-        raise ValueError("curves must be a list of curves (arrays), got a single 1-D array")
-    arrays = [np.asarray(c, dtype=float).reshape(-1) for c in curves]
-    cols = ["evaluation", "mean", "std", "min", "max", "count"]
-    L = max((len(a) for a in arrays), default=0)
-    if L == 0:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
-    M = np.full((len(arrays), L), np.nan)
-    for j, a in enumerate(arrays):
-        M[j, : len(a)] = a
-        if pad == "last" and 0 < len(a) < L:
-            M[j, len(a) :] = a[-1]
-    have = ~np.isnan(M)
-    count = have.sum(axis=0)
-    filled0 = np.where(have, M, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, filled0.sum(axis=0) / count, np.nan)
-        sq = np.where(have, (M - mean) ** 2, 0.0).sum(axis=0)
-        std = np.where(count > 1, np.sqrt(sq / (count - 1)), np.nan)
-    lo = np.where(count > 0, np.where(have, M, np.inf).min(axis=0), np.nan)
-    hi = np.where(count > 0, np.where(have, M, -np.inf).max(axis=0), np.nan)
-    return pd.DataFrame(
-        {
-            "evaluation": np.arange(1, L + 1),
-            "mean": mean,
-            "std": std,
-            "min": lo,
-            "max": hi,
-            "count": count.astype(int),
-        }
-    )
-
-
 # ====================================================================== normalisation
 def normalize(Y: Any, bounds: Any) -> np.ndarray:
     """Map each column affinely so that ``bounds[0] -> 0`` and ``bounds[1] -> 1``.
@@ -425,29 +373,90 @@ class HypervolumeScale:
             bounds[j] = (lower, upper)
         return cls(obj, bounds.T.copy(), logs)
 
+    @classmethod
+    def from_points(
+        cls,
+        objectives: ObjectivesLike,
+        ref: Mapping[str, float],
+        ideal: Mapping[str, float] | None = None,
+        log: Sequence[str] = LOG_OBJECTIVES,
+    ) -> "HypervolumeScale":
+        """The scale of fixed points (a search problem's): the reference maps to the worst
+        corner and the ideal to the best; an objective without an ideal value gets a unit
+        width on the transformed scale.
+
+        Parameters
+        ----------
+        objectives : {name: direction} or list of pairs
+        ref : {name: value}
+            Reference (worst) value of every objective, in its own units.
+        ideal : {name: value}, optional
+            Ideal (best) values.
+        log : sequence of str
+            Objectives taken as ``log10`` (names that are not objectives are ignored).
+        """
+        obj = Objectives.parse(objectives)
+        logs = tuple(n in set(log) for n in obj.names)
+        bounds = np.empty((2, len(obj)))
+        for j, (name, d) in enumerate(obj):
+            if name not in ref:
+                raise ValueError(f"no reference value for objective {name!r}")
+            r = _transform_value(ref[name], name, logs[j])
+            if ideal is not None and name in ideal:
+                i = _transform_value(ideal[name], name, logs[j])
+            else:
+                i = r + 1.0 if d == "max" else r - 1.0
+            bounds[:, j] = (r, i) if d == "max" else (i, r)
+        return cls(obj, bounds, logs)
+
     @property
     def ref_point(self) -> np.ndarray:
         """Array (m,): the reference on the normalised scale (0 for max, 1 for min)."""
         return np.array([0.0 if d == "max" else 1.0 for d in self.objectives.directions])
 
-    def transform(self, data: Any) -> np.ndarray:
-        """Normalised objectives (n x m), directions unchanged (rows in [0, 1] within bounds)."""
-        T = _transform(_matrix(data, self.objectives), self.objectives, self.log)
+    def transform(self, data: Any, invalid: str = "raise") -> np.ndarray:
+        """Normalised objectives (n x m), directions unchanged (rows in [0, 1] within bounds).
+
+        ``invalid``: what a value <= 0 of a log-scale objective does: ``"raise"`` a
+        ``ValueError``, or become ``"nan"`` (the row then counts as failed).
+        """
+        T = _transform(_matrix(data, self.objectives), self.objectives, self.log, invalid)
         return normalize(T, self.bounds)
 
-    def hypervolume(self, data: Any) -> float:
-        """Normalised hypervolume (fraction of the reference-ideal box dominated)."""
-        return hypervolume(self.transform(data), self.ref_point, self.objectives.directions)
+    def maximized(self, data: Any) -> np.ndarray:
+        """Normalised objectives on the "larger is better" scale (n x m): 0 at the reference,
+        1 at the ideal, for every direction (a search's ``u``); invalid values become NaN."""
+        Z = self.transform(data, invalid="nan")
+        return np.where(self.objectives.signs > 0, Z, 1.0 - Z)
 
-    def curve(self, data: Any) -> np.ndarray:
-        """Normalised :func:`hypervolume_curve` (rows in evaluation order), array (n,)."""
-        return hypervolume_curve(self.transform(data), self.ref_point, self.objectives.directions)
+    def _masked(self, data: Any, feasible: Any | None) -> np.ndarray:
+        Z = self.transform(data, invalid="nan")
+        if feasible is not None:
+            f = np.asarray(feasible, dtype=bool).reshape(-1)
+            if f.shape != (len(Z),):
+                raise ValueError(f"feasible must be a bool array ({len(Z)},), got shape {f.shape}")
+            Z[~f] = np.nan
+        return Z
+
+    def hypervolume(self, data: Any, feasible: Any | None = None) -> float:
+        """Normalised hypervolume (fraction of the reference-ideal box dominated) of the rows
+        of ``data`` that are ``feasible`` (bool (n,); default all)."""
+        return hypervolume(self._masked(data, feasible), self.ref_point, self.objectives.directions)
+
+    def curve(self, data: Any, feasible: Any | None = None) -> np.ndarray:
+        """Normalised :func:`hypervolume_curve` (rows in evaluation order; infeasible rows
+        count nothing), array (n,)."""
+        return hypervolume_curve(self._masked(data, feasible), self.ref_point, self.objectives.directions)
+
+
+def _is_table(data: Any) -> bool:
+    return hasattr(data, "columns")
 
 
 def _matrix(data: Any, obj: Objectives) -> np.ndarray:
-    if isinstance(data, pd.DataFrame):
+    if _is_table(data):
         return obj.matrix(data)
-    if isinstance(data, (list, tuple)) and data and all(isinstance(d, pd.DataFrame) for d in data):
+    if isinstance(data, (list, tuple)) and data and all(_is_table(d) for d in data):
         return np.vstack([obj.matrix(d) for d in data])
     A = as_matrix(data, "data")
     if A.shape[1] != len(obj):
@@ -465,13 +474,15 @@ def _transform_value(v: float, name: str, log: bool) -> float:
     return float(np.log10(v))
 
 
-def _transform(A: np.ndarray, obj: Objectives, logs: Sequence[bool]) -> np.ndarray:
+def _transform(A: np.ndarray, obj: Objectives, logs: Sequence[bool], invalid: str = "raise") -> np.ndarray:
     T = A.copy()
     for j, name in enumerate(obj.names):
         if logs[j]:
             col = T[:, j]
             bad = ~np.isnan(col) & ~(col > 0)
-            if bad.any():
+            if bad.any() and invalid == "nan":
+                col[bad] = np.nan
+            elif bad.any():
                 raise ValueError(
                     f"objective {name!r} is on a log scale but has {int(bad.sum())} value(s) <= 0"
                 )
@@ -483,7 +494,6 @@ __all__ = [
     "LOG_OBJECTIVES",
     "hypervolume",
     "hypervolume_curve",
-    "aggregate_curves",
     "normalize",
     "unnormalize",
     "HypervolumeScale",

@@ -1,0 +1,403 @@
+"""Runs: one directory per search, resumable, the store being the single source of truth.
+
+A run directory holds
+
+* ``config.yaml``: the resolved configuration (problem, strategy and all its options,
+  budget, batch size, initial design, seed) and the problem's description, checked when the
+  run is opened again (:mod:`cimnet_bo.search.config`);
+* ``store.sqlite``: the run's :class:`~cimnet_bo.store.RunStore`. Every evaluation is committed
+  as it completes, under its candidate number (``idx``); the proposals of the current round
+  are kept in the store's metadata (``pending``) until evaluated.
+
+Killed at any moment, a run loses no committed evaluation and repeats none: opening it again
+evaluates the pending candidates that are not recorded yet, then continues. Proposals are a
+function of the stored evaluations and of a generator seeded with ``(seed, candidate number)``,
+so a resumed run makes the same proposals as one that was never interrupted, and two runs with
+the same seed give the same results.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from cimnet_bo.moo import best_values, pareto_mask
+from cimnet_bo.search.config import CONFIG_VERSION, config_diff, read_stored, resolve_config
+from cimnet_bo.search.problem import Problem, ProblemError
+from cimnet_bo.search.specs import as_problem, problem_from_spec
+from cimnet_bo.search.state import Caches, SearchState
+from cimnet_bo.search.strategies import Strategy, make_strategy
+from cimnet_bo.store import RUN_CONFIG_FILE, RUN_STORE_FILE
+
+
+def _with_pending(state: SearchState, rows: np.ndarray) -> SearchState:
+    """``state`` with ``rows`` (k x d) added to its pending candidates (``state`` when k = 0)."""
+    if not len(rows):
+        return state
+    return SearchState(state.problem, state.X, state.values, state.failed, np.vstack([state.pending, rows]),
+                       state.caches, state.candidates, state.seed)
+
+
+class Run:
+    """A search run: its directory, configuration, problem, strategy and store.
+
+    Create or resume one with :meth:`open`; use as a context manager (or :meth:`close`).
+
+    Attributes
+    ----------
+    path : Path
+    config : dict
+        The resolved configuration (``config.yaml``).
+    problem : Problem
+    strategy : Strategy
+    store : RunStore
+    """
+
+    def __init__(self, path: Path, config: dict[str, Any], problem: Problem, strategy: Strategy, store: Any) -> None:
+        self.path = path
+        self.config = config
+        self.problem = problem
+        self.strategy = strategy
+        self.store = store
+        self.caches = Caches.for_problem(problem)
+        self._primed = False
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path: str | Path, problem: Problem | str | Mapping[str, Any] | None = None,
+             strategy: str | Strategy | None = None, budget: int | None = None, batch_size: int | None = None,
+             seed: int | None = None, n_init: int | None = None,
+             strategy_options: Mapping[str, Any] | None = None,
+             initial: Sequence[Mapping[str, Any]] | None = None) -> "Run":
+        """Open the run in ``path``, creating it when it has no config yet.
+
+        Arguments left as None are taken from the stored config (an existing run) or the
+        defaults (``strategy="qnehvi"``, ``batch_size=8``, ``seed=0``; ``budget`` and
+        ``problem`` are required for a new run). For an existing run every given option must
+        match the stored one, except ``budget`` (a larger budget continues the run).
+
+        Raises
+        ------
+        ProblemError
+            Invalid options, or options that differ from the stored run.
+        """
+        import yaml
+
+        path = Path(path)
+        cfg_path = path / RUN_CONFIG_FILE
+        stored = yaml.safe_load(cfg_path.read_text()) if cfg_path.exists() else None
+        stored = read_stored(stored) if stored is not None else None
+        if stored is not None and stored.get("version") != CONFIG_VERSION:
+            raise ProblemError(f"{cfg_path}: config version {stored.get('version')} is not {CONFIG_VERSION}")
+        s = stored or {}
+        if isinstance(strategy, Strategy):
+            strat = make_strategy(strategy)
+        else:
+            name = strategy if strategy is not None else s.get("strategy", "qnehvi")
+            opts = dict(s.get("strategy_options", {})) if stored and name == s.get("strategy") else {}
+            opts.update(strategy_options or {})
+            strat = make_strategy(name, **opts)
+        if problem is None:
+            if stored is None:
+                raise ProblemError(f"{path} holds no run ({RUN_CONFIG_FILE} missing): give the problem to create one")
+            if "python" in stored["problem"]:
+                raise ProblemError(f"the problem of {path} was defined in Python ({stored['problem']['python']!r}): "
+                                   "pass it again (problem=...) to open the run")
+            problem = problem_from_spec(stored["problem"])
+        problem = as_problem(problem)
+        if budget is None:
+            if stored is None:
+                raise ProblemError("a new run needs a budget (number of evaluations)")
+            budget = s["budget"]
+        config = resolve_config(problem, strat, budget,
+                                batch_size if batch_size is not None else s.get("batch_size", 8),
+                                seed if seed is not None else s.get("seed", 0),
+                                n_init if n_init is not None else s.get("n_init"),
+                                initial if initial is not None else s.get("initial"))
+        if stored is not None:
+            diffs = config_diff(stored, config)
+            if diffs:
+                raise ProblemError(f"{path} is a run with a different configuration; use another directory or the "
+                                   "same options. Differences: " + "; ".join(diffs))
+        from cimnet_bo.store import RunStore
+
+        ev = problem.evaluator
+        objectives = list(problem.objectives)
+        if ev is not None:
+            objectives += [o for o in ev.objectives if o.name not in problem.objective_names]
+        path.mkdir(parents=True, exist_ok=True)
+        store = RunStore(path / RUN_STORE_FILE, problem.space, [o.to_dict() for o in objectives])
+        if stored is None or stored != config:
+            tmp = cfg_path.with_name(f".{RUN_CONFIG_FILE}.tmp")
+            tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+            tmp.replace(cfg_path)
+        return cls(path, config, problem, strat, store)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"Run({str(self.path)!r}, {self.config['strategy']}, {self.n_done}/{self.config['budget']} "
+                f"evaluations)")
+
+    # ------------------------------------------------------------------ bookkeeping
+    @property
+    def seed(self) -> int:
+        return int(self.config["seed"])
+
+    @property
+    def budget(self) -> int:
+        return int(self.config["budget"])
+
+    @property
+    def n_done(self) -> int:
+        return len(self.store)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Stored evaluations in candidate order."""
+        return sorted(self.store.rows(), key=lambda r: (r["idx"] is None, r["idx"] or 0, r["id"]))
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Proposed candidates not evaluated yet: ``{idx, config, tag, by}`` each."""
+        done = self.store.done()
+        return [p for p in self.store.meta.get("pending", []) if p["idx"] not in done]
+
+    def _set_pending(self, pending: Sequence[Mapping[str, Any]]) -> None:
+        self.store.set_meta("pending", [dict(p) for p in pending])
+
+    def _next_idx(self) -> int:
+        idx = list(self.store.done()) + [p["idx"] for p in self.store.meta.get("pending", [])]
+        return max(idx) + 1 if idx else 0
+
+    def _next_round(self) -> int:
+        tags = [r["tag"] for r in self.store.rows()] + [p["tag"] for p in self.pending()]
+        nums = [int(t.split("-", 1)[1]) for t in tags if isinstance(t, str) and t.startswith("round-")]
+        return max(nums) + 1 if nums else 1
+
+    def state(self) -> SearchState:
+        """What the strategy sees now (evaluations and pending proposals)."""
+        return SearchState.from_rows(self.problem, self.rows(), [p["config"] for p in self.pending()], self.caches,
+                                     seed=self.seed)
+
+    # ------------------------------------------------------------------ proposing
+    def propose(self, q: int, by: str = "run") -> list[dict[str, Any]]:
+        """Propose up to ``q`` new candidates and record them as pending.
+
+        The first ``n_init`` candidates of a run are its initial design (the run's ``initial``
+        configurations first, then random ones); the rest come from the strategy.
+
+        Returns
+        -------
+        list of dict
+            ``{idx, config, tag, by}`` per proposal (fewer than ``q`` only when the space is
+            exhausted).
+        """
+        if not isinstance(q, (int, np.integer)) or isinstance(q, bool) or q < 1:
+            raise ProblemError(f"q must be an integer >= 1, got {q!r}")
+        import torch
+
+        state = self.state()
+        start = self._next_idx()
+        rng = np.random.default_rng([self.seed, start])
+        torch.manual_seed(self.seed * 1_000_003 + start)
+        n_seen = state.n + len(state.pending)
+        n_design = int(min(q, max(0, self.config["n_init"] - n_seen)))
+        rows = self.problem.space.to_indices(self.config.get("initial", [])[n_seen: n_seen + n_design])
+        if n_design > len(rows):
+            state = _with_pending(state, rows)
+            rows = np.vstack([rows, self.strategy.initial(state, n_design - len(rows), rng)])
+        tags = ["init"] * len(rows)
+        if q - n_design > 0:
+            state = _with_pending(state, rows)
+            more = self.strategy.propose(state, q - n_design, rng)
+            rows = np.vstack([rows, more])
+            tags += [f"round-{self._next_round()}"] * len(more)
+        configs = self.problem.space.from_indices(rows)
+        new = [{"idx": start + i, "config": c, "tag": t, "by": by} for i, (c, t) in enumerate(zip(configs, tags))]
+        self._set_pending(self.pending() + new)
+        return new
+
+    # ------------------------------------------------------------------ evaluating
+    def _prime(self) -> None:
+        from cimnet_bo.evaluate import CompositeEvaluator, SubnetCachedEvaluator
+
+        if self._primed or self.problem.evaluator is None:
+            return
+        ev = self.problem.evaluator
+        parts = ev.parts if isinstance(ev, CompositeEvaluator) else [ev]
+        rows = [r for r in self.store.rows() if r["error"] is None]
+        for p in parts:
+            if isinstance(p, SubnetCachedEvaluator) and rows:
+                vals = np.array([[r["objectives"].get(k, np.nan) for k in p.names] for r in rows], dtype=np.float64)
+                p.prime([r["config"] for r in rows], vals)
+        self._primed = True
+
+    def evaluate_pending(self, executor: Any = None, only: Iterable[int] | None = None) -> int:
+        """Evaluate pending candidates with the problem's evaluator, committing each as it
+        completes; returns how many were evaluated."""
+        from cimnet_bo.evaluate import Executor, get_executor
+
+        only_set = None if only is None else set(only)
+        todo = [p for p in self.pending() if only_set is None or p["idx"] in only_set]
+        if not todo:
+            return 0
+        if not self.problem.can_evaluate:
+            raise ProblemError("this run's problem has outputs that come from outside: tell the pending results")
+        self._prime()
+        ev = self.problem.evaluator
+        identity = ev.identity
+        ex = get_executor(executor)
+        try:
+            for b, res in ex.run(ev, ([p["config"]] for p in todo)):
+                p = todo[b]
+                self.store.record(p["config"], res.objectives_of(0), evaluator=identity, error=res.errors[0],
+                                  idx=p["idx"], seed=self.seed, extra=res.extras_of(0), tag=p["tag"])
+        finally:
+            if not isinstance(executor, Executor):
+                ex.close()
+        self._set_pending(self.pending())
+        return len(todo)
+
+    # ------------------------------------------------------------------ results
+    def history(self, include_failed: bool = True) -> Any:
+        """The evaluations as a DataFrame (one column per choice and output, in candidate order)."""
+        return self.store.to_frame(include_failed=include_failed)
+
+    def objective_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(Y (n x m) objectives in their units, feasible (n,))`` in candidate order."""
+        st = self.state()
+        return st.objective_values(), st.feasible()
+
+    def hypervolume(self) -> float:
+        """Normalised hypervolume of the feasible evaluations (see :mod:`cimnet_bo.search.problem`)."""
+        return self.state().hypervolume()
+
+    def hypervolume_curve(self) -> np.ndarray:
+        """Normalised hypervolume after each evaluation (candidate order), array (n,)."""
+        st = self.state()
+        return self.problem.scale.curve(st.objective_values(), st.feasible()) if st.n else np.zeros(0)
+
+    def best(self) -> dict[str, float]:
+        """Best feasible value of each objective (objectives without a feasible value left out)."""
+        st = self.state()
+        best = best_values(st.objective_values(), self.problem.scale.objectives, st.feasible()) if st.n else {}
+        return {k: v for k, v in best.items() if v == v}
+
+    def pareto(self) -> Any:
+        """The feasible Pareto-optimal evaluations as a DataFrame, sorted by the first objective,
+        best first."""
+        st = self.state()
+        frame = self.history(include_failed=True).reset_index(drop=True)
+        mask = pareto_mask(st.objective_values(), self.problem.directions, st.feasible())
+        first = self.problem.objectives[0]
+        return frame[mask].sort_values(first.name, ascending=first.direction == "min").reset_index(drop=True)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def progress_line(run: Run, round_no: int, seconds: float) -> str:
+    """``round | evaluations | hypervolume | best per objective | time``."""
+    st = run.state()
+    best = run.best()
+    parts = " ".join(f"{k}={v:.4g}" for k, v in best.items()) or "no feasible point yet"
+    failed = int(st.failed.sum())
+    fail = f" ({failed} failed)" if failed else ""
+    return (f"[{run.config['strategy']}] round {round_no:3d} | evals {run.n_done:4d}/{run.budget}{fail} | "
+            f"hv {st.hypervolume():.4f} | best {parts} | {seconds:.1f}s")
+
+
+def run_search(problem: Problem | str | Mapping[str, Any], strategy: str | Strategy = "qnehvi", budget: int = 100,
+               batch_size: int = 8, seed: int = 0, run_dir: str | Path | None = None, n_init: int | None = None,
+               strategy_options: Mapping[str, Any] | None = None, executor: Any = None,
+               progress: bool | Callable[[str], None] = True,
+               initial: Sequence[Mapping[str, Any]] | None = None) -> Run:
+    """Run (or resume) a search until ``budget`` evaluations are stored.
+
+    Pending proposals found in the run (an interrupted round, or proposals made with
+    :func:`propose`) are evaluated first.
+
+    Parameters
+    ----------
+    problem : Problem, str or dict
+        A problem, a registered space name (its default problem) or a spec (see
+        :func:`problem_from_spec`).
+    strategy : str or Strategy
+        ``qnehvi`` (default), ``random``, ``nsga2``, ``linas`` (see
+        :data:`cimnet_bo.search.STRATEGIES`).
+    budget : int
+        Evaluations in total, the initial design included.
+    batch_size : int
+        Candidates proposed per round.
+    seed : int
+    run_dir : path, optional
+        The run directory; an existing run there is resumed (its options must match, the
+        budget may grow). Default: a new temporary directory.
+    n_init : int, optional
+        Initial design (default :func:`default_n_init`); the first round.
+    strategy_options : dict, optional
+        Options of the strategy (e.g. ``{"surrogate": "xgb-ensemble"}``).
+    executor : Executor, int or str, optional
+        Where evaluations run (see :func:`cimnet_bo.evaluate.get_executor`).
+    progress : bool or callable
+        Print one line per round to stderr (or pass each line to the callable).
+    initial : sequence of dict, optional
+        Configurations that open the initial design (a known design, such as the baseline
+        chip with the largest subnet); the rest of it is random. At most ``n_init``.
+
+    Returns
+    -------
+    Run
+        The (open) run; close it when done (or use it as a context manager).
+    """
+    problem = as_problem(problem)
+    if not problem.can_evaluate:
+        raise ProblemError(f"problem {problem.name!r} has outputs that come from outside (accuracy 'external'?): "
+                           "use propose / tell")
+    if run_dir is None:
+        run_dir = tempfile.mkdtemp(prefix="cimnet-bo-search-")
+    from cimnet_bo.evaluate import Executor, get_executor
+
+    run = Run.open(run_dir, problem, strategy, budget, batch_size, seed, n_init, strategy_options, initial)
+    log = progress if callable(progress) else (_stderr if progress else None)
+    own_executor = not isinstance(executor, Executor)
+    executor = get_executor(executor)
+    try:
+        t0 = time.perf_counter()
+        if run.pending():
+            n = run.evaluate_pending(executor)
+            if log:
+                log(f"[{run.config['strategy']}] resumed {run.path}: evaluated {n} pending candidate(s)")
+        while run.n_done < run.budget:
+            t0 = time.perf_counter()
+            n_init_left = run.config["n_init"] - run.n_done
+            q = n_init_left if n_init_left > 0 else run.config["batch_size"]
+            q = min(q, run.budget - run.n_done)
+            round_no = run._next_round() if n_init_left <= 0 else 0
+            new = run.propose(q, by="run")
+            if not new:
+                if log:
+                    log(f"[{run.config['strategy']}] no fresh candidate left: the space is exhausted")
+                break
+            run.evaluate_pending(executor, only=[p["idx"] for p in new])
+            if log:
+                log(progress_line(run, round_no, time.perf_counter() - t0))
+    except BaseException:
+        run.close()
+        raise
+    finally:
+        if own_executor:
+            executor.close()
+    return run

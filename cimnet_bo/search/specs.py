@@ -1,0 +1,138 @@
+"""Problems from their YAML / command-line descriptions (what a run's config records), from
+labeled tables, and from user spaces with a ``MODULE:FUNCTION`` evaluator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from cimnet_bo.search.problem import Problem, ProblemError
+
+
+def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
+    """A problem from its YAML/CLI description.
+
+    Keys: ``space`` (a registered joint space, or a space YAML file), ``mode``, ``objectives``
+    (names, or ``[name, direction]`` pairs for user evaluators), ``energy``, ``area_budget``,
+    ``power_budget``,
+    ``accuracy`` (``supernet``, ``external`` or ``MODULE:FUNCTION``), ``checkpoint``,
+    ``hardware`` / ``subnet`` (frozen side), ``table`` (a labeled dataset: tabular problem),
+    ``evaluator`` (``MODULE:FUNCTION`` returning a dict of outputs, for user spaces),
+    ``constraints`` (strings such as ``"area_mm2 <= 1.0"``), ``ref_point``, ``ideal_point``.
+    """
+    spec = dict(spec)
+    known = {"space", "mode", "objectives", "energy", "area_budget", "power_budget", "accuracy", "checkpoint", "hardware",
+             "subnet", "table", "evaluator", "constraints", "ref_point", "ideal_point", "log"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ProblemError(f"unknown problem keys {unknown}; known: {sorted(known)}")
+    if "space" not in spec:
+        raise ProblemError("the problem needs a 'space'")
+    from cimnet_bo.space import list_spaces
+
+    space = spec["space"]
+    if spec.get("evaluator") or space not in list_spaces():
+        return _user_problem(spec)
+    kw: dict[str, Any] = {k: spec[k] for k in ("mode", "energy", "area_budget", "power_budget", "accuracy",
+                                               "checkpoint",
+                                               "hardware", "subnet", "ref_point", "ideal_point") if k in spec}
+    if spec.get("objectives") is not None:
+        kw["objectives"] = [o if isinstance(o, str) else o[0] for o in spec["objectives"]]
+    if spec.get("constraints"):
+        raise ProblemError("registered problems take area_budget and power_budget; 'constraints' is for "
+                           "user problems")
+    if spec.get("table"):
+        kw = {k: v for k, v in kw.items() if k not in ("accuracy", "checkpoint")}
+        return table_problem(space, spec["table"], **kw)
+    return Problem.from_space(space, **kw)
+
+
+def table_problem(space: str, table: str | Path, **kwargs: Any) -> Problem:
+    """A tabular problem over a labeled dataset of a registered space: accuracy looked up in
+    the table (modelled), latency/energy/area looked up too but declared cheap (known
+    functions and exact constraints, like the roofline), proposals restricted to the table.
+    ``kwargs`` go to :meth:`Problem.from_space`."""
+    from cimnet_bo.evaluate import CompositeEvaluator, Objective, TableEvaluator
+    from cimnet_bo.evaluate.evaluators import ROOFLINE_OBJECTIVES
+    from cimnet_bo.space import get_space
+    from cimnet_bo.store import read_dataset
+
+    full = get_space(space)
+    ds = read_dataset(table, full).ok()
+    cols = set(ds.frame.columns)
+    parts = []
+    if "accuracy" in cols:
+        acc = TableEvaluator(full, ds.frame[list(full.names) + ["accuracy"]],
+                             objectives=[Objective("accuracy", "max")], name=f"table:{Path(table).name}:accuracy")
+        acc.subnet_only = True  # accuracy is a property of the subnet (its predictors see no hardware)
+        parts.append(acc)
+    hw = [c for c in ROOFLINE_OBJECTIVES if c in cols]
+    if hw:
+        parts.append(TableEvaluator(full, ds.frame[list(full.names) + hw],
+                                    objectives=[Objective(c, "max" if c == "feasible" else "min", cheap=True)
+                                                for c in hw],
+                                    name=f"table:{Path(table).name}:roofline"))
+    if not parts:
+        raise ProblemError(f"{table} has none of the columns accuracy, {', '.join(ROOFLINE_OBJECTIVES)}")
+    evaluator = parts[0] if len(parts) == 1 else CompositeEvaluator(parts)
+    kwargs = {**kwargs, "area_budget": kwargs.get("area_budget", "baseline"),
+              "power_budget": kwargs.get("power_budget", "baseline")}
+    p0 = Problem.from_space(space, evaluator=evaluator, **kwargs)
+    cands = [c for c in ds.configs() if p0.space.is_valid(c)]
+    if not cands:
+        raise ProblemError(f"no row of {table} lies in the {kwargs.get('mode', 'joint')} space")
+    spec = {"space": space, "table": str(Path(table).resolve()), **{k: v for k, v in kwargs.items() if v is not None}}
+    try:
+        import json
+
+        json.dumps(spec)
+    except TypeError:
+        spec = None
+    return Problem(p0.space, evaluator, p0.objectives, p0.constraints, p0.ref_point, p0.ideal_point, p0.log,
+                   candidates=cands, name=f"{space}:table", spec=spec)
+
+
+def _user_problem(spec: Mapping[str, Any]) -> Problem:
+    import importlib
+
+    from cimnet_bo.evaluate import CallableEvaluator
+    from cimnet_bo.space import Space
+
+    path = Path(str(spec["space"]))
+    if not path.exists():
+        from cimnet_bo.space import list_spaces
+
+        raise ProblemError(f"space {spec['space']!r} is neither a registered space {list_spaces()} nor a file")
+    space = Space.from_yaml(path)
+    ev = spec.get("evaluator")
+    if not ev or ":" not in str(ev):
+        raise ProblemError("a user space needs 'evaluator: MODULE:FUNCTION' (config -> dict of outputs)")
+    mod, fn = str(ev).split(":", 1)
+    try:
+        func = getattr(importlib.import_module(mod), fn)
+    except (ImportError, AttributeError) as e:
+        raise ProblemError(f"evaluator {ev!r} not found: {e}") from None
+    objs = spec.get("objectives")
+    if not objs or any(isinstance(o, str) for o in objs):
+        raise ProblemError("a user problem needs objectives as [name, direction] pairs")
+    outputs = [tuple(o) for o in objs]
+    for c in spec.get("constraints") or []:
+        from cimnet_bo.moo import Constraint
+
+        name = Constraint.parse(c).name
+        if name not in [o[0] for o in outputs]:
+            outputs.append((name, "min"))
+    evaluator = CallableEvaluator(func, outputs, space=space, name=f"callable:{ev}")
+    return Problem(space, evaluator, [o[0] for o in objs], spec.get("constraints") or (), spec.get("ref_point"),
+                   spec.get("ideal_point"), spec.get("log"), spec=dict(spec))
+
+
+def as_problem(problem: Problem | str | Mapping[str, Any]) -> Problem:
+    """A :class:`Problem` from itself, a registered space name or a spec mapping."""
+    if isinstance(problem, Problem):
+        return problem
+    if isinstance(problem, str):
+        return Problem.from_space(problem)
+    if isinstance(problem, Mapping):
+        return problem_from_spec(problem)
+    raise ProblemError(f"cannot make a problem from {type(problem).__name__}")
