@@ -130,7 +130,15 @@ class SectionProfiler:
     numpy or other modules count for the line that made them.
     """
 
-    FILES = ("hardware/many.py", "hardware/batch.py", "hardware/config.py")
+    FILES = (
+        "hardware/many.py",
+        "hardware/inputs.py",
+        "hardware/kernel.py",
+        "hardware/batch.py",
+        "hardware/vit_batch.py",
+        "hardware/subnets.py",
+        "hardware/config.py",
+    )
     #: small helpers of the kernel, not traced: their time counts for the calling line
     HELPERS = ("_dot", "_cols", "_sub", "_own", "_lp", "_part", "_spill", "spill_terms", "block")
 
@@ -224,21 +232,21 @@ class SectionProfiler:
 
 
 STAGES = (  # (object, attribute, stage): the functions simulate_many spends its time in
-    ("many._Hardware", "chunk", "hardware knobs: validation, conversion to arrays"),
+    ("inputs.Chips", "chunk", "hardware knobs: validation, conversion to arrays"),
     ("many", "check_clock", "hardware knobs: validation, conversion to arrays"),
-    ("many._Tables", "chunk", "batch building: the chunk's networks"),
-    ("batch", "vit_batch", "batch building: the chunk's networks"),
+    ("inputs.Networks", "chunk", "batch building: the chunk's networks"),
+    ("subnets", "vit_batch", "batch building: the chunk's networks"),
     ("bench", "vit_batch", "batch building: the chunk's networks"),
-    ("many", "_kernel", "kernel: the model's arithmetic"),
+    ("many", "chunk_totals", "kernel: the model's arithmetic"),
 )
 
 
 def stage_times(fn, pairs: int, repeat: int) -> dict:
     """CPU seconds per 100k pairs of each stage of ``fn`` (best of ``repeat`` runs), by
     wrapping the stage functions with timers (only the outermost timed call counts)."""
-    from cimnet_bo.hardware import batch, many
+    from cimnet_bo.hardware import inputs, many, subnets
 
-    mods = {"many": many, "batch": batch, "bench": sys.modules[__name__]}
+    mods = {"many": many, "inputs": inputs, "subnets": subnets, "bench": sys.modules[__name__]}
     acc: dict[str, float] = defaultdict(float)
     depth = [0]
     saved = []
@@ -281,7 +289,7 @@ def stage_times(fn, pairs: int, repeat: int) -> dict:
 
 
 def kernel_sections(fn) -> dict:
-    """Shares of the kernel's time per ``# --- section`` of ``_kernel`` (line tracer; the
+    """Shares of the kernel's time per ``# --- section`` of ``chunk_totals`` (line tracer; the
     kernel's helpers count as one entry)."""
     prof = SectionProfiler()
     per_event = prof.calibrate()
@@ -289,7 +297,7 @@ def kernel_sections(fn) -> dict:
     acc = {k: max(v - per_event * prof.events[k], 0.0) for k, v in prof.acc.items()}
     kern: dict[str, float] = defaultdict(float)
     for k, v in acc.items():
-        if k.startswith("many._kernel"):
+        if k.startswith("kernel.chunk_totals"):
             kern[k.split(": ", 1)[1] if ": " in k else "set-up"] += v
     tot = sum(kern.values()) or 1.0
     return {k: v / tot for k, v in sorted(kern.items(), key=lambda kv: -kv[1])}

@@ -779,11 +779,9 @@ def test_simulate_many_with_reuse_and_streaming():
 
 
 def test_many_distinct_tables_are_padded_per_chunk(monkeypatch):
-    from cimnet_bo.hardware import many
+    from cimnet_bo.hardware.inputs import Networks
 
-    if not hasattr(getattr(many, "_Tables", None), "GLOBAL_ROWS"):
-        pytest.skip("simulate_many has no global padding threshold")
-    monkeypatch.setattr(many._Tables, "GLOBAL_ROWS", 10)
+    monkeypatch.setattr(Networks, "GLOBAL_ROWS", 10)
     space = get_space("vit-fmnist")
     cfgs = space.sample(25, 5)
     tabs = [layer_table(space, c) for c in cfgs]

@@ -238,7 +238,11 @@ def test_experiment_tiny_and_resumed(tmp_path):
     assert {k: load_run(d).n for k, d in again.run_dirs.items()} == stored
     assert (res.run_dirs["joint-seed1"] / "store.sqlite").stat().st_mtime_ns == mtime
     pd.testing.assert_frame_equal(again.speedup, res.speedup)
-    assert json.loads((res.out / "experiment.json").read_text())["budget"] == 10
+    state = json.loads((res.out / "experiment.json").read_text())
+    assert state["budget"] == 10
+    # plain JSON values: numbers stay numbers, the speedup table at full precision
+    assert state["baseline"]["num_layers"] == 5 and state["baseline"]["accuracy"] == b["accuracy"]
+    assert state["speedup"] == res.speedup.reset_index().to_dict(orient="records")
 
 
 def test_experiment_cli_qnehvi(tmp_path, capsys):

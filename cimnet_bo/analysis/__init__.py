@@ -23,9 +23,12 @@ Search runs (:mod:`cimnet_bo.analysis.runs`, :mod:`~cimnet_bo.analysis.report`,
   order, feasibility, the problem's fixed reference point); :func:`group_runs`,
   :func:`hypervolume_curves`, :func:`frames_by_group`, :func:`run_speedups`,
   :func:`runs_summary`, :func:`hypervolume_summary`: comparisons across runs and seeds.
-* :func:`write_report`: HTML + Markdown report with figures and tables (``cimnet-bo report``).
+* :func:`write_report`: HTML + Markdown report with figures and tables (``cimnet-bo report``),
+  written as a :class:`~cimnet_bo.analysis.document.Document`; numbers as text with
+  :mod:`~cimnet_bo.analysis.formatting` (:func:`format_speedup_table`).
 * :func:`run_experiment`: baseline vs model-only vs joint search under one area budget
-  (``cimnet-bo experiment``).
+  (``cimnet-bo experiment``); its ``RESULTS.md`` from
+  :mod:`~cimnet_bo.analysis.experiment_results`.
 """
 
 from cimnet_bo.moo import (
@@ -69,7 +72,8 @@ from cimnet_bo.analysis.runs import (
     run_speedups,
     runs_summary,
 )
-from cimnet_bo.analysis.report import Report, format_speedup_table, write_report
+from cimnet_bo.analysis.formatting import format_speedup_table
+from cimnet_bo.analysis.report import Report, write_report
 from cimnet_bo.analysis.experiment import (
     ExperimentResult,
     baseline_config,

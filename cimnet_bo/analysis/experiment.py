@@ -39,7 +39,6 @@ relative to the working directory, to paste into the README), ``speedup.csv``,
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,21 +47,23 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cimnet_bo.analysis.report import (
-    CIMNET_REFERENCE,
-    Report,
-    format_speedup_table,
-    markdown_table,
-    write_report,
+from cimnet_bo.analysis.experiment_results import (
+    SEARCH_MODES,
+    hardware_only_markdown,
+    regenerate_command,
+    relative_prefix,
+    results_markdown,
 )
+from cimnet_bo.analysis.formatting import format_speedup_table
+from cimnet_bo.analysis.report import Report, write_report
 from cimnet_bo.analysis.runs import (
     DEFAULT_TARGETS,
     ROLE_KEY,
-    RunData,
     baseline_point,
     load_run,
     run_speedups,
 )
+from cimnet_bo.core import plain
 
 #: Default evaluations per search run (each experiment: 1 baseline point, then 3 model-only,
 #: 3 hardware-only and 3 joint qNEHVI runs of this many evaluations).
@@ -72,7 +73,7 @@ FALLBACK_BUDGET = 48
 #: qNEHVI options of the experiment (a smaller pool than the library default: the rounds are
 #: dominated by accuracy evaluations anyway, and the pool still holds several thousand subnets).
 DEFAULT_QNEHVI_OPTIONS: dict[str, Any] = {"pool_size": 5000}
-SEARCH_MODES: tuple[str, ...] = ("model-only", "hardware-only", "joint")
+
 
 
 @dataclass
@@ -346,22 +347,22 @@ def run_experiment(
     settings = {"space": space, "seeds": seed_list, "budget": int(budget), "batch_size": int(batch_size),
                 "n_init": n_init, "strategy": strategy, "strategy_options": dict(strategy_options),
                 "accuracy": accuracy, "checkpoint": checkpoint, "targets": [float(t) for t in targets]}
-    command = _command(space, out, runs_dir, seed_list, budget, strategy, accuracy, checkpoint)
+    command = regenerate_command(space, out, runs_dir, seed_list, budget, strategy, accuracy, checkpoint)
     total = float(sum(seconds.values()))
     md = results_markdown(space, base, speedup, runs, settings, command, total, link_prefix="",
                           report=rep is not None)
     results = out / "RESULTS.md"
     results.write_text(md)
-    prefix = _relative_prefix(out)
+    prefix = relative_prefix(out)
     if prefix is not None:
         (out / "README_section.md").write_text(
             results_markdown(space, base, speedup, runs, settings, command, total, link_prefix=prefix,
                              report=rep is not None))
-    state_file.write_text(json.dumps({
+    state_file.write_text(json.dumps(plain({
         **settings, "baseline": base, "seconds": seconds, "total_seconds": total,
         "this_invocation_seconds": time.perf_counter() - t_start,
-        "speedup": json.loads(speedup.reset_index().to_json(orient="records")),
-    }, indent=2, default=str) + "\n")
+        "speedup": plain(speedup.reset_index().to_dict(orient="records"), finite=True),
+    }), indent=2, default=str) + "\n")
     return ExperimentResult(space=space, out=out, runs_dir=runs_dir, run_dirs=run_dirs, baseline=base,
                             speedup=speedup, speedup_seeds=speedup_seeds, results=results, report=rep,
                             seconds=seconds)
@@ -406,124 +407,9 @@ def hardware_only_experiment(space: str, out: str | Path | None = None, subnet: 
     }
     out = Path(out) if out is not None else Path("experiments") / space
     out.mkdir(parents=True, exist_ok=True)
-    (out / "experiment.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    (out / "experiment.json").write_text(json.dumps(plain(result), indent=2, default=str) + "\n")
     (out / "RESULTS.md").write_text(hardware_only_markdown(result))
     return {**result, "results": out / "RESULTS.md"}
-
-
-def hardware_only_markdown(result: Mapping[str, Any]) -> str:
-    """The Markdown section of :func:`hardware_only_experiment`'s result."""
-    b, h = result["baseline"], result["best"]
-    budgets = result["budgets"]
-    rows = [["", "latency", "energy", "area", "peak power"],
-            ["baseline chip", f"{b['latency_s'] * 1e3:.4g} ms", f"{b['energy_j'] * 1e3:.4g} mJ",
-             f"{b['area_mm2']:.4g} mm²", f"{b['power_w']:.4g} W"],
-            ["best chip", f"{h['latency_s'] * 1e3:.4g} ms", f"{h['energy_j'] * 1e3:.4g} mJ",
-             f"{h['area_mm2']:.4g} mm²", f"{h['power_w']:.4g} W"]]
-    table = pd.DataFrame(rows[1:], columns=rows[0])
-    chip = ", ".join(f"{k} {v}" for k, v in h["chip"].items())
-    limits = " and ".join(f"`{k} <= {v:.6g}`" for k, v in budgets.items())
-    return "\n".join([
-        f"### Hardware-only: the largest network of `{result['space']}` on its best chip",
-        "",
-        f"The network is fixed; its best chip within the baseline chip's budgets ({limits}) is found "
-        f"exactly by the hardware optimiser (every maximal chip of the space simulated). Speedup "
-        f"**{result['speedup']:.2f}x**; energy per inference {1 / result['energy_ratio']:.2f}x the baseline chip's.",
-        "",
-        markdown_table(table),
-        "",
-        f"Best chip: {chip}.",
-        "",
-        f"Regenerate with `cimnet-bo experiment --space {result['space']} --hardware-only` "
-        f"({result['seconds']:.0f} s).",
-        "",
-    ])
-
-
-def hypervolume_table(runs: Sequence[RunData]) -> pd.DataFrame:
-    """One row per role (baseline, model-only, hardware-only, joint): mean, min and max
-    hypervolume over its runs, evaluations per run."""
-    rows = []
-    for role in ("baseline", *SEARCH_MODES):
-        hv = [r.hypervolume() for r in runs if r.role == role]
-        n = [r.n for r in runs if r.role == role]
-        if hv:
-            rows.append({"run": role, "hypervolume": f"{np.mean(hv):.4f} ({min(hv):.4f}-{max(hv):.4f})",
-                         "evaluations": f"{min(n)}" if min(n) == max(n) else f"{min(n)}-{max(n)}"})
-    return pd.DataFrame(rows)
-
-
-def _relative_prefix(out: Path) -> str | None:
-    """``out`` relative to the working directory, with a trailing slash (None when outside)."""
-    try:
-        rel = Path(os.path.relpath(out.resolve(), Path.cwd().resolve()))
-    except ValueError:
-        return None
-    if rel.parts and rel.parts[0] == "..":
-        return None
-    return "" if str(rel) == "." else rel.as_posix() + "/"
-
-
-def _command(space: str, out: Path, runs_dir: Path, seeds: list[int], budget: int, strategy: str, accuracy: str,
-             checkpoint: str | None) -> str:
-    parts = ["cimnet-bo experiment", f"--space {space}", f"--seeds {len(seeds)}" if seeds == list(range(len(seeds)))
-             else "--seeds " + ",".join(map(str, seeds)), f"--budget {budget}", f"--out {out.as_posix()}"]
-    if runs_dir != out / "runs":
-        parts.append(f"--runs {runs_dir.as_posix()}")
-    if strategy != "qnehvi":
-        parts.append(f"--strategy {strategy}")
-    if accuracy != "supernet":
-        parts.append(f"--accuracy {accuracy}")
-    if checkpoint:
-        parts.append(f"--checkpoint {checkpoint}")
-    return " ".join(parts)
-
-
-def results_markdown(space: str, baseline: Mapping[str, Any], speedup: pd.DataFrame, runs: Sequence[RunData],
-                     settings: Mapping[str, Any], command: str, seconds: float, link_prefix: str = "",
-                     report: bool = True) -> str:
-    """The experiment's Markdown section: the baseline, the speedup table, figures, command."""
-    cons = runs[0].constraints
-    parts = [f"`{name} <= {cons[name][1]:.4g}` {unit}" for name, unit in (("area_mm2", "mm²"), ("power_w", "W"))
-             if name in cons]
-    budget_text = (" and ".join(parts) + ", the baseline chip's") if parts else "no area or power constraint"
-    n_seeds = len(settings["seeds"])
-    lines = [
-        f"### Joint versus model-only and hardware-only search: `{space}`",
-        "",
-        f"Same budgets ({budget_text}). Baseline: the largest subnet on the baseline hardware, accuracy "
-        f"**{baseline['accuracy']:.4f}**, latency **{baseline['latency_s'] * 1e3:.4g} ms**. Model-only search "
-        f"(hardware frozen at the baseline chip), hardware-only (the largest subnet on its best chip, computed "
-        f"exactly) and joint search (subnets, each on its best chip), {settings['strategy']}, "
-        f"{settings['budget']} evaluations per search run (the first {settings['n_init']}: the baseline point, "
-        f"the largest subnet on its best chip where the hardware is computed, and random subnets), "
-        f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; accuracy "
-        + ("of the trained supernet's subnets on the Fashion-MNIST validation split"
-           if settings['accuracy'] == 'supernet' else f"from `{settings['accuracy']}`")
-        + ", latency, area and peak power from the CiM roofline model (version 2).",
-        "",
-        "Iso-accuracy speedup over the baseline (mean over seeds; range and seeds reaching the target in "
-        "brackets):",
-        "",
-        markdown_table(format_speedup_table(speedup)),
-        "",
-        f"Reference: {CIMNET_REFERENCE}.",
-        "",
-        "Hypervolume of each search's feasible points (the registered problem's normalisation: "
-        "reference 0, ideal 1), mean over seeds (range):",
-        "",
-        markdown_table(hypervolume_table(runs)),
-        "",
-    ]
-    if report:
-        lines += [f"![Pareto fronts, {space}]({link_prefix}report/pareto_fronts.png)",
-                  f"![Hypervolume, {space}]({link_prefix}report/hypervolume.png)", ""]
-    lines += [f"Regenerate with `{command}` (or `make experiment`); it resumes its runs. "
-              f"Search time, summed over the runs and over every invocation that resumed them: "
-              f"{seconds / 60:.0f} min on this machine ({os.cpu_count()} CPU cores). "
-              + (f"Full report: [{link_prefix}report/index.html]({link_prefix}report/index.html)." if report else ""),
-              ""]
-    return "\n".join(lines)
 
 
 __all__ = [
@@ -534,5 +420,4 @@ __all__ = [
     "hardware_only_experiment",
     "make_baseline_run",
     "run_experiment",
-    "results_markdown",
 ]

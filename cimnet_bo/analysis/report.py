@@ -22,16 +22,21 @@ problem are comparable.
 
 from __future__ import annotations
 
-import html
-import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 
+from cimnet_bo.analysis.document import Document
+from cimnet_bo.analysis.formatting import (
+    CIMNET_REFERENCE,
+    fmt_frame,
+    fmt_target,
+    fmt_value,
+    format_speedup_table,
+)
 from cimnet_bo.analysis.runs import (
     DEFAULT_TARGETS,
     RunData,
@@ -48,181 +53,7 @@ from cimnet_bo.analysis.runs import (
     slug,
 )
 
-CIMNET_REFERENCE = "CiMNet (ViT-B on ImageNet): 1.7x model-only, 3.1x joint at the baseline's accuracy"
 
-
-# ============================================================================ documents
-@dataclass
-class Document:
-    """A report as a list of blocks, rendered to Markdown and to HTML from the same content.
-
-    Blocks: ``("h", level, text)``, ``("p", text)``, ``("table", DataFrame of strings,
-    caption)``, ``("img", file name, alt text)``, ``("code", text)``.
-    """
-
-    title: str
-    blocks: list[tuple] = field(default_factory=list)
-
-    def h(self, level: int, text: str) -> None:
-        self.blocks.append(("h", level, text))
-
-    def p(self, text: str) -> None:
-        self.blocks.append(("p", text))
-
-    def table(self, frame: pd.DataFrame, caption: str = "") -> None:
-        self.blocks.append(("table", frame, caption))
-
-    def img(self, name: str, alt: str) -> None:
-        self.blocks.append(("img", name, alt))
-
-    def code(self, text: str) -> None:
-        self.blocks.append(("code", text))
-
-    def markdown(self, heading: bool = True) -> str:
-        lines = [f"# {self.title}", ""] if heading else []
-        for b in self.blocks:
-            if b[0] == "h":
-                lines += ["#" * b[1] + " " + b[2], ""]
-            elif b[0] == "p":
-                lines += [b[1], ""]
-            elif b[0] == "table":
-                if b[2]:
-                    lines += [f"*{b[2]}*", ""]
-                lines += [markdown_table(b[1]), ""]
-            elif b[0] == "img":
-                lines += [f"![{b[2]}]({b[1]})", ""]
-            elif b[0] == "code":
-                lines += ["```", b[1], "```", ""]
-        return "\n".join(lines).rstrip() + "\n"
-
-    def html(self) -> str:
-        e = html.escape
-        parts = [
-            "<!DOCTYPE html>", "<html lang=\"en\">", "<head>", "<meta charset=\"utf-8\">",
-            f"<title>{e(self.title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-            f"<h1>{e(self.title)}</h1>",
-        ]
-        for b in self.blocks:
-            if b[0] == "h":
-                parts.append(f"<h{b[1]}>{e(b[2])}</h{b[1]}>")
-            elif b[0] == "p":
-                parts.append(f"<p>{_inline_html(b[1])}</p>")
-            elif b[0] == "table":
-                cap = f"<caption>{e(b[2])}</caption>" if b[2] else ""
-                parts.append(f"<div class=\"scroll\"><table>{cap}{_html_rows(b[1])}</table></div>")
-            elif b[0] == "img":
-                parts.append(f"<figure><img src=\"{e(b[1])}\" alt=\"{e(b[2])}\">"
-                             f"<figcaption>{e(b[2])}</figcaption></figure>")
-            elif b[0] == "code":
-                parts.append(f"<pre>{e(b[1])}</pre>")
-        parts += ["</body>", "</html>", ""]
-        return "\n".join(parts)
-
-
-_CSS = (
-    "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
-    "table{border-collapse:collapse;font-size:13px;margin:.5em 0}"
-    "th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}"
-    "th{background:#f0f0f0}caption{text-align:left;font-style:italic;padding:3px 0}"
-    ".scroll{overflow-x:auto}img{max-width:100%}figure{margin:1em 0}"
-    "figcaption{font-size:12px;color:#555}code,pre{background:#f6f6f6;padding:1px 4px}"
-)
-
-
-def _inline_html(text: str) -> str:
-    """Escape, then render Markdown's inline ``code`` and **bold**."""
-    import re
-
-    t = html.escape(text)
-    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", t)
-
-
-def _html_rows(frame: pd.DataFrame) -> str:
-    e = html.escape
-    head = "<tr>" + "".join(f"<th>{e(str(c))}</th>" for c in frame.columns) + "</tr>"
-    body = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
-    return f"<thead>{head}</thead><tbody>{body}</tbody>"
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table of ``frame`` (values as given, ``|`` escaped)."""
-
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    cols = [cell(c) for c in frame.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines)
-
-
-# ============================================================================ formatting
-def fmt_value(v: Any, column: str = "") -> str:
-    """A cell as text: accuracies with 4 decimals, other floats with 4 significant digits,
-    NaN/None as ``-``."""
-    if v is None:
-        return "-"
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        if math.isnan(f):
-            return "-"
-        if math.isinf(f):
-            return "inf"
-        if "accuracy" in column:
-            return f"{f:.4f}"
-        if f.is_integer() and abs(f) < 1e6 and not any(k in column for k in ("_s", "_j", "hypervolume")):
-            return str(int(f))
-        return f"{f:.4g}"
-    return str(v)
-
-
-def fmt_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every cell of ``frame`` formatted with :func:`fmt_value` (columns kept)."""
-    return pd.DataFrame({c: [fmt_value(v, str(c)) for v in frame[c].tolist()] for c in frame.columns})
-
-
-def fmt_target(offset: float) -> str:
-    """``0.0 -> "baseline accuracy"``, ``-0.005 -> "baseline - 0.5 pt"`` (points = 1/100)."""
-    if abs(offset) < 1e-12:
-        return "baseline accuracy"
-    pts = offset * 100
-    return f"baseline {'-' if pts < 0 else '+'} {abs(pts):g} pt"
-
-
-def format_speedup_table(wide: pd.DataFrame) -> pd.DataFrame:
-    """The wide speedup table (:func:`run_speedups`) as text: one row per target; per group
-    ``"2.31x"``, with ``"(min-max, k/n seeds)"`` when the group has several seeds."""
-    rows = []
-    groups = [c for c in wide.columns if not any(c.endswith(s) for s in (" min", " max", " n"))]
-    for (off, acc), row in wide.iterrows():
-        out = {"target": fmt_target(off), "accuracy >=": f"{acc:.4f}"}
-        for g in groups:
-            mean = row[g]
-            text = "-" if pd.isna(mean) else f"{mean:.2f}x"
-            if f"{g} n" in wide.columns:
-                n_seeds = _n_seeds(wide, g)
-                k = int(row[f"{g} n"])
-                if k:
-                    text += f" ({row[f'{g} min']:.2f}-{row[f'{g} max']:.2f}, {k}/{n_seeds} seeds)"
-                else:
-                    text += f" (0/{n_seeds} seeds reach it)"
-            out[f"{g} speedup"] = text
-        rows.append(out)
-    return pd.DataFrame(rows)
-
-
-def _n_seeds(wide: pd.DataFrame, group: str) -> int:
-    return int(wide.attrs.get("n_seeds", {}).get(group, wide[f"{group} n"].max()))
-
-
-# ============================================================================ the report
 @dataclass
 class Report:
     """What :func:`write_report` wrote.
@@ -511,14 +342,4 @@ def _csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-__all__ = [
-    "Document",
-    "Report",
-    "write_report",
-    "markdown_table",
-    "fmt_value",
-    "fmt_frame",
-    "fmt_target",
-    "format_speedup_table",
-    "CIMNET_REFERENCE",
-]
+__all__ = ["Report", "write_report"]

@@ -216,7 +216,7 @@ def simulate_grid(space: Any, subnets: Sequence[Mapping[str, Any]], chips: Mappi
     outputs : sequence of str
         Outputs of :func:`simulate_many` to return.
     """
-    from cimnet_bo.hardware.batch import batch_from_configs
+    from cimnet_bo.hardware.subnets import batch_from_configs
     from cimnet_bo.hardware.many import simulate_many
 
     tech = space_technology(space, tech)
