@@ -106,7 +106,8 @@ def _report(args: argparse.Namespace) -> int:
 
 def _baseline(args: argparse.Namespace) -> int:
     from cimnet_bo.analysis.experiment import make_baseline_run
-    from cimnet_bo.analysis.runs import baseline_point, load_run
+    from cimnet_bo.analysis.compare import baseline_point
+    from cimnet_bo.analysis.runs import load_run
     from cimnet_bo.search import Problem
 
     problem = Problem.from_space(args.space, mode="model-only", accuracy=args.accuracy, checkpoint=args.checkpoint)

@@ -57,20 +57,22 @@ from cimnet_bo.analysis.plots import (
     plot_point_roofline,
 )
 from cimnet_bo.analysis.speedup import SPEEDUP_COLUMNS, iso_accuracy_speedup, speedup_table
-from cimnet_bo.analysis.runs import (
-    DEFAULT_TARGETS,
-    RunData,
-    RunLoadError,
+from cimnet_bo.analysis.compare import (
     baseline_point,
     find_baseline,
     frames_by_group,
     group_runs,
     hypervolume_curves,
     hypervolume_summary,
-    load_run,
-    load_runs,
     run_speedups,
     runs_summary,
+)
+from cimnet_bo.analysis.runs import (
+    DEFAULT_TARGETS,
+    RunData,
+    RunLoadError,
+    load_run,
+    load_runs,
 )
 from cimnet_bo.analysis.formatting import format_speedup_table
 from cimnet_bo.analysis.report import Report, write_report

@@ -56,12 +56,14 @@ from cimnet_bo.analysis.experiment_results import (
 )
 from cimnet_bo.analysis.formatting import format_speedup_table
 from cimnet_bo.analysis.report import Report, write_report
+from cimnet_bo.analysis.compare import (
+    baseline_point,
+    run_speedups,
+)
 from cimnet_bo.analysis.runs import (
     DEFAULT_TARGETS,
     ROLE_KEY,
-    baseline_point,
     load_run,
-    run_speedups,
 )
 from cimnet_bo.core import plain
 

@@ -37,9 +37,7 @@ from cimnet_bo.analysis.formatting import (
     fmt_value,
     format_speedup_table,
 )
-from cimnet_bo.analysis.runs import (
-    DEFAULT_TARGETS,
-    RunData,
+from cimnet_bo.analysis.compare import (
     baseline_point,
     check_comparable,
     find_baseline,
@@ -47,10 +45,14 @@ from cimnet_bo.analysis.runs import (
     group_runs,
     hypervolume_curves,
     hypervolume_summary,
-    load_runs,
     run_speedups,
     runs_summary,
     slug,
+)
+from cimnet_bo.analysis.runs import (
+    DEFAULT_TARGETS,
+    RunData,
+    load_runs,
 )
 
 

@@ -10,14 +10,7 @@ from cimnet_bo.moo.constraints import (
     constraints_dict,
     feasible_mask,
 )
-from cimnet_bo.moo.hypervolume import (
-    LOG_OBJECTIVES,
-    HypervolumeScale,
-    hypervolume,
-    hypervolume_curve,
-    normalize,
-    unnormalize,
-)
+from cimnet_bo.moo.hypervolume import hypervolume, hypervolume_curve
 from cimnet_bo.moo.objectives import (
     DIRECTIONS,
     KNOWN_DIRECTIONS,
@@ -35,6 +28,7 @@ from cimnet_bo.moo.objectives import (
     to_minimization,
 )
 from cimnet_bo.moo.pareto import best_values, nondominated_min, pareto_front, pareto_mask
+from cimnet_bo.moo.scale import LOG_OBJECTIVES, HypervolumeScale, normalize, unnormalize
 
 __all__ = [
     "OPERATORS", "Constraint", "ConstraintError", "ConstraintsLike", "as_constraints", "constraints_dict",
