@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from cimnet_bo.analysis.runs import DEFAULT_TARGETS, ROLE_ORDER, RunData, RunLoadError
+from cimnet_bo.analysis.runs import DEFAULT_TARGETS, ROLE_ORDER, RunData, RunLoadError, stored_value
 from cimnet_bo.analysis.speedup import speedup_table
 
 
@@ -106,7 +106,7 @@ def baseline_point(run: RunData) -> dict[str, Any]:
         raise RunLoadError(f"the baseline run {run.label} holds no successful evaluation")
     row = ok.iloc[0]
     cols = [*run.output_columns, *[c for c in run.choices if c in row]]
-    return {c: _plain(row[c]) for c in cols}
+    return {c: stored_value(row[c]) for c in cols}
 
 
 def run_speedups(

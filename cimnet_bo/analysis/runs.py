@@ -208,7 +208,7 @@ class RunData:
         ``"hardware"`` or ``"all"``); the choices the problem froze are left out."""
         names = {"subnet": self.subnet_choices, "hardware": self.hardware_choices}.get(side, self.choices)
         active = self.active_choices(row)
-        return " ".join(f"{n}={_plain(row[n])}" for n in names if n in row and n not in self.fixed and n in active)
+        return " ".join(f"{n}={stored_value(row[n])}" for n in names if n in row and n not in self.fixed and n in active)
 
     def active_choices(self, row: Mapping[str, Any] | pd.Series) -> set[str]:
         """The choices active in a configuration (a layer's choices are inactive when a depth
@@ -216,7 +216,7 @@ class RunData:
         if self.space is None:
             return set(self.choices)
         try:
-            idx = self.space.to_indices([{n: _plain(row[n]) for n in self.space.names}])
+            idx = self.space.to_indices([{n: stored_value(row[n]) for n in self.space.names}])
         except (KeyError, ValueError):
             return set(self.choices)
         mask = self.space.active_mask(idx)[0]
@@ -227,7 +227,7 @@ class RunData:
                 f"{self.n}/{self.budget} evaluations)")
 
 
-def _plain(v: Any) -> Any:
+def stored_value(v: Any) -> Any:
     """A stored choice value as Python (parquet/SQLite give back whole numbers as floats)."""
     v = plain(v)
     return int(v) if isinstance(v, float) and v.is_integer() else v

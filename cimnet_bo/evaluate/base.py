@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.core import plain
-from cimnet_bo.moo import Objective, objective_list
+from cimnet_bo.moo import Objective
 
 @dataclass
 class Evaluations:

@@ -13,7 +13,7 @@ the totals and the breakdown, areas in mm^2.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -26,7 +26,7 @@ by :mod:`cimnet_bo.search.registered`.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
