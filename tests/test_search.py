@@ -163,7 +163,7 @@ def test_invalid_options_are_clear_errors(tmp_path, vit_problem):
         Problem.from_space("vit-fmnist", mode="both")
     with pytest.raises(ProblemError, match="no option.*'pool'.*pool_size"):
         make_strategy("qnehvi", pool=10)
-    with pytest.raises(ProblemError, match="unknown surrogate 'rf'"):
+    with pytest.raises(UnknownNameError, match="unknown surrogate 'rf'.*gp, xgb-ensemble, gp-xgb-mean"):
         make_strategy("qnehvi", surrogate="rf")
     with pytest.raises(ProblemError, match="at least two objectives"):
         Problem(p.space, p.evaluator, ["f1"], ref_point=[1])

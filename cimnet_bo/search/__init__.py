@@ -36,20 +36,20 @@ from cimnet_bo.search.runner import (
     table_problem,
     tell,
 )
+from cimnet_bo.search.qnehvi import QNEHVI
 from cimnet_bo.search.strategies import (
     LINAS,
-    QNEHVI,
     STRATEGIES,
     NSGA2Search,
     RandomSearch,
     Strategy,
     make_strategy,
 )
-from cimnet_bo.search.surrogates import SURROGATES
+from cimnet_bo.search.surrogates import SURROGATES, Surrogate
 
 __all__ = [
     "Problem", "Constraint", "ProblemError", "REFERENCE_POINTS", "LOG_OBJECTIVES", "MODES", "baseline_chip",
     "hypervolume_u", "Run", "run_search", "propose", "tell", "as_problem", "problem_from_spec", "table_problem",
     "Strategy", "STRATEGIES", "make_strategy", "QNEHVI", "RandomSearch", "NSGA2Search",
-    "LINAS", "SURROGATES", "BestChips",
+    "LINAS", "SURROGATES", "Surrogate", "BestChips",
 ]
