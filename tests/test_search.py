@@ -25,9 +25,11 @@ from cimnet_bo.search import (  # noqa: E402
     LOG_OBJECTIVES,
     REFERENCE_POINTS,
     STRATEGIES,
+    SURROGATES,
     Problem,
     ProblemError,
     Run,
+    Surrogate,
     make_strategy,
     propose,
     run_search,
@@ -527,4 +529,9 @@ def test_toy_example_runs(tmp_path, capsys):
 
 def test_strategy_registry():
     assert set(STRATEGIES) >= {"qnehvi", "random", "nsga2", "linas"}
+    assert list(SURROGATES) == ["gp", "xgb-ensemble", "gp-xgb-mean"]
+    for name in SURROGATES:
+        assert issubclass(SURROGATES[name], Surrogate) and SURROGATES[name].name == name
+    with pytest.raises(UnknownNameError, match="unknown surrogate 'rf'"):
+        SURROGATES["rf"]
     assert make_strategy("qnehvi").get_params()["surrogate"] == "gp"
