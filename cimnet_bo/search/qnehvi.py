@@ -51,7 +51,7 @@ class QNEHVI(Strategy):
         not allow it); ``"search"``: the hardware knobs are searched like the subnet's;
         ``"auto"`` (default): ``"best"`` where the problem allows it, else ``"search"``.
     surrogate : {"gp", "xgb-ensemble", "gp-xgb-mean"}
-        See :mod:`cimnet_bo.search.surrogates`.
+        A name in :data:`cimnet_bo.search.surrogates.SURROGATES` (see that module).
     known_cheap : bool
         Use cheap objectives (the roofline) as known functions instead of modelling them.
     pool_size : int
