@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from cimnet_bo.search import Problem, run_search
     from cimnet_bo.search.state import Caches, SearchState
-    from cimnet_bo.search.strategies import QNEHVI
+    from cimnet_bo.search import QNEHVI
     from cimnet_bo.search.toy import SyntheticAccuracy
 
     problem = Problem.from_space(args.space, accuracy=SyntheticAccuracy(args.space))

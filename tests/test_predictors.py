@@ -242,3 +242,55 @@ def test_cim_model_versions_are_not_mixed(tmp_path, data, ds):
     saved.write_text(json.dumps(d))
     with pytest.raises(ValueError, match="CiM model version 1"):
         XGBPredictor.load(saved)
+
+
+def test_xgb_functions_share_one_parameter_set():
+    """The predictor and the search build their regressors with the same factory: parameter sets,
+    caller overrides and the seed all reach XGBoost."""
+    from cimnet_bo.predictors import XGB_SEARCH_DEFAULTS, XGB_SUBNET_DEFAULTS, fit_xgb, xgb_bootstrap, xgb_oof
+
+    rng = np.random.default_rng(0)
+    F = rng.random((40, 3))
+    y = F[:, 0] * 2 + 0.05 * rng.random(40)
+    params = {**XGB_SEARCH_DEFAULTS, "n_estimators": 30, "n_jobs": 1}
+    model = fit_xgb(F, y, params, seed=5)
+    got = model.get_params()
+    assert got["n_estimators"] == 30 and got["random_state"] == 5
+    assert got["max_depth"] == XGB_SEARCH_DEFAULTS["max_depth"]
+    oof = xgb_oof(F, y, params, seed=1, folds=4)
+    assert oof.shape == (40,) and not np.allclose(oof, model.predict(F))  # no row predicted by a model that saw it
+    assert np.corrcoef(oof, y)[0, 1] > 0.8
+    boot = xgb_bootstrap(F, y, F[:7], params, members=3, seed=2)
+    assert boot.shape == (7, 3) and np.ptp(boot, axis=1).max() > 0  # members differ
+    assert np.array_equal(boot, xgb_bootstrap(F, y, F[:7], params, members=3, seed=2))
+    pred = XGBPredictor("vit-fmnist", "accuracy", n_estimators=20, n_jobs=1)
+    reg = pred._regressor().get_params()
+    assert reg["n_estimators"] == 20 and reg["max_depth"] == XGB_SUBNET_DEFAULTS["max_depth"] and reg["n_jobs"] == 1
+
+
+def test_gp_fit_on_a_subset_conditions_on_all_rows():
+    """``fit_gp``: hyper-parameters from ``fit_rows`` only, the posterior on every row; columns
+    past ``d`` are not seen by the GP."""
+    import torch
+
+    from cimnet_bo.predictors import fit_gp, gp_model
+
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 3))
+    y = np.sin(4 * X[:, 0]) + X[:, 1]
+    rows = np.arange(0, 40, 2)
+    torch.manual_seed(0)
+    full = fit_gp(X, y, d=2, maxiter=30, fit_rows=rows)
+    torch.manual_seed(0)
+    small = fit_gp(X[rows], y[rows], d=2, maxiter=30)
+    assert full.train_targets.shape == (40,) and small.train_targets.shape == (20,)
+    for (name, a), (_, b) in zip(full.named_parameters(), small.named_parameters()):
+        assert torch.equal(a, b), name
+    Xq = torch.as_tensor(rng.random((5, 3)))
+    Xq2 = Xq.clone()
+    Xq2[:, 2] = 0.5
+    with torch.no_grad():
+        assert torch.allclose(full.posterior(Xq).mean, full.posterior(Xq2).mean)
+        held_out = torch.as_tensor(X[1::2])  # training rows of full only
+        assert full.posterior(held_out).variance.max() < small.posterior(held_out).variance.max()
+    assert not hasattr(gp_model(X, y), "input_transform") and hasattr(full, "input_transform")

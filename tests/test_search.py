@@ -24,9 +24,11 @@ from cimnet_bo.cli import main as cli_main  # noqa: E402
 from cimnet_bo.search import (  # noqa: E402
     REFERENCE_POINTS,
     STRATEGIES,
+    SURROGATES,
     Problem,
     ProblemError,
     Run,
+    Surrogate,
     make_strategy,
     propose,
     run_search,
@@ -160,7 +162,7 @@ def test_invalid_options_are_clear_errors(tmp_path, vit_problem):
         Problem.from_space("vit-fmnist", mode="both")
     with pytest.raises(ProblemError, match="no option.*'pool'.*pool_size"):
         make_strategy("qnehvi", pool=10)
-    with pytest.raises(ProblemError, match="unknown surrogate 'rf'"):
+    with pytest.raises(UnknownNameError, match="unknown surrogate 'rf'.*gp, xgb-ensemble, gp-xgb-mean"):
         make_strategy("qnehvi", surrogate="rf")
     with pytest.raises(ProblemError, match="at least two objectives"):
         Problem(p.space, p.evaluator, ["f1"], ref_point=[1])
@@ -524,4 +526,9 @@ def test_toy_example_runs(tmp_path, capsys):
 
 def test_strategy_registry():
     assert set(STRATEGIES) >= {"qnehvi", "random", "nsga2", "linas"}
+    assert list(SURROGATES) == ["gp", "xgb-ensemble", "gp-xgb-mean"]
+    for name in SURROGATES:
+        assert issubclass(SURROGATES[name], Surrogate) and SURROGATES[name].name == name
+    with pytest.raises(UnknownNameError, match="unknown surrogate 'rf'"):
+        SURROGATES["rf"]
     assert make_strategy("qnehvi").get_params()["surrogate"] == "gp"

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.core import Registry
+from cimnet_bo.moo import LOG_OBJECTIVES
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
 from cimnet_bo.predictors.features import FeatureBuilder
 
@@ -26,8 +27,6 @@ SUBNET_OBJECTIVES = ("accuracy", "top1", "acc", "params", "macs")
 #: 0/1 indicator outputs (the roofline's ``feasible``): exact constraints, not regression
 #: targets; ``train_predictors`` skips them unless asked by name.
 INDICATOR_OUTPUTS = ("feasible",)
-#: Positive objectives spanning orders of magnitude: learned as log(y) by default.
-LOG_OBJECTIVES = ("latency_s", "energy_j", "area_mm2", "program_time_s")
 
 #: Registered predictor classes by short name (``xgb``, ``ridge``, ``svr``, ``mlp``, ``gp``).
 #: ``@PREDICTORS.register(name)`` sets the class's ``kind``.

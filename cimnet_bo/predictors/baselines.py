@@ -5,8 +5,9 @@
   cross-validation (Ridge: ``alpha``; RBF-SVR: ``C`` with ``gamma="auto"``).
 * :class:`MLPPredictor`: Once-for-All's accuracy predictor: an MLP with three hidden layers
   of 400 ReLU units on one-hot encodings (scikit-learn ``MLPRegressor``, Adam).
-* :class:`GPPredictor`: BoTorch ``SingleTaskGP`` (Matern-5/2 ARD, standardized outcome) on the
-  space encoding in [0, 1], double precision, hyper-parameters by marginal likelihood.
+* :class:`GPPredictor`: the project's GP (:mod:`cimnet_bo.predictors.gp`: BoTorch
+  ``SingleTaskGP``, RBF ARD kernel, standardized outcome, double precision, hyper-parameters by
+  marginal likelihood) on the space encoding in [0, 1].
 
 Latency and energy are learned in log space by all of them (same default as XGBoost).
 """
@@ -20,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from cimnet_bo.predictors.base import PREDICTORS, Predictor
+from cimnet_bo.predictors.gp import fit_gp, gp_model
 
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 13))
 SVR_CS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -167,9 +169,9 @@ class MLPPredictor(_SklearnPredictor):
 
 @PREDICTORS.register("gp")
 class GPPredictor(Predictor):
-    """BoTorch ``SingleTaskGP`` on the space encoding (n x d in [0, 1]), double precision,
-    outcome standardized, hyper-parameters fitted by exact marginal likelihood; predicts
-    the posterior mean.
+    """The project's GP (:func:`cimnet_bo.predictors.gp.fit_gp`: BoTorch ``SingleTaskGP``,
+    double precision, outcome standardized, hyper-parameters fitted by exact marginal
+    likelihood) on the space encoding (n x d in [0, 1]); predicts the posterior mean.
 
     Parameters
     ----------
@@ -210,16 +212,8 @@ class GPPredictor(Predictor):
         Xs = (X - self.x_lo_) / self.x_span_
         return torch.as_tensor(Xs, dtype=torch.float64)
 
-    def _build(self, train_X, train_Y):
-        from botorch.models import SingleTaskGP
-        from botorch.models.transforms.outcome import Standardize
-
-        return SingleTaskGP(train_X, train_Y, outcome_transform=Standardize(m=1))
-
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         import torch
-        from botorch.fit import fit_gpytorch_mll
-        from gpytorch.mlls import ExactMarginalLogLikelihood
 
         if self.max_train is not None and len(X) > self.max_train:
             keep = np.random.default_rng(self.seed).choice(len(X), self.max_train, replace=False)
@@ -230,13 +224,8 @@ class GPPredictor(Predictor):
         else:
             self.x_lo_, self.x_span_ = np.zeros(X.shape[1]), np.ones(X.shape[1])
         torch.manual_seed(self.seed)
-        tX = self._scale(X)
-        tY = torch.as_tensor(y, dtype=torch.float64).unsqueeze(-1)
         with self._threads():
-            self.model_ = self._build(tX, tY)
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(self.model_.likelihood, self.model_),
-                             optimizer_kwargs={"options": {"maxiter": self.maxiter}})
-        self.model_.eval()
+            self.model_ = fit_gp(self._scale(X), y, maxiter=self.maxiter)
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
         import torch
@@ -266,7 +255,7 @@ class GPPredictor(Predictor):
 
         blob = torch.load(path, map_location="cpu", weights_only=True)
         self.x_lo_, self.x_span_ = blob["x_lo"].numpy(), blob["x_span"].numpy()
-        self.model_ = self._build(blob["train_X"], blob["train_Y"])
+        self.model_ = gp_model(blob["train_X"], blob["train_Y"])
         self.model_.load_state_dict(blob["state_dict"])
         self.model_.eval()
 

@@ -203,7 +203,7 @@ def train_predictors(data: str | Path | Any, out: str | Path, objectives: Sequen
         The report.
     """
     from cimnet_bo.store import read_dataset
-    from cimnet_bo.store.run import _jsonable
+    from cimnet_bo.core import plain
 
     t0 = time.time()
     ds = read_dataset(data) if isinstance(data, (str, Path)) else data
@@ -237,7 +237,7 @@ def train_predictors(data: str | Path | Any, out: str | Path, objectives: Sequen
         for kind in kinds:
             pred, m = fit_and_score(kind, ds.space, obj, configs, y, tr, te, seed, (params or {}).get(kind))
             path = pred.save(out / f"{obj}.{kind}.json")
-            entry["models"][kind] = {"file": path.name, **{k: _jsonable(v) for k, v in m.items()}}
+            entry["models"][kind] = {"file": path.name, **{k: plain(v, finite=True) for k, v in m.items()}}
             if log:
                 log(f"{obj:>10} {kind:>6} n_train={len(tr)} test tau={m['kendall_tau']:.3f} "
                     f"spearman={m['spearman']:.3f} rmse={m['rmse']:.4g} mape={m['mape_pct']:.2f}%")
@@ -253,7 +253,7 @@ def train_predictors(data: str | Path | Any, out: str | Path, objectives: Sequen
             plot_learning_curves(summary, out / "learning_curve.png", f"{ds.space.name}: held-out Kendall tau")
             report["learning_curve_png"] = "learning_curve.png"
     report["seconds"] = round(time.time() - t0, 1)
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=lambda v: plain(v, finite=True)) + "\n")
     return report
 
 

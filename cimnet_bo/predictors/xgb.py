@@ -1,9 +1,11 @@
-"""The XGBoost predictor (the default accuracy and latency predictor)."""
+"""XGBoost in one place: its parameter sets, the regressor factory, fits on feature matrices
+(plain, out-of-fold, bootstrap ensembles) and the XGBoost predictor (the default accuracy and
+latency predictor)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -15,6 +17,66 @@ XGB_DEFAULTS = dict(n_estimators=2000, learning_rate=0.02, grow_policy="lossguid
 #: Defaults for subnet-only objectives (accuracy: few, noisy labels, smooth in the encoding).
 XGB_SUBNET_DEFAULTS = dict(n_estimators=600, learning_rate=0.03, max_depth=4, subsample=0.8,
                            colsample_bytree=0.7, min_child_weight=2.0, reg_lambda=2.0, tree_method="hist")
+#: Defaults of the search's models (refitted every round, so lighter than the two above).
+XGB_SEARCH_DEFAULTS = dict(n_estimators=250, learning_rate=0.06, max_depth=5, subsample=0.8, colsample_bytree=0.8,
+                           min_child_weight=1.0, reg_lambda=1.0, tree_method="hist")
+
+
+def xgb_regressor(params: Mapping[str, Any], seed: int, n_jobs: int | None = None) -> Any:
+    """An unfitted ``xgboost.XGBRegressor``.
+
+    Parameters
+    ----------
+    params : mapping
+        All its parameters (a parameter set above with the caller's changes over it).
+    seed : int
+        ``random_state``.
+    n_jobs : int, optional
+        Threads (default: XGBoost's choice; overrides ``params["n_jobs"]`` when given).
+    """
+    import xgboost as xgb
+
+    p = {**params, "random_state": int(seed)}
+    if n_jobs is not None:
+        p["n_jobs"] = n_jobs
+    return xgb.XGBRegressor(**p)
+
+
+def fit_xgb(F: np.ndarray, y: np.ndarray, params: Mapping[str, Any], seed: int, n_jobs: int | None = None) -> Any:
+    """An ``xgboost.XGBRegressor`` (see :func:`xgb_regressor`) fitted on features F (n x f)
+    and targets y (n,)."""
+    model = xgb_regressor(params, seed, n_jobs)
+    model.fit(F, y)
+    return model
+
+
+def xgb_oof(F: np.ndarray, y: np.ndarray, params: Mapping[str, Any], seed: int, folds: int = 5,
+            n_jobs: int | None = None) -> np.ndarray:
+    """Out-of-fold predictions (n,) of XGBoost on (F (n x f), y (n,)): each row predicted by the
+    model fitted without its fold (``folds`` random folds, at least 2 and at most n; fold ``k``'s
+    model has seed ``seed + k``)."""
+    n = len(y)
+    folds = max(2, min(folds, n))
+    perm = np.random.default_rng(seed).permutation(n)
+    out = np.empty(n)
+    for k in range(folds):
+        te = perm[k::folds]
+        tr = np.setdiff1d(perm, te)
+        out[te] = fit_xgb(F[tr], y[tr], params, seed + k, n_jobs).predict(F[te])
+    return out
+
+
+def xgb_bootstrap(F_train: np.ndarray, y: np.ndarray, F_all: np.ndarray, params: Mapping[str, Any], members: int,
+                  seed: int, n_jobs: int | None = None) -> np.ndarray:
+    """Predictions (N x members) at F_all (N x f) of ``members`` XGBoost models, each fitted on
+    a bootstrap resample of (F_train (n x f), y (n,)) with its own seed."""
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    out = np.empty((len(F_all), members))
+    for s in range(members):
+        rows = rng.integers(0, n, n)
+        out[:, s] = fit_xgb(F_train[rows], y[rows], params, seed + 7919 * (s + 1), n_jobs).predict(F_all)
+    return out
 
 
 @PREDICTORS.register("xgb")
@@ -55,14 +117,9 @@ class XGBPredictor(Predictor):
     def _feature_options(self) -> dict[str, Any]:
         return {"cross": self.cross}
 
-    def _regressor(self):
-        import xgboost as xgb
-
+    def _regressor(self) -> Any:
         base = XGB_DEFAULTS if self.use_hardware else XGB_SUBNET_DEFAULTS
-        params = {**base, **self.xgb_params, "random_state": self.seed}
-        if self.n_jobs is not None:
-            params["n_jobs"] = self.n_jobs
-        return xgb.XGBRegressor(**params)
+        return xgb_regressor({**base, **self.xgb_params}, self.seed, self.n_jobs)
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         self.model_ = self._regressor()

@@ -24,19 +24,19 @@ from cimnet_bo.search.problem import Problem, ProblemError
 from cimnet_bo.search.registered import MODES, REFERENCE_POINTS, baseline_chip, space_problem
 from cimnet_bo.search.run import Run, run_search
 from cimnet_bo.search.specs import as_problem, problem_from_spec, table_problem
+from cimnet_bo.search.qnehvi import QNEHVI
 from cimnet_bo.search.strategies import (
     LINAS,
-    QNEHVI,
     STRATEGIES,
     NSGA2Search,
     RandomSearch,
     Strategy,
     make_strategy,
 )
-from cimnet_bo.search.surrogates import SURROGATES
+from cimnet_bo.search.surrogates import SURROGATES, Surrogate
 
 __all__ = [
     "Problem", "ProblemError", "REFERENCE_POINTS", "MODES", "baseline_chip", "space_problem", "Run", "run_search", "propose", "tell", "as_problem", "problem_from_spec", "table_problem",
     "Strategy", "STRATEGIES", "make_strategy", "QNEHVI", "RandomSearch", "NSGA2Search",
-    "LINAS", "SURROGATES", "BestChips",
+    "LINAS", "SURROGATES", "Surrogate", "BestChips",
 ]

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from cimnet_bo.predictors.xgb import XGB_SEARCH_DEFAULTS, fit_xgb
 from cimnet_bo.search.state import SearchState, row_keys, unique_rows
 
 #: Penalty objective value (normalised scale) of a configuration whose cheap outputs fail.
@@ -71,35 +72,42 @@ def training_targets(state: SearchState, plan: OutputPlan) -> tuple[np.ndarray, 
 
 
 class Predictors:
-    """XGBoost regressors of the modelled outputs (the search's predictors).
+    """XGBoost regressors of the modelled outputs (the search's predictors), one per output,
+    on the state's cached features (:func:`cimnet_bo.predictors.xgb.fit_xgb`).
 
     Parameters
     ----------
     state : SearchState
     plan : OutputPlan
     seed : int
+        Output ``j``'s regressor has seed ``seed + j``.
     params : dict, optional
-        XGBoost parameters over :data:`cimnet_bo.search.surrogates.SEARCH_XGB`.
+        XGBoost parameters over :data:`cimnet_bo.predictors.xgb.XGB_SEARCH_DEFAULTS`.
+
+    Attributes
+    ----------
+    xgb_params : dict
+        The XGBoost parameters in use (defaults and ``params``); the XGBoost surrogates use
+        them too.
     """
 
     def __init__(self, state: SearchState, plan: OutputPlan, seed: int, params: dict | None = None) -> None:
         self.state = state
         self.plan = plan
         self.seed = seed
-        self.params = params
+        self.xgb_params = {**XGB_SEARCH_DEFAULTS, **(params or {})}
 
     def hardware(self, name: str) -> bool:
         """Whether output ``name`` uses hardware features (False for subnet-only outputs)."""
         return not self.state.problem.subnet_only(name)
 
     def features(self, rows: np.ndarray, name: str) -> np.ndarray:
+        """Features (n x f) of rows (n x d) for output ``name``."""
         return self.state.caches.features.get(rows, self.hardware(name))
 
     def fit(self) -> "Predictors":
-        from cimnet_bo.search.surrogates import fit_xgb
-
         self.rows_, self.T_ = training_targets(self.state, self.plan)
-        self.models_ = [fit_xgb(self.features(self.rows_, nm), self.T_[:, j], self.seed + j, self.params)
+        self.models_ = [fit_xgb(self.features(self.rows_, nm), self.T_[:, j], self.xgb_params, self.seed + j)
                         for j, nm in enumerate(self.plan.modelled)]
         return self
 

@@ -1,11 +1,10 @@
-"""Surrogates with uncertainty for qNEHVI, all BoTorch models in double precision.
+"""Surrogates with uncertainty for qNEHVI, by name, all BoTorch models in double precision.
 
-* ``gp``: one ``SingleTaskGP`` per modelled output (a ``ModelListGP``) on the space encoding
-  (``n x d`` in [0, 1]), RBF kernel with BoTorch's dimension-scaled priors, standardised
-  outcomes, hyper-parameters by marginal likelihood.
+* ``gp``: one GP per modelled output (a ``ModelListGP`` of the project's ``SingleTaskGP``,
+  :mod:`cimnet_bo.predictors.gp`) on the space encoding (``n x d`` in [0, 1]).
 * ``xgb-ensemble``: a bootstrap ensemble of XGBoost regressors per output on the predictor
-  features, wrapped as a BoTorch :class:`~botorch.models.ensemble.EnsembleModel` (every member
-  is one posterior sample).
+  features (:func:`cimnet_bo.predictors.xgb.xgb_bootstrap`), wrapped as a BoTorch
+  :class:`~botorch.models.ensemble.EnsembleModel` (every member is one posterior sample).
 * ``gp-xgb-mean``: the ``gp`` surrogate whose prior mean is the XGBoost prediction: the GP models
   the residual ``y - m(x)`` and ``m(x)`` is added back to every posterior sample. The mean at
   training points is the out-of-fold prediction (K-fold cross-fitting), so the GP sees honest
@@ -24,52 +23,139 @@ from typing import Any, Sequence
 
 import numpy as np
 
-#: XGBoost settings of the search's surrogates and predictors (fitted every round, so lighter
-#: than the shipped predictors' defaults in ``cimnet_bo.predictors.xgb``).
-SEARCH_XGB = dict(n_estimators=250, learning_rate=0.06, max_depth=5, subsample=0.8, colsample_bytree=0.8,
-                  min_child_weight=1.0, reg_lambda=1.0, tree_method="hist")
-SURROGATES: tuple[str, ...] = ("gp", "xgb-ensemble", "gp-xgb-mean")
+from cimnet_bo.core import Registry
+from cimnet_bo.predictors.gp import fit_gp
+from cimnet_bo.predictors.xgb import xgb_bootstrap, xgb_oof
+from cimnet_bo.search.pool import Predictors
+
+#: Surrogate classes by name (``@SURROGATES.register(name)`` sets the class's ``name``).
+SURROGATES: Registry[type["Surrogate"]] = Registry("surrogate", attribute="name")
 
 
-# ============================================================================ XGBoost
-def fit_xgb(F: np.ndarray, y: np.ndarray, seed: int, params: dict | None = None, n_jobs: int | None = None) -> Any:
-    """An ``xgboost.XGBRegressor`` fitted on features F (n x f) and targets y (n,)."""
-    import xgboost as xgb
+# ============================================================================ surrogates
+class Surrogate:
+    """One round's surrogate of qNEHVI: options go to ``__init__``, :meth:`fit` does the work.
 
-    p = {**SEARCH_XGB, **(params or {}), "random_state": int(seed)}
-    if n_jobs is not None:
-        p["n_jobs"] = n_jobs
-    model = xgb.XGBRegressor(**p)
-    model.fit(F, y)
-    return model
+    Parameters
+    ----------
+    ensemble_size : int
+        Bootstrap members of ``xgb-ensemble``.
+    cv_folds : int
+        Folds of the out-of-fold XGBoost mean of ``gp-xgb-mean``.
+    gp_fit_points, gp_maxiter : int
+        GP hyper-parameters are fitted on at most ``gp_fit_points`` observations with at most
+        ``gp_maxiter`` L-BFGS-B steps (see :func:`fit_gp_list`).
+
+    Attributes
+    ----------
+    model_ : botorch.models.model.Model
+        The fitted model of the modelled outputs (inputs: encoding and lookup column).
+    shift_ : array (N x k) or None
+        Added to the model's samples of every lookup row by the acquisition objective (the
+        prior mean of ``gp-xgb-mean``).
+    """
+
+    name = "base"
+
+    def __init__(self, ensemble_size: int = 10, cv_folds: int = 5, gp_fit_points: int = 256,
+                 gp_maxiter: int = 100) -> None:
+        self.ensemble_size = ensemble_size
+        self.cv_folds = cv_folds
+        self.gp_fit_points = gp_fit_points
+        self.gp_maxiter = gp_maxiter
+
+    def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray,
+            seed: int) -> "Surrogate":
+        """Fit on the training rows; returns self.
+
+        Parameters
+        ----------
+        preds : Predictors
+            The round's fitted predictors (their features, models and XGBoost parameters).
+        X_tr : array (n x (d + 1))
+            Model inputs of the training rows (encoding and lookup column).
+        T : array (n x k)
+            Targets of the modelled outputs (``preds.plan.modelled`` order).
+        all_rows : array (N x d_rows)
+            The lookup table: the training rows first, then every row the acquisition may see.
+        seed : int
+        """
+        raise NotImplementedError
+
+    def sampler(self, n: int, seed: int) -> Any:
+        """A BoTorch sampler of ``n`` posterior samples (quasi-MC normal)."""
+        import torch
+        from botorch.sampling.normal import SobolQMCNormalSampler
+
+        return SobolQMCNormalSampler(sample_shape=torch.Size([n]), seed=seed)
+
+    def screen_model(self) -> Any:
+        """The model the cheap screen of single candidates uses."""
+        return marginal_model(self.model_)
 
 
-def xgb_oof(F: np.ndarray, y: np.ndarray, seed: int, folds: int = 5, params: dict | None = None,
-            n_jobs: int | None = None) -> np.ndarray:
-    """Out-of-fold predictions (n,) of XGBoost on (F, y): each row predicted by the model
-    fitted without its fold."""
-    n = len(y)
-    folds = max(2, min(folds, n))
-    perm = np.random.default_rng(seed).permutation(n)
-    out = np.empty(n)
-    for k in range(folds):
-        te = perm[k::folds]
-        tr = np.setdiff1d(perm, te)
-        out[te] = fit_xgb(F[tr], y[tr], seed + k, params, n_jobs).predict(F[te])
-    return out
+@SURROGATES.register("gp")
+class GPSurrogate(Surrogate):
+    """One GP per modelled output on the encoding (:func:`fit_gp_list`)."""
+
+    def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray,
+            seed: int) -> "Surrogate":
+        self.shift_ = None
+        self.model_ = self._gps(X_tr, T, seed)
+        return self
+
+    def _gps(self, X_tr: np.ndarray, T: np.ndarray, seed: int) -> Any:
+        return fit_gp_list(X_tr, T, X_tr.shape[1] - 1, seed, fit_points=self.gp_fit_points, maxiter=self.gp_maxiter)
 
 
-def bootstrap_predictions(F_train: np.ndarray, y: np.ndarray, F_all: np.ndarray, members: int, seed: int,
-                          params: dict | None = None, n_jobs: int | None = None) -> np.ndarray:
-    """Predictions (N x members) at F_all (N x f) of ``members`` XGBoost models, each fitted on
-    a bootstrap resample of (F_train, y) with its own seed."""
-    rng = np.random.default_rng(seed)
-    n = len(y)
-    out = np.empty((len(F_all), members))
-    for s in range(members):
-        rows = rng.integers(0, n, n)
-        out[:, s] = fit_xgb(F_train[rows], y[rows], seed + 7919 * (s + 1), params, n_jobs).predict(F_all)
-    return out
+@SURROGATES.register("xgb-ensemble")
+class XGBEnsembleSurrogate(Surrogate):
+    """Bootstrap XGBoost ensembles per modelled output, precomputed at every lookup row; each
+    member is one posterior sample."""
+
+    def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray,
+            seed: int) -> "Surrogate":
+        n_tr = len(T)
+        table = np.empty((len(all_rows), self.ensemble_size, T.shape[1]))
+        for j, name in enumerate(preds.plan.modelled):
+            F_tr = preds.features(all_rows[:n_tr], name)
+            F_all = preds.features(all_rows, name)
+            table[:, :, j] = xgb_bootstrap(F_tr, T[:, j], F_all, preds.xgb_params, self.ensemble_size,
+                                           seed + 101 * j)
+        self.shift_ = None
+        self.model_ = ensemble_model(table)
+        return self
+
+    def sampler(self, n: int, seed: int) -> Any:
+        """Every ensemble member exactly once (``n`` and ``seed`` are not used)."""
+        return all_members_sampler(self.ensemble_size)
+
+    def screen_model(self) -> Any:
+        return self.model_
+
+
+@SURROGATES.register("gp-xgb-mean")
+class GPXGBMeanSurrogate(GPSurrogate):
+    """GPs of the residuals of the XGBoost predictors; the predictions are added back by the
+    acquisition objective (``shift_``). Constrained and non-objective outputs keep a plain GP."""
+
+    def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray,
+            seed: int) -> "Surrogate":
+        problem = preds.state.problem
+        n_tr = len(T)
+        shift = np.zeros((len(all_rows), T.shape[1]))
+        T_fit = T.copy()
+        constrained = {c.name for c in problem.constraints}
+        for j, name in enumerate(preds.plan.modelled):
+            if name not in problem.objective_names or name in constrained:
+                continue  # outcome constraints see the model's samples: plain GP
+            F_tr = preds.features(all_rows[:n_tr], name)
+            shift[:n_tr, j] = xgb_oof(F_tr, T[:, j], preds.xgb_params, seed + 31 * j, self.cv_folds)
+            shift[n_tr:, j] = preds.models_[j].predict(preds.features(all_rows[n_tr:], name))
+            T_fit[:, j] = T[:, j] - shift[:n_tr, j]
+        self.shift_ = shift
+        self.model_ = self._gps(X_tr, T_fit, seed)
+        return self
 
 
 # ============================================================================ BoTorch
@@ -87,7 +173,8 @@ def id_column(ids: np.ndarray, n_rows: int) -> np.ndarray:
 
 def fit_gp_list(X: np.ndarray, Y: np.ndarray, d: int, seed: int, fit_points: int | None = 256,
                 maxiter: int = 100) -> Any:
-    """A fitted ``ModelListGP`` of one ``SingleTaskGP`` per column of Y.
+    """A ``ModelListGP`` of one fitted GP (:func:`cimnet_bo.predictors.gp.fit_gp`) per column
+    of Y.
 
     Parameters
     ----------
@@ -100,9 +187,8 @@ def fit_gp_list(X: np.ndarray, Y: np.ndarray, d: int, seed: int, fit_points: int
     seed : int
         Seed of the fit (subset choice; restarts draw from the priors).
     fit_points : int, optional
-        Hyper-parameters are fitted on a random subset of this many observations (the cost of
-        each marginal-likelihood step grows with the cube of the points); the returned GPs
-        condition on all of them. None: fit on all.
+        Hyper-parameters are fitted on a random subset of this many observations (the same for
+        every output); the returned GPs condition on all of them. None: fit on all.
     maxiter : int
         L-BFGS-B iterations of the hyper-parameter fit.
     """
@@ -114,50 +200,7 @@ def fit_gp_list(X: np.ndarray, Y: np.ndarray, d: int, seed: int, fit_points: int
     sub = None
     if fit_points is not None and n > fit_points:
         sub = np.sort(np.random.default_rng(seed).choice(n, fit_points, replace=False))
-    models = []
-    for j in range(Y.shape[1]):
-        if sub is None:
-            gp = _single_gp(X, Y[:, j], d)
-            _fit(gp, maxiter)
-        else:
-            small = _single_gp(X[sub], Y[sub, j], d)
-            _fit(small, maxiter)
-            gp = _single_gp(X, Y[:, j], d)
-            hyper = dict(small.named_parameters())
-            with torch.no_grad():
-                for name, par in gp.named_parameters():
-                    par.copy_(hyper[name])
-            gp.eval()
-        models.append(gp)
-    return ModelListGP(*models)
-
-
-def _single_gp(X: np.ndarray, y: np.ndarray, d: int) -> Any:
-    import torch
-    from botorch.models import SingleTaskGP
-    from botorch.models.transforms.input import FilterFeatures
-    from botorch.models.transforms.outcome import Standardize
-    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
-
-    Xt = torch.as_tensor(X, dtype=torch.float64)
-    yt = torch.as_tensor(np.asarray(y).reshape(-1, 1), dtype=torch.float64)
-    gp = SingleTaskGP(Xt, yt, covar_module=get_covar_module_with_dim_scaled_prior(ard_num_dims=d),
-                      input_transform=FilterFeatures(torch.arange(d)), outcome_transform=Standardize(m=1))
-    return gp.to(torch.float64)
-
-
-def _fit(gp: Any, maxiter: int) -> None:
-    import warnings
-
-    from botorch.fit import fit_gpytorch_mll
-    from gpytorch.mlls import ExactMarginalLogLikelihood
-    from linear_operator.utils.warnings import NumericalWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NumericalWarning)
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp),
-                         optimizer_kwargs={"options": {"maxiter": int(maxiter)}})
-    gp.eval()
+    return ModelListGP(*[fit_gp(X, Y[:, j], d, maxiter, fit_rows=sub) for j in range(Y.shape[1])])
 
 
 def ensemble_model(table: np.ndarray) -> Any:

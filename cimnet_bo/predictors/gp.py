@@ -1,0 +1,102 @@
+"""The Gaussian process model of the project, built and fitted in one place.
+
+One BoTorch ``SingleTaskGP`` per output, double precision: RBF kernel with ARD lengthscales and
+BoTorch's dimension-scaled priors, standardised outcome, hyper-parameters by exact marginal
+likelihood (L-BFGS-B). :class:`~cimnet_bo.predictors.baselines.GPPredictor` and the search's
+GP surrogates (:mod:`cimnet_bo.search.surrogates`) both use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def gp_model(X: Any, y: Any, d: int | None = None) -> Any:
+    """An unfitted ``SingleTaskGP`` conditioned on (X, y).
+
+    Parameters
+    ----------
+    X : array or tensor (n x w)
+        Inputs, expected in [0, 1].
+    y : array or tensor (n,) or (n x 1)
+        Targets.
+    d : int, optional
+        The GP sees the first ``d`` input columns only (the others are dropped by a
+        ``FilterFeatures`` input transform; the search keeps a row lookup column there).
+        Default: all ``w``.
+
+    Returns
+    -------
+    botorch.models.SingleTaskGP
+        In double precision.
+    """
+    import torch
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.input import FilterFeatures
+    from botorch.models.transforms.outcome import Standardize
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+
+    Xt = torch.as_tensor(X, dtype=torch.float64)
+    yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
+    w = Xt.shape[-1]
+    d = w if d is None else int(d)
+    filt = FilterFeatures(torch.arange(d)) if d < w else None
+    gp = SingleTaskGP(Xt, yt, covar_module=get_covar_module_with_dim_scaled_prior(ard_num_dims=d),
+                      input_transform=filt, outcome_transform=Standardize(m=1))
+    return gp.to(torch.float64)
+
+
+def fit_gp(X: Any, y: Any, d: int | None = None, maxiter: int = 100, fit_rows: np.ndarray | None = None) -> Any:
+    """A ``SingleTaskGP`` (see :func:`gp_model`) on (X (n x w), y (n,)), hyper-parameters fitted
+    by exact marginal likelihood, in eval mode.
+
+    Parameters
+    ----------
+    X, y, d :
+        See :func:`gp_model`.
+    maxiter : int
+        Most L-BFGS-B iterations of the hyper-parameter fit.
+    fit_rows : array of int, optional
+        Fit the hyper-parameters on these rows only (the cost of each marginal-likelihood step
+        grows with the cube of the rows); the returned GP still conditions on all ``n``.
+        Default: all rows.
+
+    Notes
+    -----
+    Fitting restarts draw from the priors with torch's global generator: seed it
+    (``torch.manual_seed``) for repeatable fits.
+    """
+    import torch
+
+    if fit_rows is None:
+        gp = gp_model(X, y, d)
+        _fit_mll(gp, maxiter)
+        return gp
+    rows = torch.as_tensor(np.asarray(fit_rows, dtype=np.int64))
+    Xt = torch.as_tensor(X, dtype=torch.float64)
+    yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
+    small = gp_model(Xt[rows], yt[rows], d)
+    _fit_mll(small, maxiter)
+    gp = gp_model(Xt, yt, d)
+    hyper = dict(small.named_parameters())
+    with torch.no_grad():
+        for name, par in gp.named_parameters():
+            par.copy_(hyper[name])
+    gp.eval()
+    return gp
+
+
+def _fit_mll(gp: Any, maxiter: int) -> None:
+    import warnings
+
+    from botorch.fit import fit_gpytorch_mll
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+    from linear_operator.utils.warnings import NumericalWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumericalWarning)
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp),
+                         optimizer_kwargs={"options": {"maxiter": int(maxiter)}})
+    gp.eval()
