@@ -318,7 +318,7 @@ class CallableEvaluator(Evaluator):
             raise ValueError(f"fn must be callable, got {type(fn).__name__}")
         self.fn = fn
         self.objectives = objective_list(objectives)
-        self.space = as_space(space)
+        self.space = None if space is None else as_space(space)
         self.batched = batched
         self.subnet_only = subnet_only
         self._name = name or f"callable:{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"

@@ -232,7 +232,7 @@ def read_dataset(path: str | Path, space: Any = None, objectives: Sequence[str] 
             meta = _meta_from_columns(frame)
     else:
         raise ValueError(f"dataset file {path} must end in .parquet or .csv")
-    space = as_space(space)
+    space = None if space is None else as_space(space)
     if space is None:
         space = _space_from_meta(meta, path)
     elif meta.get("space") and (meta["space"], meta.get("space_version")) != (space.name, space.version):
