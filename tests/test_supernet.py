@@ -111,7 +111,8 @@ def test_training_resumes_exactly_where_it_stopped(tmp_path, family):
 
 @pytest.mark.parametrize("family", ["vit", "cnn"])
 def test_shipped_recipe_is_the_one_the_shipped_checkpoint_records(family):
-    from cimnet_bo.supernet.train import RUNTIME_FIELDS, shipped_recipe
+    from cimnet_bo.supernet.recipes import shipped_recipe
+    from cimnet_bo.supernet.train import RUNTIME_FIELDS
 
     recorded = json.loads(default_checkpoint(FAMILY_SPACES[family]).with_suffix(".json").read_text())["recipe"]
     recipe = dataclasses.asdict(shipped_recipe(family))
