@@ -143,7 +143,8 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
                         "cluster started on this machine, else a new local Ray instance")
     g.add_argument("--ray-num-cpus", type=number(0.0, low_open=True), default=None, metavar="X",
                    help="CPUs per Ray worker (default 1)")
-    g.add_argument("--ray-num-gpus", type=number(0.0), default=None, metavar="X", help="GPUs per Ray worker (default 0)")
+    g.add_argument("--ray-num-gpus", type=number(0.0), default=None, metavar="X",
+                   help="GPUs per Ray worker (default 0)")
     g.add_argument("--ray-max-retries", type=NATURAL, default=None, metavar="K",
                    help="times a batch is sent again after its Ray worker died, before its candidates are "
                         "recorded as failed (default 2)")
