@@ -122,6 +122,15 @@ def test_shipped_recipe_is_the_one_the_shipped_checkpoint_records(family):
         shipped_recipe("rnn")
 
 
+def test_every_augmentation_name_has_its_implementation():
+    from cimnet_bo.supernet.recipes import AUGMENT_NAMES
+    from cimnet_bo.supernet.train import AUGMENTS
+
+    assert tuple(AUGMENTS) == AUGMENT_NAMES
+    with pytest.raises(ValueError, match="augment must be one of"):
+        TrainConfig(augment="mixup")
+
+
 #: The acceptance figures (official test split): the largest subnet's accuracy per family; the
 #: smallest subnet's, and the spread between the two, for both.
 LARGEST, SMALLEST, SPREAD = {"vit": 0.88, "cnn": 0.91}, 0.82, 0.02

@@ -153,7 +153,7 @@ def _open_run(args: argparse.Namespace, need_budget: bool):
     if budget is None and not need_budget:
         budget = 10**9  # ask/tell: no budget of its own
     if strategy is not None:  # unknown strategies and options fail before the problem is built
-        make_strategy(strategy, **{k: v for k, v in options.items()})
+        make_strategy(strategy, **options)
     problem = problem_from_spec(spec) if spec is not None else None
     return Run.open(args.run, problem, strategy, budget,
                     args.batch_size if args.batch_size is not None else cfg.get("batch_size"),
