@@ -25,7 +25,8 @@ from cimnet_bo.space import get_subnet_space
 from cimnet_bo.supernet import FAMILY_SPACES, build_supernet
 from cimnet_bo.supernet.data import load_split, to_tensor
 from cimnet_bo.supernet.evaluator import SupernetEvaluator, accuracy_of
-from cimnet_bo.supernet.train import SHIPPED_RECIPES, shipped_recipe, train_standalone
+from cimnet_bo.supernet.recipes import SHIPPED_RECIPES, shipped_recipe
+from cimnet_bo.supernet.train import train_standalone
 
 #: Standalone training uses the optimiser settings of the family's supernet recipe.
 RECIPES = {f: {k: getattr(shipped_recipe(f), k) for k in ("lr", "augment", "weight_decay")} for f in SHIPPED_RECIPES}

@@ -7,7 +7,6 @@ The hand-computed cases are in ``test_hardware_cases.py``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 
@@ -17,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from cimnet_bo.cli_simulate import add_parser, run
+from cimnet_bo.cli import main as cli_main
 from cimnet_bo.hardware import (
     MODEL_VERSION,
     HardwareConfig,
@@ -859,9 +858,7 @@ def test_plot_roofline(tmp_path):
 
 
 def _cli(*argv):
-    parser = argparse.ArgumentParser(prog="cimnet-bo")
-    add_parser(parser.add_subparsers(dest="command"))
-    return run(parser.parse_args(["simulate", *argv]))
+    return cli_main(["simulate", *argv])
 
 
 def test_cli_table_and_totals(capsys):

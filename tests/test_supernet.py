@@ -111,7 +111,8 @@ def test_training_resumes_exactly_where_it_stopped(tmp_path, family):
 
 @pytest.mark.parametrize("family", ["vit", "cnn"])
 def test_shipped_recipe_is_the_one_the_shipped_checkpoint_records(family):
-    from cimnet_bo.supernet.train import RUNTIME_FIELDS, shipped_recipe
+    from cimnet_bo.supernet.recipes import shipped_recipe
+    from cimnet_bo.supernet.train import RUNTIME_FIELDS
 
     recorded = json.loads(default_checkpoint(FAMILY_SPACES[family]).with_suffix(".json").read_text())["recipe"]
     recipe = dataclasses.asdict(shipped_recipe(family))
@@ -119,6 +120,15 @@ def test_shipped_recipe_is_the_one_the_shipped_checkpoint_records(family):
         {k: v for k, v in recorded.items() if k not in RUNTIME_FIELDS}
     with pytest.raises(ValueError, match="family must be one of"):
         shipped_recipe("rnn")
+
+
+def test_every_augmentation_name_has_its_implementation():
+    from cimnet_bo.supernet.recipes import AUGMENT_NAMES
+    from cimnet_bo.supernet.train import AUGMENTS
+
+    assert tuple(AUGMENTS) == AUGMENT_NAMES
+    with pytest.raises(ValueError, match="augment must be one of"):
+        TrainConfig(augment="mixup")
 
 
 #: The acceptance figures (official test split): the largest subnet's accuracy per family; the
@@ -186,4 +196,6 @@ def test_train_command_takes_the_family_recipe_and_overrides(tmp_path):
     recipe = json.loads(out.with_suffix(".json").read_text())["recipe"]
     assert recipe["epochs"] == 1 and recipe["batch_size"] == 32          # given
     assert recipe["kd_warmup_epochs"] == 13.0 and recipe["augment"] == "flip+crop"  # the vit family's
-    assert main(["train-supernet", "--family", "gru"]) == 2
+    with pytest.raises(SystemExit) as e:
+        main(["train-supernet", "--family", "gru"])
+    assert e.value.code == 2

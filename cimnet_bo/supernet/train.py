@@ -18,7 +18,6 @@ import math
 import os
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,44 +27,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from cimnet_bo.space import get_subnet_space
-from cimnet_bo.supernet import FAMILY_SPACES, build_supernet
+from cimnet_bo.supernet import build_supernet
 from cimnet_bo.supernet.data import load_split, sha256, to_tensor
-
-
-@dataclass
-class TrainConfig:
-    """Training recipe; every field is recorded in the checkpoint's metadata.
-
-    ``train_split`` is ``"train"`` (50,000 images from the IDX files) or a shipped split
-    (``"calib"``) for quick checks; ``limit`` caps the number of training images.
-    """
-
-    family: str = "vit"
-    epochs: int = 20
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.1
-    kd_warmup_epochs: float = 0.0
-    n_random: int = 2
-    augment: str = "flip+crop"
-    seed: int = 0
-    device: str = "cpu"
-    threads: int = 0
-    train_split: str = "train"
-    limit: int = 0
-    checkpoint_every: int = 100
-    idx_dir: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.family not in FAMILY_SPACES:
-            raise ValueError(f"family must be one of {sorted(FAMILY_SPACES)}, got {self.family!r}")
-        if self.augment not in AUGMENTS:
-            raise ValueError(f"augment must be one of {sorted(AUGMENTS)}, got {self.augment!r}")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+from cimnet_bo.supernet.recipes import FAMILY_SPACES, TrainConfig
 
 
 def _flip(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -84,6 +48,7 @@ def _crop(x: torch.Tensor, g: torch.Generator, pad: int = 2) -> torch.Tensor:
     return xp[torch.arange(B)[:, None, None], 0, rows, cols].unsqueeze(1)
 
 
+#: Augmentations by name (:data:`~cimnet_bo.supernet.recipes.AUGMENT_NAMES`).
 AUGMENTS = {
     "none": lambda x, g: x,
     "flip": _flip,
@@ -110,21 +75,6 @@ def git_commit() -> str:
                               cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-#: Recipes of the shipped checkpoints (``data/supernets/*.json`` record each run in full): the
-#: fields that differ from :class:`TrainConfig`'s defaults, per family.
-SHIPPED_RECIPES: dict[str, dict[str, Any]] = {
-    "vit": dict(epochs=40, lr=1e-3, kd_warmup_epochs=13.0, augment="flip+crop"),
-    "cnn": dict(epochs=14, lr=2e-3, weight_decay=0.02, kd_warmup_epochs=5.0, augment="flip"),
-}
-
-
-def shipped_recipe(family: str, **overrides: Any) -> TrainConfig:
-    """The shipped checkpoint's recipe for ``family``, with ``overrides`` (any field)."""
-    if family not in SHIPPED_RECIPES:
-        raise ValueError(f"family must be one of {sorted(SHIPPED_RECIPES)}, got {family!r}")
-    return TrainConfig(**{"family": family, **SHIPPED_RECIPES[family], **overrides})
 
 
 #: Recipe fields that say where and how fast a run executes, not what it computes: a run may be

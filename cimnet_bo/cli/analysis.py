@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cimnet_bo.cli_args import COUNT, NATURAL
+from cimnet_bo.cli.args import COUNT, NATURAL, add_space_option, add_strategy_options, strategy_overrides
 
 
 def _targets(text: str) -> list[float]:
@@ -38,10 +38,9 @@ def _seeds(text: str) -> Any:
     return n
 
 
-def add_parser(sub) -> None:
-    doc = __doc__
-    p = sub.add_parser("report", help="HTML + Markdown report of search runs (Pareto sets, hypervolume, speedups)",
-                       description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_report(p: argparse.ArgumentParser) -> None:
+    """The options of the ``report`` sub-command."""
+    p.description = __doc__
     p.add_argument("--run", action="append", required=True, metavar="DIR",
                    help="run directory (repeatable; also a glob pattern or a folder of runs). A run marked as "
                         "baseline (cimnet-bo experiment) adds the iso-accuracy speedup table")
@@ -53,30 +52,28 @@ def add_parser(sub) -> None:
     p.add_argument("--top", type=NATURAL, default=5, help="best points printed per run (default 5)")
     p.set_defaults(func=_report)
 
-    p = sub.add_parser("baseline",
-                       help="evaluate the baseline point (largest subnet on the baseline chip) into a run "
-                            "directory marked as baseline, for the speedup tables of reports",
-                       description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--space", required=True, help="registered joint space, e.g. vit-fmnist")
+
+def add_baseline(p: argparse.ArgumentParser) -> None:
+    """The options of the ``baseline`` sub-command."""
+    p.description = __doc__
+    add_space_option(p)
     p.add_argument("--run", required=True, help="run directory to create (an existing one is kept)")
     p.add_argument("--accuracy", default="supernet",
                    help="supernet (default) or MODULE:FUNCTION (a function of the configuration)")
     p.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
     p.set_defaults(func=_baseline)
 
-    p = sub.add_parser("experiment",
-                       help="baseline vs model-only, hardware-only and joint search under one area budget (resumable)",
-                       description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--space", required=True, help="registered joint space, e.g. vit-fmnist or cnn-fmnist")
+
+def add_experiment(p: argparse.ArgumentParser) -> None:
+    """The options of the ``experiment`` sub-command."""
+    p.description = __doc__
+    add_space_option(p)
     p.add_argument("--seeds", type=_seeds, default=3, help="number of seeds, or a list such as 0,1,2 (default 3)")
     p.add_argument("--budget", type=COUNT, default=None,
                    help="evaluations per search run (default: 96 for vit-fmnist, 64 for cnn-fmnist)")
     p.add_argument("--batch-size", type=COUNT, default=8, help="candidates per round (default 8)")
     p.add_argument("--n-init", type=COUNT, default=None, help="random initial design (default 2 x batch size)")
-    p.add_argument("--strategy", default="qnehvi", help="qnehvi (default), random, nsga2, linas")
-    p.add_argument("--surrogate", default=None, help="qnehvi surrogate: gp (default), xgb-ensemble, gp-xgb-mean")
-    p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="strategy option (repeatable), e.g. -o pool_size=2000")
+    add_strategy_options(p, default="qnehvi")
     p.add_argument("--accuracy", default="supernet",
                    help="'supernet' (default: the shipped trained supernet) or MODULE:FUNCTION")
     p.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
@@ -122,7 +119,6 @@ def _baseline(args: argparse.Namespace) -> int:
 def _experiment(args: argparse.Namespace) -> int:
     from cimnet_bo.analysis.experiment import DEFAULT_QNEHVI_OPTIONS, hardware_only_experiment, run_experiment
     from cimnet_bo.analysis.runs import DEFAULT_TARGETS
-    from cimnet_bo.cli_search import _parse_option
 
     if args.hardware_only:
         r = hardware_only_experiment(args.space, out=args.out)
@@ -132,14 +128,10 @@ def _experiment(args: argparse.Namespace) -> int:
         print(f"results: {r['results']}")
         return 0
 
+    overrides = strategy_overrides(args)
     options: dict[str, Any] | None = None
-    if args.option or args.surrogate:
-        options = dict(DEFAULT_QNEHVI_OPTIONS) if args.strategy == "qnehvi" else {}
-        for o in args.option:
-            k, v = _parse_option(o)
-            options[k] = v
-        if args.surrogate:
-            options["surrogate"] = args.surrogate
+    if overrides:
+        options = {**(DEFAULT_QNEHVI_OPTIONS if args.strategy == "qnehvi" else {}), **overrides}
     res = run_experiment(args.space, out=args.out, runs_dir=args.runs, seeds=args.seeds, budget=args.budget,
                          batch_size=args.batch_size, n_init=args.n_init, strategy=args.strategy,
                          strategy_options=options, accuracy=args.accuracy, checkpoint=args.checkpoint,

@@ -23,14 +23,13 @@ import argparse
 import json
 from pathlib import Path
 
-from cimnet_bo.cli_args import COUNT, NATURAL, number
+from cimnet_bo.cli.args import COUNT, NATURAL, add_executor_options, add_space_option, executor_from_args
 
 
-def add_parser(sub) -> None:
-    """Register the ``label`` sub-command."""
-    p = sub.add_parser("label", help="label sampled (subnet, hardware) pairs (resumable)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--space", required=True, help="registered joint space, e.g. vit-fmnist")
+def add_label(p: argparse.ArgumentParser) -> None:
+    """The options of the ``label`` sub-command."""
+    p.description = __doc__
+    add_space_option(p)
     p.add_argument("-n", type=COUNT, required=True, help="number of (subnet, hardware) pairs")
     p.add_argument("--seed", type=NATURAL, default=0, help="sampling seed (default 0)")
     p.add_argument("--out", required=True, help="dataset to write (.parquet or .csv)")
@@ -57,62 +56,6 @@ def add_parser(sub) -> None:
     p.add_argument("--retry-failed", action="store_true", help="evaluate failed candidates again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
-
-
-def add_executor_options(p: argparse.ArgumentParser) -> None:
-    """``--executor``, ``--workers`` and the ``--ray-*`` options (``label`` and ``search``)."""
-    g = p.add_argument_group("where evaluations run")
-    g.add_argument("--executor", choices=["inprocess", "pool", "ray"], default=None,
-                   help="inprocess (default), pool (local worker processes) or ray (a Ray cluster, or a "
-                        "local Ray instance; needs: pip install 'cimnet-bo[ray]'). Default: pool when "
-                        "--workers > 1, else inprocess")
-    g.add_argument("--workers", type=COUNT, default=None,
-                   help="worker processes (pool, default 2) or Ray actors (ray, default: as many as the "
-                        "cluster's CPUs / GPUs hold)")
-    g.add_argument("--ray-address", default=None, metavar="ADDR",
-                   help="auto (a cluster started with `ray start` on this machine), ray://HOST:10001 (Ray "
-                        "Client), HOST:6379 or local (a new local Ray instance); default: $RAY_ADDRESS, else a "
-                        "cluster started on this machine, else a new local Ray instance")
-    g.add_argument("--ray-num-cpus", type=number(0.0, low_open=True), default=None, metavar="X", help="CPUs per Ray worker (default 1)")
-    g.add_argument("--ray-num-gpus", type=number(0.0), default=None, metavar="X", help="GPUs per Ray worker (default 0)")
-    g.add_argument("--ray-max-retries", type=NATURAL, default=None, metavar="K",
-                   help="times a batch is sent again after its Ray worker died, before its candidates are "
-                        "recorded as failed (default 2)")
-
-
-def executor_from_args(args: argparse.Namespace):
-    """The executor chosen by :func:`add_executor_options`' options (the caller closes it)."""
-    from cimnet_bo.evaluate import get_executor
-
-    kind = args.executor
-    workers = args.workers
-    if kind is None:
-        kind = "pool" if workers is not None and workers > 1 else "inprocess"
-    flags = {"address": "--ray-address", "num_cpus": "--ray-num-cpus", "num_gpus": "--ray-num-gpus",
-             "max_retries": "--ray-max-retries"}
-    ray_opts = {k: getattr(args, flag[2:].replace("-", "_")) for k, flag in flags.items()}
-    ray_opts = {k: v for k, v in ray_opts.items() if v is not None}
-    if kind != "ray" and ray_opts:
-        raise ValueError(f"{', '.join(flags[k] for k in ray_opts)} only apply with --executor ray")
-    if workers is not None and workers < 1 and kind != "inprocess":
-        raise ValueError(f"--workers must be >= 1, got {workers}")
-    if kind == "inprocess":
-        return get_executor("inprocess")
-    if kind == "pool":
-        return get_executor("pool", workers=workers or 2)
-    opts = dict(ray_opts)
-    if workers is not None:
-        opts["workers"] = workers
-    try:
-        ex = get_executor("ray", **opts)
-    except ImportError as e:  # RayNotInstalledError: a clean command-line error with the install command
-        raise ValueError(str(e)) from None
-    try:
-        ex.connect()  # an unreachable cluster is an error before any work starts
-    except ConnectionError as e:
-        ex.close()
-        raise ValueError(str(e)) from None
-    return ex
 
 
 def default_store(out: str | Path) -> Path:

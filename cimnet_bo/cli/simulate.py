@@ -1,6 +1,6 @@
 """``cimnet-bo simulate``: one subnet on one CiM chip, per-layer table and totals.
 
-Registered by :mod:`cimnet_bo.cli` through :func:`add_parser` / :func:`run`::
+Examples::
 
     cimnet-bo simulate --space vit-b-imagenet --subnet max --hardware baseline
     cimnet-bo simulate --space vit-fmnist --subnet min --hardware '{"n_macros": 512}' --json
@@ -16,23 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
-from cimnet_bo.cli_args import NATURAL
-
-
-NAME = "simulate"
-HELP = "latency, energy, area and power of one subnet on one CiM chip (roofline model v2)"
+from cimnet_bo.cli.args import NATURAL, add_space_option
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``simulate`` sub-command to an ``argparse`` subparsers object."""
-    p = subparsers.add_parser(
-        NAME, help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--space", required=True, help="registered joint space, e.g. vit-b-imagenet")
+def add_simulate(p: argparse.ArgumentParser) -> None:
+    """The options of the ``simulate`` sub-command."""
+    p.description = __doc__
+    add_space_option(p)
     p.add_argument("--subnet", default="max", help="max | min | baseline | JSON object or file")
     p.add_argument(
         "--hardware", default="baseline", help="baseline | JSON object or file (over the baseline)"
@@ -42,7 +34,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, metavar="FILE", help="save a roofline plot (PNG)")
     p.add_argument("--top", type=NATURAL, default=0, help="print only the N slowest layers (0: all)")
     p.set_defaults(func=run)
-    return p
 
 
 def _json_arg(text: str, what: str) -> dict:
@@ -103,26 +94,22 @@ def _format(res) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the sub-command; returns the exit status (2 on a bad argument)."""
+    """Simulate; print the per-layer table and the totals (or JSON)."""
     from cimnet_bo.hardware import HardwareConfig, Technology, plot_roofline, simulate, space_technology
     from cimnet_bo.workload import layer_table
 
-    try:
-        space, sub, hw = resolve(args.space, args.subnet, args.hardware)
-        tech = space_technology(space, Technology.from_yaml(args.tech) if getattr(args, "tech", None) else None)
-        config = HardwareConfig.from_dict(hw)
-        table = layer_table(space, sub)
-        res = simulate(table, config, tech)
-    except (ValueError, KeyError, OSError) as e:
-        print(f"cimnet-bo simulate: error: {e}", file=sys.stderr)
-        return 2
+    space, sub, hw = resolve(args.space, args.subnet, args.hardware)
+    tech = space_technology(space, Technology.from_yaml(args.tech) if args.tech else None)
+    config = HardwareConfig.from_dict(hw)
+    table = layer_table(space, sub)
+    res = simulate(table, config, tech)
     if args.plot:
         plot_roofline(table, config, args.plot, tech, result=res)
     if args.json:
         out = {"space": space.name, "subnet": sub, **res.to_dict()}
         print(json.dumps(out, indent=1, default=str))
         return 0
-    top = getattr(args, "top", 0) or 0
+    top = args.top
     if top > 0:
         import copy
 
@@ -162,15 +149,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"roofline   {args.plot}")
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m cimnet_bo.cli_simulate ...``)."""
-    parser = argparse.ArgumentParser(prog="cimnet-bo")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    args = parser.parse_args([NAME, *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

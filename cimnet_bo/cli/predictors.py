@@ -14,28 +14,26 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cimnet_bo.cli_args import COUNT, NATURAL, OPEN_FRACTION
+from cimnet_bo.cli.args import COUNT, NATURAL, OPEN_FRACTION, add_space_option, counts, names, names_of
 
 
-def _csv(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
+def add_train_predictors(p: argparse.ArgumentParser) -> None:
+    """The options of the ``train-predictors`` sub-command; ``--models`` are registered predictor kinds."""
+    from cimnet_bo.predictors import PREDICTORS
 
-
-def add_parser(sub) -> None:
-    """Register the ``train-predictors`` sub-command."""
-    p = sub.add_parser("train-predictors", help="train and check accuracy/latency predictors",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    kinds = PREDICTORS.names()
+    p.description = __doc__
     p.add_argument("--data", required=True, help="labeled dataset (.parquet or .csv)")
     p.add_argument("--out", required=True, help="output folder, e.g. predictors/vit_fmnist/")
-    p.add_argument("--space", default=None, help="space of the dataset (default: from the file)")
-    p.add_argument("--objectives", type=_csv, default=None,
+    add_space_option(p, required=False, help="space of the dataset (default: from the file)")
+    p.add_argument("--objectives", type=names, default=None,
                    help="comma-separated objectives (default: every objective of the dataset but the "
                         "0/1 'feasible' indicator)")
-    p.add_argument("--models", type=_csv, default=["xgb"],
-                   help="comma-separated predictor kinds: xgb, ridge, svr, mlp, gp (default xgb)")
+    p.add_argument("--models", type=names_of("predictor kinds", kinds), default=["xgb"],
+                   help=f"comma-separated predictor kinds: {', '.join(kinds)} (default xgb)")
     p.add_argument("--test-fraction", type=OPEN_FRACTION, default=0.2, help="held-out fraction (default 0.2)")
     p.add_argument("--seed", type=NATURAL, default=0)
-    p.add_argument("--curve-sizes", type=lambda s: [int(x) for x in _csv(s)], default=[100, 200, 500, 1000, 2000],
+    p.add_argument("--curve-sizes", type=counts, default=[100, 200, 500, 1000, 2000],
                    help="learning-curve training sizes (default 100,200,500,1000,2000; sizes the data "
                         "cannot hold are skipped)")
     p.add_argument("--curve-splits", type=NATURAL, default=1, help="random splits per size (default 1; 0: no curve)")
@@ -46,12 +44,9 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, check and save the predictors; print the held-out metrics."""
-    from cimnet_bo.predictors import PREDICTORS, train_predictors
+    from cimnet_bo.predictors import train_predictors
     from cimnet_bo.store import read_dataset
 
-    unknown = [m for m in args.models if m not in PREDICTORS]
-    if unknown:
-        raise ValueError(f"unknown predictor kinds {unknown}; choose from {sorted(PREDICTORS)}")
     ds = read_dataset(args.data, args.space)
     params = {"xgb": {"n_jobs": args.jobs}, "gp": {"threads": args.jobs}} if args.jobs else None
     log = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))

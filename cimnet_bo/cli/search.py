@@ -23,16 +23,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cimnet_bo.cli_args import COUNT, NATURAL
+from cimnet_bo.cli.args import (
+    COUNT,
+    NATURAL,
+    add_executor_options,
+    add_space_option,
+    add_strategy_options,
+    executor_from_args,
+    strategy_overrides,
+)
 
 CONFIG_KEYS = ("problem", "strategy", "strategy_options", "budget", "batch_size", "n_init", "seed", "initial")
 
 
-def _run_options(p: argparse.ArgumentParser, budget_required: bool = False) -> None:
+def _run_options(p: argparse.ArgumentParser) -> None:
+    from cimnet_bo.search import MODES
+
     g = p.add_argument_group("problem (for a new run; an existing run keeps its own)")
     g.add_argument("--config", default=None, help="YAML file with the run's configuration")
-    g.add_argument("--space", default=None, help="registered joint space, e.g. vit-fmnist")
-    g.add_argument("--mode", default=None, choices=["joint", "model-only", "hardware-only"])
+    add_space_option(g, required=False)
+    g.add_argument("--mode", default=None, choices=MODES, help=f"default {MODES[0]}")
     g.add_argument("--objectives", default=None, help="comma-separated, default accuracy,latency_s")
     g.add_argument("--energy", action="store_true", default=None, help="add energy_j as an objective")
     g.add_argument("--area-budget", default=None, help="mm^2, 'baseline' (default) or 'none'")
@@ -43,11 +53,8 @@ def _run_options(p: argparse.ArgumentParser, budget_required: bool = False) -> N
     g.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
     g.add_argument("--table", default=None, help="labeled dataset: search its rows by table look-up")
     s = p.add_argument_group("strategy")
-    s.add_argument("--strategy", default=None, help="qnehvi (default), random, nsga2, linas")
-    s.add_argument("--surrogate", default=None, help="qnehvi surrogate: gp, xgb-ensemble, gp-xgb-mean")
-    s.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="strategy option (repeatable), e.g. -o pool_size=5000 -o known_cheap=false")
-    s.add_argument("--budget", type=COUNT, default=None, required=budget_required,
+    add_strategy_options(s, default=None)
+    s.add_argument("--budget", type=COUNT, default=None,
                    help="evaluations in total, initial design included")
     s.add_argument("--batch-size", type=COUNT, default=None, help="candidates per round (default 8)")
     s.add_argument("--n-init", type=COUNT, default=None, help="initial design (default 2 x batch size)")
@@ -57,28 +64,29 @@ def _run_options(p: argparse.ArgumentParser, budget_required: bool = False) -> N
     s.add_argument("--seed", type=NATURAL, default=None, help="default 0")
 
 
-def add_parser(sub) -> None:
-    from cimnet_bo.cli_label import add_executor_options
-
-    doc = __doc__
-    p = sub.add_parser("search", help="run or resume a joint search", description=doc,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_search(p: argparse.ArgumentParser) -> None:
+    """The options of the ``search`` sub-command."""
+    p.description = __doc__
     p.add_argument("--run", required=True, help="run directory (created, or resumed when it holds a run)")
     _run_options(p)
     add_executor_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_search)
 
-    p = sub.add_parser("propose", help="propose candidates to evaluate elsewhere (ask/tell)", description=doc,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+
+def add_propose(p: argparse.ArgumentParser) -> None:
+    """The options of the ``propose`` sub-command (the ask of ask/tell)."""
+    p.description = __doc__
     p.add_argument("--run", required=True, help="run directory (created when it holds no run)")
     p.add_argument("-q", type=COUNT, default=8, help="number of candidates (default 8)")
     p.add_argument("--out", required=True, help="CSV file of the candidates: idx, then one column per choice")
     _run_options(p)
     p.set_defaults(func=_propose)
 
-    p = sub.add_parser("tell", help="store the results of proposed candidates (ask/tell)", description=doc,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+
+def add_tell(p: argparse.ArgumentParser) -> None:
+    """The options of the ``tell`` sub-command (the tell of ask/tell)."""
+    p.description = __doc__
     p.add_argument("--run", required=True, help="run directory")
     p.add_argument("results", help="CSV or parquet: idx, one column per objective, optional error")
     p.add_argument("--evaluator", default="external", help="identity stored with the values")
@@ -101,15 +109,6 @@ def _load_config(path: str | None) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"{p}: unknown keys {unknown}; known: {list(CONFIG_KEYS)}")
     return data
-
-
-def _parse_option(text: str) -> tuple[str, Any]:
-    import yaml
-
-    if "=" not in text:
-        raise ValueError(f"strategy option {text!r} must be KEY=VALUE")
-    k, v = text.split("=", 1)
-    return k.strip().replace("-", "_"), yaml.safe_load(v)
 
 
 def _problem_spec(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, Any] | None:
@@ -148,18 +147,13 @@ def _open_run(args: argparse.Namespace, need_budget: bool):
 
     cfg = _load_config(args.config)
     spec = _problem_spec(args, cfg)
-    options = dict(cfg.get("strategy_options") or {})
-    for o in args.option:
-        k, v = _parse_option(o)
-        options[k] = v
-    if args.surrogate is not None:
-        options["surrogate"] = args.surrogate
+    options = {**(cfg.get("strategy_options") or {}), **strategy_overrides(args)}
     strategy = args.strategy or cfg.get("strategy")
     budget = args.budget if args.budget is not None else cfg.get("budget")
     if budget is None and not need_budget:
         budget = 10**9  # ask/tell: no budget of its own
     if strategy is not None:  # unknown strategies and options fail before the problem is built
-        make_strategy(strategy, **{k: v for k, v in options.items()})
+        make_strategy(strategy, **options)
     problem = problem_from_spec(spec) if spec is not None else None
     return Run.open(args.run, problem, strategy, budget,
                     args.batch_size if args.batch_size is not None else cfg.get("batch_size"),
@@ -215,7 +209,6 @@ def _summary(run) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- commands
 def _search(args: argparse.Namespace) -> int:
-    from cimnet_bo.cli_label import executor_from_args
     from cimnet_bo.search import run_search
 
     with _open_run(args, need_budget=True) as run:
