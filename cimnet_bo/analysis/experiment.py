@@ -66,6 +66,7 @@ from cimnet_bo.analysis.runs import (
     load_run,
 )
 from cimnet_bo.core import plain
+from cimnet_bo.space import SpaceLike
 
 #: Default evaluations per search run (each experiment: 1 baseline point, then 3 model-only,
 #: 3 hardware-only and 3 joint qNEHVI runs of this many evaluations).
@@ -121,13 +122,12 @@ class ExperimentResult:
         return format_speedup_table(self.speedup)
 
 
-def baseline_config(space: Any) -> dict[str, Any]:
+def baseline_config(space: SpaceLike) -> dict[str, Any]:
     """The baseline point of a joint space: its largest subnet on its baseline hardware."""
-    from cimnet_bo.space import get_space
+    from cimnet_bo.space import as_space, hardware_side
 
-    if isinstance(space, str):
-        space = get_space(space)
-    if getattr(space, "hardware", None) is None or space.hardware.baseline is None:
+    space = as_space(space)
+    if hardware_side(space) is None or space.hardware.baseline is None:
         raise ValueError(f"space {space.name!r} has no baseline hardware")
     return {**space.subnet.extreme("max"), **space.hardware.baseline}
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from cimnet_bo.analysis.curves import aggregate_curves
 from cimnet_bo.moo import LOG_OBJECTIVES, ConstraintsLike, Objectives, ObjectivesLike, feasible_mask, pareto_front
+from cimnet_bo.space import SpaceLike
 
 RunsLike = Mapping[str, "pd.DataFrame | Sequence[pd.DataFrame]"]
 
@@ -281,7 +282,7 @@ def plot_hardware_knobs(
 
 def plot_point_roofline(
     point: Mapping[str, Any] | pd.Series,
-    space: Any,
+    space: SpaceLike,
     path: str | Path,
     tech: Any | None = None,
 ) -> Path:
@@ -301,12 +302,11 @@ def plot_point_roofline(
         Model constants (default: the model page's).
     """
     from cimnet_bo.hardware import plot_roofline
-    from cimnet_bo.space import JointSpace, get_space
+    from cimnet_bo.space import as_space, is_joint
     from cimnet_bo.workload import layer_table
 
-    if isinstance(space, str):
-        space = get_space(space)
-    if not isinstance(space, JointSpace):
+    space = as_space(space)
+    if not is_joint(space):
         raise ValueError(
             "space must be a joint space (subnet x hardware) or its name, "
             f"got {type(space).__name__}"

@@ -22,6 +22,7 @@ import numpy as np
 
 from cimnet_bo.core import plain
 from cimnet_bo.moo import Objective
+from cimnet_bo.space import AnySpace
 
 @dataclass
 class Evaluations:
@@ -110,7 +111,7 @@ class Evaluator:
     """
 
     objectives: tuple[Objective, ...] = ()
-    space: Any = None
+    space: AnySpace | None = None
     #: True when the values depend on the subnet half of a joint configuration only.
     subnet_only: bool = False
 

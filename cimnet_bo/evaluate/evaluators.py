@@ -12,10 +12,10 @@ import numpy as np
 
 from cimnet_bo.evaluate.base import Evaluations, Evaluator, failure_text
 from cimnet_bo.moo import Objective, default_direction, objective_list
-from cimnet_bo.space import as_space, is_joint, subnet_side
+from cimnet_bo.space import AnySpace, SpaceLike, as_space, is_joint, subnet_side
 
 
-def _subnet_key(space: Any, config: Mapping[str, Any]) -> tuple:
+def _subnet_key(space: AnySpace, config: Mapping[str, Any]) -> tuple:
     sub = subnet_side(space)
     return tuple(config[n] for n in sub.names)
 
@@ -50,7 +50,7 @@ class RooflineEvaluator(Evaluator):
     are padded once by ``simulate_many``.
     """
 
-    def __init__(self, space: Any, tech: Any = None, objectives: Sequence[str] = ROOFLINE_OBJECTIVES) -> None:
+    def __init__(self, space: SpaceLike, tech: Any = None, objectives: Sequence[str] = ROOFLINE_OBJECTIVES) -> None:
         self.space = as_space(space)
         if not is_joint(self.space):
             raise ValueError("RooflineEvaluator needs a joint space (subnet x hardware)")
@@ -130,7 +130,7 @@ class AccuracyEvaluator(Evaluator):
 
     subnet_only = True
 
-    def __init__(self, space: Any, checkpoint: str | Path | None = None, split: str = "val",
+    def __init__(self, space: SpaceLike, checkpoint: str | Path | None = None, split: str = "val",
                  indices: Sequence[int] | None = None, device: str = "cpu", batch_size: int = 1000) -> None:
         self.space = as_space(space)
         self.checkpoint = checkpoint
@@ -211,7 +211,7 @@ class TableEvaluator(Evaluator):
     an error at construction.
     """
 
-    def __init__(self, space: Any, table: Any, objectives: Sequence[Any] | None = None,
+    def __init__(self, space: SpaceLike, table: Any, objectives: Sequence[Any] | None = None,
                  name: str | None = None) -> None:
         from cimnet_bo.store.dataset import Dataset, check_frame, read_dataset
 
@@ -312,7 +312,7 @@ class CallableEvaluator(Evaluator):
     To run in a process pool the function must be importable (defined at module level).
     """
 
-    def __init__(self, fn: Callable, objectives: Sequence[Any], space: Any = None, batched: bool = False,
+    def __init__(self, fn: Callable, objectives: Sequence[Any], space: SpaceLike | None = None, batched: bool = False,
                  name: str | None = None, subnet_only: bool = False) -> None:
         if not callable(fn):
             raise ValueError(f"fn must be callable, got {type(fn).__name__}")
@@ -404,7 +404,7 @@ class SubnetCachedEvaluator(Evaluator):
 
     subnet_only = True
 
-    def __init__(self, inner: Evaluator, space: Any) -> None:
+    def __init__(self, inner: Evaluator, space: SpaceLike) -> None:
         self.inner = inner
         self.space = None
         self._space = as_space(space)

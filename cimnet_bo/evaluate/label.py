@@ -28,7 +28,7 @@ from cimnet_bo.core import CimnetError
 from cimnet_bo.evaluate.base import Evaluator
 from cimnet_bo.evaluate.evaluators import CompositeEvaluator, SubnetCachedEvaluator
 from cimnet_bo.evaluate.executors import Executor, get_executor
-from cimnet_bo.space import as_space, is_joint, subnet_side
+from cimnet_bo.space import AnySpace, SpaceLike, as_space, is_joint, subnet_side
 
 SAMPLER = "pairs-v1"
 
@@ -39,7 +39,7 @@ def default_subnets(n: int) -> int:
     return max(1, math.ceil(n / 2))
 
 
-def sample_pairs(space: Any, n: int, seed: int = 0, subnets: int | None = None) -> list[dict[str, Any]]:
+def sample_pairs(space: AnySpace, n: int, seed: int = 0, subnets: int | None = None) -> list[dict[str, Any]]:
     """A reproducible plan of ``n`` distinct joint configurations.
 
     ``subnets`` distinct subnets are drawn uniformly (each choice uniform, duplicates
@@ -101,7 +101,7 @@ def sample_pairs(space: Any, n: int, seed: int = 0, subnets: int | None = None) 
     return [{**s, **h} for s, h in zip(subs, hws)]
 
 
-def _distinct(space: Any, k: int, rng: np.random.Generator) -> np.ndarray:
+def _distinct(space: AnySpace, k: int, rng: np.random.Generator) -> np.ndarray:
     if k > space.size:
         raise ValueError(f"space {space.name!r} has only {space.size} distinct configurations, asked for {k}")
     rows: dict[tuple, np.ndarray] = {}
@@ -113,7 +113,7 @@ def _distinct(space: Any, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.array(list(rows.values()), dtype=np.int64).reshape(k, space.dim)
 
 
-def batches_by_subnet(space: Any, plan: Sequence[Mapping[str, Any]], todo: Iterable[int],
+def batches_by_subnet(space: AnySpace, plan: Sequence[Mapping[str, Any]], todo: Iterable[int],
                       batch_size: int) -> list[list[int]]:
     """Group candidate numbers so that pairs sharing a subnet fall in one batch; batches hold
     about ``batch_size`` pairs (a subnet with more pairs gets a batch of its own)."""
@@ -163,7 +163,7 @@ def _read_any_table(path: Path) -> tuple[Any, dict[str, Any]]:
     raise ReuseError(f"table {path} must end in .parquet or .csv")
 
 
-def subnet_values_from_table(path: str | Path, space: Any, names: Sequence[str], identity: str
+def subnet_values_from_table(path: str | Path, space: AnySpace, names: Sequence[str], identity: str
                              ) -> dict[tuple, np.ndarray]:
     """The subnet-only values (e.g. accuracy) an earlier labeled table holds, per subnet.
 
@@ -239,7 +239,7 @@ def subnet_values_from_table(path: str | Path, space: Any, names: Sequence[str],
     return out
 
 
-def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path, out: str | Path | None = None,
+def label(space: SpaceLike, n: int, evaluators: Sequence[Evaluator], store: str | Path, out: str | Path | None = None,
           seed: int = 0, subnets: int | None = None, batch_size: int = 16, executor: Any = None,
           progress: bool = True, retry_failed: bool = False,
           reuse_from: Sequence[str | Path] = ()) -> dict[str, Any]:
@@ -368,16 +368,16 @@ def label(space: Any, n: int, evaluators: Sequence[Evaluator], store: str | Path
     return summary
 
 
-def _key(space: Any, cfg: Mapping[str, Any]) -> tuple:
+def _key(space: AnySpace, cfg: Mapping[str, Any]) -> tuple:
     return tuple(cfg[n] for n in sub_keys(space))
 
 
-def sub_keys(space: Any) -> tuple[str, ...]:
+def sub_keys(space: AnySpace) -> tuple[str, ...]:
     """The subnet choice names of a (joint) space, in order."""
     return tuple(subnet_side(space).names)
 
 
-def _reusable(cached: Sequence[Evaluator], space: Any, tables: Sequence[str | Path]
+def _reusable(cached: Sequence[Evaluator], space: AnySpace, tables: Sequence[str | Path]
               ) -> list[tuple[SubnetCachedEvaluator, dict[tuple, np.ndarray]]]:
     """Per subnet-cached evaluator, the values ``tables`` hold for it (first table wins)."""
     if not tables:
@@ -396,7 +396,7 @@ def _reusable(cached: Sequence[Evaluator], space: Any, tables: Sequence[str | Pa
     return out
 
 
-def _prime(cached: Sequence[Evaluator], rows: Sequence[Mapping[str, Any]], space: Any) -> None:
+def _prime(cached: Sequence[Evaluator], rows: Sequence[Mapping[str, Any]], space: AnySpace) -> None:
     for e in cached:
         if isinstance(e, SubnetCachedEvaluator):
             vals = np.array([[r["objectives"].get(k, np.nan) for k in e.names] for r in rows], dtype=np.float64)

@@ -225,13 +225,6 @@ class TableBatch:
         )
 
 
-def subnet_space(space: Any) -> Any:
-    """The subnet space of ``space`` (a joint space's subnet side, or ``space`` itself)."""
-    from cimnet_bo.space import JointSpace
-
-    return space.subnet if isinstance(space, JointSpace) else space
-
-
 def n_configs(configs: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> int:
     """How many subnet configurations ``configs`` holds: a sequence of configuration dicts,
     or a dict of arrays (choice name -> values, each of length n)."""

@@ -34,7 +34,7 @@ import numpy as np
 from cimnet_bo.hardware.config import KNOBS, knob_arrays
 from cimnet_bo.hardware.model import area_mm2, peak_power_w, t_s_seconds
 from cimnet_bo.hardware.technology import Technology, space_technology
-from cimnet_bo.space import as_space, is_joint
+from cimnet_bo.space import AnySpace, SpaceLike, as_space, hardware_side, is_joint
 
 #: Knobs of which more never increases latency and never decreases area or peak power.
 RESOURCES = ("n_macros", "glb_kb", "dram_bw_gbps", "glb_width", "clock_mhz", "digital_macs")
@@ -72,7 +72,7 @@ class ChipSet:
         return [{k: v[i].item() for k, v in self.configs.items()} for i in idx]
 
 
-def _operating_points(space: Any, names: Sequence[str]) -> list[dict[str, Any]]:
+def _operating_points(space: AnySpace, names: Sequence[str]) -> list[dict[str, Any]]:
     """Every combination of the non-resource choices, a conditional choice only where active."""
     plain = [c for c in space.choices if c.name in names and c.condition is None]
     cond = [c for c in space.choices if c.name in names and c.condition is not None]
@@ -99,7 +99,7 @@ def chip_area_power(knobs: Mapping[str, np.ndarray], tech: Technology) -> tuple[
     return area, power
 
 
-def candidate_chips(space: Any, area_max: float | None = None, power_max: float | None = None,
+def candidate_chips(space: AnySpace, area_max: float | None = None, power_max: float | None = None,
                     tech: Technology | None = None, maximal: bool = True) -> ChipSet:
     """The chips of a hardware (or joint) space within the budgets.
 
@@ -118,7 +118,7 @@ def candidate_chips(space: Any, area_max: float | None = None, power_max: float 
     -------
     ChipSet
     """
-    hw = getattr(space, "hardware", space)
+    hw = hardware_side(space) or space
     tech = space_technology(space, tech)
     res = [c for c in hw.choices if c.name in RESOURCES]
     bad = [c.name for c in res if c.condition is not None]
@@ -199,7 +199,7 @@ def _check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:
 PAIRS_PER_CALL = 1 << 21
 
 
-def simulate_grid(space: Any, subnets: Sequence[Mapping[str, Any]], chips: Mapping[str, np.ndarray],
+def simulate_grid(space: AnySpace, subnets: Sequence[Mapping[str, Any]], chips: Mapping[str, np.ndarray],
                   tech: Technology | None = None, outputs: Sequence[str] = ("latency_s", "feasible")
                   ) -> dict[str, np.ndarray]:
     """Every subnet on every chip: the roofline's ``outputs`` as (S x H) arrays.
@@ -239,7 +239,7 @@ def simulate_grid(space: Any, subnets: Sequence[Mapping[str, Any]], chips: Mappi
     return out
 
 
-def best_chip_indices(space: Any, subnets: Sequence[Mapping[str, Any]], chips: ChipSet,
+def best_chip_indices(space: AnySpace, subnets: Sequence[Mapping[str, Any]], chips: ChipSet,
                       objectives: Sequence[str] = ("latency_s",), tech: Technology | None = None
                       ) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
     """For each subnet, the indices (into ``chips``) of the feasible chips on the Pareto front of
@@ -262,7 +262,7 @@ def best_chip_indices(space: Any, subnets: Sequence[Mapping[str, Any]], chips: C
     return out
 
 
-def best_hardware(space: Any, subnets: Sequence[Mapping[str, Any]], area_max: float | None = None,
+def best_hardware(space: SpaceLike, subnets: Sequence[Mapping[str, Any]], area_max: float | None = None,
                   power_max: float | None = None, objectives: Sequence[str] = ("latency_s",),
                   tech: Technology | None = None, chips: ChipSet | None = None) -> list[Any]:
     """For each subnet, the chips of the space on the Pareto front of ``objectives`` within the

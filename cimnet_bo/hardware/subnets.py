@@ -14,7 +14,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.hardware.batch import TableBatch, n_configs, subnet_space
+from cimnet_bo.hardware.batch import TableBatch, n_configs
+from cimnet_bo.space import AnySpace, subnet_side
 from cimnet_bo.hardware.vit_batch import vit_batch
 from cimnet_bo.workload.table import LayerTable
 
@@ -27,8 +28,8 @@ class TableCache:
     which equal configurations share one object, so :func:`simulate_many` pads each once.
     """
 
-    def __init__(self, space: Any, maxsize: int | None = 100_000) -> None:
-        self.space = subnet_space(space)
+    def __init__(self, space: AnySpace, maxsize: int | None = 100_000) -> None:
+        self.space = subnet_side(space)
         self.names = self.space.names
         self.maxsize = maxsize
         self._cache: dict[tuple, LayerTable] = {}
@@ -52,12 +53,12 @@ class TableCache:
 
 
 def batch_from_configs(
-    space: Any, configs: Sequence[Mapping[str, Any]], cache: TableCache | None = None
+    space: AnySpace, configs: Sequence[Mapping[str, Any]], cache: TableCache | None = None
 ) -> tuple[TableBatch, np.ndarray]:
     """``(batch, index)`` for subnet configurations of a registered space: pair i's network is
     ``batch`` row ``index[i]``. ViT-family spaces use :func:`vit_batch` (one row per
     configuration); others build each distinct configuration's table once."""
-    sub = subnet_space(space)
+    sub = subnet_side(space)
     if sub.family == "vit":
         b = vit_batch(sub, configs)
         return b, np.arange(len(b))
@@ -86,9 +87,9 @@ class SubnetConfigs:
     """
 
     def __init__(
-        self, space: Any, configs: Sequence[Mapping[str, Any]], cache: TableCache | None = None
+        self, space: AnySpace, configs: Sequence[Mapping[str, Any]], cache: TableCache | None = None
     ) -> None:
-        self.space = subnet_space(space)
+        self.space = subnet_side(space)
         self.configs = configs
         self.cache = (
             cache if cache is not None or self.space.family == "vit" else TableCache(self.space)

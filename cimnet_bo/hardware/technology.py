@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+from cimnet_bo.space import AnySpace, hardware_side
 
 #: Version of the model page implemented here (``CIM_MODEL.md``). Run stores, labeled tables
 #: and predictors record it and refuse to mix versions.
@@ -235,11 +236,11 @@ class Technology:
         )
 
 
-def space_technology(space: Any, tech: "Technology | None" = None) -> "Technology":
+def space_technology(space: AnySpace, tech: "Technology | None" = None) -> "Technology":
     """The technology of a hardware (or joint) space: ``tech`` when given, else the defaults
     with the constants the space sets (``meta["tech"]``, e.g. ``e_dram`` per DRAM type)."""
     if tech is not None:
         return tech
-    hw = getattr(space, "hardware", space)
+    hw = hardware_side(space) or space
     overrides = (getattr(hw, "meta", None) or {}).get("tech") or {}
     return Technology.from_dict(overrides)

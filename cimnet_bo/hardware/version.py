@@ -11,24 +11,24 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from cimnet_bo.hardware.technology import MODEL_VERSION
-from cimnet_bo.space import hardware_side
+from cimnet_bo.space import AnySpace, hardware_side
 
 #: The metadata key.
 KEY = "cim_model_version"
 
 
-def uses_cim_model(space: Any) -> bool:
+def uses_cim_model(space: AnySpace) -> bool:
     """True when ``space`` is a joint space whose hardware half is a CiM space."""
     hw = hardware_side(space)
     return hw is not None and getattr(hw, "family", None) == "cim"
 
 
-def model_version_meta(space: Any) -> dict[str, str]:
+def model_version_meta(space: AnySpace) -> dict[str, str]:
     """``{KEY: MODEL_VERSION}`` for a space that uses the CiM model, else ``{}``."""
     return {KEY: MODEL_VERSION} if uses_cim_model(space) else {}
 
 
-def check_model_version(meta: Mapping[str, Any], space: Any, where: str, error: type = ValueError) -> None:
+def check_model_version(meta: Mapping[str, Any], space: AnySpace, where: str, error: type = ValueError) -> None:
     """Raise ``error`` when ``meta`` (of the file ``where``) was made with another CiM model
     version than this one; spaces without a CiM half are not checked."""
     if not uses_cim_model(space):

@@ -25,8 +25,8 @@ from cimnet_bo.hardware.batch import (
     TableBatch,
     n_configs,
     row_terms,
-    subnet_space,
 )
+from cimnet_bo.space import AnySpace, subnet_side
 
 
 def _column(configs: Any, key: str, n: int) -> np.ndarray | None:
@@ -265,7 +265,7 @@ def _vit_plan(sub: Any) -> _VitPlan:
     return plan
 
 
-def vit_batch(space: Any, configs: Any) -> TableBatch:
+def vit_batch(space: AnySpace, configs: Any) -> TableBatch:
     """Batch of ViT-family networks straight from subnet configurations (vectorised).
 
     Gives the same model results as building each configuration's table with
@@ -283,7 +283,7 @@ def vit_batch(space: Any, configs: Any) -> TableBatch:
     ``mult`` is stored as the transpose of a (layers x networks) array, the layout
     :func:`simulate_many` works in.
     """
-    sub = subnet_space(space)
+    sub = subnet_side(space)
     if sub.family != "vit":
         raise ValueError(f"vit_batch needs a ViT-family space, got family {sub.family!r}")
     n = n_configs(configs)

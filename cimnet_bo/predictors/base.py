@@ -20,6 +20,7 @@ from cimnet_bo.core import Registry
 from cimnet_bo.moo import LOG_OBJECTIVES
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
 from cimnet_bo.predictors.features import FeatureBuilder
+from cimnet_bo.space import AnySpace, as_space
 
 FORMAT = "cimnet_bo.predictor/1"
 #: Objectives that depend on the subnet only (their predictors see no hardware features).
@@ -31,14 +32,6 @@ INDICATOR_OUTPUTS = ("feasible",)
 #: Registered predictor classes by short name (``xgb``, ``ridge``, ``svr``, ``mlp``, ``gp``).
 #: ``@PREDICTORS.register(name)`` sets the class's ``kind``.
 PREDICTORS: Registry[type] = Registry("predictor", modules=("cimnet_bo.predictors",), attribute="kind")
-
-
-def _space(space: Any) -> Any:
-    if isinstance(space, str):
-        from cimnet_bo.space import get_space
-
-        return get_space(space)
-    return space
 
 
 class Predictor:
@@ -62,7 +55,7 @@ class Predictor:
     #: Feature set (see :mod:`cimnet_bo.predictors.features`).
     feature_kind = "xgb"
 
-    def __init__(self, space: Any, objective: str, log_target: bool | None = None, hardware: bool | None = None,
+    def __init__(self, space: AnySpace, objective: str, log_target: bool | None = None, hardware: bool | None = None,
                  seed: int = 0) -> None:
         self.space = space
         self.objective = objective
@@ -88,7 +81,7 @@ class Predictor:
     def _builder(self) -> FeatureBuilder:
         fb = getattr(self, "_fb", None)
         if fb is None:
-            self.space_ = _space(self.space)
+            self.space_ = as_space(self.space)
             fb = FeatureBuilder(self.space_, self.feature_kind, hardware=self.use_hardware,
                                 **self._feature_options())
             self._fb = fb
@@ -163,7 +156,7 @@ class Predictor:
         return meta_path
 
     @classmethod
-    def load(cls, path: str | Path, space: Any = None) -> "Predictor":
+    def load(cls, path: str | Path, space: AnySpace | None = None) -> "Predictor":
         """A saved predictor (any registered class when called on :class:`Predictor`).
 
         Parameters
@@ -186,9 +179,9 @@ class Predictor:
         if cls is not Predictor and not issubclass(klass, cls):
             raise ValueError(f"{meta_path} holds a {meta['class']}, not a {cls.__name__}")
         sp = space if space is not None else _space_of(meta)
-        check_model_version(meta, _space(sp), f"predictor {meta_path}")
+        check_model_version(meta, as_space(sp), f"predictor {meta_path}")
         obj = klass(sp, meta["objective"], **meta["init"])
-        obj.space_ = _space(sp)
+        obj.space_ = as_space(sp)
         names = obj._builder().names
         if names != meta["feature_names"]:
             raise ValueError(f"{meta_path}: the space's features differ from the saved ones "
@@ -245,11 +238,11 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def load_predictor(path: str | Path, space: Any = None) -> Predictor:
+def load_predictor(path: str | Path, space: AnySpace | None = None) -> Predictor:
     """Load any saved predictor (see :meth:`Predictor.load`)."""
     return Predictor.load(path, space)
 
 
-def make_predictor(kind: str, space: Any, objective: str, **params: Any) -> Predictor:
+def make_predictor(kind: str, space: AnySpace, objective: str, **params: Any) -> Predictor:
     """A predictor of a registered kind (``xgb``, ``ridge``, ``svr``, ``mlp``, ``gp``)."""
     return PREDICTORS[kind](space, objective, **params)

@@ -22,6 +22,7 @@ import numpy as np
 
 from cimnet_bo.predictors.base import PREDICTORS, Predictor
 from cimnet_bo.predictors.gp import fit_gp, gp_model
+from cimnet_bo.space import AnySpace
 
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 13))
 SVR_CS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -72,7 +73,7 @@ class RidgePredictor(_SklearnPredictor):
         Cross-validation folds of the grid search.
     """
 
-    def __init__(self, space: Any, objective: str, log_target: bool | None = None, hardware: bool | None = None,
+    def __init__(self, space: AnySpace, objective: str, log_target: bool | None = None, hardware: bool | None = None,
                  seed: int = 0, alphas: Sequence[float] = RIDGE_ALPHAS, cv: int = 5) -> None:
         super().__init__(space, objective, log_target, hardware, seed)
         self.alphas = tuple(alphas)
@@ -102,7 +103,7 @@ class SVRPredictor(_SklearnPredictor):
     cv : int
     """
 
-    def __init__(self, space: Any, objective: str, log_target: bool | None = None, hardware: bool | None = None,
+    def __init__(self, space: AnySpace, objective: str, log_target: bool | None = None, hardware: bool | None = None,
                  seed: int = 0, Cs: Sequence[float] = SVR_CS, epsilon: float = 0.01, cv: int = 5) -> None:
         super().__init__(space, objective, log_target, hardware, seed)
         self.Cs = tuple(Cs)
@@ -137,7 +138,7 @@ class MLPPredictor(_SklearnPredictor):
         L2 penalty.
     """
 
-    def __init__(self, space: Any, objective: str, log_target: bool | None = None, hardware: bool | None = None,
+    def __init__(self, space: AnySpace, objective: str, log_target: bool | None = None, hardware: bool | None = None,
                  seed: int = 0, hidden: Sequence[int] = (400, 400, 400), max_iter: int = 200, lr: float = 1e-3,
                  alpha: float = 1e-4) -> None:
         super().__init__(space, objective, log_target, hardware, seed)
@@ -188,7 +189,7 @@ class GPPredictor(Predictor):
 
     model_suffix = ".pt"
 
-    def __init__(self, space: Any, objective: str, log_target: bool | None = None, hardware: bool | None = None,
+    def __init__(self, space: AnySpace, objective: str, log_target: bool | None = None, hardware: bool | None = None,
                  seed: int = 0, features: str = "encoding", max_train: int | None = 3000,
                  threads: int | None = None, maxiter: int = 200) -> None:
         super().__init__(space, objective, log_target, hardware, seed)

@@ -44,6 +44,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from cimnet_bo.space import AnySpace, is_joint
 
 KINDS = ("xgb", "onehot", "encoding")
 WORKLOAD_FEATURES = ("log2_macs", "log2_params", "log2_weight_bytes", "log2_vectors", "log2_digital_ops",
@@ -101,12 +102,12 @@ class FeatureBuilder:
     Workload features are computed once per distinct subnet and cached.
     """
 
-    def __init__(self, space: Any, kind: str = "xgb", hardware: bool = True, cross: bool = True) -> None:
+    def __init__(self, space: AnySpace, kind: str = "xgb", hardware: bool = True, cross: bool = True) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown feature kind {kind!r}; choose from {list(KINDS)}")
         self.space = space
         self.kind = kind
-        self.joint = hasattr(space, "hardware")
+        self.joint = is_joint(space)
         self.hardware = bool(hardware and self.joint)
         self.cross = bool(cross and self.hardware and kind == "xgb")
         self.subnet = space.subnet if self.joint else space

@@ -20,6 +20,7 @@ import numpy as np
 
 from cimnet_bo.predictors.base import INDICATOR_OUTPUTS, SUBNET_OBJECTIVES, make_predictor
 from cimnet_bo.predictors.metrics import regression_report
+from cimnet_bo.space import AnySpace, is_joint
 
 CURVE_SIZES = (100, 200, 500, 1000, 2000)
 #: Fewest rows (distinct subnets for accuracy) a predictor is trained and checked on.
@@ -48,7 +49,7 @@ def objective_data(dataset: Any, objective: str, hardware: bool | None = None) -
     keep = np.isfinite(y)
     configs = [c for c, k in zip(configs, keep) if k]
     y = y[keep]
-    if is_subnet_objective(objective, hardware) and hasattr(ds.space, "subnet"):
+    if is_subnet_objective(objective, hardware) and is_joint(ds.space):
         names = ds.space.subnet.names
         groups: dict[tuple, list[int]] = {}
         for i, c in enumerate(configs):
@@ -69,7 +70,7 @@ def split(n: int, n_train: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[:n_train]), np.sort(perm[n_train:])
 
 
-def fit_and_score(kind: str, space: Any, objective: str, configs: Sequence[dict], y: np.ndarray,
+def fit_and_score(kind: str, space: AnySpace, objective: str, configs: Sequence[dict], y: np.ndarray,
                   train: np.ndarray, test: np.ndarray, seed: int = 0, params: dict | None = None
                   ) -> tuple[Any, dict[str, Any]]:
     """Fit one predictor on ``train`` rows and score it on ``test`` rows.

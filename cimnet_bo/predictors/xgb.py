@@ -10,6 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cimnet_bo.predictors.base import PREDICTORS, Predictor
+from cimnet_bo.space import AnySpace
 
 #: Defaults for hardware-dependent objectives (latency, energy, area).
 XGB_DEFAULTS = dict(n_estimators=2000, learning_rate=0.02, grow_policy="lossguide", max_leaves=16, max_depth=0,
@@ -104,7 +105,7 @@ class XGBPredictor(Predictor):
     feature_kind = "xgb"
     model_suffix = ".json"
 
-    def __init__(self, space: Any, objective: str, log_target: bool | None = None, hardware: bool | None = None,
+    def __init__(self, space: AnySpace, objective: str, log_target: bool | None = None, hardware: bool | None = None,
                  seed: int = 0, cross: bool = True, n_jobs: int | None = None, **xgb_params: Any) -> None:
         super().__init__(space, objective, log_target, hardware, seed)
         self.cross = cross

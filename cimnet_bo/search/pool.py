@@ -18,6 +18,7 @@ import numpy as np
 
 from cimnet_bo.predictors.xgb import XGB_SEARCH_DEFAULTS, fit_xgb
 from cimnet_bo.search.state import SearchState, row_keys, unique_rows
+from cimnet_bo.space import AnySpace
 
 #: Penalty objective value (normalised scale) of a configuration whose cheap outputs fail.
 _BAD = -1e6
@@ -168,7 +169,7 @@ def model_space_constraint(problem: Any, c: Any) -> tuple[float, float]:
 
 
 # ============================================================================ mutations
-def mutate_rows(space: Any, parents: np.ndarray, n: int, rng: np.random.Generator,
+def mutate_rows(space: AnySpace, parents: np.ndarray, n: int, rng: np.random.Generator,
                 rate: float | None = None) -> np.ndarray:
     """``n`` mutants (n x d) of parent rows (k x d), parents used in turn; each active choice
     with more than one value is redrawn to another value with probability ``rate`` (default
@@ -192,7 +193,7 @@ def mutate_rows(space: Any, parents: np.ndarray, n: int, rng: np.random.Generato
 
 
 # ============================================================================ evolution
-def _pymoo_problem(space: Any, m: int, constrained: bool, fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]):
+def _pymoo_problem(space: AnySpace, m: int, constrained: bool, fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]):
     from pymoo.core.problem import Problem as PymooProblem
 
     nvals = np.array([len(c) for c in space.choices])
@@ -228,7 +229,7 @@ def nsga2_operators():
 
 def evolve(state: SearchState, score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
            rng: np.random.Generator, pop_size: int, n_gen: int, init: np.ndarray | None = None,
-           space: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           space: AnySpace | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """NSGA-II (pymoo) maximising predicted objectives under predicted/exact constraints.
 
     Parameters

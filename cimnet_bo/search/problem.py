@@ -39,7 +39,7 @@ from cimnet_bo.moo import (
     HypervolumeScale,
     objective_list,
 )
-from cimnet_bo.space import as_space, is_joint
+from cimnet_bo.space import AnySpace, SpaceLike, as_space, is_joint
 
 
 #: Constraint operators a search takes (a bound is met or violated by a measurable amount).
@@ -96,7 +96,7 @@ class Problem:
 
     def __init__(
         self,
-        space: Any,
+        space: SpaceLike,
         evaluator: Evaluator | None = None,
         objectives: Sequence[Any] | None = None,
         constraints: Sequence[Any] = (),
@@ -320,7 +320,7 @@ class Problem:
         return space_problem(name, **kwargs)
 
 
-def _cheap_parts(evaluator: Evaluator | None, space: Any) -> tuple[set[str], Evaluator | None, set[str]]:
+def _cheap_parts(evaluator: Evaluator | None, space: AnySpace) -> tuple[set[str], Evaluator | None, set[str]]:
     """(cheap output names, an evaluator of exactly those, subnet-only output names)."""
     if evaluator is None:
         return set(), None, set()

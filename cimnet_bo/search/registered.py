@@ -57,6 +57,7 @@ from cimnet_bo.evaluate import (
 )
 from cimnet_bo.moo import Constraint
 from cimnet_bo.search.problem import Problem, ProblemError
+from cimnet_bo.space import AnySpace
 
 #: Search modes of registered problems.
 MODES: tuple[str, ...] = ("joint", "model-only", "hardware-only")
@@ -200,7 +201,7 @@ def _round_up(x: float, digits: int = 6) -> float:
     return r
 
 
-def baseline_chip(space: Any, tech: Any = None) -> dict[str, float]:
+def baseline_chip(space: AnySpace, tech: Any = None) -> dict[str, float]:
     """Area (mm^2) and peak power (W) of the space's baseline hardware: ``{"area_mm2": ...,
     "power_w": ...}``. Neither depends on the subnet."""
     if space.hardware.baseline is None:
@@ -238,7 +239,7 @@ def _frozen_space(full: Any, mode: str, hardware: Any, subnet: Any) -> Any:
         raise ProblemError(f"frozen {side} configuration is not in space {half.name!r}: {e}") from None
 
 
-def _accuracy_evaluator(space: Any, accuracy: Any, checkpoint: str | None) -> Evaluator | None:
+def _accuracy_evaluator(space: AnySpace, accuracy: Any, checkpoint: str | None) -> Evaluator | None:
     from cimnet_bo.evaluate import AccuracyEvaluator, CallableEvaluator
 
     if isinstance(accuracy, str):

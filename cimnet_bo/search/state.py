@@ -14,7 +14,7 @@ import numpy as np
 
 from cimnet_bo.moo import pareto_mask
 from cimnet_bo.search.problem import Problem
-from cimnet_bo.space import is_joint
+from cimnet_bo.space import AnySpace, is_joint
 
 #: Rows evaluated per call of the cheap evaluator (bounds memory on big pools).
 CHEAP_CHUNK = 5000
@@ -99,7 +99,7 @@ class FeatureCache:
         spaces of a known workload family, else the plain encoding.
     """
 
-    def __init__(self, space: Any, kind: str = "auto") -> None:
+    def __init__(self, space: AnySpace, kind: str = "auto") -> None:
         self.space = space
         self.kind = kind
         self._builders: dict[bool, Any] = {}

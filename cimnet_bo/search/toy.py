@@ -15,7 +15,7 @@ import numpy as np
 
 from cimnet_bo.evaluate import CallableEvaluator, CompositeEvaluator, Objective
 from cimnet_bo.search.problem import Problem
-from cimnet_bo.space import Choice, Space
+from cimnet_bo.space import Choice, Space, SpaceLike
 from cimnet_bo.space import as_space, subnet_side
 
 
@@ -98,7 +98,7 @@ class SyntheticAccuracy:
         Seed of the wiggle's directions.
     """
 
-    def __init__(self, space: Any, lo: float | None = None, hi: float | None = None, noise: float | None = None,
+    def __init__(self, space: SpaceLike, lo: float | None = None, hi: float | None = None, noise: float | None = None,
                  seed: int = 0) -> None:
         from cimnet_bo.search.registered import REFERENCE_POINTS
 

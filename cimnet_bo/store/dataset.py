@@ -29,7 +29,7 @@ import numpy as np
 from cimnet_bo.core import CimnetError
 from cimnet_bo.moo import default_direction
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
-from cimnet_bo.space import as_space, subnet_side
+from cimnet_bo.space import AnySpace, SpaceLike, as_space, subnet_side
 
 #: Bookkeeping columns a dataset may carry besides choices and values.
 META_COLUMNS = ("idx", "tag", "error", "evaluator", "seed", "created", "space", "space_version")
@@ -102,7 +102,7 @@ class Dataset:
 
 
 # ----------------------------------------------------------------------- building
-def frame_from_rows(space: Any, rows: Sequence[Mapping[str, Any]], objectives: Sequence[Mapping[str, Any]]):
+def frame_from_rows(space: AnySpace, rows: Sequence[Mapping[str, Any]], objectives: Sequence[Mapping[str, Any]]):
     """A dataset frame from run-store rows (see :meth:`RunStore.rows`).
 
     Returns
@@ -184,7 +184,7 @@ def write_dataset(frame: Any, path: str | Path) -> Path:
 
 
 # ------------------------------------------------------------------------ reading
-def read_dataset(path: str | Path, space: Any = None, objectives: Sequence[str] | None = None) -> Dataset:
+def read_dataset(path: str | Path, space: SpaceLike | None = None, objectives: Sequence[str] | None = None) -> Dataset:
     """Read and check a labeled dataset.
 
     Parameters
@@ -284,7 +284,7 @@ def _space_from_meta(meta: Mapping[str, Any], path: Path) -> Any:
         raise DatasetError(str(e)) from None
 
 
-def check_frame(frame: Any, space: Any, objectives: Sequence[str] | None = None,
+def check_frame(frame: Any, space: AnySpace, objectives: Sequence[str] | None = None,
                 extras: Sequence[str] = (), source: str = "dataset") -> tuple[Any, list[str], list[str]]:
     """Check a frame's columns against a space; return ``(frame, objectives, extras)`` with the
     choice columns canonicalised (inactive choices at their first value).

@@ -34,6 +34,7 @@ import numpy as np
 
 from cimnet_bo.core import CimnetError, plain
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
+from cimnet_bo.space import AnySpace
 
 SCHEMA_VERSION = 1
 #: A run directory holds its resolved configuration and its store under these names.
@@ -107,7 +108,7 @@ class RunStore:
     readers may open it concurrently (WAL).
     """
 
-    def __init__(self, path: str | Path, space: Any = None, objectives: Sequence[Any] | None = None,
+    def __init__(self, path: str | Path, space: AnySpace | None = None, objectives: Sequence[Any] | None = None,
                  create: bool = True) -> None:
         self.path = Path(path)
         if not self.path.exists():
@@ -136,7 +137,7 @@ class RunStore:
     def _read_meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
 
-    def _init_meta(self, space: Any, objectives: Sequence[Any] | None) -> None:
+    def _init_meta(self, space: AnySpace, objectives: Sequence[Any] | None) -> None:
         if space is None:
             raise ValueError(f"run store {self.path} is empty: pass the space to initialise it")
         meta = {
@@ -153,7 +154,7 @@ class RunStore:
                 self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, json.dumps(v)))
         self.meta = meta
 
-    def _check(self, space: Any, objectives: Sequence[Any] | None) -> None:
+    def _check(self, space: AnySpace, objectives: Sequence[Any] | None) -> None:
         if self.meta.get("schema") != SCHEMA_VERSION:
             raise StoreError(f"{self.path}: store schema {self.meta.get('schema')} is not "
                              f"{SCHEMA_VERSION}")

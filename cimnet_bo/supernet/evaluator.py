@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cimnet_bo.space import Space, get_space, get_subnet_space, list_subnet_spaces
+from cimnet_bo.space import Space, as_space, get_subnet_space, list_subnet_spaces, subnet_side
 from cimnet_bo.supernet import build_supernet, needs_bn_calibration, recalibrate_bn
 from cimnet_bo.supernet.data import DataError, load_split, repo_data_dir, sha256, to_tensor
 
@@ -92,9 +92,9 @@ class SupernetEvaluator:
 
     def __init__(self, space: str | Space, checkpoint: str | Path | None = None, split: str = "val",
                  device: str = "cpu", batch_size: int = 1000, indices: Iterable[int] | None = None) -> None:
-        if isinstance(space, str):
-            space = get_subnet_space(space) if space in list_subnet_spaces() else get_space(space)
-        self.space = getattr(space, "subnet", space)
+        if isinstance(space, str) and space in list_subnet_spaces():
+            space = get_subnet_space(space)
+        self.space = subnet_side(as_space(space))
         self.checkpoint = checkpoint
         self.split = split
         self.device = device

@@ -22,12 +22,12 @@ def layer_table(space_or_family: Any, subnet_config: Mapping[str, Any],
         The subnet configuration; a joint configuration is accepted and its hardware keys
         ignored.
     """
-    from cimnet_bo.space import JointSpace, Space, get_space, list_spaces
+    from cimnet_bo.space import Space, as_space, list_spaces, subnet_side
 
     if isinstance(space_or_family, str) and space_or_family in list_spaces():
-        space_or_family = get_space(space_or_family)
-    if isinstance(space_or_family, JointSpace):
-        space_or_family = space_or_family.subnet
+        space_or_family = as_space(space_or_family)
+    if not isinstance(space_or_family, str):
+        space_or_family = subnet_side(space_or_family)
     if isinstance(space_or_family, Space):
         cfg = space_or_family.validate({k: subnet_config[k] for k in space_or_family.names if k in subnet_config})
         family, meta = space_or_family.family, space_or_family.meta
