@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from cimnet_bo.supernet.recipes import FAMILY_SPACES
 
-from cimnet_bo.space import subnet_side
-
 if TYPE_CHECKING:
     from torch import nn
 
@@ -40,6 +38,8 @@ def __getattr__(name: str) -> Any:
 
 def build_supernet(space) -> nn.Module:
     """An untrained supernet for a subnet space (or joint space) of a supported family."""
+    from cimnet_bo.space import subnet_side
+
     supernets = __getattr__("SUPERNETS")
     sub = subnet_side(space)
     if sub.family not in supernets:
