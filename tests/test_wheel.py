@@ -47,16 +47,16 @@ def installed(tmp_path_factory) -> Path:
     src, dist, target = tmp / "src", tmp / "dist", tmp / "target"
     for name in SOURCES:
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, src / name, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                ROOT / name, src / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
         else:
             src.mkdir(exist_ok=True)
             shutil.copy2(ROOT / name, src / name)
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-cache-dir",
-         "-q", "-w", str(dist), str(src))
+    pip = (sys.executable, "-m", "pip", "-q", "--no-cache-dir")
+    _run(*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(src))
     (wheel,) = dist.glob("cimnet_bo-*.whl")
-    _run(sys.executable, "-m", "pip", "install", "--no-deps", "--no-cache-dir", "-q", "--target", str(target),
-         str(wheel))
+    _run(*pip, "install", "--no-deps", "--target", str(target), str(wheel))
     return target
 
 
