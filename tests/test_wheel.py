@@ -89,3 +89,20 @@ def test_installed_wheel_finds_its_shipped_files(installed, tmp_path):
 def test_installed_wheel_runs_the_command_line(installed, tmp_path):
     out = _run(sys.executable, "-m", "cimnet_bo", "spaces", cwd=tmp_path, env=_env(installed)).stdout
     assert "vit-fmnist" in out and "cnn-fmnist" in out
+
+
+def test_shipped_dir_in_a_checkout_and_its_override(monkeypatch, tmp_path):
+    from cimnet_bo.core import UnknownNameError
+    from cimnet_bo.core.shipped import DATA_ENV, shipped_dir
+    from cimnet_bo.supernet.evaluator import default_checkpoint
+
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert shipped_dir("data") == ROOT / "data" and shipped_dir() == ROOT / "data"
+    assert shipped_dir("predictors") == ROOT / "predictors"
+    assert default_checkpoint("vit-fmnist") == ROOT / "data" / "supernets" / "vit_fmnist.pt"
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    here = tmp_path.resolve()
+    assert shipped_dir("data") == here and default_checkpoint("cnn-fmnist").parent == here / "supernets"
+    assert shipped_dir("predictors") == ROOT / "predictors"  # the override is for data only
+    with pytest.raises(UnknownNameError, match="'labels'.*choose from"):
+        shipped_dir("labels")
