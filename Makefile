@@ -44,7 +44,11 @@ experiment: $(STAMP)
 	done
 	$(BIN)/cimnet-bo experiment --space vit-b-imagenet --hardware-only --out experiments/vit-b-imagenet
 
+# Lint and format checks first (ruff, settings in pyproject.toml), then the tests.
+LINT_PATHS := cimnet_bo tests benchmarks
 test: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

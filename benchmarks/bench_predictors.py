@@ -51,12 +51,12 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from cimnet_bo.core.shipped import shipped_dir  # noqa: E402
 from cimnet_bo.predictors import PREDICTORS, kendall_tau, spearman  # noqa: E402
 from cimnet_bo.predictors.train import learning_curve, objective_data, summarize_curve  # noqa: E402
 from cimnet_bo.store import read_dataset  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = [ROOT / "data" / "labels" / "vit_fmnist.parquet", ROOT / "data" / "labels" / "cnn_fmnist.parquet"]
+DEFAULT_DATA = [shipped_dir("data") / "labels" / f"{name}.parquet" for name in ("vit_fmnist", "cnn_fmnist")]
 GOAL_SIZE = 1000
 GOALS = {"latency_s": 0.95, "accuracy": 0.75}
 

@@ -160,7 +160,7 @@ def beats(summary: dict, base: str | None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--space", default="vit-fmnist")
-    ap.add_argument("--data", default=None, help="labeled dataset (default data/labels/<space>.parquet)")
+    ap.add_argument("--data", default=None, help="labeled dataset (default: the shipped data/labels/<space>.parquet)")
     ap.add_argument("--synthetic", type=int, default=None, help="build a synthetic table of this many pairs")
     ap.add_argument("--synthetic-noise", type=float, default=0.006,
                     help="amplitude of the synthetic accuracy's fixed wiggle (harder when larger)")
@@ -202,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
             meta["data"] = (f"synthetic ({args.synthetic} pairs: roofline + SyntheticAccuracy, "
                             f"noise {args.synthetic_noise})")
         else:
-            data = Path(args.data or f"data/labels/{args.space.replace('-', '_')}.parquet")
+            from cimnet_bo.core.shipped import shipped_dir
+
+            data = Path(args.data or shipped_dir("data") / "labels" / f"{args.space.replace('-', '_')}.parquet")
             if not data.exists():
                 print(f"error: {data} not found (label it with `cimnet-bo label`, or use --synthetic N)",
                       file=sys.stderr)

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import search_helpers as H
-import torch
 
+import search_helpers as H
 from cimnet_bo.analysis import run_experiment
 from cimnet_bo.analysis.runs import load_run
 from cimnet_bo.hardware import best_hardware
@@ -16,7 +15,6 @@ from cimnet_bo.search import Problem, ProblemError, make_strategy, run_search
 from cimnet_bo.search.best_chips import BestChips, unsupported
 from cimnet_bo.search.toy import SyntheticAccuracy
 
-torch.set_num_threads(1)
 SYNTHETIC = "cimnet_bo.search.toy:synthetic_accuracy"
 
 

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+import calibration as cal
 from cimnet_bo.hardware import HardwareConfig, Technology, simulate
 from cimnet_bo.hardware.model import t_s_seconds
 from cimnet_bo.workload.models import vgg8_cifar
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import calibration as cal  # noqa: E402
 
 BAND = (0.2, 5.0)  # a ratio model / published outside this band means the model is off by > 5x
 

@@ -6,16 +6,12 @@ from ``CIMNET_BO_FIGURES``); the kernel inherits this process's environment.
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import nbformat
+import pytest
 
-from pathlib import Path  # noqa: E402
-
-import nbformat  # noqa: E402
-import pytest  # noqa: E402
-
-from cimnet_bo.analysis import run_experiment  # noqa: E402
+from cimnet_bo.analysis import run_experiment
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "hypervolume_analysis.ipynb"
 

@@ -4,18 +4,14 @@ the files ``cimnet-bo report`` writes, and a tiny experiment (synthetic accuracy
 
 from __future__ import annotations
 
-import os
+import json
+from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
+import pandas as pd
+import pytest
 
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from cimnet_bo.analysis import (  # noqa: E402
+from cimnet_bo.analysis import (
     RunLoadError,
     baseline_point,
     find_baseline,
@@ -27,10 +23,10 @@ from cimnet_bo.analysis import (  # noqa: E402
     run_speedups,
     write_report,
 )
-from cimnet_bo.cli import main as cli_main  # noqa: E402
-from cimnet_bo.search import Problem, Run, propose, run_search, tell  # noqa: E402
-from cimnet_bo.search.registered import baseline_chip  # noqa: E402
-from cimnet_bo.space import get_space  # noqa: E402
+from cimnet_bo.cli import main as cli_main
+from cimnet_bo.search import Problem, Run, propose, run_search, tell
+from cimnet_bo.search.registered import baseline_chip
+from cimnet_bo.space import get_space
 
 SYNTHETIC = "cimnet_bo.search.toy:synthetic_accuracy"
 TARGETS = (0.0, -0.005, -0.01, 0.02)

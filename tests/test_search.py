@@ -3,25 +3,22 @@ SIGKILL mid-run), determinism, invalid options, cheap constraints, ask/tell and 
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
+import pandas as pd
+import pytest
 
-import json  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-import search_helpers as H  # noqa: E402
-from cimnet_bo.cli import main as cli_main  # noqa: E402
-from cimnet_bo.search import (  # noqa: E402
+import search_helpers as H
+from cimnet_bo.cli import main as cli_main
+from cimnet_bo.core import UnknownNameError
+from cimnet_bo.search import (
     REFERENCE_POINTS,
     STRATEGIES,
     SURROGATES,
@@ -35,11 +32,9 @@ from cimnet_bo.search import (  # noqa: E402
     table_problem,
     tell,
 )
-from cimnet_bo.core import UnknownNameError  # noqa: E402
-from cimnet_bo.search.toy import SyntheticAccuracy, zdt_front, zdt_problem  # noqa: E402
-from cimnet_bo.space import get_space, list_spaces  # noqa: E402
+from cimnet_bo.search.toy import SyntheticAccuracy, zdt_front, zdt_problem
+from cimnet_bo.space import get_space, list_spaces
 
-torch.set_num_threads(1)
 TESTS = Path(__file__).parent
 SYN = SyntheticAccuracy("vit-fmnist")
 

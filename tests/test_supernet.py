@@ -10,6 +10,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from cimnet_bo.core.shipped import shipped_dir
 from cimnet_bo.space import get_subnet_space
 from cimnet_bo.supernet import FAMILY_SPACES, build_supernet, data
 from cimnet_bo.supernet.evaluator import SupernetEvaluator, default_checkpoint
@@ -67,7 +68,7 @@ def test_shipped_splits_have_the_documented_sizes():
 
 def test_checksum_mismatch_is_detected(tmp_path):
     folder = tmp_path / "fmnist"
-    shutil.copytree(data.repo_data_dir() / "fmnist", folder)
+    shutil.copytree(shipped_dir("data") / "fmnist", folder)
     x, y = data.load_split("val", data_dir=folder)
     np.savez_compressed(folder / "val.npz", images=x[::-1], labels=y[::-1])
     with pytest.raises(data.DataError, match="checksum mismatch.*val.npz"):

@@ -7,8 +7,9 @@
 * test: the official 10,000 test images, for final reporting only;
 * calib: 2,000 training images for BatchNorm recalibration of CNN subnets.
 
-val, test and calib are shipped in ``data/fmnist/`` as compressed ``.npz`` files whose SHA-256
-checksums (``data/fmnist/SHA256SUMS.json``) are checked on every load.
+val, test and calib are shipped in ``data/fmnist/`` (see :func:`cimnet_bo.core.shipped.shipped_dir`)
+as compressed ``.npz`` files whose SHA-256 checksums (``data/fmnist/SHA256SUMS.json``) are checked
+on every load.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from cimnet_bo.core import CimnetError
+from cimnet_bo.core.shipped import shipped_dir
 
 SPLIT_SEED = 20240501
 N_VAL = 10_000
@@ -35,12 +37,6 @@ MEAN, STD = 0.2860, 0.3530
 
 class DataError(CimnetError, RuntimeError):
     """The data files are missing or do not match their checksums."""
-
-
-def repo_data_dir() -> Path:
-    """``data/`` of the repository (the package's parent folder), or ``$CIMNET_DATA``."""
-    env = os.environ.get("CIMNET_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "data"
 
 
 def sha256(path: Path) -> str:
@@ -115,7 +111,7 @@ def load_official(folder: str | Path | None = None) -> dict[str, tuple[np.ndarra
 
 def write_shipped(out_dir: str | Path | None = None, folder: str | Path | None = None) -> dict[str, str]:
     """Write val/test/calib ``.npz`` files and their checksum manifest; returns the checksums."""
-    out = Path(out_dir) if out_dir else repo_data_dir() / "fmnist"
+    out = Path(out_dir) if out_dir else shipped_dir("data") / "fmnist"
     out.mkdir(parents=True, exist_ok=True)
     splits = load_official(folder)
     sums = {}
@@ -139,7 +135,7 @@ def load_split(split: str, data_dir: str | Path | None = None,
         return load_official(idx_dir)["train"]
     if split not in SHIPPED:
         raise ValueError(f"unknown split {split!r}; choose from {['train', *SHIPPED]}")
-    folder = Path(data_dir) if data_dir else repo_data_dir() / "fmnist"
+    folder = Path(data_dir) if data_dir else shipped_dir("data") / "fmnist"
     path = folder / f"{split}.npz"
     manifest = folder / "SHA256SUMS.json"
     if not path.exists() or not manifest.exists():

@@ -10,9 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from cimnet_bo.core.shipped import shipped_dir
 from cimnet_bo.space import Space, as_space, get_subnet_space, list_subnet_spaces, subnet_side
 from cimnet_bo.supernet import build_supernet, needs_bn_calibration, recalibrate_bn
-from cimnet_bo.supernet.data import DataError, load_split, repo_data_dir, sha256, to_tensor
+from cimnet_bo.supernet.data import DataError, load_split, sha256, to_tensor
 
 
 @torch.no_grad()
@@ -37,7 +38,9 @@ def accuracy_of(supernet: nn.Module, config: Mapping[str, Any], images: torch.Te
 
 
 def default_checkpoint(space_name: str) -> Path:
-    return repo_data_dir() / "supernets" / f"{space_name.replace('-', '_')}.pt"
+    """The shipped supernet checkpoint of a space: ``supernets/<space>.pt`` in the shipped data
+    folder (:func:`cimnet_bo.core.shipped.shipped_dir`), ``-`` in the space name written ``_``."""
+    return shipped_dir("data") / "supernets" / f"{space_name.replace('-', '_')}.pt"
 
 
 def load_supernet(space: Space, checkpoint: str | Path | None = None, device: str = "cpu") -> tuple[nn.Module, str]:
