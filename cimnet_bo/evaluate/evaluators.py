@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.evaluate.base import Evaluations, Evaluator, failure_text
+from cimnet_bo.hardware import ROOFLINE_EXTRAS, ROOFLINE_OBJECTIVES
 from cimnet_bo.moo import Objective, default_direction, objective_list
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, is_joint, subnet_side
 
@@ -21,12 +22,6 @@ def _subnet_key(space: AnySpace, config: Mapping[str, Any]) -> tuple:
 
 
 # --------------------------------------------------------------------- roofline
-#: Outputs of the roofline: the minimised quantities, then ``feasible`` (1 when the chip can
-#: run the network: an RRAM chip must not stream weights; maximised, used as a constraint).
-ROOFLINE_OBJECTIVES = ("latency_s", "energy_j", "area_mm2", "power_w", "feasible")
-ROOFLINE_EXTRAS = ("avg_power_w", "resident", "program_time_s")
-
-
 class RooflineEvaluator(Evaluator):
     """Latency (s), energy (J), area (mm^2), peak power (W) and feasibility of joint
     configurations from the CiM roofline model v2 (:func:`cimnet_bo.hardware.simulate_many`);

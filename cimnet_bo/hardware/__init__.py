@@ -14,7 +14,7 @@
 
 from cimnet_bo.hardware.batch import TableBatch
 from cimnet_bo.hardware.config import KNOB_NAMES, KNOBS, HardwareConfig, knob_arrays
-from cimnet_bo.hardware.many import simulate_many
+from cimnet_bo.hardware.many import ROOFLINE_EXTRAS, ROOFLINE_OBJECTIVES, simulate_many
 from cimnet_bo.hardware.optimise import ChipSet, best_hardware, candidate_chips
 from cimnet_bo.hardware.model import SimulationResult, peak_ops_per_s, simulate
 from cimnet_bo.hardware.roofline import plot_roofline, roofline_data
@@ -33,6 +33,8 @@ __all__ = [
     "simulate",
     "SimulationResult",
     "simulate_many",
+    "ROOFLINE_OBJECTIVES",
+    "ROOFLINE_EXTRAS",
     "best_hardware",
     "candidate_chips",
     "ChipSet",

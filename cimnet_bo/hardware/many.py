@@ -28,6 +28,11 @@ OUTPUTS = (
     "latency_s", "energy_j", "area_mm2", "power_w", "feasible", "resident", "program_time_s"
 )
 BOOL_OUTPUTS = ("feasible", "resident")
+#: The roofline's outputs as a search or a dataset sees them: the minimised quantities, then
+#: ``feasible`` (1 when the chip can run the network: an RRAM chip must not stream weights;
+#: maximised, used as a constraint); then auxiliary outputs, stored with each evaluation.
+ROOFLINE_OBJECTIVES = ("latency_s", "energy_j", "area_mm2", "power_w", "feasible")
+ROOFLINE_EXTRAS = ("avg_power_w", "resident", "program_time_s")
 #: Target number of (pair x static layer) elements per chunk: a few MB per array.
 CHUNK_ELEMENTS = 1 << 17
 

@@ -53,7 +53,7 @@ def table_problem(space: str, table: str | Path, **kwargs: Any) -> Problem:
     functions and exact constraints, like the roofline), proposals restricted to the table.
     ``kwargs`` go to :meth:`Problem.from_space`."""
     from cimnet_bo.evaluate import CompositeEvaluator, Objective, TableEvaluator
-    from cimnet_bo.evaluate.evaluators import ROOFLINE_OBJECTIVES
+    from cimnet_bo.hardware import ROOFLINE_OBJECTIVES
     from cimnet_bo.space import get_space
     from cimnet_bo.store import read_dataset
 

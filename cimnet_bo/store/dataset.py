@@ -259,7 +259,7 @@ def csv_meta_path(path: str | Path) -> Path:
 def _meta_from_columns(frame: Any) -> dict[str, Any]:
     """What a frame's own columns say: the space its ``space`` / ``space_version`` columns name
     (one value each), and the roofline's auxiliary outputs as auxiliary columns."""
-    from cimnet_bo.evaluate.evaluators import ROOFLINE_EXTRAS
+    from cimnet_bo.hardware import ROOFLINE_EXTRAS
 
     meta: dict[str, Any] = {}
     for key in ("space", "space_version"):
