@@ -39,27 +39,41 @@ def describe(space_name: str, which: str) -> dict:
     n_cw = np.ceil(table.w_bits / hw.bits_per_cell)
     weight_cells = float(np.sum((table.K * table.N * table.count * n_cw)[static]))
     chip_cells = hw.n_macros * hw.rows * hw.cols
-    share = {b: float(df.loc[df["bound"] == b, "t_layer"].sum() / r.latency_s) for b in
-             ("compute", "weights", "buffer", "dram")}
+    share = {
+        b: float(df.loc[df["bound"] == b, "t_layer"].sum() / r.latency_s)
+        for b in ("compute", "weights", "buffer", "dram")
+    }
     st = df[static & (df["t_w"] > 0)]
     w_over_c = float((st["t_w"] / st["t_comp"]).max()) if len(st) else 0.0
     return {
-        "space": space_name, "hardware": space.hardware.name, "subnet": which,
-        "latency_us": r.latency_s * 1e6, "energy_uj": r.energy_j * 1e6,
-        "avg_power_w": r.avg_power_w, "peak_power_w": r.power_w, "area_mm2": r.area_mm2,
-        "resident": r.resident, "stream_fraction": r.stream_fraction, "feasible": r.feasible,
-        "arrays_needed": r.arrays_needed, "n_macros": hw.n_macros,
+        "space": space_name,
+        "hardware": space.hardware.name,
+        "subnet": which,
+        "latency_us": r.latency_s * 1e6,
+        "energy_uj": r.energy_j * 1e6,
+        "avg_power_w": r.avg_power_w,
+        "peak_power_w": r.power_w,
+        "area_mm2": r.area_mm2,
+        "resident": r.resident,
+        "stream_fraction": r.stream_fraction,
+        "feasible": r.feasible,
+        "arrays_needed": r.arrays_needed,
+        "n_macros": hw.n_macros,
         "cell_utilisation": min(weight_cells, chip_cells) / chip_cells,
-        "effective_tops": r.tops, "peak_tops": r.peak_ops_per_s / 1e12,
-        "latency_share": share, "bound_layers": r.bound_counts(),
+        "effective_tops": r.tops,
+        "peak_tops": r.peak_ops_per_s / 1e12,
+        "latency_share": share,
+        "bound_layers": r.bound_counts(),
         "max_weight_load_over_compute": w_over_c,
     }
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ("| space | subnet | latency | avg / peak power | area | arrays (macros) | cells used | "
-            "latency share: compute / weights / buffer / DRAM | layers bound: compute / weights / "
-            "buffer / DRAM |\n|---|---|---|---|---|---|---|---|---|")
+    head = (
+        "| space | subnet | latency | avg / peak power | area | arrays (macros) | cells used | "
+        "latency share: compute / weights / buffer / DRAM | layers bound: compute / weights / "
+        "buffer / DRAM |\n|---|---|---|---|---|---|---|---|---|"
+    )
     out = [head]
     for r in rows:
         s, b = r["latency_share"], r["bound_layers"]
@@ -69,7 +83,8 @@ def markdown(rows: list[dict]) -> str:
             f"{r['avg_power_w']:.3g} / {r['peak_power_w']:.3g} W | {r['area_mm2']:.3g} mm^2 | "
             f"{r['arrays_needed']} ({r['n_macros']}), {res} | {r['cell_utilisation']:.0%} | "
             f"{s['compute']:.0%} / {s['weights']:.0%} / {s['buffer']:.0%} / {s['dram']:.0%} | "
-            f"{b['compute']} / {b['weights']} / {b['buffer']} / {b['dram']} |")
+            f"{b['compute']} / {b['weights']} / {b['buffer']} / {b['dram']} |"
+        )
     return "\n".join(out)
 
 

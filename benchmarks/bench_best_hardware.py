@@ -39,8 +39,10 @@ def measure(name: str, n_subnets: int, seed: int) -> dict:
     area, power = budget["area_mm2"], budget["power_w"]
     subs = [space.subnet.extreme("max")] + space.subnet.sample(n_subnets - 1, seed)
     out = {"space": name, "hardware": space.hardware.name, "area_max_mm2": area, "power_max_w": power}
-    for label, objectives, maximal in (("latency", ("latency_s",), True),
-                                       ("latency+energy", ("latency_s", "energy_j"), False)):
+    for label, objectives, maximal in (
+        ("latency", ("latency_s",), True),
+        ("latency+energy", ("latency_s", "energy_j"), False),
+    ):
         t0 = time.perf_counter()
         chips = candidate_chips(space, area, power, maximal=maximal)
         t_chips = time.perf_counter() - t0
@@ -52,18 +54,25 @@ def measure(name: str, n_subnets: int, seed: int) -> dict:
         for sub in subs[:3]:  # one subnet per call, as a search asks for a few at a time
             best_hardware(space, [sub], objectives=objectives, chips=chips)
         one = (time.perf_counter() - t0) / 3
-        out[label] = {"chips_in_space": chips.total, "candidates": len(chips),
-                      "seconds_to_find_candidates": round(t_chips, 3), "subnets": k,
-                      "seconds_per_subnet": round(per, 4), "seconds_per_subnet_one_per_call": round(one, 4),
-                      "mean_front_size": sum(len(f) for f in fronts) / k}
+        out[label] = {
+            "chips_in_space": chips.total,
+            "candidates": len(chips),
+            "seconds_to_find_candidates": round(t_chips, 3),
+            "subnets": k,
+            "seconds_per_subnet": round(per, 4),
+            "seconds_per_subnet_one_per_call": round(one, 4),
+            "mean_front_size": sum(len(f) for f in fronts) / k,
+        }
         if maximal:
             best = fronts[0].iloc[0]
             base = simulate(layer_table(space.subnet, subs[0]), space.hardware.baseline, space_technology(space))
             out["largest_subnet"] = {
-                "baseline_latency_s": base.latency_s, "best_latency_s": float(best["latency_s"]),
+                "baseline_latency_s": base.latency_s,
+                "best_latency_s": float(best["latency_s"]),
                 "speedup": base.latency_s / float(best["latency_s"]),
-                "best_chip": {c: (v.item() if hasattr(v, "item") else v) for c, v in best.items()
-                              if c in space.hardware.names},
+                "best_chip": {
+                    c: (v.item() if hasattr(v, "item") else v) for c, v in best.items() if c in space.hardware.names
+                },
             }
     return out
 
@@ -78,14 +87,21 @@ def main() -> None:
     load = os.getloadavg()[0]
     for r in rows:
         lat, both = r["latency"], r["latency+energy"]
-        print(f"{r['space']:15s} {r['hardware']}: {lat['chips_in_space']:,} chips; latency: {lat['candidates']:,} "
-              f"maximal chips ({lat['seconds_to_find_candidates']} s), {lat['seconds_per_subnet']} s/subnet; "
-              f"latency+energy: {both['candidates']:,} chips ({both['seconds_to_find_candidates']} s), "
-              f"{both['seconds_per_subnet']} s/subnet; largest subnet {r['largest_subnet']['speedup']:.2f}x")
+        print(
+            f"{r['space']:15s} {r['hardware']}: {lat['chips_in_space']:,} chips; latency: {lat['candidates']:,} "
+            f"maximal chips ({lat['seconds_to_find_candidates']} s), {lat['seconds_per_subnet']} s/subnet; "
+            f"latency+energy: {both['candidates']:,} chips ({both['seconds_to_find_candidates']} s), "
+            f"{both['seconds_per_subnet']} s/subnet; largest subnet {r['largest_subnet']['speedup']:.2f}x"
+        )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"benchmark": "best_hardware", "load_average_1min": load, "cpus": os.cpu_count(),
-                                        "rows": rows}, indent=1) + "\n")
+        args.out.write_text(
+            json.dumps(
+                {"benchmark": "best_hardware", "load_average_1min": load, "cpus": os.cpu_count(), "rows": rows},
+                indent=1,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

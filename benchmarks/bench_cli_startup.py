@@ -25,8 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-CASES = {"help": ["--help"], "search_help": ["search", "--help"],
-         "train_supernet_help": ["train-supernet", "--help"]}
+CASES = {"help": ["--help"], "search_help": ["search", "--help"], "train_supernet_help": ["train-supernet", "--help"]}
 GOAL_S = 0.3
 
 
@@ -34,8 +33,9 @@ def run_once(argv: list[str], repo: Path) -> tuple[float, int]:
     """(wall seconds, peak RSS in KiB) of one ``python -m cimnet_bo ARGV`` run in ``repo``."""
     env = {**os.environ, "PYTHONPATH": str(repo)}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "cimnet_bo", *argv], cwd=repo, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cimnet_bo", *argv], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -49,8 +49,9 @@ def run_once(argv: list[str], repo: Path) -> tuple[float, int]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7, help="runs per case (default 7)")
-    ap.add_argument("--repo", default=str(Path(__file__).resolve().parents[1]),
-                    help="checkout to measure (default: this one)")
+    ap.add_argument(
+        "--repo", default=str(Path(__file__).resolve().parents[1]), help="checkout to measure (default: this one)"
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     repo = Path(args.repo).resolve()
@@ -59,15 +60,28 @@ def main(argv: list[str] | None = None) -> int:
     for name, cmd in CASES.items():
         run_once(cmd, repo)  # warm the file cache
         runs = [run_once(cmd, repo) for _ in range(args.runs)]
-        results[name] = {"argv": cmd, "median_s": round(statistics.median(w for w, _ in runs), 4),
-                         "min_s": round(min(w for w, _ in runs), 4),
-                         "max_rss_mb": round(max(k for _, k in runs) / 1024, 1)}
-        print(f"{name:>20}: median {results[name]['median_s']:.3f} s, max RSS {results[name]['max_rss_mb']} MB",
-              file=sys.stderr, flush=True)
+        results[name] = {
+            "argv": cmd,
+            "median_s": round(statistics.median(w for w, _ in runs), 4),
+            "min_s": round(min(w for w, _ in runs), 4),
+            "max_rss_mb": round(max(k for _, k in runs) / 1024, 1),
+        }
+        print(
+            f"{name:>20}: median {results[name]['median_s']:.3f} s, max RSS {results[name]['max_rss_mb']} MB",
+            file=sys.stderr,
+            flush=True,
+        )
     out = {
-        "benchmark": "cli_startup", "repo": str(repo), "runs": args.runs, "goal_s": GOAL_S,
-        "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(),
-                    "loadavg": [round(x, 2) for x in os.getloadavg()], "platform": platform.platform()},
+        "benchmark": "cli_startup",
+        "repo": str(repo),
+        "runs": args.runs,
+        "goal_s": GOAL_S,
+        "machine": {
+            "python": platform.python_version(),
+            "cpu_count": os.cpu_count(),
+            "loadavg": [round(x, 2) for x in os.getloadavg()],
+            "platform": platform.platform(),
+        },
         "results": results,
     }
     text = json.dumps(out, indent=2)

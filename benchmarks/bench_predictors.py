@@ -77,7 +77,7 @@ def noise_floor(ds, n_subnets: int, seed: int, checkpoint: str | None) -> dict:
     acc_full = acc_full[pick]
     n_val = len(load_split("val")[1])
     perm = rng.permutation(n_val)
-    half_a, half_b = np.sort(perm[: n_val // 2]), np.sort(perm[n_val // 2:])
+    half_a, half_b = np.sort(perm[: n_val // 2]), np.sort(perm[n_val // 2 :])
     t0 = time.perf_counter()
     ev_a = AccuracyEvaluator(ds.space, checkpoint=checkpoint, indices=half_a)
     ev_b = AccuracyEvaluator(ds.space, checkpoint=checkpoint, indices=half_b)
@@ -87,15 +87,18 @@ def noise_floor(ds, n_subnets: int, seed: int, checkpoint: str | None) -> dict:
     full = acc_full[ok]
     mean_ab = (a + b) / 2  # equals the full-val accuracy when the halves are equal-sized
     return {
-        "subnets": int(ok.sum()), "val_images_per_half": int(len(half_a)),
-        "tau_half_vs_half": kendall_tau(a, b), "spearman_half_vs_half": spearman(a, b),
+        "subnets": int(ok.sum()),
+        "val_images_per_half": int(len(half_a)),
+        "tau_half_vs_half": kendall_tau(a, b),
+        "spearman_half_vs_half": spearman(a, b),
         "tau_half_a_vs_full": kendall_tau(a, full),
         "max_abs_diff_mean_halves_vs_dataset": float(np.max(np.abs(mean_ab - full))) if len(full) else None,
         "accuracy_range": [float(full.min()), float(full.max())] if len(full) else None,
         "accuracy_std": float(full.std()) if len(full) else None,
-        "checkpoint_identity": ev_a.identity, "seconds": round(time.perf_counter() - t0, 1),
+        "checkpoint_identity": ev_a.identity,
+        "seconds": round(time.perf_counter() - t0, 1),
         "note": "tau of two half-val measurements: an upper bound on the tau any predictor can show "
-                "against half-size noisy labels; full-val labels are less noisy (about half the variance).",
+        "against half-size noisy labels; full-val labels are less noisy (about half the variance).",
     }
 
 
@@ -121,8 +124,11 @@ def goals(summary: list[dict]) -> dict:
     out = {}
     for obj, target in GOALS.items():
         r = idx.get((obj, "xgb", GOAL_SIZE))
-        out[f"{obj}_xgb_tau_at_{GOAL_SIZE}"] = None if r is None else {
-            "tau": r["kendall_tau_mean"], "goal": target, "met": bool(r["kendall_tau_mean"] >= target)}
+        out[f"{obj}_xgb_tau_at_{GOAL_SIZE}"] = (
+            None
+            if r is None
+            else {"tau": r["kendall_tau_mean"], "goal": target, "met": bool(r["kendall_tau_mean"] >= target)}
+        )
     lat = {k: r["kendall_tau_mean"] for (o, k, s), r in idx.items() if o == "latency_s" and s == GOAL_SIZE}
     if "xgb" in lat:
         worse = {k: v for k, v in lat.items() if k != "xgb" and v > lat["xgb"]}
@@ -132,8 +138,10 @@ def goals(summary: list[dict]) -> dict:
         if o == "latency_s":
             per_size.setdefault(s, {})[k] = r["kendall_tau_mean"]
     out["latency_xgb_best_per_size"] = {
-        str(s): bool(all(v <= d["xgb"] for k, v in d.items() if k != "xgb")) for s, d in sorted(per_size.items())
-        if "xgb" in d}
+        str(s): bool(all(v <= d["xgb"] for k, v in d.items() if k != "xgb"))
+        for s, d in sorted(per_size.items())
+        if "xgb" in d
+    }
     return out
 
 
@@ -145,17 +153,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--splits", type=int, default=5)
     ap.add_argument("--models", default="xgb,ridge,svr,mlp,gp")
     ap.add_argument("--objectives", default="accuracy,latency_s")
-    ap.add_argument("--extra-objectives", default="",
-                    help="more objectives, benchmarked with --extra-models only (e.g. energy_j,area_mm2,power_w)")
+    ap.add_argument(
+        "--extra-objectives",
+        default="",
+        help="more objectives, benchmarked with --extra-models only (e.g. energy_j,area_mm2,power_w)",
+    )
     ap.add_argument("--extra-models", default="xgb", help="models for --extra-objectives (default xgb)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--gp-max-size", type=int, default=1000,
-                    help="largest training size for the exact GP (O(n^3)); larger sizes are skipped "
-                         "and reported (default 1000)")
-    ap.add_argument("--noise-subnets", type=int, default=200,
-                    help="subnets for the accuracy noise floor (0: skip; needs the supernet checkpoint)")
-    ap.add_argument("--checkpoint", action="append", default=None,
-                    help="supernet checkpoint per dataset, in --data order (default: the shipped one)")
+    ap.add_argument(
+        "--gp-max-size",
+        type=int,
+        default=1000,
+        help="largest training size for the exact GP (O(n^3)); larger sizes are skipped and reported (default 1000)",
+    )
+    ap.add_argument(
+        "--noise-subnets",
+        type=int,
+        default=200,
+        help="subnets for the accuracy noise floor (0: skip; needs the supernet checkpoint)",
+    )
+    ap.add_argument(
+        "--checkpoint",
+        action="append",
+        default=None,
+        help="supernet checkpoint per dataset, in --data order (default: the shipped one)",
+    )
     ap.add_argument("--threads", default="1", help="BLAS/OpenMP/torch/XGBoost threads (default 1)")
     args = ap.parse_args(argv)
 
@@ -180,12 +202,25 @@ def main(argv: list[str] | None = None) -> int:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "bench_predictors",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "threads": threads},
-        "settings": {"sizes": sizes, "splits": args.splits, "models": kinds, "objectives": objectives,
-                     "extra_objectives": extra, "extra_models": extra_kinds if extra else [],
-                     "seed": args.seed, "gp_max_size": args.gp_max_size, "noise_subnets": args.noise_subnets,
-                     "goal_size": GOAL_SIZE, "goals": GOALS},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "threads": threads,
+        },
+        "settings": {
+            "sizes": sizes,
+            "splits": args.splits,
+            "models": kinds,
+            "objectives": objectives,
+            "extra_objectives": extra,
+            "extra_models": extra_kinds if extra else [],
+            "seed": args.seed,
+            "gp_max_size": args.gp_max_size,
+            "noise_subnets": args.noise_subnets,
+            "goal_size": GOAL_SIZE,
+            "goals": GOALS,
+        },
         "datasets": {},
     }
 
@@ -209,19 +244,27 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             n_rows = len(objective_data(ds, obj)[1])
             entry.setdefault("rows_per_objective", {})[obj] = n_rows
-            for kind in (kinds if obj in objectives else extra_kinds):
+            for kind in kinds if obj in objectives else extra_kinds:
                 ok_sizes = [s for s in sizes if kind != "gp" or s <= args.gp_max_size]
                 for s in sizes:
                     if s not in ok_sizes:
-                        entry["skipped"].append({"objective": obj, "kind": kind, "size": s,
-                                                 "reason": f"exact GP limited to {args.gp_max_size} training rows "
-                                                           "(--gp-max-size)"})
-                recs = learning_curve(ds, obj, [kind], ok_sizes, args.splits, args.seed, params,
-                                      log=lambda m: log(f"[{name}] {m}"))
+                        entry["skipped"].append(
+                            {
+                                "objective": obj,
+                                "kind": kind,
+                                "size": s,
+                                "reason": f"exact GP limited to {args.gp_max_size} training rows (--gp-max-size)",
+                            }
+                        )
+                recs = learning_curve(
+                    ds, obj, [kind], ok_sizes, args.splits, args.seed, params, log=lambda m: log(f"[{name}] {m}")
+                )
                 for r in recs:
                     if "skipped" in r:
-                        if not any(x.get("size") == r["size"] and x.get("objective") == obj and "kind" not in x
-                                   for x in entry["skipped"]):
+                        if not any(
+                            x.get("size") == r["size"] and x.get("objective") == obj and "kind" not in x
+                            for x in entry["skipped"]
+                        ):
                             entry["skipped"].append({"objective": obj, "size": r["size"], "reason": r["skipped"]})
                     else:
                         entry["records"].append(r)
@@ -229,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
                 save()
         entry["summary"] = summarize_curve(entry["records"])
         entry["goals"] = goals(entry["summary"])
-        entry["table_kendall_tau"] = table(entry["summary"], objectives + extra,
-                                           kinds + [k for k in extra_kinds if k not in kinds], sizes)
+        entry["table_kendall_tau"] = table(
+            entry["summary"], objectives + extra, kinds + [k for k in extra_kinds if k not in kinds], sizes
+        )
         entry["seconds"] = round(time.perf_counter() - t0, 1)
         if args.noise_subnets and "accuracy" in objectives:
             ckpt = args.checkpoint[di] if args.checkpoint and di < len(args.checkpoint) else None

@@ -100,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.accuracy == "supernet":
             acc = AccuracyEvaluator(space, checkpoint=args.checkpoint)
         else:
-            acc = CallableEvaluator(BurnAccuracy(iters), [("accuracy", "max")], space=space, name="burn",
-                                    subnet_only=True)
+            acc = CallableEvaluator(
+                BurnAccuracy(iters), [("accuracy", "max")], space=space, name="burn", subnet_only=True
+            )
         return [acc, RooflineEvaluator(space)]
 
     plan = sample_pairs(space, args.n, args.seed, args.subnets or (args.n + 1) // 2)
@@ -115,8 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     def timed_label(executor) -> float:
         with tempfile.TemporaryDirectory() as d:
             t = time.perf_counter()
-            s = label(space, args.n, evaluators(), Path(d) / "run.sqlite", None, seed=args.seed,
-                      subnets=args.subnets, batch_size=args.batch_size, executor=executor, progress=False)
+            s = label(
+                space,
+                args.n,
+                evaluators(),
+                Path(d) / "run.sqlite",
+                None,
+                seed=args.seed,
+                subnets=args.subnets,
+                batch_size=args.batch_size,
+                executor=executor,
+                progress=False,
+            )
             dt = time.perf_counter() - t
         assert s["ok"] == args.n, s
         return dt
@@ -143,8 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         return (time.perf_counter() - t) / args.tasks
 
     results = []
-    print(f"{args.n} pairs, {len(batches)} batches, accuracy={args.accuracy}"
-          + (f" ({args.work_ms} ms, {iters} rounds)" if iters else ""), file=sys.stderr, flush=True)
+    print(
+        f"{args.n} pairs, {len(batches)} batches, accuracy={args.accuracy}"
+        + (f" ({args.work_ms} ms, {iters} rounds)" if iters else ""),
+        file=sys.stderr,
+        flush=True,
+    )
     inproc = InProcessExecutor()
     base = {"executor": "inprocess", "workers": 0, "label_s": timed_label(inproc)}
     base["steady_s"] = timed_steady(inproc, 0)[1]
@@ -167,8 +182,12 @@ def main(argv: list[str] | None = None) -> int:
                 per = timed_tasks(ex)
                 overhead[str(w)] = {"s_per_task": per, "overhead_ms_per_task": (per - task_inproc) * 1e3}
             results.append(rec)
-            print(f"ray x{w}: label {rec['label_s']:.2f}s steady {rec['steady_s']:.2f}s; "
-                  f"{per * 1e3:.2f} ms per trivial task", file=sys.stderr, flush=True)
+            print(
+                f"ray x{w}: label {rec['label_s']:.2f}s steady {rec['steady_s']:.2f}s; "
+                f"{per * 1e3:.2f} ms per trivial task",
+                file=sys.stderr,
+                flush=True,
+            )
     finally:
         ray.shutdown()
 
@@ -181,16 +200,32 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(v, float):
                 r[k] = round(v, 4)
     out = {
-        "benchmark": "ray_executor", "space": args.space, "n_pairs": args.n, "batches": len(batches),
-        "batch_size": args.batch_size, "accuracy": args.accuracy, "work_ms_per_subnet": args.work_ms,
+        "benchmark": "ray_executor",
+        "space": args.space,
+        "n_pairs": args.n,
+        "batches": len(batches),
+        "batch_size": args.batch_size,
+        "accuracy": args.accuracy,
+        "work_ms_per_subnet": args.work_ms,
         "distinct_subnets": len({tuple(p[k] for k in space.subnet.names) for p in plan}),
-        "ray_version": ray.__version__, "ray_num_cpus": args.num_cpus, "ray_init_s": round(ray_init_s, 2),
+        "ray_version": ray.__version__,
+        "ray_num_cpus": args.num_cpus,
+        "ray_init_s": round(ray_init_s, 2),
         "results": results,
-        "overhead_per_task": {"tasks": args.tasks, "inprocess_ms_per_task": round(task_inproc * 1e3, 4),
-                              "ray_workers": {k: {kk: round(vv * (1e3 if kk == "s_per_task" else 1), 4)
-                                                  for kk, vv in v.items()} for k, v in overhead.items()}},
-        "machine": {"cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()],
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "overhead_per_task": {
+            "tasks": args.tasks,
+            "inprocess_ms_per_task": round(task_inproc * 1e3, 4),
+            "ray_workers": {
+                k: {kk: round(vv * (1e3 if kk == "s_per_task" else 1), 4) for kk, vv in v.items()}
+                for k, v in overhead.items()
+            },
+        },
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
     }
     for v in out["overhead_per_task"]["ray_workers"].values():
         v["ms_per_task"] = v.pop("s_per_task")

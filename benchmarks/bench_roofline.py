@@ -309,9 +309,7 @@ def where_time_goes(fn, pairs: int, repeat: int) -> dict:
     shares = kernel_sections(fn)
     k = st.get("kernel: the model's arithmetic", 0.0)
     out = {"total_s_per_100k": round(st.pop("total"), 5)}
-    out["stages_s_per_100k"] = {
-        a: round(b, 5) for a, b in sorted(st.items(), key=lambda kv: -kv[1])
-    }
+    out["stages_s_per_100k"] = {a: round(b, 5) for a, b in sorted(st.items(), key=lambda kv: -kv[1])}
     out["kernel_sections_s_per_100k"] = {a: round(b * k, 5) for a, b in shares.items()}
     return out
 
@@ -362,7 +360,9 @@ def bench(a) -> dict:
 
     t_s, out_s = best_of(search, a.repeat)
     r["search_like"] = {
-        "subnets": S, "chips_per_subnet": H, **rate(S * H, t_s, search),
+        "subnets": S,
+        "chips_per_subnet": H,
+        **rate(S * H, t_s, search),
         "call": "simulate_many(vit_batch(space, S configs), knob_arrays, table_index=repeat(S, H))",
         "resident_fraction": float(out_s["resident"].mean()),
     }
@@ -375,13 +375,13 @@ def bench(a) -> dict:
         "call": "simulate_many(SubnetConfigs(space, subnet columns, each subnet repeated H "
         "times), knob_arrays, as_frame=False)",
     }
-    picks_s = np.random.default_rng(a.seed + 1).choice(S * H, size=min(a.check, S * H),
-                                                       replace=False)
+    picks_s = np.random.default_rng(a.seed + 1).choice(S * H, size=min(a.check, S * H), replace=False)
     acc["search_like"] = max_rel_err(
         space,
         {int(i): subs_s[index[i]] for i in picks_s},
         {int(i): records(hw_s, int(i), int(i) + 1)[0] for i in picks_s},
-        out_s, picks_s,
+        out_s,
+        picks_s,
     )
     r["accuracy_max_rel_err_vs_simulate"] = acc
     modes = ("random_pairs", "search_like", "search_like_configs", "random_pairs_records")
@@ -399,9 +399,10 @@ def bench(a) -> dict:
     Sb = max(1, nb // Hb)
     idx_b = np.repeat(np.arange(Sb), Hb)
     hw_sb = {k: v[: Sb * Hb] for k, v in hw_s.items()}
-    f_search = lambda: simulate_many(  # noqa: E731
-        vit_batch(space, subs_s[:Sb]), hw_sb, table_index=idx_b, as_frame=False
-    )
+
+    def f_search():
+        return simulate_many(vit_batch(space, subs_s[:Sb]), hw_sb, table_index=idx_b, as_frame=False)
+
     r["where_time_goes_s_per_100k"] = {
         "note": "CPU seconds per 100k pairs; stages timed by wrapping simulate_many's stage "
         "functions (best of --repeat); kernel sections from a line tracer, as shares of the "

@@ -37,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--known", default="true,false", help="known_cheap settings to time (true,false)")
     ap.add_argument("--threads", type=int, default=2, help="torch / XGBoost / OpenMP threads")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--hardware", default="auto",
-                    help="qNEHVI hardware mode: auto (default: best chips where possible), best or search")
+    ap.add_argument(
+        "--hardware",
+        default="auto",
+        help="qNEHVI hardware mode: auto (default: best chips where possible), best or search",
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -47,29 +50,43 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from cimnet_bo.search import Problem, run_search
+    from cimnet_bo.search import QNEHVI, Problem, run_search
     from cimnet_bo.search.state import Caches, SearchState
-    from cimnet_bo.search import QNEHVI
     from cimnet_bo.search.toy import SyntheticAccuracy
 
     problem = Problem.from_space(args.space, accuracy=SyntheticAccuracy(args.space))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
-        run = run_search(problem, "random", budget=args.n_obs, batch_size=args.n_obs, n_init=args.n_obs,
-                         seed=args.seed, run_dir=d, progress=False)
+        run = run_search(
+            problem,
+            "random",
+            budget=args.n_obs,
+            batch_size=args.n_obs,
+            n_init=args.n_obs,
+            seed=args.seed,
+            run_dir=d,
+            progress=False,
+        )
         rows = run.rows()
         run.close()
     setup_s = time.perf_counter() - t0
     t = time.perf_counter()
     QNEHVI(pool_size=500, xgb_params={"n_jobs": args.threads}).propose(
-        SearchState.from_rows(problem, rows, [], Caches.for_problem(problem), seed=args.seed), args.q,
-        np.random.default_rng(args.seed))
+        SearchState.from_rows(problem, rows, [], Caches.for_problem(problem), seed=args.seed),
+        args.q,
+        np.random.default_rng(args.seed),
+    )
     warmup_s = time.perf_counter() - t
     results = []
     for surrogate in args.surrogates.split(","):
         for known in [k.strip().lower() == "true" for k in args.known.split(",")]:
-            strat = QNEHVI(surrogate=surrogate, known_cheap=known, pool_size=args.pool, hardware=args.hardware,
-                           xgb_params={"n_jobs": args.threads})
+            strat = QNEHVI(
+                surrogate=surrogate,
+                known_cheap=known,
+                pool_size=args.pool,
+                hardware=args.hardware,
+                xgb_params={"n_jobs": args.threads},
+            )
             caches = Caches.for_problem(problem)
             rec = {"surrogate": surrogate, "known_cheap": known}
             for phase in ("cold", "warm"):
@@ -83,11 +100,21 @@ def main(argv: list[str] | None = None) -> int:
                 rec["picked"] = len(picks)
             rec["hardware"] = "best" if strat.best_chips(state) is not None else "search"
             results.append(rec)
-            print(f"{surrogate:>13} known={known!s:5} cold {rec['cold_s']:6.2f}s warm {rec['warm_s']:6.2f}s "
-                  f"{rec['warm_breakdown_s']}", file=sys.stderr, flush=True)
+            print(
+                f"{surrogate:>13} known={known!s:5} cold {rec['cold_s']:6.2f}s warm {rec['warm_s']:6.2f}s "
+                f"{rec['warm_breakdown_s']}",
+                file=sys.stderr,
+                flush=True,
+            )
     out = {
-        "benchmark": "search_overhead", "space": args.space, "n_observations": args.n_obs, "pool_size": args.pool,
-        "batch_size": args.q, "threads": args.threads, "goal_s": 10.0, "setup_s": round(setup_s, 2),
+        "benchmark": "search_overhead",
+        "space": args.space,
+        "n_observations": args.n_obs,
+        "pool_size": args.pool,
+        "batch_size": args.q,
+        "threads": args.threads,
+        "goal_s": 10.0,
+        "setup_s": round(setup_s, 2),
         "process_warmup_s": round(warmup_s, 2),
         "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform()},
         "results": results,

@@ -51,8 +51,9 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_STRATEGIES = ("qnehvi,qnehvi:surrogate=xgb-ensemble,qnehvi:surrogate=gp-xgb-mean,"
-                      "qnehvi:known_cheap=false,random,nsga2,linas")
+DEFAULT_STRATEGIES = (
+    "qnehvi,qnehvi:surrogate=xgb-ensemble,qnehvi:surrogate=gp-xgb-mean,qnehvi:known_cheap=false,random,nsga2,linas"
+)
 CHECKPOINTS = (25, 50, 75, 100, 125, 150, 200)
 
 
@@ -134,8 +135,13 @@ def summarise(curves: dict, optimum: float | None, checkpoints, budget: int) -> 
             if not len(vals):
                 continue
             frac = vals / optimum if optimum else vals
-            rec[str(c)] = {"mean": float(frac.mean()), "std": float(frac.std(ddof=1)) if len(frac) > 1 else None,
-                           "min": float(frac.min()), "max": float(frac.max()), "seeds": int(len(frac))}
+            rec[str(c)] = {
+                "mean": float(frac.mean()),
+                "std": float(frac.std(ddof=1)) if len(frac) > 1 else None,
+                "min": float(frac.min()),
+                "max": float(frac.max()),
+                "seeds": int(len(frac)),
+            }
         if optimum:
             reach = []
             for r in runs:
@@ -152,8 +158,11 @@ def beats(summary: dict, base: str | None) -> dict:
     if base:
         for c in ("50", "100"):
             if c in summary.get(base, {}):
-                out[c] = {lab: summary[base][c]["mean"] > summary[lab][c]["mean"]
-                          for lab in summary if lab != base and c in summary[lab]}
+                out[c] = {
+                    lab: summary[base][c]["mean"] > summary[lab][c]["mean"]
+                    for lab in summary
+                    if lab != base and c in summary[lab]
+                }
     return out
 
 
@@ -162,11 +171,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--space", default="vit-fmnist")
     ap.add_argument("--data", default=None, help="labeled dataset (default: the shipped data/labels/<space>.parquet)")
     ap.add_argument("--synthetic", type=int, default=None, help="build a synthetic table of this many pairs")
-    ap.add_argument("--synthetic-noise", type=float, default=0.006,
-                    help="amplitude of the synthetic accuracy's fixed wiggle (harder when larger)")
+    ap.add_argument(
+        "--synthetic-noise",
+        type=float,
+        default=0.006,
+        help="amplitude of the synthetic accuracy's fixed wiggle (harder when larger)",
+    )
     ap.add_argument("--live", action="store_true", help="registered problem with the real supernet, no table")
-    ap.add_argument("--strategies", default=None, help=f"comma list (default {DEFAULT_STRATEGIES}; live: "
-                                                        "qnehvi,linas,random); options after ':' separated by ','")
+    ap.add_argument(
+        "--strategies",
+        default=None,
+        help=f"comma list (default {DEFAULT_STRATEGIES}; live: "
+        "qnehvi,linas,random); options after ':' separated by ','",
+    )
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--budget", type=int, default=150)
     ap.add_argument("--batch-size", type=int, default=8)
@@ -196,18 +213,24 @@ def main(argv: list[str] | None = None) -> int:
         default = "qnehvi,linas,random"
     else:
         if args.synthetic:
-            data = synthetic_table(args.space, args.synthetic, 0, Path(tempfile.gettempdir()) /
-                                   f"synthetic_{args.space}_{args.synthetic}_{args.synthetic_noise}.parquet",
-                                   args.synthetic_noise)
-            meta["data"] = (f"synthetic ({args.synthetic} pairs: roofline + SyntheticAccuracy, "
-                            f"noise {args.synthetic_noise})")
+            data = synthetic_table(
+                args.space,
+                args.synthetic,
+                0,
+                Path(tempfile.gettempdir()) / f"synthetic_{args.space}_{args.synthetic}_{args.synthetic_noise}.parquet",
+                args.synthetic_noise,
+            )
+            meta["data"] = (
+                f"synthetic ({args.synthetic} pairs: roofline + SyntheticAccuracy, noise {args.synthetic_noise})"
+            )
         else:
             from cimnet_bo.core.shipped import shipped_dir
 
             data = Path(args.data or shipped_dir("data") / "labels" / f"{args.space.replace('-', '_')}.parquet")
             if not data.exists():
-                print(f"error: {data} not found (label it with `cimnet-bo label`, or use --synthetic N)",
-                      file=sys.stderr)
+                print(
+                    f"error: {data} not found (label it with `cimnet-bo label`, or use --synthetic N)", file=sys.stderr
+                )
                 return 2
             meta["data"] = str(data)
         problem = table_problem(args.space, data)
@@ -227,19 +250,38 @@ def main(argv: list[str] | None = None) -> int:
         if name in ("qnehvi", "linas"):
             opts.setdefault("xgb_params", {"n_jobs": args.threads})
         for seed in range(args.seeds):
-            run_dir = (keep / f"{label.replace(':', '_').replace('=', '-')}_s{seed}") if keep else Path(
-                tempfile.mkdtemp(prefix="bench-search-"))
+            run_dir = (
+                (keep / f"{label.replace(':', '_').replace('=', '-')}_s{seed}")
+                if keep
+                else Path(tempfile.mkdtemp(prefix="bench-search-"))
+            )
             t0 = time.time()
-            with run_search(problem, name, budget=args.budget, batch_size=args.batch_size, seed=seed,
-                            run_dir=run_dir, n_init=args.n_init, strategy_options=opts, progress=False) as run:
+            with run_search(
+                problem,
+                name,
+                budget=args.budget,
+                batch_size=args.batch_size,
+                seed=seed,
+                run_dir=run_dir,
+                n_init=args.n_init,
+                strategy_options=opts,
+                progress=False,
+            ) as run:
                 curve = run.hypervolume_curve().tolist()
                 points.setdefault(label, []).append(feasible_points(run))
                 wall = wall_seconds(run)
             secs = time.time() - t0
             curves.setdefault(label, []).append(curve)
-            runs.append({"strategy": label, "seed": seed, "wall_s": round(wall, 1),
-                         "seconds_this_invocation": round(secs, 1), "final_hv": curve[-1],
-                         "curve": [round(v, 6) for v in curve]})
+            runs.append(
+                {
+                    "strategy": label,
+                    "seed": seed,
+                    "wall_s": round(wall, 1),
+                    "seconds_this_invocation": round(secs, 1),
+                    "final_hv": curve[-1],
+                    "curve": [round(v, 6) for v in curve],
+                }
+            )
             frac = f" ({curve[-1] / optimum:.3f} of optimum)" if optimum else ""
             print(f"{label:>40} seed {seed}: hv {curve[-1]:.4f}{frac} in {wall:.0f}s", file=sys.stderr, flush=True)
     summary = summarise(curves, optimum, CHECKPOINTS, args.budget)
@@ -252,12 +294,20 @@ def main(argv: list[str] | None = None) -> int:
     scaled = {label: [scale.curve(Y).tolist() for Y in runs_] for label, runs_ in points.items()}
     summary_scaled = summarise(scaled, scale_optimum, CHECKPOINTS, args.budget)
     out = {
-        "benchmark": "search_quality", **meta, "seeds": args.seeds, "budget": args.budget,
-        "batch_size": args.batch_size, "n_init": args.n_init, "threads": args.threads,
+        "benchmark": "search_quality",
+        **meta,
+        "seeds": args.seeds,
+        "budget": args.budget,
+        "batch_size": args.batch_size,
+        "n_init": args.n_init,
+        "threads": args.threads,
         "hv_unit": "fraction of the table optimum" if optimum else "normalised hypervolume",
-        "summary": summary, f"{base}_beats": comparisons, "runs": runs,
+        "summary": summary,
+        f"{base}_beats": comparisons,
+        "runs": runs,
         "data_scale_bounds": {o.name: scale.bounds[:, j].tolist() for j, o in enumerate(problem.objectives)},
-        "summary_data_scale": summary_scaled, f"{base}_beats_data_scale": beats(summary_scaled, base),
+        "summary_data_scale": summary_scaled,
+        f"{base}_beats_data_scale": beats(summary_scaled, base),
         "seconds": round(time.time() - t_start, 1),
         "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count()},
     }

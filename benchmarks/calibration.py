@@ -65,17 +65,40 @@ from cimnet_bo.workload.models import vgg8_cifar
 #: the analysis column uses.
 PUBLISHED: dict[str, dict[str, float]] = {
     # DNN+NeuroSim V1.4, VGG-8 / CIFAR-10; the page's own v1 and v2 model figures for reference
-    "vgg8": {"latency_us": 194.0, "tops": 6.3, "tops_per_w": 23.9, "arrays": 6344, "replication": 8,
-             "page_v2_latency_us": 183.0, "page_v2_tops": 6.72, "page_v2_tops_per_w": 7.7},
+    "vgg8": {
+        "latency_us": 194.0,
+        "tops": 6.3,
+        "tops_per_w": 23.9,
+        "arrays": 6344,
+        "replication": 8,
+        "page_v2_latency_us": 183.0,
+        "page_v2_tops": 6.72,
+        "page_v2_tops_per_w": 7.7,
+    },
     # Intel 22 nm C-2C macro at 0.7 V; area shares of CiMLoop's Fig. 22(b) comparison
-    "intel_c2c": {"area_mm2": 0.124, "tops": 0.3, "tops_per_w": 32.2, "vdd": 0.7,
-                  "inputs": 64, "outputs": 16, "adcs": 16, "mac_area_share": 0.46,
-                  "misc_area_share": 0.11},
+    "intel_c2c": {
+        "area_mm2": 0.124,
+        "tops": 0.3,
+        "tops_per_w": 32.2,
+        "vdd": 0.7,
+        "inputs": 64,
+        "outputs": 16,
+        "adcs": 16,
+        "mac_area_share": 0.46,
+        "misc_area_share": 0.11,
+    },
     # 22 nm 8-Mb ReRAM-CiM macro (JSSC 58(1), 2023)
     "reram_8mb": {"t_mvm_ns": 14.4, "tops_per_w": 21.6, "out_bits": 19},
     # ISAAC, 32 nm: chip, 8-bit ADC, HyperTransport (4 links), ADC power per IMA (8 ADCs)
-    "isaac": {"area_mm2": 85.4, "power_w": 65.8, "adc8_um2": 1200.0, "ht_area_mm2": 22.88,
-              "ht_power_w": 10.4, "adc_w_per_ima": 0.016, "adc_gsps": 1.28},
+    "isaac": {
+        "area_mm2": 85.4,
+        "power_w": 65.8,
+        "adc8_um2": 1200.0,
+        "ht_area_mm2": 22.88,
+        "ht_power_w": 10.4,
+        "adc_w_per_ima": 0.016,
+        "adc_gsps": 1.28,
+    },
 }
 
 #: Shared periphery of the single-macro checks: as small as the knobs allow, and wide enough
@@ -92,9 +115,22 @@ def periphery_area_mm2(hw: HardwareConfig, tech: Technology) -> float:
     """The non-macro part of the chip area (page, *Area*: ``glb_kb * a_glb_per_kb + glb_width *
     a_port + digital_macs * a_mac + dram_bw_gbps * a_dram_per_gbps``): the model's area
     function with ``n_macros = 0``."""
-    return float(area_mm2(hw.rows, hw.cols, 0, hw.cols_per_adc, hw.eff_adc_bits, hw.dac_bits,
-                          hw.cell == "rram", hw.glb_kb, hw.glb_width, hw.digital_macs,
-                          hw.dram_bw_gbps, tech))
+    return float(
+        area_mm2(
+            hw.rows,
+            hw.cols,
+            0,
+            hw.cols_per_adc,
+            hw.eff_adc_bits,
+            hw.dac_bits,
+            hw.cell == "rram",
+            hw.glb_kb,
+            hw.glb_width,
+            hw.digital_macs,
+            hw.dram_bw_gbps,
+            tech,
+        )
+    )
 
 
 def macro_area_parts(hw: HardwareConfig, tech: Technology) -> dict[str, float]:
@@ -122,9 +158,25 @@ def peak_power_parts(hw: HardwareConfig, area: float, tech: Technology) -> dict[
     rram = hw.cell == "rram"
 
     def p(n_macros=0, digital_macs=0, glb_width=0, dram=0.0):
-        return float(peak_power_w(n_macros, hw.cols, hw.eff_rows_active, hw.cols_per_adc, t_s,
-                                  e_adc, hw.dac_bits, rram, digital_macs, hw.clock_mhz,
-                                  hw.glb_kb, glb_width, dram, 0.0, tech))
+        return float(
+            peak_power_w(
+                n_macros,
+                hw.cols,
+                hw.eff_rows_active,
+                hw.cols_per_adc,
+                t_s,
+                e_adc,
+                hw.dac_bits,
+                rram,
+                digital_macs,
+                hw.clock_mhz,
+                hw.glb_kb,
+                glb_width,
+                dram,
+                0.0,
+                tech,
+            )
+        )
 
     return {
         "arrays": p(n_macros=hw.n_macros),
@@ -138,8 +190,7 @@ def peak_power_parts(hw: HardwareConfig, area: float, tech: Technology) -> dict[
 def fill_layer(hw: HardwareConfig, w_bits: int = 8, a_bits: int = 8, M: int = 1) -> list[dict]:
     """One static layer that exactly fills one macro: ``K = rows``, ``N = cols / n_cw``."""
     n_cw = math.ceil(w_bits / hw.bits_per_cell)
-    return [dict(name="fill", kind="static", M=M, K=hw.rows, N=hw.cols // n_cw, count=1,
-                 w_bits=w_bits, a_bits=a_bits)]
+    return [dict(name="fill", kind="static", M=M, K=hw.rows, N=hw.cols // n_cw, count=1, w_bits=w_bits, a_bits=a_bits)]
 
 
 def single_macro(hw: dict, tech: Technology, w_bits: int = 8, a_bits: int = 8) -> dict[str, Any]:
@@ -189,8 +240,15 @@ def fmt(x: float) -> str:
 
 
 def row(check: str, metric: str, unit: str, published: float, model: float, drivers: str) -> dict:
-    return {"check": check, "metric": metric, "unit": unit, "published": published, "model": model,
-            "ratio": ratio(model, published), "drivers": drivers}
+    return {
+        "check": check,
+        "metric": metric,
+        "unit": unit,
+        "published": published,
+        "model": model,
+        "ratio": ratio(model, published),
+        "drivers": drivers,
+    }
 
 
 # ----------------------------------------------------------------------------- checks
@@ -198,9 +256,21 @@ def vgg8_hardware() -> dict[str, Any]:
     """The VGG-8 chip: NeuroSim's arrays, 8x replication, the page's 64 MB / 512 B/cycle
     buffer; DRAM, clock and digital unit as the cim-server (vit-b-imagenet) baseline."""
     p = PUBLISHED["vgg8"]
-    return dict(rows=128, cols=128, n_macros=int(p["replication"] * p["arrays"]), cols_per_adc=8,
-                cell="rram", bits_per_cell=1, dac_bits=1, adc_bits=5, glb_kb=65536, glb_width=512,
-                dram_bw_gbps=400, clock_mhz=1000, digital_macs=1024)
+    return dict(
+        rows=128,
+        cols=128,
+        n_macros=int(p["replication"] * p["arrays"]),
+        cols_per_adc=8,
+        cell="rram",
+        bits_per_cell=1,
+        dac_bits=1,
+        adc_bits=5,
+        glb_kb=65536,
+        glb_width=512,
+        dram_bw_gbps=400,
+        clock_mhz=1000,
+        digital_macs=1024,
+    )
 
 
 def check_vgg8(tech: Technology | None = None) -> dict[str, Any]:
@@ -234,18 +304,36 @@ def check_vgg8(tech: Technology | None = None) -> dict[str, Any]:
     }
     share = {k: v / r.energy_j for k, v in e.items()}
     out["rows"] = [
-        row("DNN+NeuroSim V1.4 VGG-8 / CIFAR-10", "latency", "us", p["latency_us"], out["latency_us"],
+        row(
+            "DNN+NeuroSim V1.4 VGG-8 / CIFAR-10",
+            "latency",
+            "us",
+            p["latency_us"],
+            out["latency_us"],
             f"{out['compute_share']:.0%} of it is array compute: {out['mvm_steps']:.0f} steps of "
             f"t_mvm = {out['t_mvm_ns']:.1f} ns (8 input bits x 8 cols/ADC x t_s {out['t_s_ns']:.2f} ns, "
             "t_s is the page's fit of NeuroSim's sensing time); the model has no interconnect (H-tree) "
-            "or buffer latency on top, NeuroSim counts both"),
-        row("DNN+NeuroSim V1.4 VGG-8 / CIFAR-10", "TOPS", "TOPS", p["tops"], out["tops"],
-            "2 x MACs / latency: follows the latency ratio (same arrays, same 8x replication)"),
-        row("DNN+NeuroSim V1.4 VGG-8 / CIFAR-10", "TOPS/W", "TOPS/W", p["tops_per_w"], out["tops_per_w"],
+            "or buffer latency on top, NeuroSim counts both",
+        ),
+        row(
+            "DNN+NeuroSim V1.4 VGG-8 / CIFAR-10",
+            "TOPS",
+            "TOPS",
+            p["tops"],
+            out["tops"],
+            "2 x MACs / latency: follows the latency ratio (same arrays, same 8x replication)",
+        ),
+        row(
+            "DNN+NeuroSim V1.4 VGG-8 / CIFAR-10",
+            "TOPS/W",
+            "TOPS/W",
+            p["tops_per_w"],
+            out["tops_per_w"],
             f"ADC {share['e_adc']:.0%}, leakage {share['e_leak']:.0%} (5e-4 W/mm^2 x {r.area_mm2:.0f} mm^2, "
             f"{hw.glb_kb * tech.a_glb_per_kb:.0f} mm^2 of it the 64 MB buffer), DAC+cells "
             f"{share['e_dac'] + share['e_cell']:.0%}; e_adc(5 b) = {out['e_adc_pj']:.2f} pJ at VDD 0.8 V; "
-            f"the published chip spends {p['tops_per_w'] / out['tops_per_w']:.1f}x less energy per op"),
+            f"the published chip spends {p['tops_per_w'] / out['tops_per_w']:.1f}x less energy per op",
+        ),
     ]
     return out
 
@@ -253,8 +341,9 @@ def check_vgg8(tech: Technology | None = None) -> dict[str, Any]:
 def intel_c2c_hardware() -> dict[str, Any]:
     p = PUBLISHED["intel_c2c"]
     n_in, n_out, n_adc = int(p["inputs"]), int(p["outputs"]), int(p["adcs"])
-    return dict(rows=n_in, cols=n_out * 8, cols_per_adc=n_out * 8 // n_adc, cell="sram",
-                bits_per_cell=1, dac_bits=8, adc_bits=8)
+    return dict(
+        rows=n_in, cols=n_out * 8, cols_per_adc=n_out * 8 // n_adc, cell="sram", bits_per_cell=1, dac_bits=8, adc_bits=8
+    )
 
 
 def check_intel_c2c(tech: Technology | None = None) -> dict[str, Any]:
@@ -272,22 +361,46 @@ def check_intel_c2c(tech: Technology | None = None) -> dict[str, Any]:
     dac_factor = 1 + tech.d_dac * (hw["dac_bits"] - 1)
     name = "Intel 22 nm C-2C SRAM-CiM macro, 8b/8b (0.7 V)"
     m["rows"] = [
-        row(name, "macro area", "mm^2", p["area_mm2"], m["macro_area_mm2"],
+        row(
+            name,
+            "macro area",
+            "mm^2",
+            p["area_mm2"],
+            m["macro_area_mm2"],
             f"model: {p['adcs']:.0f} ADCs {a['adcs']:.4f}, 64 8-bit DACs {a['dacs']:.4f}, cells "
             f"{a['cells']:.4f} mm^2 (one 64x128 plane of 8T cells); the chip also holds 8 weight planes "
             f"with C-2C capacitors ('MAC' {p['mac_area_share']:.0%} of its area) and control "
-            f"({p['misc_area_share']:.0%}) that the model does not size"),
-        row(name, "TOPS", "TOPS", p["tops"], m["tops"],
+            f"({p['misc_area_share']:.0%}) that the model does not size",
+        ),
+        row(
+            name,
+            "TOPS",
+            "TOPS",
+            p["tops"],
+            m["tops"],
             f"model cycle cols_per_adc x t_s = {hw['cols_per_adc']} x {m['t_s_ns']:.1f} ns (8-bit ADC, "
             f"x{dac_factor:.1f} for the 8-bit DAC) vs {pub_cycle_ns:.1f} ns implied by 0.3 TOPS for 64x16 "
             "MACs: the C-2C ladder sums the 8 weight bits in charge (one conversion per weight), the "
-            "model digitises each bit column"),
-        row(name, "TOPS/mm^2", "TOPS/mm^2", p["tops"] / p["area_mm2"], m["tops_per_mm2"],
-            "product of the two rows above (throughput dominates)"),
-        row(name, "TOPS/W", "TOPS/W", p["tops_per_w"], m["tops_per_w"],
+            "model digitises each bit column",
+        ),
+        row(
+            name,
+            "TOPS/mm^2",
+            "TOPS/mm^2",
+            p["tops"] / p["area_mm2"],
+            m["tops_per_mm2"],
+            "product of the two rows above (throughput dominates)",
+        ),
+        row(
+            name,
+            "TOPS/W",
+            "TOPS/W",
+            p["tops_per_w"],
+            m["tops_per_w"],
             f"ADC {m['adc_energy_share']:.0%} of macro energy: {conv} 8-bit conversions per MVM at "
             f"{m['e_adc_pj']:.2f} pJ vs the chip's {p['adcs']:.0f}; model at VDD 0.8 V, at 0.7 V it gives "
-            f"{m_07['tops_per_w']:.1f} TOPS/W"),
+            f"{m_07['tops_per_w']:.1f} TOPS/W",
+        ),
     ]
     return m
 
@@ -311,25 +424,49 @@ def check_reram_8mb(tech: Technology | None = None) -> dict[str, Any]:
     name = "22 nm 8-Mb ReRAM-CiM macro, 8b/8b (JSSC 58(1) 2023)"
     pub_pj_per_mac = 2 / p["tops_per_w"]
     m["rows"] = [
-        row(name, "t_mvm", "ns", p["t_mvm_ns"], m["t_mvm_ns"],
+        row(
+            name,
+            "t_mvm",
+            "ns",
+            p["t_mvm_ns"],
+            m["t_mvm_ns"],
             f"assumed 8 rows per readout (19 b = 16-b product + log2 8), bit-serial inputs, one "
             f"readout per column: 8 x t_s {m['t_s_ns']:.2f} ns ({m['adc_bits']}-bit ADC); the chip's "
-            f"time-domain readout is not modelled; 16 rows (signed reading): {signed['t_mvm_ns']:.1f} ns"),
-        row(name, "TOPS/W", "TOPS/W", p["tops_per_w"], m["tops_per_w"],
+            f"time-domain readout is not modelled; 16 rows (signed reading): {signed['t_mvm_ns']:.1f} ns",
+        ),
+        row(
+            name,
+            "TOPS/W",
+            "TOPS/W",
+            p["tops_per_w"],
+            m["tops_per_w"],
             f"ADC {m['adc_energy_share']:.0%}: one {m['adc_bits']}-bit conversion per column per input bit "
             f"at {m['e_adc_pj']:.2f} pJ (x{m['adc_rate_factor']:.1f} above the 174 MS/s knee) serves only "
             f"8 rows; published {pub_pj_per_mac:.3f} pJ per 8b MAC in all with its DC-current-free "
             f"readout; 16 rows: {signed['tops_per_w']:.2f}, 128 rows: {wide['tops_per_w']:.1f} TOPS/W "
-            f"at {wide['t_mvm_ns']:.0f} ns"),
+            f"at {wide['t_mvm_ns']:.0f} ns",
+        ),
     ]
     return m
 
 
 def isaac_hardware() -> dict[str, Any]:
     tiles, imas, xbars = 168, 12, 8
-    return dict(rows=128, cols=128, n_macros=tiles * imas * xbars, cols_per_adc=128, cell="rram",
-                bits_per_cell=2, dac_bits=1, adc_bits=8, glb_kb=tiles * 64, glb_width=tiles * 48,
-                dram_bw_gbps=4 * 6.4, clock_mhz=1000, digital_macs=tiles)
+    return dict(
+        rows=128,
+        cols=128,
+        n_macros=tiles * imas * xbars,
+        cols_per_adc=128,
+        cell="rram",
+        bits_per_cell=2,
+        dac_bits=1,
+        adc_bits=8,
+        glb_kb=tiles * 64,
+        glb_width=tiles * 48,
+        dram_bw_gbps=4 * 6.4,
+        clock_mhz=1000,
+        digital_macs=tiles,
+    )
 
 
 def check_isaac(tech: Technology | None = None) -> dict[str, Any]:
@@ -341,8 +478,12 @@ def check_isaac(tech: Technology | None = None) -> dict[str, Any]:
     parts = macro_area_parts(hw, tech)
     n = hw.n_macros
     area_parts = {k: n * v for k, v in parts.items()}
-    area_parts.update(glb=hw.glb_kb * tech.a_glb_per_kb, port=hw.glb_width * tech.a_port,
-                      digital=hw.digital_macs * tech.a_mac, dram=hw.dram_bw_gbps * tech.a_dram_per_gbps)
+    area_parts.update(
+        glb=hw.glb_kb * tech.a_glb_per_kb,
+        port=hw.glb_width * tech.a_port,
+        digital=hw.digital_macs * tech.a_mac,
+        dram=hw.dram_bw_gbps * tech.a_dram_per_gbps,
+    )
     power = peak_power_parts(hw, r.area_mm2, tech)
     t_s = float(t_s_seconds(hw.eff_adc_bits, hw.eff_rows_active, hw.dac_bits, tech))
     n_adc = n * hw.cols / hw.cols_per_adc
@@ -360,16 +501,28 @@ def check_isaac(tech: Technology | None = None) -> dict[str, Any]:
     name = "ISAAC (ISCA 2016), 32 nm"
     ap = area_parts
     out["rows"] = [
-        row(name, "chip area", "mm^2", p["area_mm2"], r.area_mm2,
+        row(
+            name,
+            "chip area",
+            "mm^2",
+            p["area_mm2"],
+            r.area_mm2,
             f"model: cells {ap['cells']:.0f} (1T1R 0.10 um^2; ISAAC's crossbars are far denser), ADCs "
             f"{ap['adcs']:.0f}, lines+router {ap['lines'] + ap['fixed']:.0f}, buffer+ports "
             f"{ap['glb'] + ap['port']:.0f}, off-chip I/O {ap['dram']:.1f} mm^2 vs ISAAC's HyperTransport "
-            f"{p['ht_area_mm2']:.1f} mm^2: the two errors largely cancel"),
-        row(name, "peak power", "W", p["power_w"], r.power_w,
+            f"{p['ht_area_mm2']:.1f} mm^2: the two errors largely cancel",
+        ),
+        row(
+            name,
+            "peak power",
+            "W",
+            p["power_w"],
+            r.power_w,
             f"model: arrays {power['arrays']:.1f} W (each ADC converts every t_s = {t_s * 1e9:.1f} ns, "
             f"{1e-6 / t_s:.0f} MS/s, below the knee; ISAAC's {n_adc:.0f} ADCs run at {p['adc_gsps']} GS/s, "
             f"{isaac_adc_w:.0f} W), buffer port {power['glb']:.1f} W, off-chip {power['dram']:.1f} W "
-            f"(HyperTransport {p['ht_power_w']} W), leakage {power['leakage']:.2f} W"),
+            f"(HyperTransport {p['ht_power_w']} W), leakage {power['leakage']:.2f} W",
+        ),
     ]
     return out
 
@@ -380,10 +533,18 @@ def check_isaac_adc(tech: Technology | None = None) -> dict[str, Any]:
     um2 = float(tech.a_adc_mm2(8)) * 1e6
     return {
         "a_adc_8_um2": um2,
-        "rows": [row("ISAAC (ISCA 2016), 32 nm", "8-bit ADC area", "um^2", p["adc8_um2"], um2,
-                     "ZigZag-IMC fit of 28 nm AIMC ADCs vs ISAAC's 32 nm 1.28 GS/s SAR: different "
-                     f"designs and nodes, same order; the fit is {'larger' if um2 > p['adc8_um2'] else 'smaller'}"
-                     " than ISAAC's")],
+        "rows": [
+            row(
+                "ISAAC (ISCA 2016), 32 nm",
+                "8-bit ADC area",
+                "um^2",
+                p["adc8_um2"],
+                um2,
+                "ZigZag-IMC fit of 28 nm AIMC ADCs vs ISAAC's 32 nm 1.28 GS/s SAR: different "
+                f"designs and nodes, same order; the fit is {'larger' if um2 > p['adc8_um2'] else 'smaller'}"
+                " than ISAAC's",
+            )
+        ],
     }
 
 
@@ -407,13 +568,17 @@ def calibration_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    head = ("| reference | metric | published | model | model/published | what drives the difference |\n"
-            "|---|---|---|---|---|---|")
+    head = (
+        "| reference | metric | published | model | model/published | what drives the difference |\n"
+        "|---|---|---|---|---|---|"
+    )
     lines = [head]
     for r in rows:
         metric = r["metric"] if r["unit"] == r["metric"] else f"{r['metric']} ({r['unit']})"
-        lines.append(f"| {r['check']} | {metric} | {fmt(r['published'])} | "
-                     f"{fmt(r['model'])} | {r['ratio']:.2f} | {r['drivers']} |")
+        lines.append(
+            f"| {r['check']} | {metric} | {fmt(r['published'])} | "
+            f"{fmt(r['model'])} | {r['ratio']:.2f} | {r['drivers']} |"
+        )
     return "\n".join(lines)
 
 
@@ -437,8 +602,13 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown_table(rows))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"model_version": MODEL_VERSION, "technology": tech.to_dict(),
-                   "published": PUBLISHED, "checks": results, "rows": rows}
+        payload = {
+            "model_version": MODEL_VERSION,
+            "technology": tech.to_dict(),
+            "published": PUBLISHED,
+            "checks": results,
+            "rows": rows,
+        }
         args.out.write_text(json.dumps(_jsonable(payload), indent=2) + "\n")
         print(f"\nwrote {args.out}", file=sys.stderr)
     return 0

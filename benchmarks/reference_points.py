@@ -34,13 +34,21 @@ def roofline_range(name: str) -> dict:
     space = get_space(name)
     tech = space_technology(space)
     chips = candidate_chips(space, budgets["area_mm2"], budgets["power_w"], tech, maximal=False)
-    r = simulate_grid(space, [space.subnet.extreme("max"), space.subnet.extreme("min")], chips.configs, tech,
-                      outputs=("latency_s", "energy_j", "feasible"))
+    r = simulate_grid(
+        space,
+        [space.subnet.extreme("max"), space.subnet.extreme("min")],
+        chips.configs,
+        tech,
+        outputs=("latency_s", "energy_j", "feasible"),
+    )
     f = r["feasible"]
     out = {"space": name, "chips_within_budgets": len(chips), **budgets}
     for obj in ("latency_s", "energy_j"):
-        out[obj] = {"max": float(r[obj][0][f[0]].max()), "min": float(r[obj][1][f[1]].min()),
-                    "registered_ref_ideal": list(REFERENCE_POINTS[name][obj])}
+        out[obj] = {
+            "max": float(r[obj][0][f[0]].max()),
+            "min": float(r[obj][1][f[1]].min()),
+            "registered_ref_ideal": list(REFERENCE_POINTS[name][obj]),
+        }
     return out
 
 
@@ -51,9 +59,15 @@ def accuracy_range(name: str, n_random: int) -> dict:
     t = time.perf_counter()
     res = p.evaluate([{**x, **s.hardware.baseline} for x in subs])
     acc = [res.objectives_of(i)["accuracy"] for i in range(len(subs))]
-    return {"smallest": acc[0], "largest": acc[1], "random_min": min(acc[2:]), "random_max": max(acc[2:]),
-            "n_random": n_random, "seconds": time.perf_counter() - t,
-            "registered_ref_ideal": list(REFERENCE_POINTS[name]["accuracy"])}
+    return {
+        "smallest": acc[0],
+        "largest": acc[1],
+        "random_min": min(acc[2:]),
+        "random_max": max(acc[2:]),
+        "n_random": n_random,
+        "seconds": time.perf_counter() - t,
+        "registered_ref_ideal": list(REFERENCE_POINTS[name]["accuracy"]),
+    }
 
 
 def main() -> None:

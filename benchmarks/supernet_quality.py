@@ -33,8 +33,12 @@ RECIPES = {f: {k: getattr(shipped_recipe(f), k) for k in ("lr", "augment", "weig
 
 
 def summary(a: np.ndarray) -> dict:
-    return {"min": round(float(a.min()), 4), "median": round(float(np.median(a)), 4),
-            "max": round(float(a.max()), 4), "mean": round(float(a.mean()), 4)}
+    return {
+        "min": round(float(a.min()), 4),
+        "median": round(float(np.median(a)), 4),
+        "max": round(float(a.max()), 4),
+        "mean": round(float(a.mean()), 4),
+    }
 
 
 def run_family(family: str, n: int, n_standalone: int, epochs: int, seed: int, device: str = "cpu") -> dict:
@@ -46,9 +50,14 @@ def run_family(family: str, n: int, n_standalone: int, epochs: int, seed: int, d
     acc_val, acc_test = val.evaluate(configs), test.evaluate(configs)
     ends = test.evaluate([space.extreme("max"), space.extreme("min")])
     out = {
-        "space": name, "device": device, "n_random": n, "eval_seconds": round(time.time() - t0, 1),
-        "random_val": summary(acc_val), "random_test": summary(acc_test),
-        "largest_test": round(float(ends[0]), 4), "smallest_test": round(float(ends[1]), 4),
+        "space": name,
+        "device": device,
+        "n_random": n,
+        "eval_seconds": round(time.time() - t0, 1),
+        "random_val": summary(acc_val),
+        "random_test": summary(acc_test),
+        "largest_test": round(float(ends[0]), 4),
+        "smallest_test": round(float(ends[1]), 4),
     }
     if n_standalone:
         order = np.argsort(acc_val)
@@ -64,11 +73,22 @@ def run_family(family: str, n: int, n_standalone: int, epochs: int, seed: int, d
             train_standalone(model, x_tr, y_tr, epochs, seed=seed, device=device, **RECIPES[family])
             # accuracy_of extracts a subnet: a standalone network is its own largest subnet
             acc = accuracy_of(_AsSupernet(model), {}, to_tensor(x_te), y_te, calib)
-            rows.append({"config": configs[i], "weight_sharing_test": round(float(acc_test[i]), 4),
-                         "standalone_test": round(acc, 4), "train_seconds": round(time.time() - t1, 1)})
+            rows.append(
+                {
+                    "config": configs[i],
+                    "weight_sharing_test": round(float(acc_test[i]), 4),
+                    "standalone_test": round(acc, 4),
+                    "train_seconds": round(time.time() - t1, 1),
+                }
+            )
         tau = kendalltau([r["weight_sharing_test"] for r in rows], [r["standalone_test"] for r in rows])
-        out["standalone"] = {"epochs": epochs, "recipe": RECIPES[family], "subnets": rows,
-                             "kendall_tau": round(float(tau.statistic), 3), "p_value": round(float(tau.pvalue), 3)}
+        out["standalone"] = {
+            "epochs": epochs,
+            "recipe": RECIPES[family],
+            "subnets": rows,
+            "kendall_tau": round(float(tau.statistic), 3),
+            "p_value": round(float(tau.pvalue), 3),
+        }
     return out
 
 
@@ -95,8 +115,10 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    result = {f: run_family(f, args.n, args.standalone, args.epochs, args.seed, args.device)
-              for f in (args.family or sorted(FAMILY_SPACES))}
+    result = {
+        f: run_family(f, args.n, args.standalone, args.epochs, args.seed, args.device)
+        for f in (args.family or sorted(FAMILY_SPACES))
+    }
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

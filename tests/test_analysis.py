@@ -236,13 +236,9 @@ def test_hypervolume_curve_is_monotone_and_exact(m):
 
 
 def test_hypervolume_curve_1d_and_hand_case():
-    np.testing.assert_allclose(
-        hypervolume_curve([[3.0], [4.0], [1.0]], [5.0], ["min"]), [2.0, 2.0, 4.0]
-    )
+    np.testing.assert_allclose(hypervolume_curve([[3.0], [4.0], [1.0]], [5.0], ["min"]), [2.0, 2.0, 4.0])
     P = np.array([[0.7, 1.0], [0.6, 2.5], [0.8, 2.0], [0.9, 3.0]])
-    np.testing.assert_allclose(
-        hypervolume_curve(P, [0.5, 4.0], ACC_LAT), [0.6, 0.6, 0.8, 0.9], atol=1e-12
-    )
+    np.testing.assert_allclose(hypervolume_curve(P, [0.5, 4.0], ACC_LAT), [0.6, 0.6, 0.8, 0.9], atol=1e-12)
 
 
 def test_aggregate_curves():
@@ -390,8 +386,11 @@ def test_plots_write_pngs(tmp_path):
     rng = np.random.default_rng(0)
     runs = _fake_runs(rng)
     p = plot_pareto_fronts(
-        runs, ACC_LAT, tmp_path / "fronts.png",
-        baseline={"accuracy": 0.9, "latency_s": 5e-3}, constraints={"area_mm2": 4.0},
+        runs,
+        ACC_LAT,
+        tmp_path / "fronts.png",
+        baseline={"accuracy": 0.9, "latency_s": 5e-3},
+        constraints={"area_mm2": 4.0},
     )
     assert _is_png(p)
     curves = {
@@ -401,9 +400,7 @@ def test_plots_write_pngs(tmp_path):
     assert _is_png(plot_hypervolume_curves(curves, tmp_path / "hv.png", band="minmax"))
     assert _is_png(plot_hypervolume_curves(curves, tmp_path / "sub" / "hv_std.png", band="std"))
     front = pareto_front(runs["joint"][0], ACC_LAT)
-    assert _is_png(
-        plot_hardware_knobs(front, ["glb_kb", "cell", "clock_mhz"], tmp_path / "knobs.png")
-    )
+    assert _is_png(plot_hardware_knobs(front, ["glb_kb", "cell", "clock_mhz"], tmp_path / "knobs.png"))
     with pytest.raises(ValueError, match="exactly 2 objectives"):
         plot_pareto_fronts(runs, {**ACC_LAT, "area_mm2": "min"}, tmp_path / "x.png")
     with pytest.raises(ValueError, match="unknown column.*'rows'"):

@@ -29,8 +29,17 @@ def _budgets(problem):
 
 def test_every_proposal_is_a_subnet_on_its_exact_best_chip(tmp_path, joint):
     base = joint.space.baseline
-    with run_search(joint, "qnehvi", budget=20, batch_size=4, seed=1, run_dir=tmp_path / "r", n_init=8,
-                    strategy_options={**H.FAST_QNEHVI, "hardware": "best"}, initial=[base]) as run:
+    with run_search(
+        joint,
+        "qnehvi",
+        budget=20,
+        batch_size=4,
+        seed=1,
+        run_dir=tmp_path / "r",
+        n_init=8,
+        strategy_options={**H.FAST_QNEHVI, "hardware": "best"},
+        initial=[base],
+    ) as run:
         rows = run.rows()
     assert len(rows) == 20
     assert rows[0]["config"] == joint.space.validate(base)  # the given design, as given
@@ -49,15 +58,18 @@ def test_every_proposal_is_a_subnet_on_its_exact_best_chip(tmp_path, joint):
 
 def test_rounds_refine_the_shortlist_and_resume_identically(tmp_path, joint):
     opts = {**H.FAST_QNEHVI, "hardware": "best"}
-    with run_search(joint, "qnehvi", budget=16, batch_size=4, seed=2, run_dir=tmp_path / "a", n_init=8,
-                    strategy_options=opts) as a:
+    with run_search(
+        joint, "qnehvi", budget=16, batch_size=4, seed=2, run_dir=tmp_path / "a", n_init=8, strategy_options=opts
+    ) as a:
         first = [r["config"] for r in a.rows()]
         assert a.strategy.last_info["pool"]  # a modelled round ran
-    with run_search(joint, "qnehvi", budget=12, batch_size=4, seed=2, run_dir=tmp_path / "b", n_init=8,
-                    strategy_options=opts):
+    with run_search(
+        joint, "qnehvi", budget=12, batch_size=4, seed=2, run_dir=tmp_path / "b", n_init=8, strategy_options=opts
+    ):
         pass
-    with run_search(joint, "qnehvi", budget=16, batch_size=4, seed=2, run_dir=tmp_path / "b", n_init=8,
-                    strategy_options=opts) as b:  # resumed in a new process state
+    with run_search(
+        joint, "qnehvi", budget=16, batch_size=4, seed=2, run_dir=tmp_path / "b", n_init=8, strategy_options=opts
+    ) as b:  # resumed in a new process state
         assert [r["config"] for r in b.rows()] == first
 
 
@@ -100,8 +112,16 @@ def test_best_mode_is_refused_where_it_cannot_hold():
 
 def test_hardware_search_path_still_runs(tmp_path, joint):
     """``hardware="search"``: the knobs are searched; proposals need not sit on best chips."""
-    with run_search(joint, "qnehvi", budget=12, batch_size=4, seed=0, run_dir=tmp_path / "s", n_init=8,
-                    strategy_options={**H.FAST_QNEHVI, "hardware": "search"}) as run:
+    with run_search(
+        joint,
+        "qnehvi",
+        budget=12,
+        batch_size=4,
+        seed=0,
+        run_dir=tmp_path / "s",
+        n_init=8,
+        strategy_options={**H.FAST_QNEHVI, "hardware": "search"},
+    ) as run:
         rows = run.rows()
         assert run.strategy.best_chips(run.state()) is None
     assert len(rows) == 12
@@ -113,9 +133,19 @@ def test_hardware_search_path_still_runs(tmp_path, joint):
 
 
 def test_tiny_experiment_joint_never_loses_to_its_sub_searches(tmp_path):
-    res = run_experiment("vit-fmnist", out=tmp_path / "exp", seeds=1, budget=16, batch_size=4, n_init=8,
-                         strategy="qnehvi", strategy_options=H.FAST_QNEHVI, accuracy=SYNTHETIC, progress=False,
-                         report=False)
+    res = run_experiment(
+        "vit-fmnist",
+        out=tmp_path / "exp",
+        seeds=1,
+        budget=16,
+        batch_size=4,
+        n_init=8,
+        strategy="qnehvi",
+        strategy_options=H.FAST_QNEHVI,
+        accuracy=SYNTHETIC,
+        progress=False,
+        report=False,
+    )
     seeds = res.speedup_seeds
     for target, part in seeds.groupby("target_offset"):
         got = part.set_index("run")["speedup"]

@@ -17,21 +17,38 @@ BAD = [
     (["label", "--space", "vit-fmnist", "--out", "{out}.parquet", "-n", "4", "--subnets"], "--subnets", "0"),
     (["label", "--space", "vit-fmnist", "--out", "{out}.parquet", "-n", "4", "--seed"], "--seed", "-1"),
     (["label", "--space", "vit-fmnist", "--out", "{out}.parquet", "-n", "4", "--workers"], "--workers", "0"),
-    (["label", "--space", "vit-fmnist", "--out", "{out}.parquet", "-n", "4", "--ray-num-cpus"], "--ray-num-cpus",
-     "0"),
-    (["label", "--space", "vit-fmnist", "--out", "{out}.parquet", "-n", "4", "--ray-num-gpus"], "--ray-num-gpus",
-     "-0.5"),
-    (["label", "--space", "vit-fmnist", "--out", "{out}.parquet", "-n", "4", "--ray-max-retries"],
-     "--ray-max-retries", "-1"),
-    (["train-predictors", "--data", "data/labels/vit_fmnist.parquet", "--out", "{out}", "--test-fraction"],
-     "--test-fraction", "0"),
-    (["train-predictors", "--data", "data/labels/vit_fmnist.parquet", "--out", "{out}", "--test-fraction"],
-     "--test-fraction", "1.5"),
-    (["train-predictors", "--data", "data/labels/vit_fmnist.parquet", "--out", "{out}", "--test-fraction"],
-     "--test-fraction", "nan"),
+    (["label", "--space", "vit-fmnist", "--out", "{out}.parquet", "-n", "4", "--ray-num-cpus"], "--ray-num-cpus", "0"),
+    (
+        ["label", "--space", "vit-fmnist", "--out", "{out}.parquet", "-n", "4", "--ray-num-gpus"],
+        "--ray-num-gpus",
+        "-0.5",
+    ),
+    (
+        ["label", "--space", "vit-fmnist", "--out", "{out}.parquet", "-n", "4", "--ray-max-retries"],
+        "--ray-max-retries",
+        "-1",
+    ),
+    (
+        ["train-predictors", "--data", "data/labels/vit_fmnist.parquet", "--out", "{out}", "--test-fraction"],
+        "--test-fraction",
+        "0",
+    ),
+    (
+        ["train-predictors", "--data", "data/labels/vit_fmnist.parquet", "--out", "{out}", "--test-fraction"],
+        "--test-fraction",
+        "1.5",
+    ),
+    (
+        ["train-predictors", "--data", "data/labels/vit_fmnist.parquet", "--out", "{out}", "--test-fraction"],
+        "--test-fraction",
+        "nan",
+    ),
     (["train-predictors", "--data", "data/labels/vit_fmnist.parquet", "--out", "{out}", "--jobs"], "--jobs", "0"),
-    (["train-predictors", "--data", "data/labels/vit_fmnist.parquet", "--out", "{out}", "--curve-splits"],
-     "--curve-splits", "-1"),
+    (
+        ["train-predictors", "--data", "data/labels/vit_fmnist.parquet", "--out", "{out}", "--curve-splits"],
+        "--curve-splits",
+        "-1",
+    ),
     (["search", "--space", "vit-fmnist", "--run", "{out}", "--budget"], "--budget", "0"),
     (["search", "--space", "vit-fmnist", "--run", "{out}", "--budget", "8", "--batch-size"], "--batch-size", "0"),
     (["search", "--space", "vit-fmnist", "--run", "{out}", "--budget", "8", "--n-init"], "--n-init", "0"),
@@ -58,14 +75,67 @@ def test_bad_numbers_are_one_line_errors(tmp_path, capsys, args, option, value):
 
 
 GOOD = [
-    (["label", "--space", "vit-fmnist", "--out", "x.parquet", "-n", "1", "--batch-size", "1", "--seed", "0",
-      "--subnets", "1", "--workers", "1", "--ray-num-cpus", "0.5", "--ray-num-gpus", "0", "--ray-max-retries", "0"],
-     {"n": 1, "batch_size": 1, "seed": 0, "ray_num_cpus": 0.5, "ray_num_gpus": 0.0, "ray_max_retries": 0}),
-    (["train-predictors", "--data", "d.parquet", "--out", "o", "--test-fraction", "0.01", "--jobs", "1",
-      "--curve-splits", "0"], {"test_fraction": 0.01, "jobs": 1, "curve_splits": 0}),
+    (
+        [
+            "label",
+            "--space",
+            "vit-fmnist",
+            "--out",
+            "x.parquet",
+            "-n",
+            "1",
+            "--batch-size",
+            "1",
+            "--seed",
+            "0",
+            "--subnets",
+            "1",
+            "--workers",
+            "1",
+            "--ray-num-cpus",
+            "0.5",
+            "--ray-num-gpus",
+            "0",
+            "--ray-max-retries",
+            "0",
+        ],
+        {"n": 1, "batch_size": 1, "seed": 0, "ray_num_cpus": 0.5, "ray_num_gpus": 0.0, "ray_max_retries": 0},
+    ),
+    (
+        [
+            "train-predictors",
+            "--data",
+            "d.parquet",
+            "--out",
+            "o",
+            "--test-fraction",
+            "0.01",
+            "--jobs",
+            "1",
+            "--curve-splits",
+            "0",
+        ],
+        {"test_fraction": 0.01, "jobs": 1, "curve_splits": 0},
+    ),
     (["train-predictors", "--data", "d.parquet", "--out", "o", "--test-fraction", "0.99"], {"test_fraction": 0.99}),
-    (["search", "--space", "vit-fmnist", "--run", "r", "--budget", "1", "--batch-size", "1", "--n-init", "1",
-      "--seed", "0"], {"budget": 1, "batch_size": 1, "n_init": 1, "seed": 0}),
+    (
+        [
+            "search",
+            "--space",
+            "vit-fmnist",
+            "--run",
+            "r",
+            "--budget",
+            "1",
+            "--batch-size",
+            "1",
+            "--n-init",
+            "1",
+            "--seed",
+            "0",
+        ],
+        {"budget": 1, "batch_size": 1, "n_init": 1, "seed": 0},
+    ),
     (["experiment", "--space", "vit-fmnist", "--workers", "0", "--budget", "1"], {"workers": 0, "budget": 1}),
     (["report", "--run", "r", "--out", "o", "--top", "0"], {"top": 0}),
 ]
@@ -79,8 +149,22 @@ def test_boundary_numbers_are_accepted(argv, want):
 
 def test_label_with_a_missing_accuracy_function_is_a_clean_error(tmp_path, capsys):
     out = tmp_path / "a.parquet"
-    rc = cli_main(["label", "--space", "vit-fmnist", "-n", "4", "--out", str(out), "--store",
-                   str(tmp_path / "s.sqlite"), "--accuracy", "nomodule:fn", "--no-progress"])
+    rc = cli_main(
+        [
+            "label",
+            "--space",
+            "vit-fmnist",
+            "-n",
+            "4",
+            "--out",
+            str(out),
+            "--store",
+            str(tmp_path / "s.sqlite"),
+            "--accuracy",
+            "nomodule:fn",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err and "'nomodule'" in err
     assert not out.exists() and not (tmp_path / "s.sqlite").exists()
@@ -93,8 +177,25 @@ def test_a_csv_written_by_label_reads_back_like_parquet(tmp_path):
 
     syn = "cimnet_bo.search.toy:synthetic_accuracy"
     for ext in ("csv", "parquet"):
-        assert cli_main(["label", "--space", "vit-fmnist", "-n", "6", "--out", str(tmp_path / f"d.{ext}"),
-                         "--store", str(tmp_path / f"{ext}.sqlite"), "--accuracy", syn, "--no-progress"]) == 0
+        assert (
+            cli_main(
+                [
+                    "label",
+                    "--space",
+                    "vit-fmnist",
+                    "-n",
+                    "6",
+                    "--out",
+                    str(tmp_path / f"d.{ext}"),
+                    "--store",
+                    str(tmp_path / f"{ext}.sqlite"),
+                    "--accuracy",
+                    syn,
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
     pq = read_dataset(tmp_path / "d.parquet")
     csv = read_dataset(tmp_path / "d.csv")
     assert csv.space.name == pq.space.name and [o["name"] for o in csv.objectives] == [o["name"] for o in pq.objectives]

@@ -30,9 +30,24 @@ def test_missing_data_is_one_line(tmp_path, monkeypatch, capsys):
 
 def test_missing_ray_extra_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if it were not installed
-    rc = cli_main(["label", "--space", "vit-fmnist", "-n", "4", "--out", str(tmp_path / "x.parquet"),
-                   "--store", str(tmp_path / "x.sqlite"), "--accuracy", "none", "--executor", "ray",
-                   "--no-progress"])
+    rc = cli_main(
+        [
+            "label",
+            "--space",
+            "vit-fmnist",
+            "-n",
+            "4",
+            "--out",
+            str(tmp_path / "x.parquet"),
+            "--store",
+            str(tmp_path / "x.sqlite"),
+            "--accuracy",
+            "none",
+            "--executor",
+            "ray",
+            "--no-progress",
+        ]
+    )
     assert rc == 2
     assert "pip install 'cimnet-bo[ray]'" in _one_line_error(capsys, "label")
 

@@ -37,8 +37,14 @@ print(json.dumps({"file": cimnet_bo.__file__, "top": top, "all": loaded(HEAVY), 
 
 def test_help_of_every_command_imports_no_heavy_library():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{SCRIPT}"], capture_output=True, text=True,
-                       cwd=ROOT, env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{SCRIPT}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
     assert Path(got["file"]).resolve().is_relative_to(ROOT)

@@ -110,16 +110,24 @@ def test_space_from_meta_prefers_the_registered_space_and_rebuilds_others():
 
 # ----------------------------------------------------------------- constraints
 def test_constraint_forms_agree():
-    forms = ["area_mm2 <= 1.5", {"name": "area_mm2", "op": "<=", "bound": 1.5}, ("area_mm2", "<=", 1.5),
-             Constraint("area_mm2", "<=", 1.5)]
+    forms = [
+        "area_mm2 <= 1.5",
+        {"name": "area_mm2", "op": "<=", "bound": 1.5},
+        ("area_mm2", "<=", 1.5),
+        Constraint("area_mm2", "<=", 1.5),
+    ]
     assert len({Constraint.parse(f) for f in forms}) == 1
     assert as_constraints({"area_mm2": 1.5}) == (Constraint("area_mm2", "<=", 1.5),)
     c = Constraint.parse(Constraint("x", ">=", 2).to_dict())
     assert c == Constraint("x", ">=", 2.0)
     np.testing.assert_array_equal(c.holds([1.0, 2.0, 3.0, np.nan]), [False, True, True, False])
     np.testing.assert_allclose(c.violation([1.0, 3.0]), [1.0, -1.0])
-    for bad, msg in (("x =< 3", "cannot read constraint"), (("x", "<=", float("inf")), "finite"),
-                     (("x", "~", 1), "operator"), ({"name": "x"}, "expected keys")):
+    for bad, msg in (
+        ("x =< 3", "cannot read constraint"),
+        (("x", "<=", float("inf")), "finite"),
+        (("x", "~", 1), "operator"),
+        ({"name": "x"}, "expected keys"),
+    ):
         with pytest.raises(ConstraintError, match=msg):
             Constraint.parse(bad)
 
@@ -147,15 +155,15 @@ def test_pareto_deduplicate_matches_botorch():
 def test_best_values():
     Y = np.array([[0.8, 3.0], [0.9, 5.0], [0.95, 1.0], [np.nan, 0.5]])
     assert best_values(Y, {"acc": "max", "lat": "min"}) == {"acc": 0.95, "lat": 0.5}
-    assert best_values(Y, {"acc": "max", "lat": "min"}, feasible=[True, True, False, False]) == \
-        {"acc": 0.9, "lat": 3.0}
+    assert best_values(Y, {"acc": "max", "lat": "min"}, feasible=[True, True, False, False]) == {"acc": 0.9, "lat": 3.0}
     out = best_values(Y, {"acc": "max", "lat": "min"}, feasible=[False] * 4)
     assert math.isnan(out["acc"]) and math.isnan(out["lat"])
 
 
 def test_scale_from_points_maps_reference_to_zero_and_ideal_to_one():
-    s = HypervolumeScale.from_points({"acc": "max", "lat": "min"}, {"acc": 0.5, "lat": 1e-2},
-                                     {"acc": 1.0, "lat": 1e-4}, log=["lat"])
+    s = HypervolumeScale.from_points(
+        {"acc": "max", "lat": "min"}, {"acc": 0.5, "lat": 1e-2}, {"acc": 1.0, "lat": 1e-4}, log=["lat"]
+    )
     U = s.maximized(np.array([[0.5, 1e-2], [1.0, 1e-4], [0.75, 1e-3], [0.6, -1.0]]))
     np.testing.assert_allclose(U[:3], [[0, 0], [1, 1], [0.5, 0.5]], atol=1e-12)
     assert np.isnan(U[3, 1])  # a non-positive latency on the log scale is invalid, not an error

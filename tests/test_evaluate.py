@@ -19,9 +19,9 @@ from cimnet_bo.evaluate import (
     RooflineEvaluator,
     SubnetCachedEvaluator,
     TableEvaluator,
-    objective_list,
     get_executor,
     label,
+    objective_list,
     sample_pairs,
 )
 from cimnet_bo.evaluate.label import LabelError
@@ -59,8 +59,7 @@ def _flaky(config):
 
 def test_failures_recorded_per_candidate_not_raised():
     ev = CallableEvaluator(_flaky, ["y"], space=TOY)
-    configs = [{"a": 1, "b": 0}, {"a": 2, "b": 0}, {"a": 3, "b": 10}, {"a": 4, "b": 10},
-               {"a": 5, "b": 0}, {"a": 1}]
+    configs = [{"a": 1, "b": 0}, {"a": 2, "b": 0}, {"a": 3, "b": 10}, {"a": 4, "b": 10}, {"a": 5, "b": 0}, {"a": 1}]
     res = ev.evaluate(configs)
     assert len(res) == 6 and res.values.shape == (6, 1)
     assert res.errors[0] is None and res.values[0, 0] == 1.0
@@ -134,10 +133,8 @@ def test_table_evaluator_lookup_and_unknown_configs():
 
 # ---------------------------------------------------------------- roofline
 def test_roofline_evaluator_matches_simulate(vit):
-    from cimnet_bo.hardware import simulate
+    from cimnet_bo.hardware import Technology, simulate
     from cimnet_bo.workload import layer_table
-
-    from cimnet_bo.hardware import Technology
 
     ev = RooflineEvaluator(vit)
     assert ev.cheap and ev.names == ("latency_s", "energy_j", "area_mm2", "power_w", "feasible")
@@ -223,8 +220,14 @@ def test_accuracy_evaluator_on_a_tiny_checkpoint(tmp_path, vit):
     torch.manual_seed(0)
     model = build_supernet(vit.subnet)
     path = tmp_path / "vit.pt"
-    torch.save({"space": vit.subnet.name, "space_version": vit.subnet.version,
-                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, path)
+    torch.save(
+        {
+            "space": vit.subnet.name,
+            "space_version": vit.subnet.version,
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        },
+        path,
+    )
     ev = AccuracyEvaluator(vit, checkpoint=path, indices=np.arange(64))
     assert ev.names == ("accuracy",) and ev.objectives[0].direction == "max" and ev.subnet_only
     cfgs = vit.sample(3, seed=0)
@@ -262,8 +265,10 @@ def test_label_each_subnet_once_and_resume(tmp_path, vit):
         return label_helpers.fake_accuracy(c)
 
     def evaluators():
-        return [CallableEvaluator(acc, [("accuracy", "max")], space=vit, name="acc", subnet_only=True),
-                RooflineEvaluator(vit)]
+        return [
+            CallableEvaluator(acc, [("accuracy", "max")], space=vit, name="acc", subnet_only=True),
+            RooflineEvaluator(vit),
+        ]
 
     store, out = tmp_path / "run.sqlite", tmp_path / "out.parquet"
     s = label(vit, 40, evaluators(), store, out, seed=2, subnets=15, batch_size=4, progress=False)
@@ -273,8 +278,10 @@ def test_label_each_subnet_once_and_resume(tmp_path, vit):
     assert s2["new"] == 0 and len(calls) == 15
     with pytest.raises(StoreError, match="plan"):
         label(vit, 41, evaluators(), store, None, seed=2, subnets=15, progress=False)
-    other = [CallableEvaluator(acc, [("accuracy", "max")], name="other-model", subnet_only=True),
-             RooflineEvaluator(vit)]
+    other = [
+        CallableEvaluator(acc, [("accuracy", "max")], name="other-model", subnet_only=True),
+        RooflineEvaluator(vit),
+    ]
     with pytest.raises(StoreError, match="other-model"):
         label(vit, 40, other, store, None, seed=2, subnets=15, progress=False)
     frame = pd.read_parquet(out)

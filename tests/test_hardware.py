@@ -383,9 +383,7 @@ def chips(draw):
         digital_macs=draw(st.sampled_from([16, 64, 1024])),
     )
     if draw(st.booleans()):
-        cfg["rows_active"] = draw(
-            st.sampled_from([r for r in (1, 4, 16, 64, 128, 512) if r <= rows])
-        )
+        cfg["rows_active"] = draw(st.sampled_from([r for r in (1, 4, 16, 64, 128, 512) if r <= rows]))
     if draw(st.booleans()):
         cfg["adc_bits"] = draw(st.integers(1, 10))
     return cfg
@@ -701,9 +699,7 @@ def test_simulate_many_agrees_with_simulate(pairs, chunk):
     _compare(simulate_many([t for t, _ in pairs], hws, chunk_size=chunk), results)
     # knob arrays instead of dicts (optional knobs as object arrays with None)
     cols = {
-        k: np.array(
-            [h.get(k) for h in hws], dtype=object if k in ("rows_active", "adc_bits") else None
-        )
+        k: np.array([h.get(k) for h in hws], dtype=object if k in ("rows_active", "adc_bits") else None)
         for k in set().union(*hws)
     }
     _compare(simulate_many(tables, cols, chunk_size=chunk), results)

@@ -446,9 +446,7 @@ def test_power_terms_one_at_a_time():
     # e_cellop doubled: P_arrays gains n_macros * 16 * 0.5e-3 pJ / (2 * t_s)
     assert close(more(e_cellop_sram=1.0), 2 * 16 * 0.5e-3 / (2 * TS_POWER) * 1e-12, 1e-6)
     # gamma = 1: vf = 1.21 instead of 1.331 on the digital unit and the buffer
-    assert close(
-        more(gamma=1.0), (P_DIGITAL + P_GLB) * (1.21 / 1.331 - 1) * 1e-12, 1e-6
-    )
+    assert close(more(gamma=1.0), (P_DIGITAL + P_GLB) * (1.21 / 1.331 - 1) * 1e-12, 1e-6)
 
 
 def test_power_at_or_below_f_nom_has_no_vf():

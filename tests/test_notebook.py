@@ -40,14 +40,23 @@ def test_notebook_is_clean_and_uses_the_library():
 
 def test_notebook_executes_on_a_small_experiment(tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
-    res = run_experiment("vit-fmnist", out=tmp_path / "exp", seeds=2, budget=10, strategy="random",
-                         accuracy="cimnet_bo.search.toy:synthetic_accuracy", progress=False, report=False)
+    res = run_experiment(
+        "vit-fmnist",
+        out=tmp_path / "exp",
+        seeds=2,
+        budget=10,
+        strategy="random",
+        accuracy="cimnet_bo.search.toy:synthetic_accuracy",
+        progress=False,
+        report=False,
+    )
     figures = tmp_path / "figures"
     monkeypatch.setenv("CIMNET_BO_RUNS", str(res.runs_dir))
     monkeypatch.setenv("CIMNET_BO_FIGURES", str(figures))
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                                     resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    )
     client.execute()  # raises CellExecutionError when a cell fails
     text = _texts(nb)
     assert "model-only-seed1" in text and "joint-seed0" in text  # the runs table and Pareto sets

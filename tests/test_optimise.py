@@ -15,12 +15,33 @@ from cimnet_bo.space.catalog import cim_space
 from cimnet_bo.workload import layer_table
 
 RANGES = dict(
-    rows=(64, 128), cols=(64, 128), n_macros=(64, 256, 1024), cols_per_adc=(1, 8), dac_bits=(1, 2),
-    cell=("sram", "rram"), bits_per_cell=(1, 2), glb_kb=(32, 128), dram_bw_gbps=(1, 8),
-    glb_width=(16, 64), clock_mhz=(400, 1400), digital_macs=(16, 64),
+    rows=(64, 128),
+    cols=(64, 128),
+    n_macros=(64, 256, 1024),
+    cols_per_adc=(1, 8),
+    dac_bits=(1, 2),
+    cell=("sram", "rram"),
+    bits_per_cell=(1, 2),
+    glb_kb=(32, 128),
+    dram_bw_gbps=(1, 8),
+    glb_width=(16, 64),
+    clock_mhz=(400, 1400),
+    digital_macs=(16, 64),
 )
-BASE = dict(rows=64, cols=64, n_macros=256, cols_per_adc=8, dac_bits=1, cell="sram", bits_per_cell=1,
-            glb_kb=128, dram_bw_gbps=1, glb_width=16, clock_mhz=400, digital_macs=16)
+BASE = dict(
+    rows=64,
+    cols=64,
+    n_macros=256,
+    cols_per_adc=8,
+    dac_bits=1,
+    cell="sram",
+    bits_per_cell=1,
+    glb_kb=128,
+    dram_bw_gbps=1,
+    glb_width=16,
+    clock_mhz=400,
+    digital_macs=16,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +56,7 @@ def _all_chips(hw):
     out = []
     for values in itertools.product(*(RANGES[n] for n in names)):
         c = dict(zip(names, values))
-        for bpc in (RANGES["bits_per_cell"] if c["cell"] == "rram" else (1,)):
+        for bpc in RANGES["bits_per_cell"] if c["cell"] == "rram" else (1,):
             out.append({**c, "bits_per_cell": bpc})
     return out
 
@@ -60,8 +81,9 @@ def test_latency_optimum_is_exact(small, which):
     assert best["area_mm2"].iloc[0] <= area and best["power_w"].iloc[0] <= power
     # the chip it names gives that latency
     chip = {k: best[k].iloc[0] for k in RANGES}
-    again = simulate(layer_table(small.subnet, sub), {k: (v.item() if hasattr(v, "item") else v)
-                                                       for k, v in chip.items()})
+    again = simulate(
+        layer_table(small.subnet, sub), {k: (v.item() if hasattr(v, "item") else v) for k, v in chip.items()}
+    )
     assert again.latency_s == pytest.approx(best["latency_s"].iloc[0], rel=1e-12) and again.feasible
 
 

@@ -59,7 +59,7 @@ def ds(data):
 def test_metrics():
     y = np.array([1.0, 2.0, 3.0, 4.0])
     assert kendall_tau(y, y) == pytest.approx(1.0) and kendall_tau(y, -y) == pytest.approx(-1.0)
-    assert spearman(y, y ** 2) == pytest.approx(1.0)
+    assert spearman(y, y**2) == pytest.approx(1.0)
     assert rmse(y, y + 1) == pytest.approx(1.0)
     assert mape(y, 1.1 * y) == pytest.approx(10.0)
     rep = regression_report(y, 1.1 * y)
@@ -166,8 +166,22 @@ def _run(*args, timeout=180):
 
 def test_train_predictors_command(tmp_path, data):
     out = tmp_path / "pred"
-    r = _run("-m", "cimnet_bo.cli", "train-predictors", "--data", str(data), "--out", str(out),
-             "--objectives", "accuracy,latency_s", "--curve-sizes", "50,100,1000", "--jobs", "1", "--quiet")
+    r = _run(
+        "-m",
+        "cimnet_bo.cli",
+        "train-predictors",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--objectives",
+        "accuracy,latency_s",
+        "--curve-sizes",
+        "50,100,1000",
+        "--jobs",
+        "1",
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["space"] == "vit-fmnist" and report["data_sha256"]
@@ -177,26 +191,45 @@ def test_train_predictors_command(tmp_path, data):
     assert report["objectives"]["accuracy"]["unit_rows"] == "distinct subnets"
     # 120 distinct subnets leave room for 70 training subnets; 240 pairs for 190 training pairs
     assert {(r["objective"], r["size"]) for r in report["learning_curve"]} == {
-        ("accuracy", 50), ("latency_s", 50), ("latency_s", 100)}
+        ("accuracy", 50),
+        ("latency_s", 50),
+        ("latency_s", 100),
+    }
     assert {(r["objective"], r["size"]) for r in report["learning_curve_skipped"]} == {
-        ("accuracy", 100), ("accuracy", 1000), ("latency_s", 1000)}
+        ("accuracy", 100),
+        ("accuracy", 1000),
+        ("latency_s", 1000),
+    }
     assert (out / "learning_curve.png").stat().st_size > 1000
     back = load_predictor(out / "latency_s.xgb.json")
     assert back.predict(read_dataset(data).configs()[:3]).shape == (3,)
-    bad = _run("-m", "cimnet_bo.cli", "train-predictors", "--data", str(data), "--out", str(out),
-               "--models", "forest")
+    bad = _run("-m", "cimnet_bo.cli", "train-predictors", "--data", str(data), "--out", str(out), "--models", "forest")
     assert bad.returncode == 2 and "unknown predictor kinds ['forest']" in bad.stderr
 
 
 def test_benchmark_script_runs_on_tiny_data(tmp_path, data):
     out = tmp_path / "bench.json"
-    r = _run(str(ROOT / "benchmarks" / "bench_predictors.py"), "--data", str(data), "--out", str(out),
-             "--sizes", "50,100", "--splits", "2", "--models", "xgb,ridge", "--noise-subnets", "0")
+    r = _run(
+        str(ROOT / "benchmarks" / "bench_predictors.py"),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--sizes",
+        "50,100",
+        "--splits",
+        "2",
+        "--models",
+        "xgb,ridge",
+        "--noise-subnets",
+        "0",
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
     entry = res["datasets"]["vit"]
     assert {(s["objective"], s["kind"], s["size"]) for s in entry["summary"]} == {
-        (o, k, s) for o, s in (("accuracy", 50), ("latency_s", 50), ("latency_s", 100)) for k in ("xgb", "ridge")}
+        (o, k, s) for o, s in (("accuracy", 50), ("latency_s", 50), ("latency_s", 100)) for k in ("xgb", "ridge")
+    }
     assert {(s["objective"], s["size"]) for s in entry["skipped"]} == {("accuracy", 100)}
     assert all(s["splits"] == 2 for s in entry["summary"])
     assert "| latency_s | xgb |" in entry["table_kendall_tau"]

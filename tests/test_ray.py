@@ -36,8 +36,9 @@ except ImportError:  # pragma: no cover - CI installs the dev extra, which has R
 pytestmark = pytest.mark.ray
 TESTS = Path(__file__).resolve().parent
 TOY = Space("toy", [Choice("a", (1, 2, 3, 4)), Choice("b", (0, 10))])
-needs_ray = pytest.mark.skipif(ray is None and not os.environ.get("CI"),
-                               reason="Ray is not installed (pip install -e '.[ray]')")
+needs_ray = pytest.mark.skipif(
+    ray is None and not os.environ.get("CI"), reason="Ray is not installed (pip install -e '.[ray]')"
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +47,7 @@ def local_ray():
     saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "CIMNET_TEST_SLEEP")}
     os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS)] + [p for p in [saved["PYTHONPATH"]] if p])
     os.environ["CIMNET_TEST_SLEEP"] = "0.05"
-    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 2**20,
-             log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 2**20, log_to_driver=False)
     yield ray
     ray.shutdown()
     for k, v in saved.items():
@@ -63,8 +63,10 @@ def vit():
 
 
 def _evaluators(vit, fn=label_helpers.fake_accuracy):
-    return [CallableEvaluator(fn, [("accuracy", "max")], space=vit, name="acc", subnet_only=True),
-            RooflineEvaluator(vit)]
+    return [
+        CallableEvaluator(fn, [("accuracy", "max")], space=vit, name="acc", subnet_only=True),
+        RooflineEvaluator(vit),
+    ]
 
 
 def _table(store):
@@ -98,8 +100,21 @@ def test_missing_ray_names_the_install_command(monkeypatch, tmp_path, capsys):
         RayExecutor(address="auto")
     from cimnet_bo.cli import main
 
-    rc = main(["label", "--space", "vit-fmnist", "-n", "4", "--out", str(tmp_path / "x.parquet"),
-               "--accuracy", "none", "--executor", "ray"])
+    rc = main(
+        [
+            "label",
+            "--space",
+            "vit-fmnist",
+            "-n",
+            "4",
+            "--out",
+            str(tmp_path / "x.parquet"),
+            "--accuracy",
+            "none",
+            "--executor",
+            "ray",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "pip install 'cimnet-bo[ray]'" in err and "Traceback" not in err
 
@@ -108,8 +123,17 @@ def test_missing_ray_names_the_install_command(monkeypatch, tmp_path, capsys):
 def test_ray_labels_64_pairs_like_in_process(local_ray, tmp_path, vit, reference):
     store = tmp_path / "ray.sqlite"
     with RayExecutor(workers=2, num_cpus=1) as ex:
-        s = label(vit, 64, _evaluators(vit), store, tmp_path / "ray.parquet", seed=3, batch_size=8,
-                  executor=ex, progress=False)
+        s = label(
+            vit,
+            64,
+            _evaluators(vit),
+            store,
+            tmp_path / "ray.parquet",
+            seed=3,
+            batch_size=8,
+            executor=ex,
+            progress=False,
+        )
         pids = {ray.get(a.where.remote())["pid"] for a in ex.actors}
         assert len(pids) == 2 and os.getpid() not in pids  # two actors, not this process
         assert ex.stats["batches"] >= 2 and ex.stats["retries"] == 0
@@ -140,8 +164,17 @@ def test_killed_actor_mid_batch_loses_and_repeats_nothing(local_ray, tmp_path, v
     store = tmp_path / "kill.sqlite"
     with RayExecutor(workers=2, max_retries=2) as ex:
         killer = KillAfterFirstBatch(ex)
-        s = label(vit, 64, _evaluators(vit, label_helpers.slow_accuracy), store, None, seed=3, batch_size=8,
-                  executor=killer, progress=False)
+        s = label(
+            vit,
+            64,
+            _evaluators(vit, label_helpers.slow_accuracy),
+            store,
+            None,
+            seed=3,
+            batch_size=8,
+            executor=killer,
+            progress=False,
+        )
         assert killer.killed is not None and killer.killed not in ex.actors
         assert ex.stats["actors_replaced"] == 1 and ex.stats["retries"] >= 1  # its batches were in flight
         assert ex.stats["failed_batches"] == 0
@@ -156,8 +189,7 @@ def test_batch_failed_after_max_retries_others_unaffected(local_ray):
     crash = CallableEvaluator(label_helpers.crash_on_three, ["v"], space=TOY)  # kills its worker for a=3
     with RayExecutor(workers=1, max_retries=1, max_pending=1) as ex:
         out = dict(ex.run(crash, [[{"a": 1, "b": 0}], [{"a": 3, "b": 0}, {"a": 3, "b": 10}], [{"a": 2, "b": 0}]]))
-        assert ex.stats == {"batches": 3, "retries": 1, "failed_batches": 1, "actors_started": 3,
-                            "actors_replaced": 2}
+        assert ex.stats == {"batches": 3, "retries": 1, "failed_batches": 1, "actors_started": 3, "actors_replaced": 2}
     assert out[0].ok.all() and out[2].ok.all() and out[2].values[0, 0] == 2.0
     assert not out[1].ok.any() and all("lost 2 times" in e for e in out[1].errors)
 
@@ -192,12 +224,14 @@ def test_worker_that_cannot_load_the_evaluator_stops_the_run(local_ray):
 def test_search_through_ray_matches_in_process(local_ray, tmp_path):
     from cimnet_bo.search import run_search
 
-    with run_search(H.zdt(), "random", budget=12, batch_size=4, seed=2, run_dir=tmp_path / "a",
-                    progress=False) as run:
+    with run_search(H.zdt(), "random", budget=12, batch_size=4, seed=2, run_dir=tmp_path / "a", progress=False) as run:
         ref = run.history()
-    with RayExecutor(workers=2) as ex, \
-            run_search(H.zdt(), "random", budget=12, batch_size=4, seed=2, run_dir=tmp_path / "b",
-                       executor=ex, progress=False) as run:
+    with (
+        RayExecutor(workers=2) as ex,
+        run_search(
+            H.zdt(), "random", budget=12, batch_size=4, seed=2, run_dir=tmp_path / "b", executor=ex, progress=False
+        ) as run,
+    ):
         got = run.history()
         assert ex.stats["batches"] == 12 and ex.stats["actors_started"] == 2  # actors kept across rounds
     assert list(got["idx"]) == list(ref["idx"])
@@ -209,11 +243,45 @@ def test_label_command_with_ray_executor(local_ray, tmp_path, capsys):
     from cimnet_bo.cli import main
 
     out = tmp_path / "cli.parquet"
-    rc = main(["label", "--space", "vit-fmnist", "-n", "16", "--seed", "1", "--out", str(out), "--store",
-               str(tmp_path / "cli.sqlite"), "--accuracy", "label_helpers:fake_accuracy", "--executor", "ray",
-               "--workers", "2", "--ray-num-cpus", "1", "--no-progress"])
+    rc = main(
+        [
+            "label",
+            "--space",
+            "vit-fmnist",
+            "-n",
+            "16",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--store",
+            str(tmp_path / "cli.sqlite"),
+            "--accuracy",
+            "label_helpers:fake_accuracy",
+            "--executor",
+            "ray",
+            "--workers",
+            "2",
+            "--ray-num-cpus",
+            "1",
+            "--no-progress",
+        ]
+    )
     assert rc == 0 and out.exists()
     assert '"ok": 16' in capsys.readouterr().out
-    rc = main(["label", "--space", "vit-fmnist", "-n", "4", "--out", str(tmp_path / "x.parquet"),
-               "--accuracy", "none", "--ray-num-gpus", "1"])
+    rc = main(
+        [
+            "label",
+            "--space",
+            "vit-fmnist",
+            "-n",
+            "4",
+            "--out",
+            str(tmp_path / "x.parquet"),
+            "--accuracy",
+            "none",
+            "--ray-num-gpus",
+            "1",
+        ]
+    )
     assert rc == 2 and "--ray-num-gpus only apply with --executor ray" in capsys.readouterr().err

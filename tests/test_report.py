@@ -44,7 +44,13 @@ MODEL_ONLY_0 = [  # one seed
 JOINT_0 = [
     {"accuracy": 0.910, "latency_s": 1.0e-3, "area_mm2": 2.0, "power_w": 1.0, "feasible": 1.0},
     {"accuracy": 0.899, "latency_s": 0.5e-3, "area_mm2": 1.0, "power_w": 1.0, "feasible": 1.0},
-    {"accuracy": 0.950, "latency_s": 1.0e-4, "area_mm2": 10.0, "power_w": 1.0, "feasible": 1.0},  # over the area budget: ignored
+    {
+        "accuracy": 0.950,
+        "latency_s": 1.0e-4,
+        "area_mm2": 10.0,
+        "power_w": 1.0,
+        "feasible": 1.0,
+    },  # over the area budget: ignored
     {"error": "simulated failure"},  # failed: ignored
 ]
 JOINT_1 = [
@@ -77,8 +83,12 @@ def _told_run(path: Path, mode: str, points: list[dict], seed: int) -> Path:
 @pytest.fixture(scope="module")
 def hand_runs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("hand") / "runs"
-    make_baseline_run(root / "baseline", Problem.from_space("vit-fmnist", mode="model-only", accuracy="external"),
-                      values=BASELINE, evaluator="hand")
+    make_baseline_run(
+        root / "baseline",
+        Problem.from_space("vit-fmnist", mode="model-only", accuracy="external"),
+        values=BASELINE,
+        evaluator="hand",
+    )
     _told_run(root / "model-only-seed0", "model-only", MODEL_ONLY_0, seed=0)
     _told_run(root / "joint-seed0", "joint", JOINT_0, seed=0)
     _told_run(root / "joint-seed1", "joint", JOINT_1, seed=1)
@@ -89,16 +99,24 @@ def hand_runs(tmp_path_factory) -> Path:
 def test_load_runs_roles_order_and_feasibility(hand_runs):
     runs = load_runs(hand_runs)  # a folder of runs
     roles = {r.label: r.role for r in runs}
-    assert roles == {"baseline": "baseline", "joint-seed0": "joint", "joint-seed1": "joint",
-                     "model-only-seed0": "model-only"}
+    assert roles == {
+        "baseline": "baseline",
+        "joint-seed0": "joint",
+        "joint-seed1": "joint",
+        "model-only-seed0": "model-only",
+    }
     j0 = next(r for r in runs if r.label == "joint-seed0")
     assert list(j0.frame["evaluation"]) == [1, 2, 3, 4]
     assert list(j0.frame["accuracy"].iloc[:3]) == [0.91, 0.899, 0.95]  # evaluation order kept
     assert j0.feasible.tolist() == [True, True, False, False]  # area over budget, failed
     assert j0.n_failed == 1
     chip = baseline_chip(get_space("vit-fmnist"))
-    assert j0.constraints["area_mm2"][0] == "<=" and j0.constraints["area_mm2"][1] == pytest.approx(chip["area_mm2"], rel=1e-5)
-    assert j0.constraints["power_w"][0] == "<=" and j0.constraints["power_w"][1] == pytest.approx(chip["power_w"], rel=1e-5)
+    assert j0.constraints["area_mm2"][0] == "<=" and j0.constraints["area_mm2"][1] == pytest.approx(
+        chip["area_mm2"], rel=1e-5
+    )
+    assert j0.constraints["power_w"][0] == "<=" and j0.constraints["power_w"][1] == pytest.approx(
+        chip["power_w"], rel=1e-5
+    )
     assert j0.constraints["feasible"] == (">=", 1.0)
     assert j0.mode == "joint" and j0.seed == 0
     assert list(group_runs(runs)) == ["model-only", "joint"]
@@ -161,8 +179,14 @@ def test_report_files(hand_runs, tmp_path, capsys):
         assert "0/2 seeds reach it" in text  # +2 pt
         assert "0.9050" in text and "0.001" in text  # a Pareto point of model-only (accuracy, latency)
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert {"hypervolume.png", "pareto_fronts.png", "roofline_baseline.png", "roofline_fastest.png",
-            "run_joint-seed0_hypervolume.png", "run_joint-seed0_hardware.png"} <= set(pngs)
+    assert {
+        "hypervolume.png",
+        "pareto_fronts.png",
+        "roofline_baseline.png",
+        "roofline_fastest.png",
+        "run_joint-seed0_hypervolume.png",
+        "run_joint-seed0_hardware.png",
+    } <= set(pngs)
     assert "run_model-only-seed0_hardware.png" not in pngs  # model-only: the hardware does not vary
     for p in out.glob("*.png"):
         assert p.stat().st_size > 1000 and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -183,8 +207,7 @@ def test_report_single_run_without_baseline(hand_runs, tmp_path):
 # ---------------------------------------------------------------------------- hypervolume scale
 def test_hypervolume_curve_matches_the_search(tmp_path):
     problem = Problem.from_space("vit-fmnist", accuracy=SYNTHETIC)
-    with run_search(problem, "random", budget=12, batch_size=4, seed=3, run_dir=tmp_path / "r",
-                    progress=False) as run:
+    with run_search(problem, "random", budget=12, batch_size=4, seed=3, run_dir=tmp_path / "r", progress=False) as run:
         expected = run.hypervolume_curve()
     got = load_run(tmp_path / "r").hypervolume_curve()
     assert expected[-1] > 0
@@ -193,18 +216,30 @@ def test_hypervolume_curve_matches_the_search(tmp_path):
 
 # ---------------------------------------------------------------------------- the experiment
 def test_experiment_tiny_and_resumed(tmp_path):
-    kw = dict(space="vit-fmnist", out=tmp_path / "exp", seeds=2, budget=10, strategy="random",
-              accuracy=SYNTHETIC, progress=False)
+    kw = dict(
+        space="vit-fmnist",
+        out=tmp_path / "exp",
+        seeds=2,
+        budget=10,
+        strategy="random",
+        accuracy=SYNTHETIC,
+        progress=False,
+    )
     res = run_experiment(**kw)
-    assert set(res.run_dirs) == {"baseline", *(f"{m}-seed{k}" for m in ("model-only", "hardware-only", "joint")
-                                                for k in (0, 1))}
+    assert set(res.run_dirs) == {
+        "baseline",
+        *(f"{m}-seed{k}" for m in ("model-only", "hardware-only", "joint") for k in (0, 1)),
+    }
     # the baseline: the largest subnet on the baseline chip, evaluated (synthetic accuracy, roofline)
     b = res.baseline
     base_hw = get_space("vit-fmnist").hardware.baseline
     assert b["num_layers"] == 5 and b["rows"] == base_hw["rows"] and b["n_macros"] == base_hw["n_macros"]
     assert b["area_mm2"] == pytest.approx(baseline_chip(get_space("vit-fmnist"))["area_mm2"], rel=1e-9)
     assert [c for c in res.speedup.columns if not c.endswith((" min", " max", " n"))] == [
-        "model-only", "hardware-only", "joint"]
+        "model-only",
+        "hardware-only",
+        "joint",
+    ]
     # hardware-only: every point is the largest subnet, so it has the baseline's accuracy and the
     # same speedup at every target at or below it
     for k in (0, 1):
@@ -215,13 +250,23 @@ def test_experiment_tiny_and_resumed(tmp_path):
     for k, d in res.run_dirs.items():
         if k != "baseline":
             first = load_run(d).frame.sort_values("evaluation").iloc[0]
-            assert (first["num_layers"], first["n_macros"], first["accuracy"]) == (5, base_hw["n_macros"],
-                                                                                  b["accuracy"]), k
+            assert (first["num_layers"], first["n_macros"], first["accuracy"]) == (
+                5,
+                base_hw["n_macros"],
+                b["accuracy"],
+            ), k
     assert (res.speedup.iloc[0][["model-only n", "hardware-only n", "joint n"]] == 2).all()
     assert (res.speedup.iloc[0][["model-only", "hardware-only", "joint"]] >= 1).all()
     assert len(res.speedup) == 3 and {"joint n", "model-only n"} <= set(res.speedup.columns)
-    for name in ("RESULTS.md", "speedup.csv", "speedup_seeds.csv", "experiment.json", "report/index.html",
-                 "report/pareto_fronts.png", "report/hypervolume.png"):
+    for name in (
+        "RESULTS.md",
+        "speedup.csv",
+        "speedup_seeds.csv",
+        "experiment.json",
+        "report/index.html",
+        "report/pareto_fronts.png",
+        "report/hypervolume.png",
+    ):
         assert (res.out / name).stat().st_size > 0, name
     md = res.results.read_text()
     assert "| target | accuracy >= | model-only speedup | hardware-only speedup | joint speedup |" in md
@@ -242,11 +287,41 @@ def test_experiment_tiny_and_resumed(tmp_path):
 
 
 def test_experiment_cli_qnehvi(tmp_path, capsys):
-    args = ["experiment", "--space", "cnn-fmnist", "--accuracy", SYNTHETIC, "--seeds", "1", "--budget", "6",
-            "--batch-size", "2", "--n-init", "4", "--out", str(tmp_path / "e"), "--runs", str(tmp_path / "r"),
-            "--no-report", "--quiet", "-o", "pool_size=200", "-o", "pop_size=8", "-o", "n_gen=2",
-            "-o", "shortlist=32", "-o", "mc_samples=16", "-o", "gp_maxiter=20",
-            "-o", "xgb_params={n_estimators: 20, n_jobs: 1}"]
+    args = [
+        "experiment",
+        "--space",
+        "cnn-fmnist",
+        "--accuracy",
+        SYNTHETIC,
+        "--seeds",
+        "1",
+        "--budget",
+        "6",
+        "--batch-size",
+        "2",
+        "--n-init",
+        "4",
+        "--out",
+        str(tmp_path / "e"),
+        "--runs",
+        str(tmp_path / "r"),
+        "--no-report",
+        "--quiet",
+        "-o",
+        "pool_size=200",
+        "-o",
+        "pop_size=8",
+        "-o",
+        "n_gen=2",
+        "-o",
+        "shortlist=32",
+        "-o",
+        "mc_samples=16",
+        "-o",
+        "gp_maxiter=20",
+        "-o",
+        "xgb_params={n_estimators: 20, n_jobs: 1}",
+    ]
     assert cli_main(args) == 0
     printed = capsys.readouterr().out
     assert "model-only speedup" in printed and "joint speedup" in printed
@@ -259,8 +334,24 @@ def test_experiment_cli_qnehvi(tmp_path, capsys):
 def test_baseline_command_adds_the_speedup_table_to_a_report(tmp_path, capsys):
     """``cimnet-bo baseline`` evaluates the largest subnet on the baseline chip into a run marked
     as baseline; a report of a search and that run holds the iso-accuracy speedup table."""
-    search = ["search", "--space", "vit-fmnist", "--accuracy", SYNTHETIC, "--strategy", "random", "--budget", "12",
-              "--batch-size", "4", "--seed", "0", "--run", str(tmp_path / "s"), "--quiet"]
+    search = [
+        "search",
+        "--space",
+        "vit-fmnist",
+        "--accuracy",
+        SYNTHETIC,
+        "--strategy",
+        "random",
+        "--budget",
+        "12",
+        "--batch-size",
+        "4",
+        "--seed",
+        "0",
+        "--run",
+        str(tmp_path / "s"),
+        "--quiet",
+    ]
     assert cli_main(search) == 0
     assert cli_main(["baseline", "--space", "vit-fmnist", "--accuracy", SYNTHETIC, "--run", str(tmp_path / "b")]) == 0
     base = load_run(tmp_path / "b")
@@ -268,7 +359,20 @@ def test_baseline_command_adds_the_speedup_table_to_a_report(tmp_path, capsys):
     space = get_space("vit-fmnist")
     assert base.frame["latency_s"].iloc[0] > 0 and base.frame["num_layers"].iloc[0] == max(space["num_layers"].values)
     capsys.readouterr()
-    assert cli_main(["report", "--run", str(tmp_path / "s"), "--run", str(tmp_path / "b"), "--out",
-                     str(tmp_path / "rep"), "--no-roofline"]) == 0
+    assert (
+        cli_main(
+            [
+                "report",
+                "--run",
+                str(tmp_path / "s"),
+                "--run",
+                str(tmp_path / "b"),
+                "--out",
+                str(tmp_path / "rep"),
+                "--no-roofline",
+            ]
+        )
+        == 0
+    )
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "speedup over the baseline" in md and "No baseline run given" not in md

@@ -57,17 +57,25 @@ def test_normalisation_matches_analysis_hypervolume():
     from cimnet_bo.analysis import HypervolumeScale
 
     rng = np.random.default_rng(0)
-    for objs in ([("accuracy", "max"), ("latency_s", "min")],
-                 [("accuracy", "max"), ("latency_s", "min"), ("energy_j", "min")]):
+    for objs in (
+        [("accuracy", "max"), ("latency_s", "min")],
+        [("accuracy", "max"), ("latency_s", "min"), ("energy_j", "min")],
+    ):
         names = [o for o, _ in objs]
         ref = {"accuracy": 0.7, "latency_s": 1e-2, "energy_j": 1e-3}
         ideal = {"accuracy": 1.0, "latency_s": 1e-6, "energy_j": 1e-7}
-        p = Problem("vit-fmnist", objectives=objs, ref_point={n: ref[n] for n in names},
-                    ideal_point={n: ideal[n] for n in names})
-        Y = np.column_stack([rng.uniform(0.6, 0.95, 60), 10 ** rng.uniform(-6, -1.5, 60),
-                             10 ** rng.uniform(-7, -2.5, 60)])[:, : len(names)]
-        scale = HypervolumeScale.from_data(Y, dict(objs), ref={n: ref[n] for n in names},
-                                           ideal={n: ideal[n] for n in names})
+        p = Problem(
+            "vit-fmnist",
+            objectives=objs,
+            ref_point={n: ref[n] for n in names},
+            ideal_point={n: ideal[n] for n in names},
+        )
+        Y = np.column_stack(
+            [rng.uniform(0.6, 0.95, 60), 10 ** rng.uniform(-6, -1.5, 60), 10 ** rng.uniform(-7, -2.5, 60)]
+        )[:, : len(names)]
+        scale = HypervolumeScale.from_data(
+            Y, dict(objs), ref={n: ref[n] for n in names}, ideal={n: ideal[n] for n in names}
+        )
         assert p.hypervolume(Y) == pytest.approx(scale.hypervolume(Y), rel=1e-9)
         U = p.normalize(Y)
         assert np.allclose(U[:, 0], (Y[:, 0] - 0.7) / 0.3)
@@ -87,8 +95,9 @@ def test_registered_problems(vit_problem):
     for name, exact in (("area_mm2", area), ("power_w", power)):
         assert exact <= bounds[name] <= exact * (1 + 1e-5)
         assert float(f"{bounds[name]:g}") == bounds[name]
-    assert p.feasible({"feasible": np.array([1.0]), "area_mm2": np.array([area]),
-                       "power_w": np.array([power])}, 1).all()
+    assert p.feasible(
+        {"feasible": np.array([1.0]), "area_mm2": np.array([area]), "power_w": np.array([power])}, 1
+    ).all()
     assert p.is_cheap("latency_s") and p.is_cheap("area_mm2") and not p.is_cheap("accuracy")
     assert p.subnet_only("accuracy") and not p.subnet_only("latency_s")
     assert p.ref_point == {k: REFERENCE_POINTS["vit-fmnist"][k][0] for k in ("accuracy", "latency_s")}
@@ -118,8 +127,12 @@ def test_reference_points_bracket_every_feasible_point(name):
         ok &= res.column(k) <= b
     assert ok.sum() > 20
     chips = candidate_chips(space, budgets["area_mm2"], budgets["power_w"], maximal=False)
-    grid = simulate_grid(space, [space.subnet.extreme("max"), space.subnet.extreme("min")], chips.configs,
-                         outputs=("latency_s", "energy_j", "feasible"))
+    grid = simulate_grid(
+        space,
+        [space.subnet.extreme("max"), space.subnet.extreme("min")],
+        chips.configs,
+        outputs=("latency_s", "energy_j", "feasible"),
+    )
     for obj in ("latency_s", "energy_j"):
         ref, ideal = REFERENCE_POINTS[name][obj]
         v = np.concatenate([res.column(obj)[ok], grid[obj][grid["feasible"]]])
@@ -178,33 +191,60 @@ def test_invalid_options_are_clear_errors(tmp_path, vit_problem):
 def test_initial_configurations_open_the_initial_design(tmp_path, vit_problem):
     p = H.zdt()
     known = [{**p.space.extreme("min")}, {**p.space.extreme("max")}]
-    with run_search(p, "random", budget=12, batch_size=4, n_init=6, seed=0, run_dir=tmp_path / "a", progress=False,
-                    initial=known + [known[0]]) as run:  # a duplicate is dropped
+    with run_search(
+        p,
+        "random",
+        budget=12,
+        batch_size=4,
+        n_init=6,
+        seed=0,
+        run_dir=tmp_path / "a",
+        progress=False,
+        initial=known + [known[0]],
+    ) as run:  # a duplicate is dropped
         rows = run.rows()
         assert run.config["initial"] == known
     assert [r["config"] for r in rows[:2]] == known and all(r["tag"] == "init" for r in rows[:6])
     keys = [json.dumps(r["config"], sort_keys=True) for r in rows]
     assert len(set(keys)) == len(keys)  # the random part does not repeat them
     # the random part of the design is the run's own: same seed without `initial`, other points
-    with run_search(p, "random", budget=12, batch_size=4, n_init=6, seed=0, run_dir=tmp_path / "b",
-                    progress=False) as plain:
+    with run_search(
+        p, "random", budget=12, batch_size=4, n_init=6, seed=0, run_dir=tmp_path / "b", progress=False
+    ) as plain:
         assert "initial" not in plain.config and [r["config"] for r in plain.rows()[:2]] != known
     # resumed with the stored initial design (not given again): no configuration difference
-    with run_search(p, "random", budget=16, batch_size=4, n_init=6, seed=0, run_dir=tmp_path / "a",
-                    progress=False) as again:
+    with run_search(
+        p, "random", budget=16, batch_size=4, n_init=6, seed=0, run_dir=tmp_path / "a", progress=False
+    ) as again:
         assert again.n_done == 16 and again.config["initial"] == known
     with pytest.raises(ProblemError, match="initial configuration 1: .*x0.*99"):
-        run_search(p, "random", budget=8, batch_size=4, run_dir=tmp_path / "c",
-                   initial=[known[0], {**known[0], "x0": 99}])
+        run_search(
+            p, "random", budget=8, batch_size=4, run_dir=tmp_path / "c", initial=[known[0], {**known[0], "x0": 99}]
+        )
     with pytest.raises(ProblemError, match="3 initial configurations do not fit.*n_init=2"):
-        run_search(p, "random", budget=8, batch_size=2, n_init=2, run_dir=tmp_path / "d",
-                   initial=[p.space.extreme("min"), p.space.extreme("max"), p.space.sample(1, 5)[0]])
+        run_search(
+            p,
+            "random",
+            budget=8,
+            batch_size=2,
+            n_init=2,
+            run_dir=tmp_path / "d",
+            initial=[p.space.extreme("min"), p.space.extreme("max"), p.space.sample(1, 5)[0]],
+        )
     # model-only search of a registered space accepts the baseline (its frozen hardware)
     from cimnet_bo.analysis.experiment import baseline_config
 
     mo = Problem.from_space("vit-fmnist", mode="model-only", accuracy=SYN)
-    with run_search(mo, "random", budget=4, batch_size=2, n_init=2, run_dir=tmp_path / "e", progress=False,
-                    initial=[baseline_config(mo.space)]) as run:
+    with run_search(
+        mo,
+        "random",
+        budget=4,
+        batch_size=2,
+        n_init=2,
+        run_dir=tmp_path / "e",
+        progress=False,
+        initial=[baseline_config(mo.space)],
+    ) as run:
         assert run.rows()[0]["config"] == baseline_config("vit-fmnist")
 
 
@@ -216,8 +256,17 @@ def test_qnehvi_beats_random_on_zdt(tmp_path):
     hv = {"qnehvi": [], "random": []}
     for seed in range(3):
         for s in hv:
-            with run_search(p, s, budget=20, batch_size=4, n_init=8, seed=seed, run_dir=tmp_path / f"{s}{seed}",
-                            strategy_options=_opts(s), progress=False) as run:
+            with run_search(
+                p,
+                s,
+                budget=20,
+                batch_size=4,
+                n_init=8,
+                seed=seed,
+                run_dir=tmp_path / f"{s}{seed}",
+                strategy_options=_opts(s),
+                progress=False,
+            ) as run:
                 hv[s].append(run.hypervolume())
                 assert run.n_done == 20
     assert np.mean(hv["qnehvi"]) > np.mean(hv["random"]) + 0.1, hv
@@ -226,8 +275,17 @@ def test_qnehvi_beats_random_on_zdt(tmp_path):
 
 @pytest.mark.parametrize("strategy", ["nsga2", "linas"])
 def test_baselines_run_and_improve(tmp_path, strategy):
-    with run_search(H.zdt(), strategy, budget=24, batch_size=4, n_init=8, seed=0, run_dir=tmp_path,
-                    strategy_options=_opts(strategy), progress=False) as run:
+    with run_search(
+        H.zdt(),
+        strategy,
+        budget=24,
+        batch_size=4,
+        n_init=8,
+        seed=0,
+        run_dir=tmp_path,
+        strategy_options=_opts(strategy),
+        progress=False,
+    ) as run:
         curve = run.hypervolume_curve()
         assert run.n_done == 24 and len({r["idx"] for r in run.rows()}) == 24
         assert np.all(np.diff(curve) >= -1e-12) and curve[-1] >= curve[7]
@@ -235,9 +293,17 @@ def test_baselines_run_and_improve(tmp_path, strategy):
 
 @pytest.mark.parametrize("surrogate", ["xgb-ensemble", "gp-xgb-mean"])
 def test_other_surrogates(tmp_path, surrogate):
-    with run_search(H.zdt(), "qnehvi", budget=16, batch_size=4, n_init=8, seed=0, run_dir=tmp_path,
-                    strategy_options={**H.FAST_QNEHVI, "surrogate": surrogate, "ensemble_size": 4, "cv_folds": 3},
-                    progress=False) as run:
+    with run_search(
+        H.zdt(),
+        "qnehvi",
+        budget=16,
+        batch_size=4,
+        n_init=8,
+        seed=0,
+        run_dir=tmp_path,
+        strategy_options={**H.FAST_QNEHVI, "surrogate": surrogate, "ensemble_size": 4, "cv_folds": 3},
+        progress=False,
+    ) as run:
         assert run.n_done == 16 and run.hypervolume() > 0
 
 
@@ -246,12 +312,22 @@ def test_same_seed_same_results(tmp_path):
     for s in ("qnehvi", "nsga2"):
         h = []
         for k in range(2):
-            with run_search(H.zdt(), s, budget=16, batch_size=4, n_init=8, seed=3, run_dir=tmp_path / f"{s}{k}",
-                            strategy_options=_opts(s), progress=False) as run:
+            with run_search(
+                H.zdt(),
+                s,
+                budget=16,
+                batch_size=4,
+                n_init=8,
+                seed=3,
+                run_dir=tmp_path / f"{s}{k}",
+                strategy_options=_opts(s),
+                progress=False,
+            ) as run:
                 h.append(_history(run))
         assert h[0] == h[1]
-    with run_search(H.zdt(), "nsga2", budget=16, batch_size=4, n_init=8, seed=4, run_dir=tmp_path / "other",
-                    progress=False) as run:
+    with run_search(
+        H.zdt(), "nsga2", budget=16, batch_size=4, n_init=8, seed=4, run_dir=tmp_path / "other", progress=False
+    ) as run:
         assert _history(run) != h[0]
 
 
@@ -300,8 +376,17 @@ def test_resume_after_sigkill(tmp_path):
         done_before = run.n_done
         assert 14 <= done_before < 24
         pending = run.pending()
-    resumed = run_search(H.zdt(), "qnehvi", budget=24, batch_size=4, n_init=8, seed=5, run_dir=run_dir,
-                         strategy_options=H.FAST_QNEHVI, progress=False)
+    resumed = run_search(
+        H.zdt(),
+        "qnehvi",
+        budget=24,
+        batch_size=4,
+        n_init=8,
+        seed=5,
+        run_dir=run_dir,
+        strategy_options=H.FAST_QNEHVI,
+        progress=False,
+    )
     with resumed:
         rows = resumed.rows()
         assert sorted(r["idx"] for r in rows) == list(range(24))  # nothing lost, nothing twice
@@ -309,8 +394,17 @@ def test_resume_after_sigkill(tmp_path):
         assert not resumed.pending()
         assert {p["idx"] for p in pending} <= {r["idx"] for r in rows}
         h_resumed = _history(resumed)
-    with run_search(H.zdt(), "qnehvi", budget=24, batch_size=4, n_init=8, seed=5, run_dir=tmp_path / "straight",
-                    strategy_options=H.FAST_QNEHVI, progress=False) as straight:
+    with run_search(
+        H.zdt(),
+        "qnehvi",
+        budget=24,
+        batch_size=4,
+        n_init=8,
+        seed=5,
+        run_dir=tmp_path / "straight",
+        strategy_options=H.FAST_QNEHVI,
+        progress=False,
+    ) as straight:
         assert _history(straight) == h_resumed
 
 
@@ -326,8 +420,17 @@ def test_budget_can_grow(tmp_path):
 def test_cheap_constraint_respected_by_every_proposal(tmp_path, strategy):
     p = zdt_problem(cheap_constraint=8)
     assert p.cheap_outputs == ("load",)
-    with run_search(p, strategy, budget=20, batch_size=4, n_init=8, seed=1, run_dir=tmp_path,
-                    strategy_options=_opts(strategy), progress=False) as run:
+    with run_search(
+        p,
+        strategy,
+        budget=20,
+        batch_size=4,
+        n_init=8,
+        seed=1,
+        run_dir=tmp_path,
+        strategy_options=_opts(strategy),
+        progress=False,
+    ) as run:
         rows = run.rows()
         assert len(rows) == 20
         assert all(r["config"]["x0"] + r["config"]["x1"] <= 8 for r in rows)
@@ -341,9 +444,17 @@ def test_expensive_constraint_is_an_outcome_constraint(tmp_path, surrogate):
     p = H.zdt()
     p = Problem(p.space, p.evaluator, ["f1", "f2"], ["f1 >= 0.5"], ref_point=p.ref_point, ideal_point=p.ideal_point)
     assert not p.cheap_outputs
-    with run_search(p, "qnehvi", budget=20, batch_size=4, n_init=8, seed=0, run_dir=tmp_path,
-                    strategy_options={**H.FAST_QNEHVI, "surrogate": surrogate, "ensemble_size": 4, "cv_folds": 3},
-                    progress=False) as run:
+    with run_search(
+        p,
+        "qnehvi",
+        budget=20,
+        batch_size=4,
+        n_init=8,
+        seed=0,
+        run_dir=tmp_path,
+        strategy_options={**H.FAST_QNEHVI, "surrogate": surrogate, "ensemble_size": 4, "cv_folds": 3},
+        progress=False,
+    ) as run:
         rows = run.rows()
         model_rows = [r for r in rows if r["tag"] != "init"]
         ok = [r["objectives"]["f1"] >= 0.5 for r in model_rows]
@@ -362,8 +473,16 @@ def test_registered_problem_runs_in_each_mode(tmp_path, hardware):
 
     for mode in ("joint", "model-only", "hardware-only"):
         p = Problem.from_space("vit-fmnist", mode=mode, accuracy=SyntheticAccuracy("vit-fmnist"))
-        with run_search(p, "qnehvi", budget=12, batch_size=4, n_init=8, run_dir=tmp_path / mode,
-                        strategy_options={**H.FAST_QNEHVI, "hardware": hardware}, progress=False) as run:
+        with run_search(
+            p,
+            "qnehvi",
+            budget=12,
+            batch_size=4,
+            n_init=8,
+            run_dir=tmp_path / mode,
+            strategy_options={**H.FAST_QNEHVI, "hardware": hardware},
+            progress=False,
+        ) as run:
             rows = run.rows()
             computed = mode == "hardware-only" and hardware == "auto"
             assert len(rows) == (1 if computed else 12) and all(r["error"] is None for r in rows)
@@ -394,16 +513,18 @@ def test_tabular_problem_proposes_table_rows(tmp_path):
     assert not p.is_cheap("accuracy") and p.is_cheap("latency_s")
     keys = {tuple(c[n] for n in space.names) for c in cfgs}
     for s in ("qnehvi", "nsga2"):
-        with run_search(p, s, budget=16, batch_size=4, n_init=8, run_dir=tmp_path / s, strategy_options=_opts(s),
-                        progress=False) as run:
+        with run_search(
+            p, s, budget=16, batch_size=4, n_init=8, run_dir=tmp_path / s, strategy_options=_opts(s), progress=False
+        ) as run:
             rows = run.rows()
             assert len(rows) == 16 and all(r["error"] is None for r in rows)
             assert all(tuple(r["config"][n] for n in space.names) in keys for r in rows)
     outside = next(c for c in space.sample(400, 8) if tuple(c[n] for n in space.names) not in keys)
     with pytest.raises(ProblemError, match="not a row of the problem's table"):
         run_search(p, "random", budget=8, batch_size=4, run_dir=tmp_path / "outside", initial=[outside])
-    with run_search(p, "random", budget=8, batch_size=4, run_dir=tmp_path / "inside", initial=[cfgs[5]],
-                    progress=False) as run:
+    with run_search(
+        p, "random", budget=8, batch_size=4, run_dir=tmp_path / "inside", initial=[cfgs[5]], progress=False
+    ) as run:
         assert run.rows()[0]["config"] == space.validate(cfgs[5])
 
 
@@ -439,9 +560,21 @@ def test_ask_tell_errors_and_flow(tmp_path):
 
 def test_cli_search_propose_tell(tmp_path, capsys):
     run = tmp_path / "cli"
-    common = ["--space", "vit-fmnist", "--accuracy", "cimnet_bo.search.toy:synthetic_accuracy", "--run", str(run),
-              "--budget", "12", "--batch-size", "4", "--n-init", "8", "--quiet"] + sum(
-        (["-o", f"{k}={json.dumps(v)}"] for k, v in H.FAST_QNEHVI.items()), [])
+    common = [
+        "--space",
+        "vit-fmnist",
+        "--accuracy",
+        "cimnet_bo.search.toy:synthetic_accuracy",
+        "--run",
+        str(run),
+        "--budget",
+        "12",
+        "--batch-size",
+        "4",
+        "--n-init",
+        "8",
+        "--quiet",
+    ] + sum((["-o", f"{k}={json.dumps(v)}"] for k, v in H.FAST_QNEHVI.items()), [])
     assert cli_main(["search"] + common) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["evaluations"] == 12 and out["hypervolume"] > 0
@@ -449,13 +582,29 @@ def test_cli_search_propose_tell(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["evaluations"] == 12
     assert cli_main(["search", "--run", str(run), "--strategy", "random", "--quiet"]) == 2
     assert "different configuration" in capsys.readouterr().err
-    assert cli_main(["search", "--run", str(tmp_path / "x"), "--space", "vit-fmnist", "--budget", "4",
-                     "--accuracy", "cimnet_bo.search.toy:synthetic_accuracy"]) == 2
+    assert (
+        cli_main(
+            [
+                "search",
+                "--run",
+                str(tmp_path / "x"),
+                "--space",
+                "vit-fmnist",
+                "--budget",
+                "4",
+                "--accuracy",
+                "cimnet_bo.search.toy:synthetic_accuracy",
+            ]
+        )
+        == 2
+    )
     assert "smaller than the initial design" in capsys.readouterr().err
     cfg = tmp_path / "search.yaml"
-    cfg.write_text("problem:\n  space: vit-fmnist\n  mode: model-only\n"
-                   "  accuracy: cimnet_bo.search.toy:synthetic_accuracy\n"
-                   "strategy: random\nbudget: 8\nbatch_size: 4\nn_init: 4\nseed: 2\n")
+    cfg.write_text(
+        "problem:\n  space: vit-fmnist\n  mode: model-only\n"
+        "  accuracy: cimnet_bo.search.toy:synthetic_accuracy\n"
+        "strategy: random\nbudget: 8\nbatch_size: 4\nn_init: 4\nseed: 2\n"
+    )
     assert cli_main(["search", "--config", str(cfg), "--run", str(tmp_path / "fromcfg"), "--quiet"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["evaluations"] == 8 and out["strategy"] == "random"
@@ -463,8 +612,12 @@ def test_cli_search_propose_tell(tmp_path, capsys):
 
     known = tmp_path / "known.csv"
     pd.DataFrame([{**baseline_config("vit-fmnist"), "note": "the chip we have"}]).to_csv(known, index=False)
-    assert cli_main(["search", "--config", str(cfg), "--initial", str(known), "--run", str(tmp_path / "fromknown"),
-                     "--quiet"]) == 0
+    assert (
+        cli_main(
+            ["search", "--config", str(cfg), "--initial", str(known), "--run", str(tmp_path / "fromknown"), "--quiet"]
+        )
+        == 0
+    )
     capsys.readouterr()
     with Run.open(tmp_path / "fromknown") as r:
         assert r.rows()[0]["config"] == baseline_config("vit-fmnist") and r.n_done == 8
@@ -476,24 +629,59 @@ def test_cli_search_propose_tell(tmp_path, capsys):
     frame = pd.DataFrame([shallow])
     frame[["heads_3", "mlp_3", "heads_4", "mlp_4"]] = np.nan
     frame.to_csv(known, index=False)
-    assert cli_main(["search", "--config", str(cfg), "--initial", str(known), "--run", str(tmp_path / "shallow"),
-                     "--quiet"]) == 0
+    assert (
+        cli_main(
+            ["search", "--config", str(cfg), "--initial", str(known), "--run", str(tmp_path / "shallow"), "--quiet"]
+        )
+        == 0
+    )
     capsys.readouterr()
     with Run.open(tmp_path / "shallow") as r:
         first = r.rows()[0]["config"]
         assert first["num_layers"] == 3 and first["heads_2"] == shallow["heads_2"]
     frame["heads_0"] = np.nan
     frame.to_csv(known, index=False)
-    assert cli_main(["search", "--config", str(cfg), "--initial", str(known), "--run", str(tmp_path / "bad"),
-                     "--quiet"]) == 2
+    assert (
+        cli_main(["search", "--config", str(cfg), "--initial", str(known), "--run", str(tmp_path / "bad"), "--quiet"])
+        == 2
+    )
     assert "empty cell(s) for the active choice(s) ['heads_0']" in capsys.readouterr().err
-    assert cli_main(["search", "--config", str(cfg), "--initial", str(tmp_path / "nope.csv"),
-                     "--run", str(tmp_path / "nope"), "--quiet"]) == 2
+    assert (
+        cli_main(
+            [
+                "search",
+                "--config",
+                str(cfg),
+                "--initial",
+                str(tmp_path / "nope.csv"),
+                "--run",
+                str(tmp_path / "nope"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "initial configurations file" in capsys.readouterr().err and not (tmp_path / "nope").exists()
     ask = tmp_path / "ask"
     nxt = tmp_path / "next.csv"
-    assert cli_main(["propose", "--run", str(ask), "--space", "vit-fmnist", "--accuracy", "external", "-q", "3",
-                     "--out", str(nxt)]) == 0
+    assert (
+        cli_main(
+            [
+                "propose",
+                "--run",
+                str(ask),
+                "--space",
+                "vit-fmnist",
+                "--accuracy",
+                "external",
+                "-q",
+                "3",
+                "--out",
+                str(nxt),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     frame = pd.read_csv(nxt)
     assert list(frame.columns[:2]) == ["idx", "num_layers"] and len(frame) == 3

@@ -8,16 +8,31 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cimnet_bo.space import (
-    INACTIVE_CODE, Choice, Condition, JointSpace, Space, depth_choices, get_hardware_space,
-    get_space, list_spaces,
+    INACTIVE_CODE,
+    Choice,
+    Condition,
+    JointSpace,
+    Space,
+    depth_choices,
+    get_hardware_space,
+    get_space,
+    list_spaces,
 )
 
 SPACES = {name: get_space(name) for name in list_spaces()}
 
 
 def test_registry_has_every_space_of_the_design():
-    expected = {"vit-fmnist", "cnn-fmnist", "vit-b-imagenet", "ofa-mbv3", "ofa-resnet50",
-                "autoformer-t", "autoformer-s", "autoformer-b"}
+    expected = {
+        "vit-fmnist",
+        "cnn-fmnist",
+        "vit-b-imagenet",
+        "ofa-mbv3",
+        "ofa-resnet50",
+        "autoformer-t",
+        "autoformer-s",
+        "autoformer-b",
+    }
     assert expected <= set(list_spaces())
     assert get_space("vit-fmnist").hardware.name == "cim-edge"
     assert get_space("vit-b-imagenet").hardware.name == "cim-server"
@@ -75,10 +90,14 @@ def test_mutate_gives_a_different_valid_config(name):
 
 
 def _toy() -> Space:
-    return Space("toy", depth_choices("depth", (1, 2, 3), {"w": (8, 16)}) + [
-        Choice("cell", ("sram", "rram"), categorical=True),
-        Choice("bits", (1, 2), condition=Condition("cell", frozenset({"rram"}))),
-    ])
+    return Space(
+        "toy",
+        depth_choices("depth", (1, 2, 3), {"w": (8, 16)})
+        + [
+            Choice("cell", ("sram", "rram"), categorical=True),
+            Choice("bits", (1, 2), condition=Condition("cell", frozenset({"rram"}))),
+        ],
+    )
 
 
 def test_size_matches_brute_force_enumeration():
@@ -123,8 +142,7 @@ def test_yaml_round_trip(tmp_path):
     again = Space.from_yaml(path)
     assert again.names == space.names and again.size == space.size
     assert again.sample(5, 3) == space.sample(5, 3)
-    joint = JointSpace(Space("sub", depth_choices("depth", (1, 2), {"w": (8, 16)})),
-                       get_hardware_space("cim-edge"))
+    joint = JointSpace(Space("sub", depth_choices("depth", (1, 2), {"w": (8, 16)})), get_hardware_space("cim-edge"))
     joint.to_yaml(tmp_path / "j.yaml")
     j2 = Space.from_yaml(tmp_path / "j.yaml")
     assert isinstance(j2, JointSpace) and j2.size == joint.size
@@ -132,8 +150,7 @@ def test_yaml_round_trip(tmp_path):
 
 def test_yaml_space_with_registered_hardware(tmp_path):
     (tmp_path / "mine.yaml").write_text(
-        "name: mine\nsubnet:\n  name: mlp\n  choices:\n    - {name: width, values: [32, 64]}\n"
-        "hardware: cim-edge\n"
+        "name: mine\nsubnet:\n  name: mlp\n  choices:\n    - {name: width, values: [32, 64]}\nhardware: cim-edge\n"
     )
     s = Space.from_yaml(tmp_path / "mine.yaml")
     assert s.subnet.size == 2 and s.hardware.name == "cim-edge"

@@ -17,8 +17,9 @@ from cimnet_bo.space import Choice, Space, get_space
 from cimnet_bo.store import DatasetError, RunStore, StoreError, check_frame, read_dataset
 
 TESTS = Path(__file__).resolve().parent
-TOY = Space("toy", [Choice("a", (1, 2, 3)), Choice("cell", ("sram", "rram"), categorical=True),
-                    Choice("x", (0.5, 1.0))])
+TOY = Space(
+    "toy", [Choice("a", (1, 2, 3)), Choice("cell", ("sram", "rram"), categorical=True), Choice("x", (0.5, 1.0))]
+)
 
 
 @pytest.fixture
@@ -29,10 +30,21 @@ def store(tmp_path):
 
 def test_record_and_read_back(store):
     assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    store.record({"a": 1, "cell": "sram", "x": 0.5}, {"y": 1.5, "acc": 0.9}, evaluator="ev", idx=0, seed=7,
-                 extra={"resident": True})
-    store.record({"a": 2, "cell": "rram", "x": 1.0}, {"y": float("nan"), "acc": None}, evaluator="ev", idx=1,
-                 error="RuntimeError: boom")
+    store.record(
+        {"a": 1, "cell": "sram", "x": 0.5},
+        {"y": 1.5, "acc": 0.9},
+        evaluator="ev",
+        idx=0,
+        seed=7,
+        extra={"resident": True},
+    )
+    store.record(
+        {"a": 2, "cell": "rram", "x": 1.0},
+        {"y": float("nan"), "acc": None},
+        evaluator="ev",
+        idx=1,
+        error="RuntimeError: boom",
+    )
     rows = store.rows()
     assert len(store) == 2 and store.done() == {0, 1}
     assert rows[0]["config"] == {"a": 1, "cell": "sram", "x": 0.5} and rows[0]["seed"] == 7
@@ -68,16 +80,25 @@ def test_export_import_round_trip(tmp_path, store):
     configs = TOY.sample(12, seed=1)
     for i, c in enumerate(configs):
         err = "boom" if i == 5 else None
-        store.record(c, {"y": float(rng.random()), "acc": float(rng.random())}, evaluator="ev", idx=i,
-                     extra={"resident": bool(i % 2)}, error=err)
+        store.record(
+            c,
+            {"y": float(rng.random()), "acc": float(rng.random())},
+            evaluator="ev",
+            idx=i,
+            extra={"resident": bool(i % 2)},
+            error=err,
+        )
     for suffix in ("parquet", "csv"):
         path = store.export(tmp_path / f"data.{suffix}")
         ds = read_dataset(path, TOY if suffix == "csv" else None)
         assert len(ds) == 11  # the failed row is not exported
         frame = store.to_frame()
         for col in ("a", "cell", "x", "y", "acc"):
-            assert ds.frame[col].tolist() == pytest.approx(frame[col].tolist()) if col in ("x", "y", "acc") \
+            assert (
+                ds.frame[col].tolist() == pytest.approx(frame[col].tolist())
+                if col in ("x", "y", "acc")
                 else ds.frame[col].tolist() == frame[col].tolist()
+            )
         assert ds.configs() == [c for i, c in enumerate(configs) if i != 5]
         if suffix == "parquet":
             assert ds.objective_names == ["y", "acc"] and ds.objectives[1]["direction"] == "max"
@@ -127,9 +148,29 @@ def test_mismatched_columns_are_named(tmp_path):
 
 
 def _label_cmd(store, out, n):
-    return [sys.executable, "-m", "cimnet_bo.cli", "label", "--space", "vit-fmnist", "-n", str(n), "--seed", "3",
-            "--subnets", str(n // 2), "--out", str(out), "--store", str(store), "--batch-size", "2",
-            "--accuracy", "label_helpers:slow_accuracy", "--no-progress"]
+    return [
+        sys.executable,
+        "-m",
+        "cimnet_bo.cli",
+        "label",
+        "--space",
+        "vit-fmnist",
+        "-n",
+        str(n),
+        "--seed",
+        "3",
+        "--subnets",
+        str(n // 2),
+        "--out",
+        str(out),
+        "--store",
+        str(store),
+        "--batch-size",
+        "2",
+        "--accuracy",
+        "label_helpers:slow_accuracy",
+        "--no-progress",
+    ]
 
 
 def _snapshot(path):
@@ -144,8 +185,9 @@ def test_killed_labeling_run_resumes_without_loss_or_duplicates(tmp_path):
     """A real `cimnet-bo label` process is SIGKILLed mid-run, then the same command resumes."""
     n = 60
     store, out = tmp_path / "run.sqlite", tmp_path / "labels.parquet"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-               CIMNET_TEST_SLEEP="0.1")
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]), CIMNET_TEST_SLEEP="0.1"
+    )
     proc = subprocess.Popen(_label_cmd(store, out, n), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 60

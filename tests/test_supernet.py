@@ -83,8 +83,9 @@ def test_missing_training_images_say_where_to_get_them(tmp_path, monkeypatch):
 
 
 def _tiny(family: str, **kw) -> TrainConfig:
-    return TrainConfig(family=family, epochs=1, batch_size=64, train_split="calib", limit=256,
-                       checkpoint_every=1, threads=1, **kw)
+    return TrainConfig(
+        family=family, epochs=1, batch_size=64, train_split="calib", limit=256, checkpoint_every=1, threads=1, **kw
+    )
 
 
 @pytest.mark.parametrize("family", ["vit", "cnn"])
@@ -117,8 +118,9 @@ def test_shipped_recipe_is_the_one_the_shipped_checkpoint_records(family):
 
     recorded = json.loads(default_checkpoint(FAMILY_SPACES[family]).with_suffix(".json").read_text())["recipe"]
     recipe = dataclasses.asdict(shipped_recipe(family))
-    assert {k: v for k, v in recipe.items() if k not in RUNTIME_FIELDS} == \
-        {k: v for k, v in recorded.items() if k not in RUNTIME_FIELDS}
+    assert {k: v for k, v in recipe.items() if k not in RUNTIME_FIELDS} == {
+        k: v for k, v in recorded.items() if k not in RUNTIME_FIELDS
+    }
     with pytest.raises(ValueError, match="family must be one of"):
         shipped_recipe("rnn")
 
@@ -161,7 +163,8 @@ def test_exported_checkpoint_evaluates_deterministically(tmp_path):
     b = SupernetEvaluator(space, checkpoint=tmp_path / "vit.pt").evaluate(cfgs[::-1])[::-1]
     assert np.array_equal(a, b) and np.all((a >= 0) & (a <= 1))
     assert written["val_acc_largest"] == pytest.approx(
-        SupernetEvaluator(space, checkpoint=tmp_path / "vit.pt").evaluate([space.extreme("max")])[0], abs=1e-4)
+        SupernetEvaluator(space, checkpoint=tmp_path / "vit.pt").evaluate([space.extreme("max")])[0], abs=1e-4
+    )
     # a corrupted checkpoint is refused
     blob = bytearray((tmp_path / "vit.pt").read_bytes())
     blob[-10] ^= 0xFF
@@ -192,10 +195,32 @@ def test_train_command_takes_the_family_recipe_and_overrides(tmp_path):
     from cimnet_bo.cli import main
 
     out = tmp_path / "vit.pt"
-    assert main(["train-supernet", "--family", "vit", "--epochs", "1", "--train-split", "calib", "--limit", "64",
-                 "--batch-size", "32", "--threads", "1", "--run-dir", str(tmp_path / "run"), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train-supernet",
+                "--family",
+                "vit",
+                "--epochs",
+                "1",
+                "--train-split",
+                "calib",
+                "--limit",
+                "64",
+                "--batch-size",
+                "32",
+                "--threads",
+                "1",
+                "--run-dir",
+                str(tmp_path / "run"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     recipe = json.loads(out.with_suffix(".json").read_text())["recipe"]
-    assert recipe["epochs"] == 1 and recipe["batch_size"] == 32          # given
+    assert recipe["epochs"] == 1 and recipe["batch_size"] == 32  # given
     assert recipe["kd_warmup_epochs"] == 13.0 and recipe["augment"] == "flip+crop"  # the vit family's
     with pytest.raises(SystemExit) as e:
         main(["train-supernet", "--family", "gru"])

@@ -11,9 +11,9 @@ from cimnet_bo.workload.families import vit_table
 @pytest.mark.parametrize(
     "build, ref_macs, ref_params",
     [
-        (models.vit_b16, 17.56e9, 86.57e6),   # timm / fvcore for ViT-B/16 at 224 px
-        (models.resnet50, 4.09e9, 25.56e6),   # torchvision ResNet-50 model card
-        (models.vgg8_cifar, 615.9e6, None),   # DNN+NeuroSim VGG-8 on CIFAR-10
+        (models.vit_b16, 17.56e9, 86.57e6),  # timm / fvcore for ViT-B/16 at 224 px
+        (models.resnet50, 4.09e9, 25.56e6),  # torchvision ResNet-50 model card
+        (models.vgg8_cifar, 615.9e6, None),  # DNN+NeuroSim VGG-8 on CIFAR-10
     ],
 )
 def test_reference_networks_match_published_counts(build, ref_macs, ref_params):
@@ -28,25 +28,34 @@ def test_tiny_vit_table_by_hand():
     t = vit_table(meta, {"num_layers": 1, "heads_0": 2, "mlp_0": 16})
     T = 4 + 1  # 2x2 patches + class token
     expected_macs = (
-        4 * 16 * 8          # patch embedding: 4 patches x (1*4*4) x 8
+        4 * 16 * 8  # patch embedding: 4 patches x (1*4*4) x 8
         + T * 8 * (3 * 2 * 2)  # qkv: 2 heads of width 2, q k v
-        + 2 * (T * 2 * T)      # QK^T per head
-        + 2 * (T * T * 2)      # AV per head
-        + T * 4 * 8            # projection from 2 heads x 2
-        + T * 8 * 16 + T * 16 * 8  # MLP
-        + 8 * 3                # classifier on the class token
+        + 2 * (T * 2 * T)  # QK^T per head
+        + 2 * (T * T * 2)  # AV per head
+        + T * 4 * 8  # projection from 2 heads x 2
+        + T * 8 * 16
+        + T * 16 * 8  # MLP
+        + 8 * 3  # classifier on the class token
     )
     assert macs(t) == expected_macs
     expected_params = (
-        16 * 8 + 8            # patch embedding
-        + 8 + T * 8           # class token, positions
-        + 2 * 8               # norm1
-        + 8 * 12 + 12         # qkv
-        + 4 * 8 + 8           # proj
-        + 2 * 8               # norm2
-        + 8 * 16 + 16 + 16 * 8 + 8  # MLP
-        + 2 * 8               # final norm
-        + 8 * 3 + 3           # head
+        16 * 8
+        + 8  # patch embedding
+        + 8
+        + T * 8  # class token, positions
+        + 2 * 8  # norm1
+        + 8 * 12
+        + 12  # qkv
+        + 4 * 8
+        + 8  # proj
+        + 2 * 8  # norm2
+        + 8 * 16
+        + 16
+        + 16 * 8
+        + 8  # MLP
+        + 2 * 8  # final norm
+        + 8 * 3
+        + 3  # head
     )
     assert params(t) == expected_params
     kinds = dict(zip(t.name, t.kind))

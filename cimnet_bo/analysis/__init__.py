@@ -31,6 +31,39 @@ Search runs (:mod:`cimnet_bo.analysis.runs`, :mod:`~cimnet_bo.analysis.report`,
   :mod:`~cimnet_bo.analysis.experiment_results`.
 """
 
+from cimnet_bo.analysis.compare import (
+    baseline_point,
+    find_baseline,
+    frames_by_group,
+    group_runs,
+    hypervolume_curves,
+    hypervolume_summary,
+    run_speedups,
+    runs_summary,
+)
+from cimnet_bo.analysis.curves import aggregate_curves
+from cimnet_bo.analysis.experiment import (
+    ExperimentResult,
+    baseline_config,
+    make_baseline_run,
+    run_experiment,
+)
+from cimnet_bo.analysis.formatting import format_speedup_table
+from cimnet_bo.analysis.plots import (
+    plot_hardware_knobs,
+    plot_hypervolume_curves,
+    plot_pareto_fronts,
+    plot_point_roofline,
+)
+from cimnet_bo.analysis.report import Report, write_report
+from cimnet_bo.analysis.runs import (
+    DEFAULT_TARGETS,
+    RunData,
+    RunLoadError,
+    load_run,
+    load_runs,
+)
+from cimnet_bo.analysis.speedup import SPEEDUP_COLUMNS, iso_accuracy_speedup, speedup_table
 from cimnet_bo.moo import (
     DIRECTIONS,
     LOG_OBJECTIVES,
@@ -48,39 +81,6 @@ from cimnet_bo.moo import (
     to_maximization,
     to_minimization,
     unnormalize,
-)
-from cimnet_bo.analysis.curves import aggregate_curves
-from cimnet_bo.analysis.plots import (
-    plot_hardware_knobs,
-    plot_hypervolume_curves,
-    plot_pareto_fronts,
-    plot_point_roofline,
-)
-from cimnet_bo.analysis.speedup import SPEEDUP_COLUMNS, iso_accuracy_speedup, speedup_table
-from cimnet_bo.analysis.compare import (
-    baseline_point,
-    find_baseline,
-    frames_by_group,
-    group_runs,
-    hypervolume_curves,
-    hypervolume_summary,
-    run_speedups,
-    runs_summary,
-)
-from cimnet_bo.analysis.runs import (
-    DEFAULT_TARGETS,
-    RunData,
-    RunLoadError,
-    load_run,
-    load_runs,
-)
-from cimnet_bo.analysis.formatting import format_speedup_table
-from cimnet_bo.analysis.report import Report, write_report
-from cimnet_bo.analysis.experiment import (
-    ExperimentResult,
-    baseline_config,
-    make_baseline_run,
-    run_experiment,
 )
 
 __all__ = [

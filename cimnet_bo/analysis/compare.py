@@ -21,14 +21,20 @@ def check_comparable(runs: Sequence[RunData]) -> None:
     first = runs[0]
     for r in runs[1:]:
         if r.space_name != first.space_name:
-            raise RunLoadError(f"runs of different spaces ({first.label}: {first.space_name}, {r.label}: "
-                               f"{r.space_name}); compare runs of one space at a time")
+            raise RunLoadError(
+                f"runs of different spaces ({first.label}: {first.space_name}, {r.label}: "
+                f"{r.space_name}); compare runs of one space at a time"
+            )
         if r.objectives != first.objectives:
-            raise RunLoadError(f"runs with different objectives ({first.label}: {first.objectives.to_dict()}, "
-                               f"{r.label}: {r.objectives.to_dict()})")
+            raise RunLoadError(
+                f"runs with different objectives ({first.label}: {first.objectives.to_dict()}, "
+                f"{r.label}: {r.objectives.to_dict()})"
+            )
         if r.ref_point != first.ref_point or r.ideal_point != first.ideal_point:
-            raise RunLoadError(f"runs with different reference points ({first.label}: {first.ref_point}, "
-                               f"{r.label}: {r.ref_point}); their hypervolumes are not comparable")
+            raise RunLoadError(
+                f"runs with different reference points ({first.label}: {first.ref_point}, "
+                f"{r.label}: {r.ref_point}); their hypervolumes are not comparable"
+            )
 
 
 def _role_rank(role: str, seen: list[str]) -> tuple[int, int]:
@@ -58,8 +64,9 @@ def group_runs(runs: Sequence[RunData], include_baseline: bool = False) -> dict[
         members = [r for r in runs if r.role == role]
         if len(strategies[role]) > 1 and role != "baseline":
             for strat in sorted(strategies[role]):
-                groups[f"{role} ({strat})"] = sorted((r for r in members if r.strategy == strat),
-                                                     key=lambda r: (r.seed, r.label))
+                groups[f"{role} ({strat})"] = sorted(
+                    (r for r in members if r.strategy == strat), key=lambda r: (r.seed, r.label)
+                )
         else:
             groups[role] = sorted(members, key=lambda r: (r.seed, r.label))
     return groups
@@ -151,8 +158,10 @@ def _shared_constraints(runs: Sequence[RunData]) -> dict[str, tuple[str, float]]
     cons = runs[0].constraints
     for r in runs[1:]:
         if r.constraints != cons:
-            raise RunLoadError(f"runs with different constraints ({runs[0].label}: {cons}, {r.label}: "
-                               f"{r.constraints}); speedups compare runs under the same budget")
+            raise RunLoadError(
+                f"runs with different constraints ({runs[0].label}: {cons}, {r.label}: "
+                f"{r.constraints}); speedups compare runs under the same budget"
+            )
     return cons
 
 
@@ -162,10 +171,16 @@ def runs_summary(runs: Sequence[RunData]) -> pd.DataFrame:
     rows = []
     for r in runs:
         row: dict[str, Any] = {
-            "run": r.label, "role": r.role, "strategy": "(one point)" if r.role == "baseline" else r.strategy,
+            "run": r.label,
+            "role": r.role,
+            "strategy": "(one point)" if r.role == "baseline" else r.strategy,
             "seed": r.seed,
-            "evaluations": r.n, "failed": r.n_failed, "feasible": int(r.feasible.sum()), "budget": r.budget,
-            "hypervolume": r.hypervolume(), "pareto_points": len(r.pareto()),
+            "evaluations": r.n,
+            "failed": r.n_failed,
+            "feasible": int(r.feasible.sum()),
+            "budget": r.budget,
+            "hypervolume": r.hypervolume(),
+            "pareto_points": len(r.pareto()),
         }
         for k, v in r.best().items():
             row[f"best {k}"] = v
@@ -180,10 +195,17 @@ def hypervolume_summary(runs: Sequence[RunData]) -> pd.DataFrame:
     rows = []
     for g, rs in group_runs(runs).items():
         hv = np.array([r.hypervolume() for r in rs])
-        rows.append({"group": g, "seeds": len(rs), "evaluations": float(np.mean([r.n for r in rs])),
-                     "hypervolume mean": float(hv.mean()),
-                     "hypervolume std": float(hv.std(ddof=1)) if len(hv) > 1 else float("nan"),
-                     "hypervolume min": float(hv.min()), "hypervolume max": float(hv.max())})
+        rows.append(
+            {
+                "group": g,
+                "seeds": len(rs),
+                "evaluations": float(np.mean([r.n for r in rs])),
+                "hypervolume mean": float(hv.mean()),
+                "hypervolume std": float(hv.std(ddof=1)) if len(hv) > 1 else float("nan"),
+                "hypervolume min": float(hv.min()),
+                "hypervolume max": float(hv.max()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -193,4 +215,15 @@ def slug(text: str) -> str:
     return s or "run"
 
 
-__all__ = ["check_comparable", "group_runs", "hypervolume_curves", "frames_by_group", "find_baseline", "baseline_point", "run_speedups", "runs_summary", "hypervolume_summary", "slug"]
+__all__ = [
+    "check_comparable",
+    "group_runs",
+    "hypervolume_curves",
+    "frames_by_group",
+    "find_baseline",
+    "baseline_point",
+    "run_speedups",
+    "runs_summary",
+    "hypervolume_summary",
+    "slug",
+]

@@ -59,8 +59,14 @@ class Document:
     def html(self) -> str:
         e = html.escape
         parts = [
-            "<!DOCTYPE html>", "<html lang=\"en\">", "<head>", "<meta charset=\"utf-8\">",
-            f"<title>{e(self.title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            f"<title>{e(self.title)}</title>",
+            f"<style>{_CSS}</style>",
+            "</head>",
+            "<body>",
             f"<h1>{e(self.title)}</h1>",
         ]
         for b in self.blocks:
@@ -70,10 +76,11 @@ class Document:
                 parts.append(f"<p>{_inline_html(b[1])}</p>")
             elif b[0] == "table":
                 cap = f"<caption>{e(b[2])}</caption>" if b[2] else ""
-                parts.append(f"<div class=\"scroll\"><table>{cap}{_html_rows(b[1])}</table></div>")
+                parts.append(f'<div class="scroll"><table>{cap}{_html_rows(b[1])}</table></div>')
             elif b[0] == "img":
-                parts.append(f"<figure><img src=\"{e(b[1])}\" alt=\"{e(b[2])}\">"
-                             f"<figcaption>{e(b[2])}</figcaption></figure>")
+                parts.append(
+                    f'<figure><img src="{e(b[1])}" alt="{e(b[2])}"><figcaption>{e(b[2])}</figcaption></figure>'
+                )
             elif b[0] == "code":
                 parts.append(f"<pre>{e(b[1])}</pre>")
         parts += ["</body>", "</html>", ""]
@@ -101,8 +108,9 @@ def _html_rows(frame: pd.DataFrame) -> str:
     """The ``<thead>`` and ``<tbody>`` of an HTML table of ``frame`` (values as given, escaped)."""
     e = html.escape
     head = "<tr>" + "".join(f"<th>{e(str(c))}</th>" for c in frame.columns) + "</tr>"
-    body = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False)
+    )
     return f"<thead>{head}</thead><tbody>{body}</tbody>"
 
 

@@ -47,6 +47,10 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from cimnet_bo.analysis.compare import (
+    baseline_point,
+    run_speedups,
+)
 from cimnet_bo.analysis.experiment_results import (
     SEARCH_MODES,
     hardware_only_markdown,
@@ -56,10 +60,6 @@ from cimnet_bo.analysis.experiment_results import (
 )
 from cimnet_bo.analysis.formatting import format_speedup_table
 from cimnet_bo.analysis.report import Report, write_report
-from cimnet_bo.analysis.compare import (
-    baseline_point,
-    run_speedups,
-)
 from cimnet_bo.analysis.runs import (
     DEFAULT_TARGETS,
     ROLE_KEY,
@@ -76,7 +76,6 @@ FALLBACK_BUDGET = 48
 #: qNEHVI options of the experiment (a smaller pool than the library default: the rounds are
 #: dominated by accuracy evaluations anyway, and the pool still holds several thousand subnets).
 DEFAULT_QNEHVI_OPTIONS: dict[str, Any] = {"pool_size": 5000}
-
 
 
 @dataclass
@@ -132,8 +131,13 @@ def baseline_config(space: SpaceLike) -> dict[str, Any]:
     return {**space.subnet.extreme("max"), **space.hardware.baseline}
 
 
-def make_baseline_run(path: str | Path, problem: Any, config: Mapping[str, Any] | None = None,
-                      values: Mapping[str, float] | None = None, evaluator: str = "given") -> Path:
+def make_baseline_run(
+    path: str | Path,
+    problem: Any,
+    config: Mapping[str, Any] | None = None,
+    values: Mapping[str, float] | None = None,
+    evaluator: str = "given",
+) -> Path:
     """A run directory holding one evaluated point, marked as the baseline (created once;
     an existing one is kept).
 
@@ -295,8 +299,7 @@ def run_experiment(
     previous = json.loads(state_file.read_text()) if state_file.exists() else {}
     seconds: dict[str, float] = {k: float(v) for k, v in previous.get("seconds", {}).items()}
 
-    problems = {m: Problem.from_space(space, mode=m, accuracy=accuracy, checkpoint=checkpoint)
-                for m in SEARCH_MODES}
+    problems = {m: Problem.from_space(space, mode=m, accuracy=accuracy, checkpoint=checkpoint) for m in SEARCH_MODES}
     run_dirs: dict[str, Path] = {"baseline": runs_dir / "baseline"}
     for s in seed_list:
         for m in SEARCH_MODES:
@@ -308,8 +311,10 @@ def run_experiment(
     seconds["baseline"] = seconds.get("baseline", 0.0) + (time.perf_counter() - t0)
     base = baseline_point(load_run(run_dirs["baseline"]))
     if log:
-        log(f"[experiment {space}] baseline (largest subnet, baseline chip): accuracy {base['accuracy']:.4f}, "
-            f"latency {base['latency_s']:.4g} s, area {base.get('area_mm2', float('nan')):.4g} mm^2")
+        log(
+            f"[experiment {space}] baseline (largest subnet, baseline chip): accuracy {base['accuracy']:.4f}, "
+            f"latency {base['latency_s']:.4g} s, area {base.get('area_mm2', float('nan')):.4g} mm^2"
+        )
 
     # ---------------------------------------------------------------- searches
     for s in seed_list:
@@ -319,10 +324,19 @@ def run_experiment(
             _prime_accuracy(problem, [d for k, d in run_dirs.items() if k != key])
             t0 = time.perf_counter()
             prefix = f"[experiment {space} {m} seed {s}] "
-            with run_search(problem, strategy, budget, batch_size, s, run_dirs[key], n_init,
-                            strategy_options=strategy_options, executor=executor,
-                            progress=(lambda line, p=prefix: log(p + line)) if log else False,
-                            initial=_initial_design(run_dirs[key], problem)) as run:
+            with run_search(
+                problem,
+                strategy,
+                budget,
+                batch_size,
+                s,
+                run_dirs[key],
+                n_init,
+                strategy_options=strategy_options,
+                executor=executor,
+                progress=(lambda line, p=prefix: log(p + line)) if log else False,
+                initial=_initial_design(run_dirs[key], problem),
+            ) as run:
                 n_done = run.n_done
             dt = time.perf_counter() - t0
             seconds[key] = seconds.get(key, 0.0) + dt
@@ -340,38 +354,74 @@ def run_experiment(
     speedup_seeds.to_csv(out / "speedup_seeds.csv", index=False)
     rep = None
     if report:
-        rep = write_report(runs, out / "report", title=f"Joint versus model-only and hardware-only search: {space}",
-                           targets=targets,
-                           intro=f"The CiMNet-style experiment (`cimnet-bo experiment --space {space}`): a baseline "
-                                 f"point, model-only, hardware-only and joint {strategy} searches of {budget} "
-                                 f"evaluations, seeds {', '.join(map(str, seed_list))}, under the baseline chip's "
-                                 "area.")
-    settings = {"space": space, "seeds": seed_list, "budget": int(budget), "batch_size": int(batch_size),
-                "n_init": n_init, "strategy": strategy, "strategy_options": dict(strategy_options),
-                "accuracy": accuracy, "checkpoint": checkpoint, "targets": [float(t) for t in targets]}
+        rep = write_report(
+            runs,
+            out / "report",
+            title=f"Joint versus model-only and hardware-only search: {space}",
+            targets=targets,
+            intro=f"The CiMNet-style experiment (`cimnet-bo experiment --space {space}`): a baseline "
+            f"point, model-only, hardware-only and joint {strategy} searches of {budget} "
+            f"evaluations, seeds {', '.join(map(str, seed_list))}, under the baseline chip's "
+            "area.",
+        )
+    settings = {
+        "space": space,
+        "seeds": seed_list,
+        "budget": int(budget),
+        "batch_size": int(batch_size),
+        "n_init": n_init,
+        "strategy": strategy,
+        "strategy_options": dict(strategy_options),
+        "accuracy": accuracy,
+        "checkpoint": checkpoint,
+        "targets": [float(t) for t in targets],
+    }
     command = regenerate_command(space, out, runs_dir, seed_list, budget, strategy, accuracy, checkpoint)
     total = float(sum(seconds.values()))
-    md = results_markdown(space, base, speedup, runs, settings, command, total, link_prefix="",
-                          report=rep is not None)
+    md = results_markdown(space, base, speedup, runs, settings, command, total, link_prefix="", report=rep is not None)
     results = out / "RESULTS.md"
     results.write_text(md)
     prefix = relative_prefix(out)
     if prefix is not None:
         (out / "README_section.md").write_text(
-            results_markdown(space, base, speedup, runs, settings, command, total, link_prefix=prefix,
-                             report=rep is not None))
-    state_file.write_text(json.dumps(plain({
-        **settings, "baseline": base, "seconds": seconds, "total_seconds": total,
-        "this_invocation_seconds": time.perf_counter() - t_start,
-        "speedup": plain(speedup.reset_index().to_dict(orient="records"), finite=True),
-    }), indent=2, default=str) + "\n")
-    return ExperimentResult(space=space, out=out, runs_dir=runs_dir, run_dirs=run_dirs, baseline=base,
-                            speedup=speedup, speedup_seeds=speedup_seeds, results=results, report=rep,
-                            seconds=seconds)
+            results_markdown(
+                space, base, speedup, runs, settings, command, total, link_prefix=prefix, report=rep is not None
+            )
+        )
+    state_file.write_text(
+        json.dumps(
+            plain(
+                {
+                    **settings,
+                    "baseline": base,
+                    "seconds": seconds,
+                    "total_seconds": total,
+                    "this_invocation_seconds": time.perf_counter() - t_start,
+                    "speedup": plain(speedup.reset_index().to_dict(orient="records"), finite=True),
+                }
+            ),
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
+    return ExperimentResult(
+        space=space,
+        out=out,
+        runs_dir=runs_dir,
+        run_dirs=run_dirs,
+        baseline=base,
+        speedup=speedup,
+        speedup_seeds=speedup_seeds,
+        results=results,
+        report=rep,
+        seconds=seconds,
+    )
 
 
-def hardware_only_experiment(space: str, out: str | Path | None = None, subnet: str | Mapping[str, Any] = "max",
-                             tech: Any = None) -> dict[str, Any]:
+def hardware_only_experiment(
+    space: str, out: str | Path | None = None, subnet: str | Mapping[str, Any] = "max", tech: Any = None
+) -> dict[str, Any]:
     """What a better chip alone buys one network: the subnet (default the largest, e.g. ViT-B
     itself on ``vit-b-imagenet``) on its best chip under the baseline chip's area and peak
     power (:func:`~cimnet_bo.hardware.best_hardware`, exact), against the baseline chip. No
@@ -400,7 +450,9 @@ def hardware_only_experiment(space: str, out: str | Path | None = None, subnet: 
     chip = full.hardware.from_indices(full.hardware.to_indices([{k: best[k] for k in full.hardware.names}]))[0]
     keys = ("latency_s", "energy_j", "area_mm2", "power_w")
     result = {
-        "space": space, "subnet": sub, "budgets": budgets,
+        "space": space,
+        "subnet": sub,
+        "budgets": budgets,
         "baseline": {**{k: float(base_chip[k]) for k in keys}, "chip": dict(full.hardware.baseline)},
         "best": {**{k: float(best[k]) for k in keys}, "chip": chip},
         "speedup": float(base_chip["latency_s"] / best["latency_s"]),

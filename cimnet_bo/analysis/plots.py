@@ -101,9 +101,7 @@ def plot_pareto_fronts(
     y = obj.names[1] if x == obj.names[0] else obj.names[0]
     step = "steps-post" if obj.direction(x) == "min" else "steps-pre"
     all_frames = {label: _frames(label, v) for label, v in runs.items()}
-    xs_all = np.concatenate(
-        [f[x].to_numpy(dtype=float) for fs in all_frames.values() for f in fs] or [np.zeros(0)]
-    )
+    xs_all = np.concatenate([f[x].to_numpy(dtype=float) for fs in all_frames.values() for f in fs] or [np.zeros(0)])
     xs_all = xs_all[~np.isnan(xs_all)]
     if log_x is None:
         log_x = x in LOG_OBJECTIVES and bool(len(xs_all)) and bool(np.all(xs_all > 0))
@@ -115,24 +113,26 @@ def plot_pareto_fronts(
             feas = feasible_mask(f, constraints)
             ax.scatter(f.loc[feas, x], f.loc[feas, y], s=8, color=color, alpha=0.15, lw=0)
             if constraints and (~feas).any():
-                ax.scatter(f.loc[~feas, x], f.loc[~feas, y], s=8, color="0.6", alpha=0.3,
-                           marker="x", lw=0.6)
+                ax.scatter(f.loc[~feas, x], f.loc[~feas, y], s=8, color="0.6", alpha=0.3, marker="x", lw=0.6)
             front = pareto_front(f, obj, constraints).sort_values([x, y], kind="mergesort")
             if len(front):
                 n_seeds = len(frames)
                 ax.plot(
-                    front[x], front[y], drawstyle=step, color=color,
-                    lw=1.8 if n_seeds == 1 else 1.2, alpha=1.0 if n_seeds == 1 else 0.8,
-                    marker="o", ms=3.5,
-                    label=(f"{label}" if n_seeds == 1 else f"{label} ({n_seeds} seeds)")
-                    if k == 0 else None,
+                    front[x],
+                    front[y],
+                    drawstyle=step,
+                    color=color,
+                    lw=1.8 if n_seeds == 1 else 1.2,
+                    alpha=1.0 if n_seeds == 1 else 0.8,
+                    marker="o",
+                    ms=3.5,
+                    label=(f"{label}" if n_seeds == 1 else f"{label} ({n_seeds} seeds)") if k == 0 else None,
                 )
     if baseline is not None:
         missing = [n for n in (x, y) if n not in baseline]
         if missing:
             raise ValueError(f"baseline lacks {missing}; it needs a value for {x!r} and {y!r}")
-        ax.scatter([baseline[x]], [baseline[y]], marker="*", s=180, color="black",
-                   zorder=5, label="baseline")
+        ax.scatter([baseline[x]], [baseline[y]], marker="*", s=180, color="black", zorder=5, label="baseline")
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel(f"{x} ({obj.direction(x)})" + (" [log]" if log_x else ""))
@@ -179,8 +179,9 @@ def plot_hypervolume_curves(
         if agg.empty:
             continue
         n = int(agg["count"].max())
-        ax.plot(agg["evaluation"], agg["mean"], color=color, lw=1.8,
-                label=label if n == 1 else f"{label} (mean of {n})")
+        ax.plot(
+            agg["evaluation"], agg["mean"], color=color, lw=1.8, label=label if n == 1 else f"{label} (mean of {n})"
+        )
         if band != "none" and n > 1:
             if band == "minmax":
                 lo, hi = agg["min"], agg["max"]
@@ -260,8 +261,14 @@ def plot_hardware_knobs(
 
                 ax.set_yscale("log", base=2)
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        sc = ax.scatter(xv, yv, c=cv if cv is not None else "tab:blue", s=18,
-                        cmap="viridis" if cv is not None else None, edgecolors="none")
+        sc = ax.scatter(
+            xv,
+            yv,
+            c=cv if cv is not None else "tab:blue",
+            s=18,
+            cmap="viridis" if cv is not None else None,
+            edgecolors="none",
+        )
         if log_x:
             ax.set_xscale("log")
         ax.set_title(knob, fontsize=9)
@@ -307,10 +314,7 @@ def plot_point_roofline(
 
     space = as_space(space)
     if not is_joint(space):
-        raise ValueError(
-            "space must be a joint space (subnet x hardware) or its name, "
-            f"got {type(space).__name__}"
-        )
+        raise ValueError(f"space must be a joint space (subnet x hardware) or its name, got {type(space).__name__}")
     if isinstance(point, pd.Series):
         point = point.to_dict()
     missing = [n for n in space.names if n not in point]

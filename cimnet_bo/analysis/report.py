@@ -29,14 +29,6 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from cimnet_bo.analysis.document import Document
-from cimnet_bo.analysis.formatting import (
-    CIMNET_REFERENCE,
-    fmt_frame,
-    fmt_target,
-    fmt_value,
-    format_speedup_table,
-)
 from cimnet_bo.analysis.compare import (
     baseline_point,
     check_comparable,
@@ -48,6 +40,14 @@ from cimnet_bo.analysis.compare import (
     run_speedups,
     runs_summary,
     slug,
+)
+from cimnet_bo.analysis.document import Document
+from cimnet_bo.analysis.formatting import (
+    CIMNET_REFERENCE,
+    fmt_frame,
+    fmt_target,
+    fmt_value,
+    format_speedup_table,
 )
 from cimnet_bo.analysis.runs import (
     DEFAULT_TARGETS,
@@ -94,8 +94,9 @@ class Report:
         lines = [f"report: {self.html}", f"        {self.markdown}"]
         if self.baseline is not None:
             b = self.baseline
-            lines.append("baseline: " + ", ".join(f"{k}={fmt_value(b[k], k)}" for k in self.runs[0].output_columns
-                                                  if k in b))
+            lines.append(
+                "baseline: " + ", ".join(f"{k}={fmt_value(b[k], k)}" for k in self.runs[0].output_columns if k in b)
+            )
         if self.speedup is not None:
             lines.append("iso-accuracy speedup over the baseline:")
             lines += ["  " + line for line in format_speedup_table(self.speedup).to_string(index=False).splitlines()]
@@ -103,8 +104,10 @@ class Report:
             if r.role == "baseline":
                 continue
             front = r.pareto()
-            lines.append(f"{r.label} ({r.role}, {r.strategy}, seed {r.seed}): {r.n} evaluations, "
-                         f"hypervolume {r.hypervolume():.4f}, {len(front)} Pareto points; best:")
+            lines.append(
+                f"{r.label} ({r.role}, {r.strategy}, seed {r.seed}): {r.n} evaluations, "
+                f"hypervolume {r.hypervolume():.4f}, {len(front)} Pareto points; best:"
+            )
             for _, row in front.head(top).iterrows():
                 vals = ", ".join(f"{k}={fmt_value(row[k], k)}" for k in r.output_columns)
                 sides = [r.config_text(row, side) for side in ("subnet", "hardware")]
@@ -123,8 +126,10 @@ def _pareto_display(run: RunData, vary: Sequence[str]) -> pd.DataFrame:
     shown = fmt_frame(shown)
     for side, names in (("subnet", sub), ("hardware", hw)):
         if names:
-            shown[side] = [" ".join(f"{c}={fmt_value(row[c])}" for c in names if c in active)
-                           for row, active in ((r, run.active_choices(r)) for _, r in front.iterrows())]
+            shown[side] = [
+                " ".join(f"{c}={fmt_value(row[c])}" for c in names if c in active)
+                for row, active in ((r, run.active_choices(r)) for _, r in front.iterrows())
+            ]
     return shown
 
 
@@ -137,13 +142,15 @@ def _pareto_xy(run: RunData) -> dict[str, str]:
     return {n: run.objectives.direction(n) for n in keep}
 
 
-def _roofline_points(runs: Sequence[RunData], speedup_seeds: pd.DataFrame | None,
-                     baseline: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any]]]:
+def _roofline_points(
+    runs: Sequence[RunData], speedup_seeds: pd.DataFrame | None, baseline: dict[str, Any] | None
+) -> list[tuple[str, str, dict[str, Any]]]:
     """(file stem, caption, point) of the points whose roofline the report draws."""
     out: list[tuple[str, str, dict[str, Any]]] = []
     if baseline is not None:
-        out.append(("roofline_baseline", "Roofline of the baseline (largest subnet on the baseline hardware)",
-                    baseline))
+        out.append(
+            ("roofline_baseline", "Roofline of the baseline (largest subnet on the baseline hardware)", baseline)
+        )
     groups = group_runs(runs)
     if speedup_seeds is not None and len(speedup_seeds):
         # the highest target that some run reached (the baseline's accuracy first), its fastest point
@@ -154,17 +161,28 @@ def _roofline_points(runs: Sequence[RunData], speedup_seeds: pd.DataFrame | None
             best = at.sort_values("speedup", ascending=False, kind="mergesort").iloc[0]
             run = next(r for r in groups[best["run"]] if r.label == best["label"])
             row = run.frame.loc[run.frame["evaluation"] == best["best_index"]].iloc[0]
-            out.append(("roofline_fastest",
-                        f"Roofline of the fastest point at accuracy >= {fmt_target(off)} ({best['run']}, run "
-                        f"{run.label}, evaluation {int(best['best_index'])}: {best['speedup']:.2f}x faster than the "
-                        f"baseline)", row.to_dict()))
+            out.append(
+                (
+                    "roofline_fastest",
+                    f"Roofline of the fastest point at accuracy >= {fmt_target(off)} ({best['run']}, run "
+                    f"{run.label}, evaluation {int(best['best_index'])}: {best['speedup']:.2f}x faster than the "
+                    f"baseline)",
+                    row.to_dict(),
+                )
+            )
             return out
     searches = [r for r in runs if r.role != "baseline" and len(r.pareto())]
     if searches:
         run = searches[-1]
         row = run.pareto().iloc[0]
-        out.append(("roofline_best", f"Roofline of the best Pareto point by {run.objectives.names[0]} "
-                                     f"(run {run.label}, evaluation {int(row['evaluation'])})", row.to_dict()))
+        out.append(
+            (
+                "roofline_best",
+                f"Roofline of the best Pareto point by {run.objectives.names[0]} "
+                f"(run {run.label}, evaluation {int(row['evaluation'])})",
+                row.to_dict(),
+            )
+        )
     return out
 
 
@@ -226,10 +244,12 @@ def write_report(
     ideal = ", ".join(f"{k}={v:g}" for k, v in (first.ideal_point or {}).items()) or "none"
     if intro:
         doc.p(intro)
-    doc.p(f"Space `{first.space_name}`; objectives {objs}; constraints {cons}. Hypervolumes are normalised with "
-          f"the problem's fixed reference point ({ref}) and ideal point ({ideal}), "
-          f"{'log10 scale for ' + ', '.join(first.log) if first.log else 'linear scales'}: 0 at the reference, "
-          f"1 for a point at the ideal corner. Generated {time.strftime('%Y-%m-%d %H:%M:%S')}.")
+    doc.p(
+        f"Space `{first.space_name}`; objectives {objs}; constraints {cons}. Hypervolumes are normalised with "
+        f"the problem's fixed reference point ({ref}) and ideal point ({ideal}), "
+        f"{'log10 scale for ' + ', '.join(first.log) if first.log else 'linear scales'}: 0 at the reference, "
+        f"1 for a point at the ideal corner. Generated {time.strftime('%Y-%m-%d %H:%M:%S')}."
+    )
     summary = runs_summary(runs)
     tables["runs"] = _csv(summary, out / "runs.csv")
     doc.h(2, "Runs")
@@ -245,18 +265,34 @@ def write_report(
         doc.h(2, "Hypervolume")
         doc.table(fmt_frame(hv), "final normalised hypervolume per group (over seeds)")
         curves = hypervolume_curves(runs)
-        figures.append(plot_hypervolume_curves(curves, out / "hypervolume.png", ylabel="normalised hypervolume",
-                                               title=f"{first.space_name}: hypervolume over evaluations"))
+        figures.append(
+            plot_hypervolume_curves(
+                curves,
+                out / "hypervolume.png",
+                ylabel="normalised hypervolume",
+                title=f"{first.space_name}: hypervolume over evaluations",
+            )
+        )
         doc.img("hypervolume.png", "Normalised hypervolume against evaluations (mean over seeds, band min-max)")
 
         doc.h(2, "Pareto fronts")
         xy = _pareto_xy(first)
         base_xy = {k: baseline[k] for k in xy} if baseline is not None else None
-        figures.append(plot_pareto_fronts(frames_by_group(runs), xy, out / "pareto_fronts.png", baseline=base_xy,
-                                          constraints=first.constraints or None,
-                                          title=f"{first.space_name}: feasible Pareto fronts"))
-        doc.img("pareto_fronts.png", "Pareto fronts of the runs (all points faint, infeasible ones as crosses"
-                + ("; the star is the baseline)" if baseline is not None else ")"))
+        figures.append(
+            plot_pareto_fronts(
+                frames_by_group(runs),
+                xy,
+                out / "pareto_fronts.png",
+                baseline=base_xy,
+                constraints=first.constraints or None,
+                title=f"{first.space_name}: feasible Pareto fronts",
+            )
+        )
+        doc.img(
+            "pareto_fronts.png",
+            "Pareto fronts of the runs (all points faint, infeasible ones as crosses"
+            + ("; the star is the baseline)" if baseline is not None else ")"),
+        )
 
     # ---------------------------------------------------------------- speedups
     speedup = speedup_seeds = None
@@ -264,28 +300,47 @@ def write_report(
         doc.h(2, "Baseline")
         shown = {k: baseline[k] for k in first.output_columns if k in baseline}
         doc.table(fmt_frame(pd.DataFrame([shown])), "the baseline point")
-        doc.p("Configuration: `" + " ".join(f"{c}={fmt_value(baseline[c])}" for c in baseline_run.choices
-                                            if c in baseline) + "`")
+        doc.p(
+            "Configuration: `"
+            + " ".join(f"{c}={fmt_value(baseline[c])}" for c in baseline_run.choices if c in baseline)
+            + "`"
+        )
         if searches:
             speedup = run_speedups(runs, targets, wide=True)
             speedup_seeds = run_speedups(runs, targets, wide=False)
             tables["speedup"] = _csv(speedup.reset_index(), out / "speedup.csv")
             tables["speedup_seeds"] = _csv(speedup_seeds, out / "speedup_seeds.csv")
             doc.h(2, "Iso-accuracy speedup")
-            doc.p("For each accuracy target, the lowest latency among the feasible points (same area budget as "
-                  "the baseline) with at least that accuracy, as a speedup over the baseline's latency "
-                  f"({baseline['latency_s']:.4g} s at accuracy {baseline['accuracy']:.4f}); the mean over seeds, "
-                  f"with the range and the number of seeds that reach the target. Reference: {CIMNET_REFERENCE}.")
+            doc.p(
+                "For each accuracy target, the lowest latency among the feasible points (same area budget as "
+                "the baseline) with at least that accuracy, as a speedup over the baseline's latency "
+                f"({baseline['latency_s']:.4g} s at accuracy {baseline['accuracy']:.4f}); the mean over seeds, "
+                f"with the range and the number of seeds that reach the target. Reference: {CIMNET_REFERENCE}."
+            )
             doc.table(format_speedup_table(speedup), "speedup over the baseline")
-            long = speedup_seeds[["run", "label", "seed", "target_offset", "target_accuracy", "n_points",
-                                  "best_latency", "best_accuracy", "best_index", "speedup", "reason"]].rename(
-                columns={"run": "group", "label": "run", "best_index": "evaluation"})
+            long = speedup_seeds[
+                [
+                    "run",
+                    "label",
+                    "seed",
+                    "target_offset",
+                    "target_accuracy",
+                    "n_points",
+                    "best_latency",
+                    "best_accuracy",
+                    "best_index",
+                    "speedup",
+                    "reason",
+                ]
+            ].rename(columns={"run": "group", "label": "run", "best_index": "evaluation"})
             long["target_offset"] = [fmt_target(v) for v in long["target_offset"]]
             long["speedup"] = [("-" if pd.isna(v) else f"{v:.2f}x") for v in long["speedup"]]
             doc.table(fmt_frame(long), "per seed: the point that reaches each target fastest")
     elif searches:
-        doc.p("No baseline run given (a run whose store is marked role 'baseline', as `cimnet-bo experiment` "
-              "writes): no speedup table.")
+        doc.p(
+            "No baseline run given (a run whose store is marked role 'baseline', as `cimnet-bo experiment` "
+            "writes): no speedup table."
+        )
 
     # ---------------------------------------------------------------- rooflines
     if roofline and any(r.n for r in searches):
@@ -308,35 +363,62 @@ def write_report(
             doc.p(f"The baseline point: one evaluation. Directory `{r.path}`.")
             continue
         vary = list(r.searched_choices)
-        doc.p(f"Role **{r.role}**, strategy {r.strategy}, seed {r.seed}, {r.n} of {r.budget} evaluations "
-              f"({r.n_failed} failed, {int(r.feasible.sum())} feasible), final hypervolume {r.hypervolume():.4f}. "
-              f"Directory `{r.path}`.")
+        doc.p(
+            f"Role **{r.role}**, strategy {r.strategy}, seed {r.seed}, {r.n} of {r.budget} evaluations "
+            f"({r.n_failed} failed, {int(r.feasible.sum())} feasible), final hypervolume {r.hypervolume():.4f}. "
+            f"Directory `{r.path}`."
+        )
         if r.fixed:
             doc.p("Frozen by the problem: `" + " ".join(f"{k}={fmt_value(v)}" for k, v in r.fixed.items()) + "`")
         ptab = r.pareto_table(choices=True)
         tables[f"pareto_{name}"] = _csv(ptab, out / f"pareto_{name}.csv")
-        doc.table(_pareto_display(r, vary), f"Pareto set of {r.label} ({len(ptab)} points; all columns in "
-                                            f"pareto_{name}.csv)")
+        doc.table(
+            _pareto_display(r, vary), f"Pareto set of {r.label} ({len(ptab)} points; all columns in pareto_{name}.csv)"
+        )
         if per_run_figures and r.n:
-            figures.append(plot_hypervolume_curves({r.label: [r.hypervolume_curve()]},
-                                                   out / f"run_{name}_hypervolume.png", band="none",
-                                                   ylabel="normalised hypervolume", title=f"{r.label}"))
+            figures.append(
+                plot_hypervolume_curves(
+                    {r.label: [r.hypervolume_curve()]},
+                    out / f"run_{name}_hypervolume.png",
+                    band="none",
+                    ylabel="normalised hypervolume",
+                    title=f"{r.label}",
+                )
+            )
             doc.img(f"run_{name}_hypervolume.png", f"Hypervolume of {r.label} against evaluations")
             hw = [c for c in r.hardware_choices if c in vary]
             front = r.pareto()
             if hw and len(front):
                 x = "latency_s" if "latency_s" in front else r.objectives.names[-1]
                 color = "accuracy" if "accuracy" in front else None
-                figures.append(plot_hardware_knobs(front, hw, out / f"run_{name}_hardware.png", x=x, color=color,
-                                                   title=f"{r.label}: hardware of the Pareto set"))
+                figures.append(
+                    plot_hardware_knobs(
+                        front,
+                        hw,
+                        out / f"run_{name}_hardware.png",
+                        x=x,
+                        color=color,
+                        title=f"{r.label}: hardware of the Pareto set",
+                    )
+                )
                 doc.img(f"run_{name}_hardware.png", f"Hardware knobs of the Pareto set of {r.label}")
 
     md = out / "report.md"
     md.write_text(doc.markdown())
     page = out / "index.html"
     page.write_text(doc.html())
-    return Report(out=out, html=page, markdown=md, figures=figures, tables=tables, runs=runs, summary=summary,
-                  speedup=speedup, speedup_seeds=speedup_seeds, baseline=baseline)
+    return Report(
+        out=out,
+        html=page,
+        markdown=md,
+        figures=figures,
+        tables=tables,
+        runs=runs,
+        summary=summary,
+        speedup=speedup,
+        speedup_seeds=speedup_seeds,
+        baseline=baseline,
+    )
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:

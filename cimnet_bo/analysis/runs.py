@@ -39,8 +39,9 @@ import pandas as pd
 
 from cimnet_bo.core import CimnetError, plain
 from cimnet_bo.moo import Constraint, HypervolumeScale, Objectives, best_values, feasible_mask, pareto_front
-from cimnet_bo.store import RUN_CONFIG_FILE, RUN_STORE_FILE, is_run_dir
 from cimnet_bo.space import hardware_side, subnet_side
+from cimnet_bo.store import RUN_CONFIG_FILE, RUN_STORE_FILE, is_run_dir
+
 #: Store metadata key holding a run's role (``"baseline"`` for the experiment's baseline).
 ROLE_KEY = "role"
 #: Roles in the order reports list them; other roles follow in order of appearance.
@@ -208,7 +209,9 @@ class RunData:
         ``"hardware"`` or ``"all"``); the choices the problem froze are left out."""
         names = {"subnet": self.subnet_choices, "hardware": self.hardware_choices}.get(side, self.choices)
         active = self.active_choices(row)
-        return " ".join(f"{n}={stored_value(row[n])}" for n in names if n in row and n not in self.fixed and n in active)
+        return " ".join(
+            f"{n}={stored_value(row[n])}" for n in names if n in row and n not in self.fixed and n in active
+        )
 
     def active_choices(self, row: Mapping[str, Any] | pd.Series) -> set[str]:
         """The choices active in a configuration (a layer's choices are inactive when a depth
@@ -223,8 +226,10 @@ class RunData:
         return {n for n, a in zip(self.space.names, mask) if a}
 
     def __repr__(self) -> str:
-        return (f"RunData({self.label!r}: {self.problem_name}, role {self.role}, {self.strategy}, seed {self.seed}, "
-                f"{self.n}/{self.budget} evaluations)")
+        return (
+            f"RunData({self.label!r}: {self.problem_name}, role {self.role}, {self.strategy}, seed {self.seed}, "
+            f"{self.n}/{self.budget} evaluations)"
+        )
 
 
 def stored_value(v: Any) -> Any:
@@ -303,14 +308,23 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
     sub = subnet_side(space)
     hw = hardware_side(space)
     return RunData(
-        fixed=_frozen_choices(meta.get("space_def")), space=space,
-        path=p, label=label or p.name, frame=frame, config=config, meta=meta,
-        space_name=str(desc.get("space", meta.get("space", "?"))), mode=mode, role=role,
-        objectives=objectives, constraints=constraints,
+        fixed=_frozen_choices(meta.get("space_def")),
+        space=space,
+        path=p,
+        label=label or p.name,
+        frame=frame,
+        config=config,
+        meta=meta,
+        space_name=str(desc.get("space", meta.get("space", "?"))),
+        mode=mode,
+        role=role,
+        objectives=objectives,
+        constraints=constraints,
         ref_point={k: float(v) for k, v in (desc.get("ref_point") or {}).items()},
         ideal_point=None if desc.get("ideal_point") is None else {k: float(v) for k, v in desc["ideal_point"].items()},
         log=tuple(desc.get("log") or ()),
-        subnet_choices=tuple(sub.names), hardware_choices=tuple(hw.names) if hw is not None else (),
+        subnet_choices=tuple(sub.names),
+        hardware_choices=tuple(hw.names) if hw is not None else (),
     )
 
 

@@ -117,9 +117,7 @@ def iso_accuracy_speedup(
         elif not ok.any():
             row["reason"] = f"no point meets the constraints {dict(constraints or {})}"
         elif not reach.any():
-            row["reason"] = (
-                f"no point reaches {accuracy} >= {t:.6g} (best {accuracy} {acc[ok].max():.6g})"
-            )
+            row["reason"] = f"no point reaches {accuracy} >= {t:.6g} (best {accuracy} {acc[ok].max():.6g})"
         else:
             idx = np.flatnonzero(reach)
             order = np.lexsort((-acc[idx], lat[idx]))  # latency, then higher accuracy
@@ -167,14 +165,18 @@ def speedup_table(
     for label, value in runs.items():
         frames = [value] if isinstance(value, pd.DataFrame) else list(value)
         if not frames or not all(isinstance(f, pd.DataFrame) for f in frames):
-            raise ValueError(
-                f"run {label!r}: expected a DataFrame or a non-empty list of DataFrames"
-            )
+            raise ValueError(f"run {label!r}: expected a DataFrame or a non-empty list of DataFrames")
         n_seeds[label] = len(frames)
         for seed, frame in enumerate(frames):
             t = iso_accuracy_speedup(
-                frame, baseline_latency, baseline_accuracy, targets, accuracy, latency,
-                constraints, atol,
+                frame,
+                baseline_latency,
+                baseline_accuracy,
+                targets,
+                accuracy,
+                latency,
+                constraints,
+                atol,
             )
             t.insert(0, "seed", seed)
             t.insert(0, "run", str(label))

@@ -18,20 +18,28 @@ from cimnet_bo.cli import analysis, label, predictors, search, simulate, spaces,
 #: command's description and options to its parser; the parser's ``func`` default runs it).
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "spaces": ("list the registered spaces", spaces.add_spaces),
-    "simulate": ("latency, energy, area and power of one subnet on one CiM chip (roofline model v2)",
-                 simulate.add_simulate),
+    "simulate": (
+        "latency, energy, area and power of one subnet on one CiM chip (roofline model v2)",
+        simulate.add_simulate,
+    ),
     "train-supernet": ("train a Fashion-MNIST weight-sharing supernet (resumable)", supernet.add_train_supernet),
     "label": ("label sampled (subnet, hardware) pairs (resumable)", label.add_label),
     "train-predictors": ("train and check accuracy/latency predictors", predictors.add_train_predictors),
     "search": ("run or resume a joint search", search.add_search),
     "propose": ("propose candidates to evaluate elsewhere (ask/tell)", search.add_propose),
     "tell": ("store the results of proposed candidates (ask/tell)", search.add_tell),
-    "baseline": ("evaluate the baseline point (largest subnet on the baseline chip) into a run directory "
-                 "marked as baseline, for the speedup tables of reports", analysis.add_baseline),
+    "baseline": (
+        "evaluate the baseline point (largest subnet on the baseline chip) into a run directory "
+        "marked as baseline, for the speedup tables of reports",
+        analysis.add_baseline,
+    ),
     "report": ("HTML + Markdown report of search runs (Pareto sets, hypervolume, speedups)", analysis.add_report),
-    "experiment": ("baseline vs model-only, hardware-only and joint search under one area budget (resumable)",
-                   analysis.add_experiment),
+    "experiment": (
+        "baseline vs model-only, hardware-only and joint search under one area budget (resumable)",
+        analysis.add_experiment,
+    ),
 }
+
 
 class _Commands(argparse._SubParsersAction):
     """The sub-command action: adds the chosen command's options just before they are parsed."""
@@ -41,8 +49,13 @@ class _Commands(argparse._SubParsersAction):
         #: command name -> function adding its options, until they are added
         self.add_options: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Sequence[Any], option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Sequence[Any],
+        option_string: str | None = None,
+    ) -> None:
         add = self.add_options.pop(values[0], None)
         if add is not None:
             add(self._name_parser_map[values[0]])

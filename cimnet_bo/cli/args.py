@@ -32,8 +32,9 @@ def integer(low: int) -> Callable[[str], int]:
     return parse
 
 
-def number(low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False
-           ) -> Callable[[str], float]:
+def number(
+    low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False
+) -> Callable[[str], float]:
     """A finite number in ``[low, high]`` (ends excluded where ``low_open`` / ``high_open``)."""
     span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open or math.isinf(high) else ']'}"
 
@@ -84,14 +85,16 @@ def names_of(kind: str, allowed: Iterable[str]) -> Callable[[str], list[str]]:
     return parse
 
 
-def add_space_option(p: argparse.ArgumentParser | argparse._ArgumentGroup, required: bool = True,
-                     help: str = "registered joint space") -> None:
+def add_space_option(
+    p: argparse.ArgumentParser | argparse._ArgumentGroup, required: bool = True, help: str = "registered joint space"
+) -> None:
     """``--space``, one of :func:`cimnet_bo.space.list_spaces`."""
     from cimnet_bo.space import list_spaces
 
     spaces = list_spaces()
-    p.add_argument("--space", required=required, default=None, choices=spaces, metavar="SPACE",
-                   help=f"{help}: {', '.join(spaces)}")
+    p.add_argument(
+        "--space", required=required, default=None, choices=spaces, metavar="SPACE", help=f"{help}: {', '.join(spaces)}"
+    )
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -111,12 +114,28 @@ def add_strategy_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, d
     from cimnet_bo.search import STRATEGIES, SURROGATES
 
     strategies, surrogates = STRATEGIES.names(), list(SURROGATES)
-    p.add_argument("--strategy", default=default, choices=strategies, metavar="STRATEGY",
-                   help=f"{', '.join(strategies)} (default {default or 'qnehvi'})")
-    p.add_argument("--surrogate", default=None, choices=surrogates, metavar="SURROGATE",
-                   help=f"qnehvi surrogate: {', '.join(surrogates)} (default {surrogates[0]})")
-    p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="strategy option (repeatable), e.g. -o pool_size=5000 -o known_cheap=false")
+    p.add_argument(
+        "--strategy",
+        default=default,
+        choices=strategies,
+        metavar="STRATEGY",
+        help=f"{', '.join(strategies)} (default {default or 'qnehvi'})",
+    )
+    p.add_argument(
+        "--surrogate",
+        default=None,
+        choices=surrogates,
+        metavar="SURROGATE",
+        help=f"qnehvi surrogate: {', '.join(surrogates)} (default {surrogates[0]})",
+    )
+    p.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="strategy option (repeatable), e.g. -o pool_size=5000 -o known_cheap=false",
+    )
 
 
 def strategy_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -130,24 +149,47 @@ def strategy_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def add_executor_options(p: argparse.ArgumentParser) -> None:
     """``--executor``, ``--workers`` and the ``--ray-*`` options (``label`` and ``search``)."""
     g = p.add_argument_group("where evaluations run")
-    g.add_argument("--executor", choices=["inprocess", "pool", "ray"], default=None,
-                   help="inprocess (default), pool (local worker processes) or ray (a Ray cluster, or a "
-                        "local Ray instance; needs: pip install 'cimnet-bo[ray]'). Default: pool when "
-                        "--workers > 1, else inprocess")
-    g.add_argument("--workers", type=COUNT, default=None,
-                   help="worker processes (pool, default 2) or Ray actors (ray, default: as many as the "
-                        "cluster's CPUs / GPUs hold)")
-    g.add_argument("--ray-address", default=None, metavar="ADDR",
-                   help="auto (a cluster started with `ray start` on this machine), ray://HOST:10001 (Ray "
-                        "Client), HOST:6379 or local (a new local Ray instance); default: $RAY_ADDRESS, else a "
-                        "cluster started on this machine, else a new local Ray instance")
-    g.add_argument("--ray-num-cpus", type=number(0.0, low_open=True), default=None, metavar="X",
-                   help="CPUs per Ray worker (default 1)")
-    g.add_argument("--ray-num-gpus", type=number(0.0), default=None, metavar="X",
-                   help="GPUs per Ray worker (default 0)")
-    g.add_argument("--ray-max-retries", type=NATURAL, default=None, metavar="K",
-                   help="times a batch is sent again after its Ray worker died, before its candidates are "
-                        "recorded as failed (default 2)")
+    g.add_argument(
+        "--executor",
+        choices=["inprocess", "pool", "ray"],
+        default=None,
+        help="inprocess (default), pool (local worker processes) or ray (a Ray cluster, or a "
+        "local Ray instance; needs: pip install 'cimnet-bo[ray]'). Default: pool when "
+        "--workers > 1, else inprocess",
+    )
+    g.add_argument(
+        "--workers",
+        type=COUNT,
+        default=None,
+        help="worker processes (pool, default 2) or Ray actors (ray, default: as many as the "
+        "cluster's CPUs / GPUs hold)",
+    )
+    g.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="auto (a cluster started with `ray start` on this machine), ray://HOST:10001 (Ray "
+        "Client), HOST:6379 or local (a new local Ray instance); default: $RAY_ADDRESS, else a "
+        "cluster started on this machine, else a new local Ray instance",
+    )
+    g.add_argument(
+        "--ray-num-cpus",
+        type=number(0.0, low_open=True),
+        default=None,
+        metavar="X",
+        help="CPUs per Ray worker (default 1)",
+    )
+    g.add_argument(
+        "--ray-num-gpus", type=number(0.0), default=None, metavar="X", help="GPUs per Ray worker (default 0)"
+    )
+    g.add_argument(
+        "--ray-max-retries",
+        type=NATURAL,
+        default=None,
+        metavar="K",
+        help="times a batch is sent again after its Ray worker died, before its candidates are "
+        "recorded as failed (default 2)",
+    )
 
 
 def executor_from_args(args: argparse.Namespace):
@@ -161,8 +203,12 @@ def executor_from_args(args: argparse.Namespace):
     workers = args.workers
     if kind is None:
         kind = "pool" if workers is not None and workers > 1 else "inprocess"
-    flags = {"address": "--ray-address", "num_cpus": "--ray-num-cpus", "num_gpus": "--ray-num-gpus",
-             "max_retries": "--ray-max-retries"}
+    flags = {
+        "address": "--ray-address",
+        "num_cpus": "--ray-num-cpus",
+        "num_gpus": "--ray-num-gpus",
+        "max_retries": "--ray-max-retries",
+    }
     ray_opts = {k: getattr(args, flag[2:].replace("-", "_")) for k, flag in flags.items()}
     ray_opts = {k: v for k, v in ray_opts.items() if v is not None}
     if kind != "ray" and ray_opts:

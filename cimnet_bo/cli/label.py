@@ -33,22 +33,32 @@ def add_label(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", type=COUNT, required=True, help="number of (subnet, hardware) pairs")
     p.add_argument("--seed", type=NATURAL, default=0, help="sampling seed (default 0)")
     p.add_argument("--out", required=True, help="dataset to write (.parquet or .csv)")
-    p.add_argument("--subnets", type=COUNT, default=None,
-                   help="distinct subnets among the pairs (default: n/2 rounded up)")
-    p.add_argument("--store", default=None,
-                   help="run store (SQLite) to write and resume (default runs/labels/<out stem>.sqlite)")
-    p.add_argument("--accuracy", default="supernet",
-                   help="'supernet' (default: the trained supernet), 'none', or MODULE:FUNCTION, a "
-                        "function config -> accuracy")
+    p.add_argument(
+        "--subnets", type=COUNT, default=None, help="distinct subnets among the pairs (default: n/2 rounded up)"
+    )
+    p.add_argument(
+        "--store", default=None, help="run store (SQLite) to write and resume (default runs/labels/<out stem>.sqlite)"
+    )
+    p.add_argument(
+        "--accuracy",
+        default="supernet",
+        help="'supernet' (default: the trained supernet), 'none', or MODULE:FUNCTION, a function config -> accuracy",
+    )
     p.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
-    p.add_argument("--accuracy-from", action="append", default=None, metavar="TABLE",
-                   help="an earlier labeled table (.parquet or .csv; its hardware half may be of an older "
-                        "version): reuse its accuracy for the subnets it holds, if the same evaluator (for "
-                        "the supernet: the same checkpoint checksum, split and subset) measured it; other "
-                        "subnets are evaluated. Repeatable (the first table holding a subnet wins)")
+    p.add_argument(
+        "--accuracy-from",
+        action="append",
+        default=None,
+        metavar="TABLE",
+        help="an earlier labeled table (.parquet or .csv; its hardware half may be of an older "
+        "version): reuse its accuracy for the subnets it holds, if the same evaluator (for "
+        "the supernet: the same checkpoint checksum, split and subset) measured it; other "
+        "subnets are evaluated. Repeatable (the first table holding a subnet wins)",
+    )
     p.add_argument("--split", default="val", help="split for supernet accuracy (default val)")
-    p.add_argument("--device", default=None,
-                   help="torch device for supernet accuracy (default cpu; cuda with --ray-num-gpus > 0)")
+    p.add_argument(
+        "--device", default=None, help="torch device for supernet accuracy (default cpu; cuda with --ray-num-gpus > 0)"
+    )
     p.add_argument("--tech", default=None, help="YAML of technology constants for the roofline")
     p.add_argument("--no-roofline", action="store_true", help="do not compute latency/energy/area")
     p.add_argument("--batch-size", type=COUNT, default=16, help="pairs per batch (default 16)")
@@ -78,8 +88,9 @@ def build_evaluators(args: argparse.Namespace, space):
             fn = load_function(acc)
         except ValueError as e:
             raise ValueError(f"--accuracy must be 'supernet', 'none' or MODULE:FUNCTION: {e}") from None
-        evals.append(CallableEvaluator(fn, [("accuracy", "max")], space=space, name=f"callable:{acc}",
-                                       subnet_only=True))
+        evals.append(
+            CallableEvaluator(fn, [("accuracy", "max")], space=space, name=f"callable:{acc}", subnet_only=True)
+        )
     if not args.no_roofline:
         tech = None
         if args.tech:
@@ -101,9 +112,19 @@ def run(args: argparse.Namespace) -> int:
     store = Path(args.store) if args.store else default_store(args.out)
     evaluators = build_evaluators(args, space)
     with executor_from_args(args) as executor:
-        summary = label(space, args.n, evaluators, store, args.out, seed=args.seed,
-                        subnets=args.subnets, batch_size=args.batch_size, executor=executor,
-                        progress=not args.no_progress, retry_failed=args.retry_failed,
-                        reuse_from=args.accuracy_from or ())
+        summary = label(
+            space,
+            args.n,
+            evaluators,
+            store,
+            args.out,
+            seed=args.seed,
+            subnets=args.subnets,
+            batch_size=args.batch_size,
+            executor=executor,
+            progress=not args.no_progress,
+            retry_failed=args.retry_failed,
+            reuse_from=args.accuracy_from or (),
+        )
     print(json.dumps(summary, indent=2))
     return 0 if summary["ok"] else 1

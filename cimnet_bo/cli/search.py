@@ -46,21 +46,28 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--objectives", default=None, help="comma-separated, default accuracy,latency_s")
     g.add_argument("--energy", action="store_true", default=None, help="add energy_j as an objective")
     g.add_argument("--area-budget", default=None, help="mm^2, 'baseline' (default) or 'none'")
-    g.add_argument("--power-budget", default=None,
-                   help="peak power in W, 'baseline' (default: the baseline chip's) or 'none'")
-    g.add_argument("--accuracy", default=None,
-                   help="'supernet' (default), 'external' (ask/tell) or MODULE:FUNCTION (subnet config -> accuracy)")
+    g.add_argument(
+        "--power-budget", default=None, help="peak power in W, 'baseline' (default: the baseline chip's) or 'none'"
+    )
+    g.add_argument(
+        "--accuracy",
+        default=None,
+        help="'supernet' (default), 'external' (ask/tell) or MODULE:FUNCTION (subnet config -> accuracy)",
+    )
     g.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
     g.add_argument("--table", default=None, help="labeled dataset: search its rows by table look-up")
     s = p.add_argument_group("strategy")
     add_strategy_options(s, default=None)
-    s.add_argument("--budget", type=COUNT, default=None,
-                   help="evaluations in total, initial design included")
+    s.add_argument("--budget", type=COUNT, default=None, help="evaluations in total, initial design included")
     s.add_argument("--batch-size", type=COUNT, default=None, help="candidates per round (default 8)")
     s.add_argument("--n-init", type=COUNT, default=None, help="initial design (default 2 x batch size)")
-    s.add_argument("--initial", default=None, metavar="FILE",
-                   help="configurations that open the initial design (CSV or parquet, a column per choice; "
-                        "other columns are ignored), e.g. a known baseline design")
+    s.add_argument(
+        "--initial",
+        default=None,
+        metavar="FILE",
+        help="configurations that open the initial design (CSV or parquet, a column per choice; "
+        "other columns are ignored), e.g. a known baseline design",
+    )
     s.add_argument("--seed", type=NATURAL, default=None, help="default 0")
 
 
@@ -129,8 +136,9 @@ def _problem_spec(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, An
             try:
                 spec[key] = None if v == "none" else "baseline" if v == "baseline" else float(v)
             except ValueError:
-                raise ValueError(f"--{key.replace('_', '-')} must be a number, 'baseline' or 'none', "
-                                 f"got {text!r}") from None
+                raise ValueError(
+                    f"--{key.replace('_', '-')} must be a number, 'baseline' or 'none', got {text!r}"
+                ) from None
             given = True
     for key in ("accuracy", "checkpoint", "table"):
         if getattr(args, key) is not None:
@@ -155,12 +163,17 @@ def _open_run(args: argparse.Namespace, need_budget: bool):
     if strategy is not None:  # unknown strategies and options fail before the problem is built
         make_strategy(strategy, **options)
     problem = problem_from_spec(spec) if spec is not None else None
-    return Run.open(args.run, problem, strategy, budget,
-                    args.batch_size if args.batch_size is not None else cfg.get("batch_size"),
-                    args.seed if args.seed is not None else cfg.get("seed"),
-                    args.n_init if args.n_init is not None else cfg.get("n_init"),
-                    options or None,
-                    _read_configs(args.initial, _space_of(args.run, problem)) if args.initial else cfg.get("initial"))
+    return Run.open(
+        args.run,
+        problem,
+        strategy,
+        budget,
+        args.batch_size if args.batch_size is not None else cfg.get("batch_size"),
+        args.seed if args.seed is not None else cfg.get("seed"),
+        args.n_init if args.n_init is not None else cfg.get("n_init"),
+        options or None,
+        _read_configs(args.initial, _space_of(args.run, problem)) if args.initial else cfg.get("initial"),
+    )
 
 
 def _space_of(run_dir: str, problem):
@@ -202,9 +215,16 @@ def _read_configs(path: str, space) -> list[dict[str, Any]]:
 
 
 def _summary(run) -> dict[str, Any]:
-    return {"run": str(run.path), "strategy": run.config["strategy"], "evaluations": run.n_done,
-            "budget": run.budget, "pending": len(run.pending()), "hypervolume": round(run.hypervolume(), 6),
-            "best": run.best(), "pareto_points": int(len(run.pareto()))}
+    return {
+        "run": str(run.path),
+        "strategy": run.config["strategy"],
+        "evaluations": run.n_done,
+        "budget": run.budget,
+        "pending": len(run.pending()),
+        "hypervolume": round(run.hypervolume(), 6),
+        "best": run.best(),
+        "pareto_points": int(len(run.pareto())),
+    }
 
 
 # ---------------------------------------------------------------------------- commands
@@ -215,9 +235,20 @@ def _search(args: argparse.Namespace) -> int:
         cfg = run.config
         problem = run.problem
         strategy = run.strategy
-    with executor_from_args(args) as executor, \
-            run_search(problem, strategy, cfg["budget"], cfg["batch_size"], cfg["seed"], args.run, cfg["n_init"],
-                       executor=executor, progress=not args.quiet) as run:
+    with (
+        executor_from_args(args) as executor,
+        run_search(
+            problem,
+            strategy,
+            cfg["budget"],
+            cfg["batch_size"],
+            cfg["seed"],
+            args.run,
+            cfg["n_init"],
+            executor=executor,
+            progress=not args.quiet,
+        ) as run,
+    ):
         print(json.dumps(_summary(run), indent=2))
     return 0
 
@@ -233,9 +264,18 @@ def _propose(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         cols = ["idx"] + list(run.problem.space.names)
         pd.DataFrame(rows, columns=cols).to_csv(out, index=False)
-        print(json.dumps({"proposed": len(rows), "out": str(out), "pending": len(run.pending()),
-                          "outputs_to_tell": [n for n in run.problem.outputs if n not in run.problem.cheap_outputs],
-                          "computed_here_if_missing": list(run.problem.cheap_outputs)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "proposed": len(rows),
+                    "out": str(out),
+                    "pending": len(run.pending()),
+                    "outputs_to_tell": [n for n in run.problem.outputs if n not in run.problem.cheap_outputs],
+                    "computed_here_if_missing": list(run.problem.cheap_outputs),
+                },
+                indent=2,
+            )
+        )
     return 0
 
 

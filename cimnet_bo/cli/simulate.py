@@ -26,9 +26,7 @@ def add_simulate(p: argparse.ArgumentParser) -> None:
     p.description = __doc__
     add_space_option(p)
     p.add_argument("--subnet", default="max", help="max | min | baseline | JSON object or file")
-    p.add_argument(
-        "--hardware", default="baseline", help="baseline | JSON object or file (over the baseline)"
-    )
+    p.add_argument("--hardware", default="baseline", help="baseline | JSON object or file (over the baseline)")
     p.add_argument("--tech", default=None, help="YAML file of technology constant overrides")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--plot", default=None, metavar="FILE", help="save a roofline plot (PNG)")
@@ -59,11 +57,7 @@ def resolve(space_name: str, subnet: str, hardware: str):
     if subnet in ("max", "min"):
         sub = space.subnet.extreme(subnet)
     elif subnet == "baseline":
-        sub = (
-            space.subnet.baseline
-            if space.subnet.baseline is not None
-            else space.subnet.extreme("max")
-        )
+        sub = space.subnet.baseline if space.subnet.baseline is not None else space.subnet.extreme("max")
     else:
         sub = space.subnet.validate(_json_arg(subnet, "subnet"))
     base = dict(space.hardware.baseline or {})
@@ -120,17 +114,13 @@ def run(args: argparse.Namespace) -> int:
         print(_format(res))
     print()
     mode = (
-        f"resident (replication {res.replication}, "
-        f"programming {res.program_time_s * 1e6:.4g} us once)"
+        f"resident (replication {res.replication}, programming {res.program_time_s * 1e6:.4g} us once)"
         if res.resident
         else f"streaming {res.stream_fraction:.0%} of the weights (written every inference)"
     )
     df = res.layers
     share = df.groupby("bound")["t_layer"].sum() / res.latency_s
-    print(
-        f"space      {space.name}  ({len(df)} layers, {res.arrays_needed} arrays needed, "
-        f"{config.n_macros} on chip)"
-    )
+    print(f"space      {space.name}  ({len(df)} layers, {res.arrays_needed} arrays needed, {config.n_macros} on chip)")
     print(
         f"latency    {res.latency_s * 1e6:.6g} us   ({res.tops:.4g} TOPS effective, "
         f"peak {res.peak_ops_per_s / 1e12:.4g} TOPS)"
@@ -141,11 +131,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"mode       {mode}")
     if not res.feasible:
         print(f"feasible   no: an RRAM chip cannot stream weights ({res.stream_fraction:.0%} do not fit)")
-    print(
-        "time by bound  "
-        + ", ".join(f"{k} {v:.1%}" for k, v in share.sort_values(ascending=False).items())
-    )
+    print("time by bound  " + ", ".join(f"{k} {v:.1%}" for k, v in share.sort_values(ascending=False).items()))
     if args.plot:
         print(f"roofline   {args.plot}")
     return 0
-

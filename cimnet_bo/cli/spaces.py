@@ -18,8 +18,17 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for name in list_spaces():
         s = get_space(name)
-        rows.append((name, s.subnet.family, s.hardware.name, str(s.subnet.dim), str(s.hardware.dim),
-                     f"{s.subnet.size:.3e}", f"{s.size:.3e}"))
+        rows.append(
+            (
+                name,
+                s.subnet.family,
+                s.hardware.name,
+                str(s.subnet.dim),
+                str(s.hardware.dim),
+                f"{s.subnet.size:.3e}",
+                f"{s.size:.3e}",
+            )
+        )
     head = ("space", "family", "hardware", "subnet choices", "hw choices", "subnets", "joint size")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     for r in [head] + rows:

@@ -19,18 +19,23 @@ def add_train_supernet(p: argparse.ArgumentParser) -> None:
     """The options of the ``train-supernet`` sub-command: one option per :class:`TrainConfig` field."""
     p.description = __doc__
     families = list(FAMILY_SPACES)
-    p.add_argument("--family", default=families[0], choices=families,
-                   help=f"{', '.join(families)} (default {families[0]})")
+    p.add_argument(
+        "--family", default=families[0], choices=families, help=f"{', '.join(families)} (default {families[0]})"
+    )
     for f in dataclasses.fields(TrainConfig):
         if f.name == "family":
             continue
         kind = {"int": int, "float": float}.get(str(f.type), str)
         per_family = any(f.name in r for r in SHIPPED_RECIPES.values())
-        text = ", ".join(f"{fam} {r.get(f.name, f.default)}" for fam, r in SHIPPED_RECIPES.items()) \
-            if per_family else f.default
+        text = (
+            ", ".join(f"{fam} {r.get(f.name, f.default)}" for fam, r in SHIPPED_RECIPES.items())
+            if per_family
+            else f.default
+        )
         choices = list(AUGMENT_NAMES) if f.name == "augment" else None
-        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None, choices=choices,
-                       help=f"default: {text}")
+        p.add_argument(
+            "--" + f.name.replace("_", "-"), type=kind, default=None, choices=choices, help=f"default: {text}"
+        )
     p.add_argument("--run-dir", default=None, help="resume folder (default runs/supernet_<family>)")
     p.add_argument("--out", default=None, help="final weights (default data/supernets/<space>.pt)")
     p.set_defaults(func=run)

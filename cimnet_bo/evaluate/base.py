@@ -24,6 +24,7 @@ from cimnet_bo.core import plain
 from cimnet_bo.moo import Objective
 from cimnet_bo.space import AnySpace
 
+
 @dataclass
 class Evaluations:
     """Results of one batch.
@@ -78,8 +79,9 @@ class Evaluations:
     def take(self, idx: Sequence[int]) -> "Evaluations":
         """The candidates at ``idx``, in that order."""
         idx = np.asarray(idx, dtype=np.int64)
-        return Evaluations(self.names, self.values[idx], [self.errors[i] for i in idx],
-                           {k: v[idx] for k, v in self.extras.items()})
+        return Evaluations(
+            self.names, self.values[idx], [self.errors[i] for i in idx], {k: v[idx] for k, v in self.extras.items()}
+        )
 
 
 def failure_text(exc: BaseException) -> str:
@@ -208,8 +210,9 @@ class Evaluator:
             if vals.ndim == 1 and len(self.names) == 1:
                 vals = vals[:, None]
             if vals.shape != (n, len(self.names)):
-                raise ValueError(f"{type(self).__name__} returned values of shape {vals.shape}, "
-                                 f"expected ({n}, {len(self.names)})")
+                raise ValueError(
+                    f"{type(self).__name__} returned values of shape {vals.shape}, expected ({n}, {len(self.names)})"
+                )
         out.values[rows] = vals
 
     def _check_finite(self, out: Evaluations) -> None:
@@ -219,7 +222,8 @@ class Evaluator:
             bad = [n for j, n in enumerate(self.names) if not math.isfinite(out.values[i, j])]
             if bad:
                 out.errors[i] = f"non-finite value for objective(s) {bad}: " + ", ".join(
-                    f"{n}={out.values[i, self.names.index(n)]}" for n in bad)
+                    f"{n}={out.values[i, self.names.index(n)]}" for n in bad
+                )
         for k, v in list(out.extras.items()):
             try:
                 is_bool = all(isinstance(x, (bool, np.bool_)) for x in v)

@@ -125,8 +125,15 @@ class AccuracyEvaluator(Evaluator):
 
     subnet_only = True
 
-    def __init__(self, space: SpaceLike, checkpoint: str | Path | None = None, split: str = "val",
-                 indices: Sequence[int] | None = None, device: str = "cpu", batch_size: int = 1000) -> None:
+    def __init__(
+        self,
+        space: SpaceLike,
+        checkpoint: str | Path | None = None,
+        split: str = "val",
+        indices: Sequence[int] | None = None,
+        device: str = "cpu",
+        batch_size: int = 1000,
+    ) -> None:
         self.space = as_space(space)
         self.checkpoint = checkpoint
         self.split = split
@@ -152,8 +159,10 @@ class AccuracyEvaluator(Evaluator):
         if self._digest is None:
             path = self.checkpoint_path()
             if not path.exists():
-                raise FileNotFoundError(f"supernet checkpoint {path} not found; train one with "
-                                        "`cimnet-bo train-supernet` or pass checkpoint=")
+                raise FileNotFoundError(
+                    f"supernet checkpoint {path} not found; train one with "
+                    "`cimnet-bo train-supernet` or pass checkpoint="
+                )
             h = hashlib.sha256()
             with open(path, "rb") as f:
                 for block in iter(lambda: f.read(1 << 20), b""):
@@ -169,9 +178,14 @@ class AccuracyEvaluator(Evaluator):
         if self._inner is None:
             from cimnet_bo.supernet.evaluator import SupernetEvaluator
 
-            self._inner = SupernetEvaluator(subnet_side(self.space),
-                                            checkpoint=self.checkpoint_path(), split=self.split,
-                                            device=self.device, batch_size=self.batch_size, indices=self.indices)
+            self._inner = SupernetEvaluator(
+                subnet_side(self.space),
+                checkpoint=self.checkpoint_path(),
+                split=self.split,
+                device=self.device,
+                batch_size=self.batch_size,
+                indices=self.indices,
+            )
         return self._inner
 
     def _evaluate(self, configs: list[dict[str, Any]]) -> np.ndarray:
@@ -206,14 +220,17 @@ class TableEvaluator(Evaluator):
     an error at construction.
     """
 
-    def __init__(self, space: SpaceLike, table: Any, objectives: Sequence[Any] | None = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, space: SpaceLike, table: Any, objectives: Sequence[Any] | None = None, name: str | None = None
+    ) -> None:
         from cimnet_bo.store.dataset import Dataset, check_frame, read_dataset
 
         self.space = as_space(space)
-        obj_names = None if objectives is None else [o if isinstance(o, str) else
-                                                    (o["name"] if isinstance(o, Mapping) else o.name)
-                                                    for o in objectives]
+        obj_names = (
+            None
+            if objectives is None
+            else [o if isinstance(o, str) else (o["name"] if isinstance(o, Mapping) else o.name) for o in objectives]
+        )
         if isinstance(table, (str, Path)):
             self._name = name or f"table:{Path(table).name}"
             ds = read_dataset(table, self.space, obj_names)
@@ -307,8 +324,15 @@ class CallableEvaluator(Evaluator):
     To run in a process pool the function must be importable (defined at module level).
     """
 
-    def __init__(self, fn: Callable, objectives: Sequence[Any], space: SpaceLike | None = None, batched: bool = False,
-                 name: str | None = None, subnet_only: bool = False) -> None:
+    def __init__(
+        self,
+        fn: Callable,
+        objectives: Sequence[Any],
+        space: SpaceLike | None = None,
+        batched: bool = False,
+        name: str | None = None,
+        subnet_only: bool = False,
+    ) -> None:
         if not callable(fn):
             raise ValueError(f"fn must be callable, got {type(fn).__name__}")
         self.fn = fn
@@ -331,7 +355,8 @@ class CallableEvaluator(Evaluator):
             keys = list(dict.fromkeys(k for r in rows for k in r))
             return {k: [r.get(k, np.nan) for r in rows] for k in keys}
         return np.array([np.atleast_1d(np.asarray(r, dtype=np.float64)) for r in rows]).reshape(
-            len(configs), len(self.names))
+            len(configs), len(self.names)
+        )
 
 
 # -------------------------------------------------------------------- composite

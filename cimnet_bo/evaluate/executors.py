@@ -119,8 +119,9 @@ class LocalPoolExecutor(Executor):
         if self._pool is None or self._pool_for != id(evaluator):
             self.close()
             blob = pickle.dumps(evaluator)
-            self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context(self.start_method),
-                                                initializer=_init_worker, initargs=(blob,))
+            self._pool = cf.ProcessPoolExecutor(
+                self.workers, mp_context=mp.get_context(self.start_method), initializer=_init_worker, initargs=(blob,)
+            )
             self._pool_for = id(evaluator)
         return self._pool
 
@@ -200,8 +201,9 @@ def get_executor(spec: Any = None, **options: Any) -> Executor:
     if isinstance(spec, str) and spec.isdigit():
         _no_options(spec, options)
         return LocalPoolExecutor(int(spec))
-    raise ValueError(f"unknown executor {spec!r}; use 'inprocess', 'pool:K', a number of workers, "
-                     "'ray' or 'ray:ADDRESS'")
+    raise ValueError(
+        f"unknown executor {spec!r}; use 'inprocess', 'pool:K', a number of workers, 'ray' or 'ray:ADDRESS'"
+    )
 
 
 def _no_options(spec: Any, options: Mapping[str, Any]) -> None:

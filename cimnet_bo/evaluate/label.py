@@ -82,8 +82,10 @@ def sample_pairs(space: AnySpace, n: int, seed: int = 0, subnets: int | None = N
     hw_size = space.hardware.size
     counts = np.bincount(assign, minlength=n_sub)
     if counts.max() > hw_size:
-        raise ValueError(f"hardware space {space.hardware.name!r} has only {hw_size} configurations: "
-                         f"use more subnets (got {n_sub} for {n} pairs)")
+        raise ValueError(
+            f"hardware space {space.hardware.name!r} has only {hw_size} configurations: "
+            f"use more subnets (got {n_sub} for {n} pairs)"
+        )
     hw_idx = space.hardware.sample_indices(n, rng)
     seen: set[tuple] = set()
     for i in range(n):
@@ -113,8 +115,9 @@ def _distinct(space: AnySpace, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.array(list(rows.values()), dtype=np.int64).reshape(k, space.dim)
 
 
-def batches_by_subnet(space: AnySpace, plan: Sequence[Mapping[str, Any]], todo: Iterable[int],
-                      batch_size: int) -> list[list[int]]:
+def batches_by_subnet(
+    space: AnySpace, plan: Sequence[Mapping[str, Any]], todo: Iterable[int], batch_size: int
+) -> list[list[int]]:
     """Group candidate numbers so that pairs sharing a subnet fall in one batch; batches hold
     about ``batch_size`` pairs (a subnet with more pairs gets a batch of its own)."""
     sub_names = subnet_side(space).names
@@ -163,8 +166,9 @@ def _read_any_table(path: Path) -> tuple[Any, dict[str, Any]]:
     raise ReuseError(f"table {path} must end in .parquet or .csv")
 
 
-def subnet_values_from_table(path: str | Path, space: AnySpace, names: Sequence[str], identity: str
-                             ) -> dict[tuple, np.ndarray]:
+def subnet_values_from_table(
+    path: str | Path, space: AnySpace, names: Sequence[str], identity: str
+) -> dict[tuple, np.ndarray]:
     """The subnet-only values (e.g. accuracy) an earlier labeled table holds, per subnet.
 
     Parameters
@@ -202,8 +206,10 @@ def subnet_values_from_table(path: str | Path, space: AnySpace, names: Sequence[
     if sub_def:
         have = (sub_def.get("name"), str(sub_def.get("version")))
         if have != (sub.name, str(sub.version)):
-            raise ReuseError(f"{path} holds subnets of space {have[0]!r} version {have[1]!r}, not "
-                             f"{sub.name!r} version {sub.version!r}: its values cannot be reused")
+            raise ReuseError(
+                f"{path} holds subnets of space {have[0]!r} version {have[1]!r}, not "
+                f"{sub.name!r} version {sub.version!r}: its values cannot be reused"
+            )
     missing = [n for n in (*sub.names, *names) if n not in frame.columns]
     if missing:
         raise ReuseError(f"{path} has no column(s) {missing}: cannot reuse its {list(names)}")
@@ -212,19 +218,24 @@ def subnet_values_from_table(path: str | Path, space: AnySpace, names: Sequence[
     elif meta.get("evaluators") and len(meta["evaluators"]) == 1:
         evaluators = [meta["evaluators"][0]] * len(frame)
     else:
-        raise ReuseError(f"{path} does not record which evaluator measured its {list(names)} "
-                         "(no evaluator column), so they cannot be reused safely")
+        raise ReuseError(
+            f"{path} does not record which evaluator measured its {list(names)} "
+            "(no evaluator column), so they cannot be reused safely"
+        )
     ok = np.ones(len(frame), dtype=bool)
     if "error" in frame.columns:
         ok &= frame["error"].isna().to_numpy()
     vals = frame[list(names)].to_numpy(dtype=np.float64).reshape(len(frame), len(names))
     ok &= np.all(np.isfinite(vals), axis=1)
-    foreign = sorted({e or "(none)" for e, good in zip(evaluators, ok)
-                      if good and identity not in (e or "").split(" | ")})
+    foreign = sorted(
+        {e or "(none)" for e, good in zip(evaluators, ok) if good and identity not in (e or "").split(" | ")}
+    )
     if foreign:
-        raise ReuseError(f"{path}: its {list(names)} were measured by {foreign}, but this run's evaluator is "
-                         f"{identity!r} (another supernet checkpoint, split or subset): refusing to reuse "
-                         "them; relabel without reusing, or use the checkpoint that table was made with")
+        raise ReuseError(
+            f"{path}: its {list(names)} were measured by {foreign}, but this run's evaluator is "
+            f"{identity!r} (another supernet checkpoint, split or subset): refusing to reuse "
+            "them; relabel without reusing, or use the checkpoint that table was made with"
+        )
     out: dict[tuple, np.ndarray] = {}
     cols = [frame[n].tolist() for n in sub.names]
     for i, row in enumerate(zip(*cols)):
@@ -233,16 +244,28 @@ def subnet_values_from_table(path: str | Path, space: AnySpace, names: Sequence[
         cfg = sub.validate({n: (v.item() if hasattr(v, "item") else v) for n, v in zip(sub.names, row)})
         k = tuple(cfg[n] for n in sub.names)
         if k in out and not np.array_equal(out[k], vals[i]):
-            raise ReuseError(f"{path} holds different {list(names)} for one subnet ({dict(zip(sub.names, k))}): "
-                             f"{out[k].tolist()} and {vals[i].tolist()}")
+            raise ReuseError(
+                f"{path} holds different {list(names)} for one subnet ({dict(zip(sub.names, k))}): "
+                f"{out[k].tolist()} and {vals[i].tolist()}"
+            )
         out[k] = vals[i]
     return out
 
 
-def label(space: SpaceLike, n: int, evaluators: Sequence[Evaluator], store: str | Path, out: str | Path | None = None,
-          seed: int = 0, subnets: int | None = None, batch_size: int = 16, executor: Any = None,
-          progress: bool = True, retry_failed: bool = False,
-          reuse_from: Sequence[str | Path] = ()) -> dict[str, Any]:
+def label(
+    space: SpaceLike,
+    n: int,
+    evaluators: Sequence[Evaluator],
+    store: str | Path,
+    out: str | Path | None = None,
+    seed: int = 0,
+    subnets: int | None = None,
+    batch_size: int = 16,
+    executor: Any = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+    reuse_from: Sequence[str | Path] = (),
+) -> dict[str, Any]:
     """Label ``n`` sampled pairs into a run store and export them.
 
     Parameters
@@ -296,24 +319,27 @@ def label(space: SpaceLike, n: int, evaluators: Sequence[Evaluator], store: str 
     if is_joint(space):
         n_sub = default_subnets(n) if subnets is None else int(subnets)
     plan = sample_pairs(space, n, seed, n_sub)
-    cached = [SubnetCachedEvaluator(e, space) if e.subnet_only and is_joint(space) else e
-              for e in evaluators]
+    cached = [SubnetCachedEvaluator(e, space) if e.subnet_only and is_joint(space) else e for e in evaluators]
     evaluator = cached[0] if len(cached) == 1 else CompositeEvaluator(cached)
     identity = evaluator.identity
     reused = _reusable(cached, space, reuse_from)
     plan_meta = {"n": n, "seed": seed, "subnets": n_sub, "sampler": SAMPLER}
     with RunStore(store, space, [o.to_dict() for o in evaluator.objectives]) as st:
         if "plan" in st.meta and st.meta["plan"] != plan_meta:
-            raise StoreError(f"{st.path} was started with plan {st.meta['plan']}, not {plan_meta}: "
-                             "rerun with the same options or use another store")
+            raise StoreError(
+                f"{st.path} was started with plan {st.meta['plan']}, not {plan_meta}: "
+                "rerun with the same options or use another store"
+            )
         st.set_meta("plan", plan_meta)
         if retry_failed:
             st.delete_failed()
         rows = st.rows()
         others = sorted({r["evaluator"] for r in rows} - {identity})
         if others:
-            raise StoreError(f"{st.path} holds evaluations by {others}; this run's evaluator is "
-                             f"{identity!r}. Use a new store for a different checkpoint or model")
+            raise StoreError(
+                f"{st.path} holds evaluations by {others}; this run's evaluator is "
+                f"{identity!r}. Use a new store for a different checkpoint or model"
+            )
         for r in rows:
             i = r["idx"]
             if i is None or i >= n or config_key(r["config"]) != config_key(plan[i]):
@@ -323,20 +349,25 @@ def label(space: SpaceLike, n: int, evaluators: Sequence[Evaluator], store: str 
         todo = [i for i in range(n) if i not in done]
         groups = batches_by_subnet(space, plan, todo, batch_size)
         sub_names = [n for e in cached if isinstance(e, SubnetCachedEvaluator) for n in e.names]
-        primed = {_key(space, r["config"]) for r in rows
-                  if all(np.isfinite(r["objectives"].get(n, np.nan)) for n in sub_names)}
+        primed = {
+            _key(space, r["config"])
+            for r in rows
+            if all(np.isfinite(r["objectives"].get(n, np.nan)) for n in sub_names)
+        }
         todo_subnets = {_key(space, plan[i]) for i in todo}
-        from_tables = (todo_subnets - primed) & set.intersection(*(set(v) for _, v in reused)) \
-            if reused else set()
+        from_tables = (todo_subnets - primed) & set.intersection(*(set(v) for _, v in reused)) if reused else set()
         for e, values in reused:
             keys = [k for k in todo_subnets - primed if k in values]
-            e.prime([dict(zip(sub_keys(space), k)) for k in keys],
-                    np.array([values[k] for k in keys]).reshape(len(keys), len(e.names)))
+            e.prime(
+                [dict(zip(sub_keys(space), k)) for k in keys],
+                np.array([values[k] for k in keys]).reshape(len(keys), len(e.names)),
+            )
         if from_tables:
             st.set_meta("reused_from", {"tables": [str(p) for p in reuse_from], "subnets": len(from_tables)})
         # each subnet lies in one batch, so a subnet-only evaluator sees it once (any executor)
-        sub_evals = len(todo_subnets - primed - from_tables) if any(
-            isinstance(e, SubnetCachedEvaluator) for e in cached) else 0
+        sub_evals = (
+            len(todo_subnets - primed - from_tables) if any(isinstance(e, SubnetCachedEvaluator) for e in cached) else 0
+        )
         bar = _progress(n, len(done), f"label {space.name}", progress)
         new = 0
         ex = get_executor(executor)
@@ -345,11 +376,21 @@ def label(space: SpaceLike, n: int, evaluators: Sequence[Evaluator], store: str 
             for b, res in ex.run(evaluator, ([plan[i] for i in g] for g in groups)):
                 if new == 0 and not had_success and all(e is not None for e in res.errors):
                     # a broken set-up (a bad checkpoint, a missing file), not failed candidates
-                    raise LabelError(f"every candidate of the first batch failed, so nothing was recorded; "
-                                       f"first error: {res.errors[0]}")
+                    raise LabelError(
+                        f"every candidate of the first batch failed, so nothing was recorded; "
+                        f"first error: {res.errors[0]}"
+                    )
                 for j, i in enumerate(groups[b]):
-                    st.record(plan[i], res.objectives_of(j), evaluator=identity, error=res.errors[j],
-                              idx=i, seed=seed, extra=res.extras_of(j), tag="label")
+                    st.record(
+                        plan[i],
+                        res.objectives_of(j),
+                        evaluator=identity,
+                        error=res.errors[j],
+                        idx=i,
+                        seed=seed,
+                        extra=res.extras_of(j),
+                        tag="label",
+                    )
                     new += 1
                 bar.update(len(groups[b]))
         finally:
@@ -358,10 +399,16 @@ def label(space: SpaceLike, n: int, evaluators: Sequence[Evaluator], store: str 
                 ex.close()
         rows = st.rows()
         summary = {
-            "n": n, "ok": sum(r["error"] is None for r in rows), "failed": sum(r["error"] is not None for r in rows),
-            "new": new, "distinct_subnets": len({_key(space, r["config"]) for r in rows}),
-            "subnet_evaluations": sub_evals, "reused_subnets": len(from_tables),
-            "seconds": round(time.time() - t0, 2), "store": str(st.path), "out": None,
+            "n": n,
+            "ok": sum(r["error"] is None for r in rows),
+            "failed": sum(r["error"] is not None for r in rows),
+            "new": new,
+            "distinct_subnets": len({_key(space, r["config"]) for r in rows}),
+            "subnet_evaluations": sub_evals,
+            "reused_subnets": len(from_tables),
+            "seconds": round(time.time() - t0, 2),
+            "store": str(st.path),
+            "out": None,
         }
         if out is not None:
             summary["out"] = str(st.export(out))
@@ -377,15 +424,15 @@ def sub_keys(space: AnySpace) -> tuple[str, ...]:
     return tuple(subnet_side(space).names)
 
 
-def _reusable(cached: Sequence[Evaluator], space: AnySpace, tables: Sequence[str | Path]
-              ) -> list[tuple[SubnetCachedEvaluator, dict[tuple, np.ndarray]]]:
+def _reusable(
+    cached: Sequence[Evaluator], space: AnySpace, tables: Sequence[str | Path]
+) -> list[tuple[SubnetCachedEvaluator, dict[tuple, np.ndarray]]]:
     """Per subnet-cached evaluator, the values ``tables`` hold for it (first table wins)."""
     if not tables:
         return []
     subnet_evals = [e for e in cached if isinstance(e, SubnetCachedEvaluator)]
     if not subnet_evals:
-        raise ReuseError("reusing values of earlier tables needs a subnet-only evaluator (accuracy); "
-                         "this run has none")
+        raise ReuseError("reusing values of earlier tables needs a subnet-only evaluator (accuracy); this run has none")
     out = []
     for e in subnet_evals:
         values: dict[tuple, np.ndarray] = {}
@@ -406,5 +453,13 @@ def _prime(cached: Sequence[Evaluator], rows: Sequence[Mapping[str, Any]], space
 def _progress(total: int, initial: int, desc: str, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, desc=desc, unit="pair", disable=not enabled,
-                file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit="pair",
+        disable=not enabled,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )

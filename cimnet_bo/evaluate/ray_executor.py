@@ -131,10 +131,19 @@ class RayExecutor(Executor):
     file the evaluator reads (a supernet checkpoint, the data splits) at the same path.
     """
 
-    def __init__(self, address: str | None = None, workers: int | None = None, num_cpus: float = 1,
-                 num_gpus: float = 0, resources: Mapping[str, float] | None = None, max_retries: int = 2,
-                 max_pending: int | None = None, runtime_env: Mapping[str, Any] | None = None,
-                 init_kwargs: Mapping[str, Any] | None = None, stall_warning_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        workers: int | None = None,
+        num_cpus: float = 1,
+        num_gpus: float = 0,
+        resources: Mapping[str, float] | None = None,
+        max_retries: int = 2,
+        max_pending: int | None = None,
+        runtime_env: Mapping[str, Any] | None = None,
+        init_kwargs: Mapping[str, Any] | None = None,
+        stall_warning_s: float = 300.0,
+    ) -> None:
         import_ray()  # fail now, with the install command, rather than at the first batch
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -161,8 +170,10 @@ class RayExecutor(Executor):
         self._evaluator_ref: Any = None
 
     def __repr__(self) -> str:
-        return (f"RayExecutor(address={self.address!r}, workers={self.workers}, num_cpus={self.num_cpus}, "
-                f"num_gpus={self.num_gpus}, max_retries={self.max_retries})")
+        return (
+            f"RayExecutor(address={self.address!r}, workers={self.workers}, num_cpus={self.num_cpus}, "
+            f"num_gpus={self.num_gpus}, max_retries={self.max_retries})"
+        )
 
     # ------------------------------------------------------------------ cluster
     @property
@@ -188,7 +199,8 @@ class RayExecutor(Executor):
                     f"{str(e).rstrip('.')}. Is the cluster up (`ray status` on its head node) and is the "
                     "address right (`auto` on a node of the cluster, `ray://HEAD:10001` from elsewhere)? "
                     "A cluster with token authentication also needs RAY_AUTH_MODE=token and its token "
-                    "(~/.ray/auth_token or RAY_AUTH_TOKEN) here") from e
+                    "(~/.ray/auth_token or RAY_AUTH_TOKEN) here"
+                ) from e
             self._owns_ray = True
         return ray
 
@@ -207,8 +219,12 @@ class RayExecutor(Executor):
         return int(max(1, n if n != math.inf else res.get("CPU", 1)))
 
     def _new_actor(self, ray: Any) -> Any:
-        opts: dict[str, Any] = {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus, "max_restarts": 0,
-                                "max_task_retries": 0}
+        opts: dict[str, Any] = {
+            "num_cpus": self.num_cpus,
+            "num_gpus": self.num_gpus,
+            "max_restarts": 0,
+            "max_task_retries": 0,
+        }
         if self.resources:
             opts["resources"] = self.resources
         if self.runtime_env:
@@ -301,10 +317,15 @@ class RayExecutor(Executor):
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=min(30.0, self.stall_warning_s))
             if not ready:
                 if not warned and time.monotonic() - last_progress > self.stall_warning_s:
-                    log.warning("no batch finished for %.0f s (%d pending on %d actor(s)); `ray status` shows "
-                                "whether the cluster has the resources asked for (num_cpus=%s, num_gpus=%s)",
-                                time.monotonic() - last_progress, len(pending), len(self._actors),
-                                self.num_cpus, self.num_gpus)
+                    log.warning(
+                        "no batch finished for %.0f s (%d pending on %d actor(s)); `ray status` shows "
+                        "whether the cluster has the resources asked for (num_cpus=%s, num_gpus=%s)",
+                        time.monotonic() - last_progress,
+                        len(pending),
+                        len(self._actors),
+                        self.num_cpus,
+                        self.num_gpus,
+                    )
                     warned = True
                 continue
             last_progress, warned = time.monotonic(), False
@@ -317,7 +338,8 @@ class RayExecutor(Executor):
                     if isinstance(e, RayActorError) and getattr(e, "actor_init_failed", False):
                         raise RuntimeError(
                             f"a Ray worker could not load the evaluator {evaluator!r} (is cimnet-bo installed on "
-                            f"every node, with the evaluator's files at the same paths?): {e}") from e
+                            f"every node, with the evaluator's files at the same paths?): {e}"
+                        ) from e
                     if self._actors[slot] is actor:  # first failure seen from this actor: replace it
                         try:
                             ray.kill(actor, no_restart=True)
@@ -328,17 +350,22 @@ class RayExecutor(Executor):
                     attempts[i] += 1
                     if attempts[i] <= self.max_retries:
                         self.stats["retries"] += 1
-                        log.warning("batch %d: worker lost (%s); retry %d of %d", i, type(e).__name__,
-                                    attempts[i], self.max_retries)
+                        log.warning(
+                            "batch %d: worker lost (%s); retry %d of %d",
+                            i,
+                            type(e).__name__,
+                            attempts[i],
+                            self.max_retries,
+                        )
                         retry.append((i, b))
                         continue
                     self.stats["failed_batches"] += 1
-                    res = _failed(evaluator, len(b), f"Ray worker lost {attempts[i]} times "
-                                                     f"({type(e).__name__}: {_first_line(e)})")
+                    res = _failed(
+                        evaluator, len(b), f"Ray worker lost {attempts[i]} times ({type(e).__name__}: {_first_line(e)})"
+                    )
                 except RayTaskError as e:  # the evaluator raised through evaluate(): not retried
                     cause = getattr(e, "cause", None) or e
-                    res = _failed(evaluator, len(b), f"Ray worker failed: {type(cause).__name__}: "
-                                                     f"{_first_line(cause)}")
+                    res = _failed(evaluator, len(b), f"Ray worker failed: {type(cause).__name__}: {_first_line(cause)}")
                 if i in done:  # cannot happen: a batch is in flight once at a time
                     continue
                 done.add(i)
@@ -360,8 +387,12 @@ class RayExecutor(Executor):
 
 def _own(res: Evaluations) -> Evaluations:
     """A copy whose arrays are writable and do not pin Ray's object store."""
-    return Evaluations(tuple(res.names), np.array(res.values, dtype=np.float64), list(res.errors),
-                       {k: np.array(v) for k, v in res.extras.items()})
+    return Evaluations(
+        tuple(res.names),
+        np.array(res.values, dtype=np.float64),
+        list(res.errors),
+        {k: np.array(v) for k, v in res.extras.items()},
+    )
 
 
 def _failed(evaluator: Evaluator, n: int, text: str) -> Evaluations:

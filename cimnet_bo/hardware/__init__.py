@@ -15,8 +15,8 @@
 from cimnet_bo.hardware.batch import TableBatch
 from cimnet_bo.hardware.config import KNOB_NAMES, KNOBS, HardwareConfig, knob_arrays
 from cimnet_bo.hardware.many import ROOFLINE_EXTRAS, ROOFLINE_OBJECTIVES, simulate_many
-from cimnet_bo.hardware.optimise import ChipSet, best_hardware, candidate_chips
 from cimnet_bo.hardware.model import SimulationResult, peak_ops_per_s, simulate
+from cimnet_bo.hardware.optimise import ChipSet, best_hardware, candidate_chips
 from cimnet_bo.hardware.roofline import plot_roofline, roofline_data
 from cimnet_bo.hardware.subnets import SubnetConfigs, TableCache, batch_from_configs
 from cimnet_bo.hardware.technology import MODEL_VERSION, Technology, space_technology

@@ -37,9 +37,7 @@ STATIC_COLS = ("M", "K", "N", "count", "w_bits", "a_bits", "traffic0", "fold", "
 #: Digital-layer columns of a batch ((U or 1) x Ld).
 DIGITAL_COLS = ("work", "traffic0")
 #: Per-network sums (U,).
-SUM_COLS = (
-    "fold_max", "traffic_tot", "W_tot", "MNc_tot", "MKNc_tot", "KNc_tot", "dyn_macs", "elt_ops"
-)
+SUM_COLS = ("fold_max", "traffic_tot", "W_tot", "MNc_tot", "MKNc_tot", "KNc_tot", "dyn_macs", "elt_ops")
 
 
 def row_terms(static, dynamic, M, K, N, count, w_bits, a_bits, ops, reuse) -> dict[str, np.ndarray]:
@@ -142,8 +140,16 @@ class TableBatch:
         static, dynamic = code == 0.0, code == 1.0
         M, K, N, count, w_bits, a_bits, ops, reuse = uniq[:, 2:].T
         terms = row_terms(static, dynamic, M, K, N, count, w_bits, a_bits, ops, reuse)
-        cols = {"M": M, "K": K, "N": N, "count": count, "w_bits": w_bits, "a_bits": a_bits,
-                "dyn": dynamic.astype(np.float64), **terms}
+        cols = {
+            "M": M,
+            "K": K,
+            "N": N,
+            "count": count,
+            "w_bits": w_bits,
+            "a_bits": a_bits,
+            "dyn": dynamic.astype(np.float64),
+            **terms,
+        }
 
         def padded(mask: np.ndarray, keys) -> dict[str, np.ndarray]:
             rows = np.flatnonzero(mask)
@@ -173,8 +179,7 @@ class TableBatch:
         return cls.assemble(st, dg, uniform, n_tables, dyn_mask, labels)
 
     @classmethod
-    def assemble(cls, static, digital, uniform, n: int, dyn_mask: np.ndarray,
-                 labels=None) -> "TableBatch":
+    def assemble(cls, static, digital, uniform, n: int, dyn_mask: np.ndarray, labels=None) -> "TableBatch":
         """A batch from its matrices; computes the per-network sums. Digital rows are dynamic
         where ``dyn_mask`` (broadcastable to ``digital["work"]``) is true, else eltwise."""
         sm, dm = static["mult"], digital["mult"]
@@ -213,16 +218,12 @@ class TableBatch:
         dynamic = first == ord("d")
         if not np.all(static | dynamic | (first == ord("e"))):
             bad = kind[~(static | dynamic | (first == ord("e")))][0]
-            raise ValueError(
-                f"layer table: unknown kind {bad!r}; allowed kinds: static, dynamic, eltwise"
-            )
+            raise ValueError(f"layer table: unknown kind {bad!r}; allowed kinds: static, dynamic, eltwise")
         cols = {
             c: np.concatenate([t.__dict__[c] for t in tabs]).astype(np.float64, copy=False)
             for c in ("M", "K", "N", "count", "w_bits", "a_bits", "ops", "reuse")
         }
-        return cls.from_rows(
-            table_id, len(tabs), static, dynamic, labels=[t.label for t in tabs], **cols
-        )
+        return cls.from_rows(table_id, len(tabs), static, dynamic, labels=[t.label for t in tabs], **cols)
 
 
 def n_configs(configs: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> int:

@@ -52,9 +52,7 @@ KNOBS: tuple[KnobSpec, ...] = (
     ),
     KnobSpec("cell", "cell", True, doc="'sram' or 'rram'"),
     KnobSpec("glb_kb", "real", True, doc="global buffer size, KB (1 KB = 1024 bytes)"),
-    KnobSpec(
-        "dram_bw_gbps", "real", True, doc="DRAM <-> global buffer bandwidth, GB/s (1e9 bytes/s)"
-    ),
+    KnobSpec("dram_bw_gbps", "real", True, doc="DRAM <-> global buffer bandwidth, GB/s (1e9 bytes/s)"),
     KnobSpec(
         "glb_width",
         "int",
@@ -85,9 +83,7 @@ def _where(pair: int | None) -> str:
 
 
 def _bad(name: str, value: Any, allowed: str, pair: int | None = None) -> ValueError:
-    return ValueError(
-        f"hardware knob {name!r} = {value!r}{_where(pair)} is invalid: allowed {allowed}"
-    )
+    return ValueError(f"hardware knob {name!r} = {value!r}{_where(pair)} is invalid: allowed {allowed}")
 
 
 def _check_scalar(spec: KnobSpec, value: Any) -> Any:
@@ -96,21 +92,14 @@ def _check_scalar(spec: KnobSpec, value: Any) -> Any:
         if not isinstance(value, str) or value not in CELLS:
             raise _bad(spec.name, value, _allowed(spec))
         return value
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise _bad(spec.name, value, _allowed(spec))
     v = float(value)
     if spec.kind == "real":
         if not math.isfinite(v) or v <= 0:
             raise _bad(spec.name, value, _allowed(spec))
         return v
-    if (
-        not math.isfinite(v)
-        or v != math.floor(v)
-        or v < spec.lo
-        or (spec.hi is not None and v > spec.hi)
-    ):
+    if not math.isfinite(v) or v != math.floor(v) or v < spec.lo or (spec.hi is not None and v > spec.hi):
         raise _bad(spec.name, value, _allowed(spec))
     return int(v)
 
@@ -258,10 +247,7 @@ def _from_columns(cols: Mapping[str, Any], n: int | None) -> dict[str, np.ndarra
     if n is not None:
         sizes.add(n)
     if len(sizes) > 1:
-        raise ValueError(
-            f"hardware knob arrays have different lengths: {lens}"
-            + (f", expected {n}" if n else "")
-        )
+        raise ValueError(f"hardware knob arrays have different lengths: {lens}" + (f", expected {n}" if n else ""))
     size = sizes.pop() if sizes else 1
     out = {}
     for k, a in arrs.items():
@@ -281,8 +267,7 @@ def _from_records(records: Iterable[Any], offset: int = 0) -> dict[str, np.ndarr
             dicts.append(r)
         else:
             raise ValueError(
-                f"hardware configuration {i + offset} must be a dict or HardwareConfig, "
-                f"got {type(r).__name__}"
+                f"hardware configuration {i + offset} must be a dict or HardwareConfig, got {type(r).__name__}"
             )
     first = dicts[0].keys()
     keys = set(first)
@@ -293,16 +278,13 @@ def _from_records(records: Iterable[Any], offset: int = 0) -> dict[str, np.ndarr
     if unknown:
         i = next(i for i, d in enumerate(dicts) if set(d) & set(unknown))
         raise ValueError(
-            f"hardware configuration {i + offset}: unknown knob(s) {unknown}; "
-            f"knobs are {list(KNOB_NAMES)}"
+            f"hardware configuration {i + offset}: unknown knob(s) {unknown}; knobs are {list(KNOB_NAMES)}"
         )
     out: dict[str, np.ndarray] = {}
     for k in KNOB_NAMES:
         if k not in keys:
             if _SPEC[k].required:
-                raise ValueError(
-                    f"hardware configuration {offset}: missing required knob(s) [{k!r}]"
-                )
+                raise ValueError(f"hardware configuration {offset}: missing required knob(s) [{k!r}]")
             continue
         spec = _SPEC[k]
         try:
@@ -310,9 +292,7 @@ def _from_records(records: Iterable[Any], offset: int = 0) -> dict[str, np.ndarr
         except KeyError:
             i = next(i for i, d in enumerate(dicts) if k not in d)
             if spec.required:
-                raise ValueError(
-                    f"hardware configuration {i + offset}: missing required knob(s) [{k!r}]"
-                ) from None
+                raise ValueError(f"hardware configuration {i + offset}: missing required knob(s) [{k!r}]") from None
             vals = [d.get(k, spec.default) for d in dicts]
         odd = spec.kind != "cell" and not set(map(type, vals)) <= {int, float, np.int64, np.float64}
         out[k] = np.array(vals, dtype=object if odd else None)
@@ -354,10 +334,7 @@ def validate_knob_arrays(raw: Mapping[str, np.ndarray], offset: int = 0) -> dict
             number = np.array(
                 [
                     v is None
-                    or (
-                        isinstance(v, (int, float, np.integer, np.floating))
-                        and not isinstance(v, (bool, np.bool_))
-                    )
+                    or (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)))
                     for v in a
                 ],
                 dtype=bool,
@@ -367,9 +344,7 @@ def validate_knob_arrays(raw: Mapping[str, np.ndarray], offset: int = 0) -> dict
                 raise _bad(spec.name, a[bad], _allowed(spec), bad + offset)
             a = np.where(none, np.nan, a).astype(np.float64)
         elif a.dtype.kind not in "iuf":
-            raise _bad(
-                spec.name, a[0].item() if hasattr(a[0], "item") else a[0], _allowed(spec), offset
-            )
+            raise _bad(spec.name, a[0].item() if hasattr(a[0], "item") else a[0], _allowed(spec), offset)
         f = a.astype(np.float64)
         if none is None and a.dtype.kind in "iu":  # integers: only the bounds can fail
             good = (a > 0) if spec.kind == "real" else (a >= spec.lo)

@@ -66,15 +66,11 @@ class Chips:
         elif isinstance(hws, Mapping):
             unknown = sorted(set(hws) - set(KNOB_NAMES))
             if unknown:
-                raise ValueError(
-                    f"hardware knob arrays: unknown knob(s) {unknown}; knobs are {list(KNOB_NAMES)}"
-                )
+                raise ValueError(f"hardware knob arrays: unknown knob(s) {unknown}; knobs are {list(KNOB_NAMES)}")
             self.cols = {k: np.asarray(v) for k, v in hws.items()}
             lens = {np.shape(v)[0] for v in self.cols.values() if np.ndim(v) > 0}
             if len(lens) != 1:
-                raise ValueError(
-                    f"hardware knob arrays must share one length, got lengths {sorted(lens)}"
-                )
+                raise ValueError(f"hardware knob arrays must share one length, got lengths {sorted(lens)}")
             self.n = lens.pop()
         else:
             self.records = list(hws)
@@ -135,17 +131,9 @@ class Networks:
         if isinstance(tables, TableBatch):
             self.batch = tables
             self.index = None if table_index is None else np.asarray(table_index, dtype=np.int64)
-            if (
-                self.index is not None
-                and len(self.index)
-                and (self.index.min() < 0 or self.index.max() >= len(tables))
-            ):
+            if self.index is not None and len(self.index) and (self.index.min() < 0 or self.index.max() >= len(tables)):
                 raise ValueError(f"table_index must lie in [0, {len(tables)}), the batch's size")
-            self.n = (
-                len(self.index)
-                if self.index is not None
-                else (None if len(tables) == 1 else len(tables))
-            )
+            self.n = len(self.index) if self.index is not None else (None if len(tables) == 1 else len(tables))
             return
         if table_index is not None:
             raise ValueError("table_index is only used with a TableBatch")
@@ -198,9 +186,7 @@ class Networks:
             if self.runs is not None:  # the chunk lies in one run: its network broadcasts
                 return self.lazy.batch(lo, lo + 1)[0]
             b, idx = self.lazy.batch(lo, hi)
-            return (
-                b if len(b) == hi - lo and np.array_equal(idx, np.arange(hi - lo)) else b.take(idx)
-            )
+            return b if len(b) == hi - lo and np.array_equal(idx, np.arange(hi - lo)) else b.take(idx)
         if self.tables is not None:  # many distinct tables: pad the chunk's own
             idx = self.index[lo:hi]
             u, inv = np.unique(idx, return_inverse=True)
@@ -214,10 +200,6 @@ class Networks:
         idx = self.index[lo:hi]
         if idx.size and idx[0] == idx[-1] and (idx == idx[0]).all():
             return b.slice(int(idx[0]), int(idx[0]) + 1)  # one network: broadcasts
-        if (
-            idx.size
-            and idx[-1] - idx[0] == idx.size - 1
-            and np.array_equal(idx, np.arange(idx[0], idx[-1] + 1))
-        ):
+        if idx.size and idx[-1] - idx[0] == idx.size - 1 and np.array_equal(idx, np.arange(idx[0], idx[-1] + 1)):
             return b.slice(int(idx[0]), int(idx[-1]) + 1)
         return b.take(idx)

@@ -73,9 +73,7 @@ def _spill(need, traffic, inner, w, cap, inv_dram, gl, loc) -> np.ndarray:
     return _dot(block(w, loc), spill)
 
 
-def chunk_totals(
-    b: TableBatch, hw: Mapping[str, np.ndarray], tech: Technology
-) -> dict[str, np.ndarray]:
+def chunk_totals(b: TableBatch, hw: Mapping[str, np.ndarray], tech: Technology) -> dict[str, np.ndarray]:
     """Totals for one chunk: ``b`` has one network per pair (or one that broadcasts).
 
     Layer terms are (layers x pairs) matrices (pairs along the fast axis; a batch's shared
@@ -248,12 +246,35 @@ def chunk_totals(
 
     # --- Area and peak power (page, "Area", "Peak power") ---------------------------------
     area = area_mm2(
-        rows, cols, nm, cpa, B, dac, rram, hw["glb_kb"], hw["glb_width"], hw["digital_macs"],
-        hw["dram_bw_gbps"], tech,
+        rows,
+        cols,
+        nm,
+        cpa,
+        B,
+        dac,
+        rram,
+        hw["glb_kb"],
+        hw["glb_width"],
+        hw["digital_macs"],
+        hw["dram_bw_gbps"],
+        tech,
     )
     power = peak_power_w(
-        nm, cols, ra, cpa, t_s, e_adc, dac, rram, hw["digital_macs"], hw["clock_mhz"],
-        hw["glb_kb"], hw["glb_width"], hw["dram_bw_gbps"], area, tech,
+        nm,
+        cols,
+        ra,
+        cpa,
+        t_s,
+        e_adc,
+        dac,
+        rram,
+        hw["digital_macs"],
+        hw["clock_mhz"],
+        hw["glb_kb"],
+        hw["glb_width"],
+        hw["dram_bw_gbps"],
+        area,
+        tech,
     )
     energy = E * PJ_TO_J + tech.p_leak * area * latency  # sum * 1e-12 + p_leak * area * latency
     return {

@@ -24,9 +24,7 @@ from cimnet_bo.hardware.inputs import Chips, Networks
 from cimnet_bo.hardware.kernel import chunk_totals
 from cimnet_bo.hardware.technology import Technology
 
-OUTPUTS = (
-    "latency_s", "energy_j", "area_mm2", "power_w", "feasible", "resident", "program_time_s"
-)
+OUTPUTS = ("latency_s", "energy_j", "area_mm2", "power_w", "feasible", "resident", "program_time_s")
 BOOL_OUTPUTS = ("feasible", "resident")
 #: The roofline's outputs as a search or a dataset sees them: the minimised quantities, then
 #: ``feasible`` (1 when the chip can run the network: an RRAM chip must not stream weights;
@@ -90,8 +88,7 @@ def simulate_many(
     tabs = Networks(layer_tables, table_index)
     if hw.n is not None and tabs.n is not None and hw.n != tabs.n and 1 not in (hw.n, tabs.n):
         raise ValueError(
-            f"{tabs.n} layer tables but {hw.n} hardware configurations; give one of "
-            "either side, or the same number"
+            f"{tabs.n} layer tables but {hw.n} hardware configurations; give one of either side, or the same number"
         )
     P = max(hw.n or 1, tabs.n or 1)
     if hw.n == 1 and P > 1:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from cimnet_bo.hardware.config import HardwareConfig, check_clock
-from cimnet_bo.hardware.technology import GB, KB, MHZ, NS, PJ_TO_J, UM2_TO_MM2, FJ_TO_PJ, Technology
+from cimnet_bo.hardware.technology import FJ_TO_PJ, GB, KB, MHZ, NS, PJ_TO_J, UM2_TO_MM2, Technology
 from cimnet_bo.workload.table import LayerTable
 
 BOUNDS = ("compute", "buffer", "dram", "weights")
@@ -80,9 +80,7 @@ def mvm_unit_s(rows, rows_active, cols_per_adc, t_s):
 
 def t_row_write_s(rram, clock_mhz, tech: Technology):
     """``t_row_write`` = one clock period (SRAM) or 150 ns (RRAM) (page, *Residency*)."""
-    return np.where(
-        rram, tech.t_row_write_rram * NS, tech.t_row_write_sram_cycles / (clock_mhz * MHZ)
-    )
+    return np.where(rram, tech.t_row_write_rram * NS, tech.t_row_write_sram_cycles / (clock_mhz * MHZ))
 
 
 def area_mm2(
@@ -154,11 +152,7 @@ def peak_power_w(
     e_cellop = np.where(rram, tech.e_cellop_rram, tech.e_cellop_sram) * FJ_TO_PJ
     p_arrays = (
         n_macros
-        * (
-            cols * e_adc_pj
-            + rows_active * tech.e_dac_pj(dac_bits)
-            + rows_active * cols * e_cellop
-        )
+        * (cols * e_adc_pj + rows_active * tech.e_dac_pj(dac_bits) + rows_active * cols * e_cellop)
         / (cols_per_adc * t_s)
     )
     f = clock_mhz * MHZ
@@ -169,9 +163,7 @@ def peak_power_w(
     return (p_arrays + p_digital + p_glb + p_dram) * PJ_TO_J + tech.p_leak * area
 
 
-def peak_ops_per_s(
-    hw: Any, w_bits: float = 8, a_bits: float = 8, tech: Technology | None = None
-) -> float:
+def peak_ops_per_s(hw: Any, w_bits: float = 8, a_bits: float = 8, tech: Technology | None = None) -> float:
     """The chip's peak for one precision (page, *Properties*)::
 
         2 * n_macros * rows * (cols / n_cw) / t_mvm,   n_cw = ceil(w_bits / bits_per_cell),
@@ -275,9 +267,7 @@ class SimulationResult:
         out = {"label": self.label, **self.totals(), "hardware": self.hardware.to_dict()}
         if layers:
             recs = self.layers.to_dict(orient="records")
-            out["layers"] = [
-                {k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in recs
-            ]
+            out["layers"] = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in recs]
         return out
 
 
@@ -359,9 +349,7 @@ def simulate(layers: Any, hw: Any, tech: Technology | None = None) -> Simulation
         passes = np.where(static, np.ceil(A / nm), 0.0)  # passes = ceil(A / n_macros)
         steps = passes * M  # t_comp = passes * M * t_mvm
         # t_w = s * max(W / bw_dram, W / bw_glb, passes * rows * t_row_write)
-        t_w = np.where(
-            static, s * np.maximum(np.maximum(W / bw_dram, W / bw_glb), passes * rows * t_rw), 0.0
-        )
+        t_w = np.where(static, s * np.maximum(np.maximum(W / bw_dram, W / bw_glb), passes * rows * t_rw), 0.0)
     # program_time = sum of max(W / bw_dram, D * W / bw_glb, rows * t_row_write), one-time;
     # with s > 0 the same sum with W replaced by (1 - s) * W and D = 1
     Wk = (1.0 - s) * W
@@ -418,12 +406,28 @@ def simulate(layers: Any, hw: Any, tech: Technology | None = None) -> Simulation
 
     # --- Area and peak power ------------------------------------------------------------
     area = float(
-        area_mm2(rows, cols, nm, cpa, B, dac, rram, hw.glb_kb, hw.glb_width,
-                 float(hw.digital_macs), hw.dram_bw_gbps, tech)
+        area_mm2(
+            rows, cols, nm, cpa, B, dac, rram, hw.glb_kb, hw.glb_width, float(hw.digital_macs), hw.dram_bw_gbps, tech
+        )
     )
     power = float(
-        peak_power_w(nm, cols, ra, cpa, t_s, e_adc, dac, rram, float(hw.digital_macs),
-                     hw.clock_mhz, hw.glb_kb, hw.glb_width, hw.dram_bw_gbps, area, tech)
+        peak_power_w(
+            nm,
+            cols,
+            ra,
+            cpa,
+            t_s,
+            e_adc,
+            dac,
+            rram,
+            float(hw.digital_macs),
+            hw.clock_mhz,
+            hw.glb_kb,
+            hw.glb_width,
+            hw.dram_bw_gbps,
+            area,
+            tech,
+        )
     )
     # total energy (J) = sum * 1e-12 + p_leak * area * latency
     energy = float(E_pj.sum()) * PJ_TO_J + tech.p_leak * area * latency

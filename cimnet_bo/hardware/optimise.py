@@ -91,16 +91,47 @@ def chip_area_power(knobs: Mapping[str, np.ndarray], tech: Technology) -> tuple[
     n = len(np.asarray(next(iter(knobs.values()))))
     k = knob_arrays(dict(knobs), n=n)
     t_s = t_s_seconds(k["adc_bits"], k["rows_active"], k["dac_bits"], tech)
-    area = area_mm2(k["rows"], k["cols"], k["n_macros"], k["cols_per_adc"], k["adc_bits"], k["dac_bits"],
-                    k["rram"], k["glb_kb"], k["glb_width"], k["digital_macs"], k["dram_bw_gbps"], tech)
-    power = peak_power_w(k["n_macros"], k["cols"], k["rows_active"], k["cols_per_adc"], t_s,
-                         tech.e_adc_pj(k["adc_bits"], t_s), k["dac_bits"], k["rram"], k["digital_macs"],
-                         k["clock_mhz"], k["glb_kb"], k["glb_width"], k["dram_bw_gbps"], area, tech)
+    area = area_mm2(
+        k["rows"],
+        k["cols"],
+        k["n_macros"],
+        k["cols_per_adc"],
+        k["adc_bits"],
+        k["dac_bits"],
+        k["rram"],
+        k["glb_kb"],
+        k["glb_width"],
+        k["digital_macs"],
+        k["dram_bw_gbps"],
+        tech,
+    )
+    power = peak_power_w(
+        k["n_macros"],
+        k["cols"],
+        k["rows_active"],
+        k["cols_per_adc"],
+        t_s,
+        tech.e_adc_pj(k["adc_bits"], t_s),
+        k["dac_bits"],
+        k["rram"],
+        k["digital_macs"],
+        k["clock_mhz"],
+        k["glb_kb"],
+        k["glb_width"],
+        k["dram_bw_gbps"],
+        area,
+        tech,
+    )
     return area, power
 
 
-def candidate_chips(space: AnySpace, area_max: float | None = None, power_max: float | None = None,
-                    tech: Technology | None = None, maximal: bool = True) -> ChipSet:
+def candidate_chips(
+    space: AnySpace,
+    area_max: float | None = None,
+    power_max: float | None = None,
+    tech: Technology | None = None,
+    maximal: bool = True,
+) -> ChipSet:
     """The chips of a hardware (or joint) space within the budgets.
 
     Parameters
@@ -199,9 +230,13 @@ def _check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:
 PAIRS_PER_CALL = 1 << 21
 
 
-def simulate_grid(space: AnySpace, subnets: Sequence[Mapping[str, Any]], chips: Mapping[str, np.ndarray],
-                  tech: Technology | None = None, outputs: Sequence[str] = ("latency_s", "feasible")
-                  ) -> dict[str, np.ndarray]:
+def simulate_grid(
+    space: AnySpace,
+    subnets: Sequence[Mapping[str, Any]],
+    chips: Mapping[str, np.ndarray],
+    tech: Technology | None = None,
+    outputs: Sequence[str] = ("latency_s", "feasible"),
+) -> dict[str, np.ndarray]:
     """Every subnet on every chip: the roofline's ``outputs`` as (S x H) arrays.
 
     Parameters
@@ -216,8 +251,8 @@ def simulate_grid(space: AnySpace, subnets: Sequence[Mapping[str, Any]], chips: 
     outputs : sequence of str
         Outputs of :func:`simulate_many` to return.
     """
-    from cimnet_bo.hardware.subnets import batch_from_configs
     from cimnet_bo.hardware.many import simulate_many
+    from cimnet_bo.hardware.subnets import batch_from_configs
 
     tech = space_technology(space, tech)
     names = space.subnet.names
@@ -227,7 +262,7 @@ def simulate_grid(space: AnySpace, subnets: Sequence[Mapping[str, Any]], chips: 
     out = {o: np.empty((S, H), dtype=bool if o in ("feasible", "resident") else np.float64) for o in outputs}
     block = max(1, PAIRS_PER_CALL // max(H, 1))
     for lo in range(0, S, block):
-        part = subnets[lo:lo + block]
+        part = subnets[lo : lo + block]
         batch, index = batch_from_configs(space, part)
         if len(part) == 1:  # one network broadcast over the chips
             r = simulate_many(batch.take(index), dict(chips), tech=tech, as_frame=False)
@@ -235,13 +270,17 @@ def simulate_grid(space: AnySpace, subnets: Sequence[Mapping[str, Any]], chips: 
             hws = {k: np.tile(v, len(part)) for k, v in chips.items()}
             r = simulate_many(batch, hws, tech=tech, table_index=np.repeat(index, H), as_frame=False)
         for o in outputs:
-            out[o][lo:lo + len(part)] = np.asarray(r[o]).reshape(len(part), H)
+            out[o][lo : lo + len(part)] = np.asarray(r[o]).reshape(len(part), H)
     return out
 
 
-def best_chip_indices(space: AnySpace, subnets: Sequence[Mapping[str, Any]], chips: ChipSet,
-                      objectives: Sequence[str] = ("latency_s",), tech: Technology | None = None
-                      ) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+def best_chip_indices(
+    space: AnySpace,
+    subnets: Sequence[Mapping[str, Any]],
+    chips: ChipSet,
+    objectives: Sequence[str] = ("latency_s",),
+    tech: Technology | None = None,
+) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
     """For each subnet, the indices (into ``chips``) of the feasible chips on the Pareto front of
     ``objectives``, by increasing latency (empty when none is feasible), with their
     ``latency_s, energy_j, area_mm2, power_w`` (arrays of the front's length)."""
@@ -252,7 +291,7 @@ def best_chip_indices(space: AnySpace, subnets: Sequence[Mapping[str, Any]], chi
     block = max(1, PAIRS_PER_CALL // len(chips))
     out = []
     for lo in range(0, len(subnets), block):
-        r = simulate_grid(space, subnets[lo:lo + block], chips.configs, tech, outputs=(*values, "feasible"))
+        r = simulate_grid(space, subnets[lo : lo + block], chips.configs, tech, outputs=(*values, "feasible"))
         for i in range(len(r["feasible"])):
             idx = np.flatnonzero(r["feasible"][i])
             if idx.size:
@@ -262,9 +301,15 @@ def best_chip_indices(space: AnySpace, subnets: Sequence[Mapping[str, Any]], chi
     return out
 
 
-def best_hardware(space: SpaceLike, subnets: Sequence[Mapping[str, Any]], area_max: float | None = None,
-                  power_max: float | None = None, objectives: Sequence[str] = ("latency_s",),
-                  tech: Technology | None = None, chips: ChipSet | None = None) -> list[Any]:
+def best_hardware(
+    space: SpaceLike,
+    subnets: Sequence[Mapping[str, Any]],
+    area_max: float | None = None,
+    power_max: float | None = None,
+    objectives: Sequence[str] = ("latency_s",),
+    tech: Technology | None = None,
+    chips: ChipSet | None = None,
+) -> list[Any]:
     """For each subnet, the chips of the space on the Pareto front of ``objectives`` within the
     budgets, among the feasible ones (an RRAM chip must not stream weights).
 

@@ -95,8 +95,7 @@ def plot_roofline(
                 ax.scatter(x[m], y[m], s=14, c=color, alpha=0.75, label=kind, edgecolors="none")
         hidden = int((~shown).sum())
         ax.set_title(
-            f"{level} level"
-            + (f" ({hidden} layers without {level} traffic not shown)" if hidden else ""),
+            f"{level} level" + (f" ({hidden} layers without {level} traffic not shown)" if hidden else ""),
             fontsize=9,
         )
         ax.set_xlabel(f"operational intensity (ops / {level} byte)")

@@ -15,8 +15,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.hardware.batch import TableBatch, n_configs
-from cimnet_bo.space import AnySpace, subnet_side
 from cimnet_bo.hardware.vit_batch import vit_batch
+from cimnet_bo.space import AnySpace, subnet_side
 from cimnet_bo.workload.table import LayerTable
 
 
@@ -69,9 +69,7 @@ def batch_from_configs(
         configs = [dict(zip(cols, vals)) for vals in zip(*cols.values())]
     keys = [cache.key(c) for c in configs]
     first: dict[tuple, int] = {}
-    index = np.fromiter(
-        (first.setdefault(k, len(first)) for k in keys), dtype=np.int64, count=len(keys)
-    )
+    index = np.fromiter((first.setdefault(k, len(first)) for k in keys), dtype=np.int64, count=len(keys))
     uniq_cfg = [None] * len(first)
     for k, i in first.items():
         uniq_cfg[i] = dict(zip(cache.names, k))
@@ -86,14 +84,10 @@ class SubnetConfigs:
     bounded however many pairs there are.
     """
 
-    def __init__(
-        self, space: AnySpace, configs: Sequence[Mapping[str, Any]], cache: TableCache | None = None
-    ) -> None:
+    def __init__(self, space: AnySpace, configs: Sequence[Mapping[str, Any]], cache: TableCache | None = None) -> None:
         self.space = subnet_side(space)
         self.configs = configs
-        self.cache = (
-            cache if cache is not None or self.space.family == "vit" else TableCache(self.space)
-        )
+        self.cache = cache if cache is not None or self.space.family == "vit" else TableCache(self.space)
 
     def __len__(self) -> int:
         return n_configs(self.configs)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+
 from cimnet_bo.space import AnySpace, hardware_side
 
 #: Version of the model page implemented here (``CIM_MODEL.md``). Run stores, labeled tables
@@ -152,14 +153,10 @@ class Technology:
                 try:
                     v = float(v)
                 except (TypeError, ValueError):
-                    raise ValueError(
-                        f"technology constant {f.name!r} must be a number, got {v!r}"
-                    ) from None
+                    raise ValueError(f"technology constant {f.name!r} must be a number, got {v!r}") from None
                 object.__setattr__(self, f.name, v)
             if not math.isfinite(v) or v < 0:
-                raise ValueError(
-                    f"technology constant {f.name!r} must be finite and >= 0, got {v!r}"
-                )
+                raise ValueError(f"technology constant {f.name!r} must be finite and >= 0, got {v!r}")
 
     # ------------------------------------------------------------------ helpers
     @classmethod
@@ -170,9 +167,7 @@ class Technology:
     def _check_names(cls, names) -> None:
         unknown = sorted(set(names) - set(cls.field_names()))
         if unknown:
-            raise ValueError(
-                f"unknown technology constant(s) {unknown}; known: {list(cls.field_names())}"
-            )
+            raise ValueError(f"unknown technology constant(s) {unknown}; known: {list(cls.field_names())}")
 
     def replace(self, **overrides: Any) -> "Technology":
         """A copy with some constants changed; unknown names raise ``ValueError``."""
@@ -230,8 +225,10 @@ class Technology:
         return (
             self.a_adc_coef
             # 10 ** (-slope * B + offset) * 2 ** B as one power of two
-            * np.exp2(np.asarray(adc_bits, dtype=np.float64) * (1.0 - self.a_adc_slope * LOG2_10)
-                      + self.a_adc_offset * LOG2_10)
+            * np.exp2(
+                np.asarray(adc_bits, dtype=np.float64) * (1.0 - self.a_adc_slope * LOG2_10)
+                + self.a_adc_offset * LOG2_10
+            )
             * UM2_TO_MM2
         )
 

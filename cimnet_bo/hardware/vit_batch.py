@@ -66,9 +66,7 @@ class _Lookup:
     values go through a lookup table; others through a binary search.
     """
 
-    def __init__(
-        self, name: str, allowed: Sequence[Any], codes: np.ndarray, dtype: Any = np.int64
-    ) -> None:
+    def __init__(self, name: str, allowed: Sequence[Any], codes: np.ndarray, dtype: Any = np.int64) -> None:
         self.name, self.allowed = name, list(allowed)
         vals = np.asarray(allowed)
         order = np.argsort(vals, kind="stable")
@@ -95,8 +93,7 @@ class _Lookup:
         if len(code) and code.min() < 0:
             i = int(np.argmax(code < 0))
             raise ValueError(
-                f"configuration {i}: {self.name!r} = {plain(v[i])!r} is not allowed; "
-                f"allowed values: {self.allowed}"
+                f"configuration {i}: {self.name!r} = {plain(v[i])!r} is not allowed; allowed values: {self.allowed}"
             )
         return code
 
@@ -132,12 +129,8 @@ class _VitPlan:
             if "embed_dim" in sub.names
             else np.array([float(meta.get("hidden", 0))])
         )
-        H_vals = np.array(
-            sorted({v for i in range(dmax) for v in sub[f"heads_{i}"].values}), dtype=float
-        )
-        R_vals = np.array(
-            sorted({v for i in range(dmax) for v in sub[f"{self.mkey}_{i}"].values}), dtype=float
-        )
+        H_vals = np.array(sorted({v for i in range(dmax) for v in sub[f"heads_{i}"].values}), dtype=float)
+        R_vals = np.array(sorted({v for i in range(dmax) for v in sub[f"{self.mkey}_{i}"].values}), dtype=float)
         self.nE, self.nH, self.nR = nE, nH, nR = len(E_vals), len(H_vals), len(R_vals)
 
         # value -> code: rank among E_vals / H_vals / R_vals, or the value (num_layers).
@@ -178,9 +171,7 @@ class _VitPlan:
         # static: qkv (T, E, 3*h*hd), proj (T, h*hd, E), fc1 (T, E, mlp), fc2 (T, mlp, E),
         # patch_embed (patches, in_chans*patch^2, E), head (1, E, classes)
         sM = np.concatenate([T * one_h, T * one_h, T * one_m, T * one_m, patches * one_e, one_e])
-        sK = np.concatenate(
-            [eh, hh * hd, em, mlp, float(meta["in_chans"] * meta["patch"] ** 2) * one_e, E_vals]
-        )
+        sK = np.concatenate([eh, hh * hd, em, mlp, float(meta["in_chans"] * meta["patch"] ** 2) * one_e, E_vals])
         sN = np.concatenate([3 * hh * hd, eh, mlp, em, E_vals, float(meta["classes"]) * one_e])
         # digital: qk (T, hd, T) x h, av (T, T, hd) x h [dynamic]; softmax h*T*T, gelu T*mlp,
         # and T*E for norm1, add1, norm2, add2 per layer plus pos_embed and the final norm
@@ -191,7 +182,7 @@ class _VitPlan:
         dO = np.concatenate([z_h, z_h, hh * T * T, T * mlp, T * E_vals])
         d_dyn = np.concatenate([one_h, one_h, z_h, z_m, z_e]) > 0
 
-        def shared(kind_static, kind_dynamic, M, K, N, C, O) -> dict[str, np.ndarray]:
+        def shared(kind_static, kind_dynamic, M, K, N, C, O) -> dict[str, np.ndarray]:  # noqa: E741
             eight = np.full(M.shape, 8.0)
             t = row_terms(kind_static, kind_dynamic, M, K, N, C, eight, eight, O, np.ones(M.shape))
             t.update(M=M, K=K, N=N, count=C, w_bits=eight, a_bits=eight)
@@ -243,8 +234,7 @@ class _VitPlan:
         self.sum_keys = [k for k in SUM_COLS if k != "fold_max"]
         self.sum_coef = np.stack(
             [
-                s_rows.get(k, np.zeros(len(sM))) @ self.sel_s
-                + d_rows.get(k, np.zeros(len(self.src_d))) @ self.sel_d
+                s_rows.get(k, np.zeros(len(sM))) @ self.sel_s + d_rows.get(k, np.zeros(len(self.src_d))) @ self.sel_d
                 for k in self.sum_keys
             ]
         )
@@ -297,9 +287,7 @@ def vit_batch(space: AnySpace, configs: Any) -> TableBatch:
         v = table[j] if table is not None else _column(configs, ch.name, n)
         if v is None:
             if ch.condition is None:
-                raise ValueError(
-                    f"configuration does not match space {sub.name!r}: missing key {ch.name!r}"
-                )
+                raise ValueError(f"configuration does not match space {sub.name!r}: missing key {ch.name!r}")
             continue
         codes[ch.name] = lookup(v)
 
@@ -311,9 +299,7 @@ def vit_batch(space: AnySpace, configs: Any) -> TableBatch:
     for i in range(dmax):  # a missing key is an error only where its layer is active
         if (heads[i] is None or mlps[i] is None) and active[i].any():
             miss = f"heads_{i}" if heads[i] is None else f"{plan.mkey}_{i}"
-            raise ValueError(
-                f"configuration does not match space {sub.name!r}: missing key {miss!r}"
-            )
+            raise ValueError(f"configuration does not match space {sub.name!r}: missing key {miss!r}")
     if plan.packed:  # one word per network: fields 0..nH-1 heads, nH.. mlp
         zero = np.zeros(n, dtype=plan.word)
         inc = np.stack([zero if h is None else h for h in heads])  # field increments

@@ -70,8 +70,9 @@ class Constraint:
         if isinstance(spec, str):
             m = re.fullmatch(r"\s*([A-Za-z_][\w.\-]*)\s*(<=|>=|==|<|>)\s*([-+0-9.eE]+)\s*", spec)
             if not m:
-                raise ConstraintError(f"cannot read constraint {spec!r}; write it as 'NAME <= NUMBER' "
-                                      "or 'NAME >= NUMBER'")
+                raise ConstraintError(
+                    f"cannot read constraint {spec!r}; write it as 'NAME <= NUMBER' or 'NAME >= NUMBER'"
+                )
             return cls(m.group(1), m.group(2), float(m.group(3)))
         if isinstance(spec, Mapping):
             unknown = set(spec) - {"name", "op", "bound"}
@@ -108,15 +109,18 @@ def as_constraints(constraints: ConstraintsLike | None) -> tuple[Constraint, ...
     if not constraints:
         return ()
     if isinstance(constraints, (set, frozenset, str)):
-        raise ConstraintError(f"constraints must be a dict {{column: bound}}, {{column: (op, bound)}} or a list, "
-                              f"got {type(constraints).__name__}")
+        raise ConstraintError(
+            f"constraints must be a dict {{column: bound}}, {{column: (op, bound)}} or a list, "
+            f"got {type(constraints).__name__}"
+        )
     if isinstance(constraints, Mapping):
         out = []
         for col, spec in constraints.items():
             if isinstance(spec, (tuple, list)):
                 if len(spec) != 2:
-                    raise ConstraintError(f"constraint {col!r}: expected (op, bound) with op in {list(_OPS)}, "
-                                          f"got {spec!r}")
+                    raise ConstraintError(
+                        f"constraint {col!r}: expected (op, bound) with op in {list(_OPS)}, got {spec!r}"
+                    )
                 out.append(Constraint(col, *spec))
             else:
                 out.append(Constraint(col, "<=", spec))
@@ -151,5 +155,12 @@ def feasible_mask(df: Any, constraints: ConstraintsLike | None) -> np.ndarray:
     return ok
 
 
-__all__ = ["Constraint", "ConstraintError", "ConstraintsLike", "OPERATORS", "as_constraints", "constraints_dict",
-           "feasible_mask"]
+__all__ = [
+    "Constraint",
+    "ConstraintError",
+    "ConstraintsLike",
+    "OPERATORS",
+    "as_constraints",
+    "constraints_dict",
+    "feasible_mask",
+]

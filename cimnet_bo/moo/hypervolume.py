@@ -37,19 +37,14 @@ from cimnet_bo.moo.objectives import DirectionsLike, as_directions, as_matrix, t
 from cimnet_bo.moo.pareto import nondominated_min
 
 
-
 # ====================================================================== input checks
-def _prepare(
-    Y: Any, ref_point: Any, directions: DirectionsLike
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _prepare(Y: Any, ref_point: Any, directions: DirectionsLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(Z, r, valid): minimisation matrix (n x m), reference (m,), rows strictly better than r."""
     A = as_matrix(Y)
     m = A.shape[1]
     ref = np.asarray(ref_point, dtype=float).reshape(-1)
     if ref.shape != (m,):
-        raise ValueError(
-            f"ref_point has length {ref.size}, but Y has {m} objective columns (shape {A.shape})"
-        )
+        raise ValueError(f"ref_point has length {ref.size}, but Y has {m} objective columns (shape {A.shape})")
     if not np.all(np.isfinite(ref)):
         raise ValueError(f"ref_point must be finite, got {ref.tolist()}")
     dirs = as_directions(directions, m)

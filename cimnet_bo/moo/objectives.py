@@ -41,9 +41,7 @@ DirectionsLike = Union[ObjectivesLike, Sequence[str]]
 
 def _check_direction(name: str, direction: Any) -> str:
     if not isinstance(direction, str) or direction not in DIRECTIONS:
-        raise ValueError(
-            f"objective {name!r}: unknown direction {direction!r}; use 'max' or 'min'"
-        )
+        raise ValueError(f"objective {name!r}: unknown direction {direction!r}; use 'max' or 'min'")
     return direction
 
 
@@ -132,9 +130,7 @@ class Objectives:
 
     def __post_init__(self) -> None:
         if len(self.names) != len(self.directions):
-            raise ValueError(
-                f"{len(self.names)} objective names but {len(self.directions)} directions"
-            )
+            raise ValueError(f"{len(self.names)} objective names but {len(self.directions)} directions")
         if not self.names:
             raise ValueError("at least one objective is needed")
         for n, d in zip(self.names, self.directions):
@@ -166,8 +162,7 @@ class Objectives:
             )
         if isinstance(objectives, str):
             raise TypeError(
-                f"objectives must be a dict {{name: direction}} or a list of pairs, "
-                f"got the string {objectives!r}"
+                f"objectives must be a dict {{name: direction}} or a list of pairs, got the string {objectives!r}"
             )
         if isinstance(objectives, Mapping):
             pairs = [(str(k), v) for k, v in objectives.items()]
@@ -185,9 +180,7 @@ class Objectives:
                     try:
                         name, direction = o
                     except (TypeError, ValueError):
-                        raise ValueError(
-                            f"cannot read an objective from {o!r}; expected (name, direction)"
-                        ) from None
+                        raise ValueError(f"cannot read an objective from {o!r}; expected (name, direction)") from None
                     pairs.append((name, direction))
         return cls(tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
 
@@ -256,8 +249,7 @@ def as_directions(directions: DirectionsLike, m: int | None = None) -> tuple[str
     """
     if isinstance(directions, str):
         raise ValueError(
-            f"directions must be a sequence with one 'max'/'min' per objective, "
-            f"got the string {directions!r}"
+            f"directions must be a sequence with one 'max'/'min' per objective, got the string {directions!r}"
         )
     if isinstance(directions, (set, frozenset)):
         raise TypeError("directions given as a set have no defined order; use a list")

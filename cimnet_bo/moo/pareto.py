@@ -10,9 +10,7 @@ never optimal, and do not dominate anything.
 
 from __future__ import annotations
 
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -160,9 +158,7 @@ def pareto_front(
         else:
             f = np.asarray(feasible, dtype=bool).reshape(-1)
             if f.shape != (len(df),):
-                raise ValueError(
-                    f"feasible must be a bool array ({len(df)},), got shape {f.shape}"
-                )
+                raise ValueError(f"feasible must be a bool array ({len(df)},), got shape {f.shape}")
         ok &= f
     mask = pareto_mask(Y, obj.directions, ok)
     front = df.loc[mask]

@@ -125,15 +125,11 @@ class HypervolumeScale:
             log_set = set(log)
             unknown = sorted(log_set - set(obj.names))
             if unknown:
-                raise ValueError(
-                    f"unknown objective(s) {unknown} in log; objectives are {list(obj.names)}"
-                )
+                raise ValueError(f"unknown objective(s) {unknown} in log; objectives are {list(obj.names)}")
         for label, fixed in (("ref", ref), ("ideal", ideal)):
             for name in fixed or {}:
                 if name not in obj.names:
-                    raise ValueError(
-                        f"unknown objective {name!r} in {label}; objectives are {list(obj.names)}"
-                    )
+                    raise ValueError(f"unknown objective {name!r} in {label}; objectives are {list(obj.names)}")
         logs = tuple(n in log_set for n in obj.names)
         T = _transform(_matrix(data, obj), obj, logs)
         T = T[~np.any(np.isnan(T), axis=1)]
@@ -250,9 +246,7 @@ def _matrix(data: Any, obj: Objectives) -> np.ndarray:
         return np.vstack([obj.matrix(d) for d in data])
     A = as_matrix(data, "data")
     if A.shape[1] != len(obj):
-        raise ValueError(
-            f"data has {A.shape[1]} columns for {len(obj)} objectives {list(obj.names)}"
-        )
+        raise ValueError(f"data has {A.shape[1]} columns for {len(obj)} objectives {list(obj.names)}")
     return A
 
 
@@ -273,9 +267,7 @@ def _transform(A: np.ndarray, obj: Objectives, logs: Sequence[bool], invalid: st
             if bad.any() and invalid == "nan":
                 col[bad] = np.nan
             elif bad.any():
-                raise ValueError(
-                    f"objective {name!r} is on a log scale but has {int(bad.sum())} value(s) <= 0"
-                )
+                raise ValueError(f"objective {name!r} is on a log scale but has {int(bad.sum())} value(s) <= 0")
             T[:, j] = np.log10(col)
     return T
 

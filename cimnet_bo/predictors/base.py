@@ -17,8 +17,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.core import Registry
-from cimnet_bo.moo import LOG_OBJECTIVES
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
+from cimnet_bo.moo import LOG_OBJECTIVES
 from cimnet_bo.predictors.features import FeatureBuilder
 from cimnet_bo.space import AnySpace, as_space
 
@@ -55,8 +55,14 @@ class Predictor:
     #: Feature set (see :mod:`cimnet_bo.predictors.features`).
     feature_kind = "xgb"
 
-    def __init__(self, space: AnySpace, objective: str, log_target: bool | None = None, hardware: bool | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        space: AnySpace,
+        objective: str,
+        log_target: bool | None = None,
+        hardware: bool | None = None,
+        seed: int = 0,
+    ) -> None:
         self.space = space
         self.objective = objective
         self.log_target = log_target
@@ -82,8 +88,7 @@ class Predictor:
         fb = getattr(self, "_fb", None)
         if fb is None:
             self.space_ = as_space(self.space)
-            fb = FeatureBuilder(self.space_, self.feature_kind, hardware=self.use_hardware,
-                                **self._feature_options())
+            fb = FeatureBuilder(self.space_, self.feature_kind, hardware=self.use_hardware, **self._feature_options())
             self._fb = fb
         return fb
 
@@ -145,12 +150,23 @@ class Predictor:
         self._save_model(model_path)
         sp = self._builder().space
         meta = {
-            "format": FORMAT, "kind": self.kind, "class": type(self).__name__, "objective": self.objective,
-            "init": self._init_params(), "features": {"kind": self.feature_kind, **self._builder().to_dict()},
-            "feature_names": self.feature_names_, "log_target": self.use_log,
-            "space": sp.name, "space_version": sp.version, "space_def": sp.to_dict(),
-            "n_train": self.n_train_, "fit_seconds": round(self.fit_seconds_, 4), "created": time.time(),
-            "model_file": model_path.name, "versions": _versions(), **model_version_meta(sp),
+            "format": FORMAT,
+            "kind": self.kind,
+            "class": type(self).__name__,
+            "objective": self.objective,
+            "init": self._init_params(),
+            "features": {"kind": self.feature_kind, **self._builder().to_dict()},
+            "feature_names": self.feature_names_,
+            "log_target": self.use_log,
+            "space": sp.name,
+            "space_version": sp.version,
+            "space_def": sp.to_dict(),
+            "n_train": self.n_train_,
+            "fit_seconds": round(self.fit_seconds_, 4),
+            "created": time.time(),
+            "model_file": model_path.name,
+            "versions": _versions(),
+            **model_version_meta(sp),
         }
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")
         return meta_path
@@ -184,8 +200,10 @@ class Predictor:
         obj.space_ = as_space(sp)
         names = obj._builder().names
         if names != meta["feature_names"]:
-            raise ValueError(f"{meta_path}: the space's features differ from the saved ones "
-                             f"({len(names)} vs {len(meta['feature_names'])} columns)")
+            raise ValueError(
+                f"{meta_path}: the space's features differ from the saved ones "
+                f"({len(names)} vs {len(meta['feature_names'])} columns)"
+            )
         obj._load_model(meta_path.with_name(meta["model_file"]))
         obj.n_train_ = meta["n_train"]
         obj.fit_seconds_ = meta.get("fit_seconds", float("nan"))

@@ -73,8 +73,16 @@ class RidgePredictor(_SklearnPredictor):
         Cross-validation folds of the grid search.
     """
 
-    def __init__(self, space: AnySpace, objective: str, log_target: bool | None = None, hardware: bool | None = None,
-                 seed: int = 0, alphas: Sequence[float] = RIDGE_ALPHAS, cv: int = 5) -> None:
+    def __init__(
+        self,
+        space: AnySpace,
+        objective: str,
+        log_target: bool | None = None,
+        hardware: bool | None = None,
+        seed: int = 0,
+        alphas: Sequence[float] = RIDGE_ALPHAS,
+        cv: int = 5,
+    ) -> None:
         super().__init__(space, objective, log_target, hardware, seed)
         self.alphas = tuple(alphas)
         self.cv = cv
@@ -103,8 +111,17 @@ class SVRPredictor(_SklearnPredictor):
     cv : int
     """
 
-    def __init__(self, space: AnySpace, objective: str, log_target: bool | None = None, hardware: bool | None = None,
-                 seed: int = 0, Cs: Sequence[float] = SVR_CS, epsilon: float = 0.01, cv: int = 5) -> None:
+    def __init__(
+        self,
+        space: AnySpace,
+        objective: str,
+        log_target: bool | None = None,
+        hardware: bool | None = None,
+        seed: int = 0,
+        Cs: Sequence[float] = SVR_CS,
+        epsilon: float = 0.01,
+        cv: int = 5,
+    ) -> None:
         super().__init__(space, objective, log_target, hardware, seed)
         self.Cs = tuple(Cs)
         self.epsilon = epsilon
@@ -138,9 +155,18 @@ class MLPPredictor(_SklearnPredictor):
         L2 penalty.
     """
 
-    def __init__(self, space: AnySpace, objective: str, log_target: bool | None = None, hardware: bool | None = None,
-                 seed: int = 0, hidden: Sequence[int] = (400, 400, 400), max_iter: int = 200, lr: float = 1e-3,
-                 alpha: float = 1e-4) -> None:
+    def __init__(
+        self,
+        space: AnySpace,
+        objective: str,
+        log_target: bool | None = None,
+        hardware: bool | None = None,
+        seed: int = 0,
+        hidden: Sequence[int] = (400, 400, 400),
+        max_iter: int = 200,
+        lr: float = 1e-3,
+        alpha: float = 1e-4,
+    ) -> None:
         super().__init__(space, objective, log_target, hardware, seed)
         self.hidden = tuple(hidden)
         self.max_iter = max_iter
@@ -148,15 +174,29 @@ class MLPPredictor(_SklearnPredictor):
         self.alpha = alpha
 
     def _init_params(self) -> dict[str, Any]:
-        return {**super()._init_params(), "hidden": list(self.hidden), "max_iter": self.max_iter, "lr": self.lr,
-                "alpha": self.alpha}
+        return {
+            **super()._init_params(),
+            "hidden": list(self.hidden),
+            "max_iter": self.max_iter,
+            "lr": self.lr,
+            "alpha": self.alpha,
+        }
 
     def _estimator(self):
         from sklearn.neural_network import MLPRegressor
 
-        return MLPRegressor(hidden_layer_sizes=self.hidden, activation="relu", solver="adam",
-                            learning_rate_init=self.lr, alpha=self.alpha, max_iter=self.max_iter,
-                            batch_size=128, random_state=self.seed, n_iter_no_change=20, tol=1e-5)
+        return MLPRegressor(
+            hidden_layer_sizes=self.hidden,
+            activation="relu",
+            solver="adam",
+            learning_rate_init=self.lr,
+            alpha=self.alpha,
+            max_iter=self.max_iter,
+            batch_size=128,
+            random_state=self.seed,
+            n_iter_no_change=20,
+            tol=1e-5,
+        )
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         import warnings
@@ -189,9 +229,18 @@ class GPPredictor(Predictor):
 
     model_suffix = ".pt"
 
-    def __init__(self, space: AnySpace, objective: str, log_target: bool | None = None, hardware: bool | None = None,
-                 seed: int = 0, features: str = "encoding", max_train: int | None = 3000,
-                 threads: int | None = None, maxiter: int = 200) -> None:
+    def __init__(
+        self,
+        space: AnySpace,
+        objective: str,
+        log_target: bool | None = None,
+        hardware: bool | None = None,
+        seed: int = 0,
+        features: str = "encoding",
+        max_train: int | None = 3000,
+        threads: int | None = None,
+        maxiter: int = 200,
+    ) -> None:
         super().__init__(space, objective, log_target, hardware, seed)
         if features not in ("encoding", "xgb"):
             raise ValueError(f"GPPredictor features must be 'encoding' or 'xgb', got {features!r}")
@@ -201,8 +250,13 @@ class GPPredictor(Predictor):
         self.maxiter = maxiter
 
     def _init_params(self) -> dict[str, Any]:
-        return {**super()._init_params(), "features": self.feature_kind, "max_train": self.max_train,
-                "threads": self.threads, "maxiter": self.maxiter}
+        return {
+            **super()._init_params(),
+            "features": self.feature_kind,
+            "max_train": self.max_train,
+            "threads": self.threads,
+            "maxiter": self.maxiter,
+        }
 
     def _threads(self):
         return _TorchThreads(self.threads)
@@ -235,15 +289,22 @@ class GPPredictor(Predictor):
         with torch.no_grad(), self._threads():
             tX = self._scale(X)
             for i in range(0, len(tX), 2048):
-                out.append(self.model_.posterior(tX[i:i + 2048]).mean.squeeze(-1).numpy())
+                out.append(self.model_.posterior(tX[i : i + 2048]).mean.squeeze(-1).numpy())
         return np.concatenate(out)
 
     def _save_model(self, path: Path) -> None:
         import torch
 
-        torch.save({"train_X": self.model_.train_inputs[0].detach(),
-                    "train_Y": self._train_Y(), "state_dict": self.model_.state_dict(),
-                    "x_lo": torch.as_tensor(self.x_lo_), "x_span": torch.as_tensor(self.x_span_)}, path)
+        torch.save(
+            {
+                "train_X": self.model_.train_inputs[0].detach(),
+                "train_Y": self._train_Y(),
+                "state_dict": self.model_.state_dict(),
+                "x_lo": torch.as_tensor(self.x_lo_),
+                "x_span": torch.as_tensor(self.x_span_),
+            },
+            path,
+        )
 
     def _train_Y(self):
         # train_targets are standardized by the outcome transform: undo it

@@ -44,25 +44,74 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
 from cimnet_bo.space import AnySpace, is_joint
 
 KINDS = ("xgb", "onehot", "encoding")
-WORKLOAD_FEATURES = ("log2_macs", "log2_params", "log2_weight_bytes", "log2_vectors", "log2_digital_ops",
-                     "log2_act_bytes", "n_weight_layers")
-CROSS_FEATURES = ("log2_weight_bits_per_array_bit", "log2_act_bytes_per_glb_byte", "log2_weight_bytes_per_dram_bw",
-                  "log2_digital_ops_per_rate", "log2_serial_input_steps", "log2_act_bytes_per_glb_bw",
-                  "log2_arrays_needed", "log2_arrays_per_macro", "log2_array_activations", "log2_reload_passes",
-                  "log2_rows_rewritten", "log2_rows_rewritten_per_clock", "log2_serial_conversions",
-                  "stream_fraction", "log2_replication", "adc_bits_est", "log2_t_mvm_ns",
-                  "log2_folded_bytes_per_glb_byte", "spill_share", "log2_static_time_ns", "log2_digital_time_ns",
-                  "log2_buffer_time_ns", "log2_spill_time_ns", "log2_weight_stream_time_ns",
-                  "log2_compute_time_est_ns", "log2_adc_conversions",
-                  "log2_cells", "log2_adcs", "log2_adc_rate", "log2_dacs", "log2_cell_ops", "log2_dac_drives",
-                  "log2_cells_written", "log2_glb_bytes", "log2_dram_bytes", "log2_cell_ns")
+WORKLOAD_FEATURES = (
+    "log2_macs",
+    "log2_params",
+    "log2_weight_bytes",
+    "log2_vectors",
+    "log2_digital_ops",
+    "log2_act_bytes",
+    "n_weight_layers",
+)
+CROSS_FEATURES = (
+    "log2_weight_bits_per_array_bit",
+    "log2_act_bytes_per_glb_byte",
+    "log2_weight_bytes_per_dram_bw",
+    "log2_digital_ops_per_rate",
+    "log2_serial_input_steps",
+    "log2_act_bytes_per_glb_bw",
+    "log2_arrays_needed",
+    "log2_arrays_per_macro",
+    "log2_array_activations",
+    "log2_reload_passes",
+    "log2_rows_rewritten",
+    "log2_rows_rewritten_per_clock",
+    "log2_serial_conversions",
+    "stream_fraction",
+    "log2_replication",
+    "adc_bits_est",
+    "log2_t_mvm_ns",
+    "log2_folded_bytes_per_glb_byte",
+    "spill_share",
+    "log2_static_time_ns",
+    "log2_digital_time_ns",
+    "log2_buffer_time_ns",
+    "log2_spill_time_ns",
+    "log2_weight_stream_time_ns",
+    "log2_compute_time_est_ns",
+    "log2_adc_conversions",
+    "log2_cells",
+    "log2_adcs",
+    "log2_adc_rate",
+    "log2_dacs",
+    "log2_cell_ops",
+    "log2_dac_drives",
+    "log2_cells_written",
+    "log2_glb_bytes",
+    "log2_dram_bytes",
+    "log2_cell_ns",
+)
 #: Knob values assumed when a configuration lacks a knob (0: the model's default rule).
-HW_DEFAULTS = {"rows": 128, "cols": 128, "n_macros": 64, "rows_active": 0, "adc_bits": 0, "dac_bits": 1,
-               "bits_per_cell": 1, "cols_per_adc": 8, "glb_kb": 128, "glb_width": 32, "dram_bw_gbps": 4,
-               "clock_mhz": 400, "digital_macs": 64, "cell": "sram"}
+HW_DEFAULTS = {
+    "rows": 128,
+    "cols": 128,
+    "n_macros": 64,
+    "rows_active": 0,
+    "adc_bits": 0,
+    "dac_bits": 1,
+    "bits_per_cell": 1,
+    "cols_per_adc": 8,
+    "glb_kb": 128,
+    "glb_width": 32,
+    "dram_bw_gbps": 4,
+    "clock_mhz": 400,
+    "digital_macs": 64,
+    "cell": "sram",
+}
 #: Pairs per block when computing the roofline terms (bounds memory to blocks x layers).
 _CHUNK = 4096
 _STATIC_COLS = ("M", "K", "N", "count", "w_bits", "a_bits", "reuse")
@@ -79,10 +128,17 @@ def workload_features(table: Any) -> np.ndarray:
     vectors = float(np.sum((t.M * t.count)[static]))
     digital = float(np.sum((t.M * t.K * t.N * t.count)[dynamic]) + np.sum((t.ops * t.count)[elt]))
     act = float(np.sum(((t.M * t.K + t.M * t.N) * t.count * t.a_bits / 8)[static | dynamic]))
-    return np.array([
-        np.log2(1.0 + macs(t)), np.log2(1.0 + params(t)), np.log2(1.0 + weight_bytes(t)),
-        np.log2(1.0 + vectors), np.log2(1.0 + digital), np.log2(1.0 + act), float(static.sum()),
-    ])
+    return np.array(
+        [
+            np.log2(1.0 + macs(t)),
+            np.log2(1.0 + params(t)),
+            np.log2(1.0 + weight_bytes(t)),
+            np.log2(1.0 + vectors),
+            np.log2(1.0 + digital),
+            np.log2(1.0 + act),
+            float(static.sum()),
+        ]
+    )
 
 
 class FeatureBuilder:
@@ -188,8 +244,7 @@ class FeatureBuilder:
         def lg(knob: str, default: float) -> np.ndarray:
             return col.get(f"log2:{knob}", np.full(n, np.log2(default)))
 
-        hw = {k: np.array([float(c.get(k, d)) for c in configs]) for k, d in HW_DEFAULTS.items()
-              if k not in ("cell",)}
+        hw = {k: np.array([float(c.get(k, d)) for c in configs]) for k, d in HW_DEFAULTS.items() if k not in ("cell",)}
         hw["rram"] = np.array([c.get("cell", "sram") == "rram" for c in configs])
         hw["bits_per_cell"] = np.where(hw["rram"], hw["bits_per_cell"], 1.0)
         t = self._roofline_terms(idx, hw)
@@ -197,29 +252,48 @@ class FeatureBuilder:
         array_bits = lg("rows", 128) + lg("cols", 128) + lg("n_macros", 64) + np.log2(hw["bits_per_cell"])
         rewritten = np.log2(1.0 + t["passes"] * hw["rows"])
         glb_bw = lg("glb_width", 32) + lg("clock_mhz", 400)  # bytes per us: glb_width * clock
-        return np.column_stack([
-            wbits - array_bits,
-            col["log2_act_bytes"] - (lg("glb_kb", 128) + 10.0),
-            col["log2_weight_bytes"] - lg("dram_bw_gbps", 4),
-            col["log2_digital_ops"] - lg("digital_macs", 64) - lg("clock_mhz", 400),
-            col["log2_vectors"] - lg("dac_bits", 1) + lg("cols_per_adc", 8),
-            col["log2_act_bytes"] - glb_bw,
-            np.log2(t["arrays"]), np.log2(t["arrays"]) - lg("n_macros", 64), np.log2(t["steps"]),
-            np.log2(1.0 + t["passes"]), rewritten, rewritten - lg("clock_mhz", 400),
-            np.log2(t["steps"]) - lg("dac_bits", 1) + lg("cols_per_adc", 8),
-            # model v2: fluid residency, ADC precision and conversion time, folded buffer check
-            t["stream"], np.log2(t["replication"]), t["adc_bits"], np.log2(t["t_mvm"] * 1e9),
-            np.log2(t["fold_max"]) - (lg("glb_kb", 128) + 10.0), t["spill_share"],
-            _lg_time(t["t_static"]), _lg_time(t["t_digital"]), _lg_time(t["t_buffer"]),
-            _lg_time(t["t_spill"]), _lg_time(t["t_weights"]), _lg_time(t["t_est"]),
-            np.log2(t["conversions"]),
-            # resource counts and activity (area, peak power, energy), no constants
-            lg("n_macros", 64) + lg("rows", 128) + lg("cols", 128),
-            t["log2_adcs"], t["log2_adcs"] - np.log2(t["t_s"]), lg("n_macros", 64) + lg("rows", 128),
-            np.log2(t["cell_ops"]), np.log2(t["dac_drives"]), np.log2(1.0 + t["cells_written"]),
-            np.log2(t["glb_bytes"]), np.log2(1.0 + t["dram_bytes"]),
-            lg("n_macros", 64) + lg("rows", 128) + lg("cols", 128) + _lg_time(t["t_est"]),  # leakage ~ area x time
-        ])
+        return np.column_stack(
+            [
+                wbits - array_bits,
+                col["log2_act_bytes"] - (lg("glb_kb", 128) + 10.0),
+                col["log2_weight_bytes"] - lg("dram_bw_gbps", 4),
+                col["log2_digital_ops"] - lg("digital_macs", 64) - lg("clock_mhz", 400),
+                col["log2_vectors"] - lg("dac_bits", 1) + lg("cols_per_adc", 8),
+                col["log2_act_bytes"] - glb_bw,
+                np.log2(t["arrays"]),
+                np.log2(t["arrays"]) - lg("n_macros", 64),
+                np.log2(t["steps"]),
+                np.log2(1.0 + t["passes"]),
+                rewritten,
+                rewritten - lg("clock_mhz", 400),
+                np.log2(t["steps"]) - lg("dac_bits", 1) + lg("cols_per_adc", 8),
+                # model v2: fluid residency, ADC precision and conversion time, folded buffer check
+                t["stream"],
+                np.log2(t["replication"]),
+                t["adc_bits"],
+                np.log2(t["t_mvm"] * 1e9),
+                np.log2(t["fold_max"]) - (lg("glb_kb", 128) + 10.0),
+                t["spill_share"],
+                _lg_time(t["t_static"]),
+                _lg_time(t["t_digital"]),
+                _lg_time(t["t_buffer"]),
+                _lg_time(t["t_spill"]),
+                _lg_time(t["t_weights"]),
+                _lg_time(t["t_est"]),
+                np.log2(t["conversions"]),
+                # resource counts and activity (area, peak power, energy), no constants
+                lg("n_macros", 64) + lg("rows", 128) + lg("cols", 128),
+                t["log2_adcs"],
+                t["log2_adcs"] - np.log2(t["t_s"]),
+                lg("n_macros", 64) + lg("rows", 128),
+                np.log2(t["cell_ops"]),
+                np.log2(t["dac_drives"]),
+                np.log2(1.0 + t["cells_written"]),
+                np.log2(t["glb_bytes"]),
+                np.log2(1.0 + t["dram_bytes"]),
+                lg("n_macros", 64) + lg("rows", 128) + lg("cols", 128) + _lg_time(t["t_est"]),  # leakage ~ area x time
+            ]
+        )
 
     def _layers(self, row: np.ndarray) -> dict[str, np.ndarray]:
         """Static and digital layer columns of one subnet (cached): static ``M, K, N, count,
@@ -277,8 +351,7 @@ class FeatureBuilder:
         n = len(idx)
         for lo in range(0, n, _CHUNK):
             sl = slice(lo, min(n, lo + _CHUNK))
-            part = self._terms_chunk({k: v[which[sl]] for k, v in pad.items()},
-                                     {k: v[sl] for k, v in hw.items()}, tech)
+            part = self._terms_chunk({k: v[which[sl]] for k, v in pad.items()}, {k: v[sl] for k, v in hw.items()}, tech)
             for k, v in part.items():
                 out.setdefault(k, []).append(v)
         return {k: np.concatenate(v) for k, v in out.items()}
@@ -339,18 +412,29 @@ class FeatureBuilder:
         KNc = np.where(sm, K * N * cnt, 0.0)
         W_tot = W.sum(1)
         return {
-            "arrays": A_tot, "stream": s, "replication": D, "passes": np.where(resident, 0.0, passes.sum(1)),
-            "steps": np.maximum(steps.sum(1), 1.0), "adc_bits": B, "t_mvm": t_mvm,
-            "t_static": t_comp.sum(1), "t_digital": t_dcomp.sum(1), "t_buffer": all_traffic / bw_glb,
-            "t_spill": all_spill / bw_dram, "t_weights": t_w.sum(1),
+            "arrays": A_tot,
+            "stream": s,
+            "replication": D,
+            "passes": np.where(resident, 0.0, passes.sum(1)),
+            "steps": np.maximum(steps.sum(1), 1.0),
+            "adc_bits": B,
+            "t_mvm": t_mvm,
+            "t_static": t_comp.sum(1),
+            "t_digital": t_dcomp.sum(1),
+            "t_buffer": all_traffic / bw_glb,
+            "t_spill": all_spill / bw_dram,
+            "t_weights": t_w.sum(1),
             "t_est": t_comp.sum(1) + t_dcomp.sum(1) + t_w.sum(1),
-            "fold_max": np.maximum(fold, 1.0), "spill_share": all_spill / np.maximum(all_traffic, 1.0),
-            "conversions": np.maximum(conversions, 1.0), "t_s": t_s,
+            "fold_max": np.maximum(fold, 1.0),
+            "spill_share": all_spill / np.maximum(all_traffic, 1.0),
+            "conversions": np.maximum(conversions, 1.0),
+            "t_s": t_s,
             "log2_adcs": np.log2(nm * cols / hw["cols_per_adc"]),
             "cell_ops": np.maximum((M * KNc * n_in * n_cw).sum(1), 1.0),
             "dac_drives": np.maximum(np.where(sm, M * n_in * K * T_N * cnt, 0.0).sum(1), 1.0),
             "cells_written": s * (KNc * n_cw).sum(1),
-            "glb_bytes": np.maximum(all_traffic + s * W_tot, 1.0), "dram_bytes": all_spill + s * W_tot,
+            "glb_bytes": np.maximum(all_traffic + s * W_tot, 1.0),
+            "dram_bytes": all_spill + s * W_tot,
         }
 
     def _onehot(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:

@@ -43,8 +43,13 @@ def gp_model(X: Any, y: Any, d: int | None = None) -> Any:
     w = Xt.shape[-1]
     d = w if d is None else int(d)
     filt = FilterFeatures(torch.arange(d)) if d < w else None
-    gp = SingleTaskGP(Xt, yt, covar_module=get_covar_module_with_dim_scaled_prior(ard_num_dims=d),
-                      input_transform=filt, outcome_transform=Standardize(m=1))
+    gp = SingleTaskGP(
+        Xt,
+        yt,
+        covar_module=get_covar_module_with_dim_scaled_prior(ard_num_dims=d),
+        input_transform=filt,
+        outcome_transform=Standardize(m=1),
+    )
     return gp.to(torch.float64)
 
 
@@ -97,6 +102,7 @@ def _fit_mll(gp: Any, maxiter: int) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NumericalWarning)
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp),
-                         optimizer_kwargs={"options": {"maxiter": int(maxiter)}})
+        fit_gpytorch_mll(
+            ExactMarginalLogLikelihood(gp.likelihood, gp), optimizer_kwargs={"options": {"maxiter": int(maxiter)}}
+        )
     gp.eval()

@@ -55,8 +55,13 @@ def regression_report(y_true: Any, y_pred: Any) -> dict[str, float]:
     """``kendall_tau``, ``spearman``, ``rmse``, ``mape_pct`` (and ``rmse_log10`` when every
     value is positive) of predictions, arrays (n,)."""
     t, p = _pair(y_true, y_pred)
-    out = {"n": int(t.size), "kendall_tau": kendall_tau(t, p), "spearman": spearman(t, p),
-           "rmse": rmse(t, p), "mape_pct": mape(t, p)}
+    out = {
+        "n": int(t.size),
+        "kendall_tau": kendall_tau(t, p),
+        "spearman": spearman(t, p),
+        "rmse": rmse(t, p),
+        "mape_pct": mape(t, p),
+    }
     if np.all(t > 0) and np.all(p > 0):
         out["rmse_log10"] = rmse(np.log10(t), np.log10(p))
     return out

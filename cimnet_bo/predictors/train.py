@@ -70,9 +70,17 @@ def split(n: int, n_train: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[:n_train]), np.sort(perm[n_train:])
 
 
-def fit_and_score(kind: str, space: AnySpace, objective: str, configs: Sequence[dict], y: np.ndarray,
-                  train: np.ndarray, test: np.ndarray, seed: int = 0, params: dict | None = None
-                  ) -> tuple[Any, dict[str, Any]]:
+def fit_and_score(
+    kind: str,
+    space: AnySpace,
+    objective: str,
+    configs: Sequence[dict],
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    seed: int = 0,
+    params: dict | None = None,
+) -> tuple[Any, dict[str, Any]]:
     """Fit one predictor on ``train`` rows and score it on ``test`` rows.
 
     Returns
@@ -90,14 +98,25 @@ def fit_and_score(kind: str, space: AnySpace, objective: str, configs: Sequence[
     p = pred.predict(te)
     pred_s = time.perf_counter() - t0
     m = regression_report(y[test], p)
-    m.update(n_train=len(train), fit_s=round(fit_s, 4), predict_s=round(pred_s, 4),
-             predict_us_per_row=round(1e6 * pred_s / max(1, len(test)), 2))
+    m.update(
+        n_train=len(train),
+        fit_s=round(fit_s, 4),
+        predict_s=round(pred_s, 4),
+        predict_us_per_row=round(1e6 * pred_s / max(1, len(test)), 2),
+    )
     return pred, m
 
 
-def learning_curve(dataset: Any, objective: str, kinds: Sequence[str], sizes: Sequence[int] = CURVE_SIZES,
-                   splits: int = 5, seed: int = 0, params: dict[str, dict] | None = None,
-                   log: Any = None) -> list[dict[str, Any]]:
+def learning_curve(
+    dataset: Any,
+    objective: str,
+    kinds: Sequence[str],
+    sizes: Sequence[int] = CURVE_SIZES,
+    splits: int = 5,
+    seed: int = 0,
+    params: dict[str, dict] | None = None,
+    log: Any = None,
+) -> list[dict[str, Any]]:
     """Held-out metrics of each predictor kind at each training size, over random splits.
 
     Returns
@@ -112,20 +131,29 @@ def learning_curve(dataset: Any, objective: str, kinds: Sequence[str], sizes: Se
     out = []
     for size in sizes:
         if size > max_train_size(n):
-            out.append({"objective": objective, "size": size, "skipped":
-                        f"only {n} usable rows ({'distinct subnets' if is_subnet_objective(objective) else 'pairs'}); "
-                        f"at most {max_train_size(n)} can train"})
+            out.append(
+                {
+                    "objective": objective,
+                    "size": size,
+                    "skipped": f"only {n} usable rows ("
+                    f"{'distinct subnets' if is_subnet_objective(objective) else 'pairs'}); "
+                    f"at most {max_train_size(n)} can train",
+                }
+            )
             continue
         for s in range(splits):
             tr, te = split(n, size, seed + 1000 * s + size)
             for kind in kinds:
-                _, m = fit_and_score(kind, dataset.space, objective, configs, y, tr, te, seed + s,
-                                     (params or {}).get(kind))
+                _, m = fit_and_score(
+                    kind, dataset.space, objective, configs, y, tr, te, seed + s, (params or {}).get(kind)
+                )
                 rec = {"objective": objective, "kind": kind, "size": size, "split": s, **m}
                 out.append(rec)
                 if log:
-                    log(f"{objective:>10} {kind:>6} n={size:5d} split={s} tau={m['kendall_tau']:.3f} "
-                        f"rmse={m['rmse']:.4g} fit={m['fit_s']:.2f}s")
+                    log(
+                        f"{objective:>10} {kind:>6} n={size:5d} split={s} tau={m['kendall_tau']:.3f} "
+                        f"rmse={m['rmse']:.4g} fit={m['fit_s']:.2f}s"
+                    )
     return out
 
 
@@ -139,8 +167,16 @@ def summarize_curve(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for (obj, kind, size), rs in keys.items():
         row: dict[str, Any] = {"objective": obj, "kind": kind, "size": size, "splits": len(rs)}
-        for m in ("kendall_tau", "spearman", "rmse", "mape_pct", "rmse_log10", "fit_s", "predict_s",
-                  "predict_us_per_row"):
+        for m in (
+            "kendall_tau",
+            "spearman",
+            "rmse",
+            "mape_pct",
+            "rmse_log10",
+            "fit_s",
+            "predict_s",
+            "predict_us_per_row",
+        ):
             vals = [r[m] for r in rs if m in r and r[m] is not None]
             if vals:
                 row[f"{m}_mean"] = float(np.mean(vals))
@@ -157,14 +193,19 @@ def plot_learning_curves(summary: Sequence[dict[str, Any]], path: str | Path, ti
     import matplotlib.pyplot as plt
 
     objectives = list(dict.fromkeys(r["objective"] for r in summary))
-    fig, axes = plt.subplots(1, max(1, len(objectives)), figsize=(4.2 * max(1, len(objectives)), 3.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(objectives)), figsize=(4.2 * max(1, len(objectives)), 3.6), squeeze=False)
     for ax, obj in zip(axes[0], objectives):
         rows = [r for r in summary if r["objective"] == obj]
         for kind in dict.fromkeys(r["kind"] for r in rows):
             rs = sorted((r for r in rows if r["kind"] == kind), key=lambda r: r["size"])
-            ax.errorbar([r["size"] for r in rs], [r["kendall_tau_mean"] for r in rs],
-                        yerr=[r["kendall_tau_std"] for r in rs], marker="o", capsize=3, label=kind)
+            ax.errorbar(
+                [r["size"] for r in rs],
+                [r["kendall_tau_mean"] for r in rs],
+                yerr=[r["kendall_tau_std"] for r in rs],
+                marker="o",
+                capsize=3,
+                label=kind,
+            )
         ax.set_xscale("log")
         ax.set_xlabel("training size")
         ax.set_ylabel("Kendall tau (held out)")
@@ -181,11 +222,19 @@ def plot_learning_curves(summary: Sequence[dict[str, Any]], path: str | Path, ti
     return path
 
 
-def train_predictors(data: str | Path | Any, out: str | Path, objectives: Sequence[str] | None = None,
-                     kinds: Sequence[str] = ("xgb",), test_fraction: float = 0.2, seed: int = 0,
-                     curve_sizes: Sequence[int] = CURVE_SIZES, curve_splits: int = 1,
-                     params: dict[str, dict] | None = None, log: Any = None,
-                     source: str | Path | None = None) -> dict[str, Any]:
+def train_predictors(
+    data: str | Path | Any,
+    out: str | Path,
+    objectives: Sequence[str] | None = None,
+    kinds: Sequence[str] = ("xgb",),
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    curve_sizes: Sequence[int] = CURVE_SIZES,
+    curve_splits: int = 1,
+    params: dict[str, dict] | None = None,
+    log: Any = None,
+    source: str | Path | None = None,
+) -> dict[str, Any]:
     """Train, check and save predictors of a labeled dataset.
 
     For each objective (default: the dataset's, but the 0/1 indicators of
@@ -203,15 +252,17 @@ def train_predictors(data: str | Path | Any, out: str | Path, objectives: Sequen
     dict
         The report.
     """
-    from cimnet_bo.store import read_dataset
     from cimnet_bo.core import plain
+    from cimnet_bo.store import read_dataset
 
     t0 = time.time()
     ds = read_dataset(data) if isinstance(data, (str, Path)) else data
     ds = ds.ok()
     if len(ds) < MIN_ROWS:
-        raise ValueError(f"{data if isinstance(data, (str, Path)) else 'the dataset'} has {len(ds)} rows without "
-                         f"a failure; predictors need at least {MIN_ROWS} (were the labels' evaluations failed?)")
+        raise ValueError(
+            f"{data if isinstance(data, (str, Path)) else 'the dataset'} has {len(ds)} rows without "
+            f"a failure; predictors need at least {MIN_ROWS} (were the labels' evaluations failed?)"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     objectives = list(objectives or [o for o in ds.objective_names if o not in INDICATOR_OUTPUTS])
@@ -223,8 +274,13 @@ def train_predictors(data: str | Path | Any, out: str | Path, objectives: Sequen
     report: dict[str, Any] = {
         "data": str(source) if source is not None else "<dataset>",
         "data_sha256": _sha256(source) if source is not None and Path(source).exists() else None,
-        "space": ds.space.name, "space_version": ds.space.version, "rows": len(ds), "seed": seed,
-        "test_fraction": test_fraction, "objectives": {}, "learning_curve": [],
+        "space": ds.space.name,
+        "space_version": ds.space.version,
+        "rows": len(ds),
+        "seed": seed,
+        "test_fraction": test_fraction,
+        "objectives": {},
+        "learning_curve": [],
     }
     for obj in objectives:
         configs, y = objective_data(ds, obj)
@@ -233,15 +289,21 @@ def train_predictors(data: str | Path | Any, out: str | Path, objectives: Sequen
             raise ValueError(f"objective {obj!r} has {n} finite values; predictors need at least {MIN_ROWS}")
         n_test = max(1, int(round(test_fraction * n)))
         tr, te = split(n, n - n_test, seed)
-        entry: dict[str, Any] = {"unit_rows": "distinct subnets" if is_subnet_objective(obj) else "pairs",
-                                 "n_train": len(tr), "n_test": len(te), "models": {}}
+        entry: dict[str, Any] = {
+            "unit_rows": "distinct subnets" if is_subnet_objective(obj) else "pairs",
+            "n_train": len(tr),
+            "n_test": len(te),
+            "models": {},
+        }
         for kind in kinds:
             pred, m = fit_and_score(kind, ds.space, obj, configs, y, tr, te, seed, (params or {}).get(kind))
             path = pred.save(out / f"{obj}.{kind}.json")
             entry["models"][kind] = {"file": path.name, **{k: plain(v, finite=True) for k, v in m.items()}}
             if log:
-                log(f"{obj:>10} {kind:>6} n_train={len(tr)} test tau={m['kendall_tau']:.3f} "
-                    f"spearman={m['spearman']:.3f} rmse={m['rmse']:.4g} mape={m['mape_pct']:.2f}%")
+                log(
+                    f"{obj:>10} {kind:>6} n_train={len(tr)} test tau={m['kendall_tau']:.3f} "
+                    f"spearman={m['spearman']:.3f} rmse={m['rmse']:.4g} mape={m['mape_pct']:.2f}%"
+                )
         report["objectives"][obj] = entry
     if curve_sizes and curve_splits:
         recs = []

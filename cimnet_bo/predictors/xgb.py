@@ -13,14 +13,40 @@ from cimnet_bo.predictors.base import PREDICTORS, Predictor
 from cimnet_bo.space import AnySpace
 
 #: Defaults for hardware-dependent objectives (latency, energy, area).
-XGB_DEFAULTS = dict(n_estimators=2000, learning_rate=0.02, grow_policy="lossguide", max_leaves=16, max_depth=0,
-                    subsample=0.8, colsample_bytree=0.8, min_child_weight=1.0, reg_lambda=1.0, tree_method="hist")
+XGB_DEFAULTS = dict(
+    n_estimators=2000,
+    learning_rate=0.02,
+    grow_policy="lossguide",
+    max_leaves=16,
+    max_depth=0,
+    subsample=0.8,
+    colsample_bytree=0.8,
+    min_child_weight=1.0,
+    reg_lambda=1.0,
+    tree_method="hist",
+)
 #: Defaults for subnet-only objectives (accuracy: few, noisy labels, smooth in the encoding).
-XGB_SUBNET_DEFAULTS = dict(n_estimators=600, learning_rate=0.03, max_depth=4, subsample=0.8,
-                           colsample_bytree=0.7, min_child_weight=2.0, reg_lambda=2.0, tree_method="hist")
+XGB_SUBNET_DEFAULTS = dict(
+    n_estimators=600,
+    learning_rate=0.03,
+    max_depth=4,
+    subsample=0.8,
+    colsample_bytree=0.7,
+    min_child_weight=2.0,
+    reg_lambda=2.0,
+    tree_method="hist",
+)
 #: Defaults of the search's models (refitted every round, so lighter than the two above).
-XGB_SEARCH_DEFAULTS = dict(n_estimators=250, learning_rate=0.06, max_depth=5, subsample=0.8, colsample_bytree=0.8,
-                           min_child_weight=1.0, reg_lambda=1.0, tree_method="hist")
+XGB_SEARCH_DEFAULTS = dict(
+    n_estimators=250,
+    learning_rate=0.06,
+    max_depth=5,
+    subsample=0.8,
+    colsample_bytree=0.8,
+    min_child_weight=1.0,
+    reg_lambda=1.0,
+    tree_method="hist",
+)
 
 
 def xgb_regressor(params: Mapping[str, Any], seed: int, n_jobs: int | None = None) -> Any:
@@ -51,8 +77,9 @@ def fit_xgb(F: np.ndarray, y: np.ndarray, params: Mapping[str, Any], seed: int, 
     return model
 
 
-def xgb_oof(F: np.ndarray, y: np.ndarray, params: Mapping[str, Any], seed: int, folds: int = 5,
-            n_jobs: int | None = None) -> np.ndarray:
+def xgb_oof(
+    F: np.ndarray, y: np.ndarray, params: Mapping[str, Any], seed: int, folds: int = 5, n_jobs: int | None = None
+) -> np.ndarray:
     """Out-of-fold predictions (n,) of XGBoost on (F (n x f), y (n,)): each row predicted by the
     model fitted without its fold (``folds`` random folds, at least 2 and at most n; fold ``k``'s
     model has seed ``seed + k``)."""
@@ -67,8 +94,15 @@ def xgb_oof(F: np.ndarray, y: np.ndarray, params: Mapping[str, Any], seed: int, 
     return out
 
 
-def xgb_bootstrap(F_train: np.ndarray, y: np.ndarray, F_all: np.ndarray, params: Mapping[str, Any], members: int,
-                  seed: int, n_jobs: int | None = None) -> np.ndarray:
+def xgb_bootstrap(
+    F_train: np.ndarray,
+    y: np.ndarray,
+    F_all: np.ndarray,
+    params: Mapping[str, Any],
+    members: int,
+    seed: int,
+    n_jobs: int | None = None,
+) -> np.ndarray:
     """Predictions (N x members) at F_all (N x f) of ``members`` XGBoost models, each fitted on
     a bootstrap resample of (F_train (n x f), y (n,)) with its own seed."""
     rng = np.random.default_rng(seed)
@@ -105,8 +139,17 @@ class XGBPredictor(Predictor):
     feature_kind = "xgb"
     model_suffix = ".json"
 
-    def __init__(self, space: AnySpace, objective: str, log_target: bool | None = None, hardware: bool | None = None,
-                 seed: int = 0, cross: bool = True, n_jobs: int | None = None, **xgb_params: Any) -> None:
+    def __init__(
+        self,
+        space: AnySpace,
+        objective: str,
+        log_target: bool | None = None,
+        hardware: bool | None = None,
+        seed: int = 0,
+        cross: bool = True,
+        n_jobs: int | None = None,
+        **xgb_params: Any,
+    ) -> None:
         super().__init__(space, objective, log_target, hardware, seed)
         self.cross = cross
         self.n_jobs = n_jobs
@@ -139,5 +182,7 @@ class XGBPredictor(Predictor):
     def feature_importance(self) -> dict[str, float]:
         """Gain importance per feature name."""
         score = self.model_.get_booster().get_score(importance_type="gain")
-        return {self.feature_names_[int(k[1:])] if k.startswith("f") and k[1:].isdigit() else k: v
-                for k, v in sorted(score.items(), key=lambda kv: -kv[1])}
+        return {
+            self.feature_names_[int(k[1:])] if k.startswith("f") and k[1:].isdigit() else k: v
+            for k, v in sorted(score.items(), key=lambda kv: -kv[1])
+        }

@@ -21,10 +21,10 @@ and :mod:`~cimnet_bo.search.best_chips` for how qNEHVI searches subnets on their
 from cimnet_bo.search.ask_tell import propose, tell
 from cimnet_bo.search.best_chips import BestChips
 from cimnet_bo.search.problem import Problem, ProblemError
+from cimnet_bo.search.qnehvi import QNEHVI
 from cimnet_bo.search.registered import MODES, REFERENCE_POINTS, baseline_chip, space_problem
 from cimnet_bo.search.run import Run, run_search
 from cimnet_bo.search.specs import as_problem, problem_from_spec, table_problem
-from cimnet_bo.search.qnehvi import QNEHVI
 from cimnet_bo.search.strategies import (
     LINAS,
     STRATEGIES,
@@ -36,7 +36,27 @@ from cimnet_bo.search.strategies import (
 from cimnet_bo.search.surrogates import SURROGATES, Surrogate
 
 __all__ = [
-    "Problem", "ProblemError", "REFERENCE_POINTS", "MODES", "baseline_chip", "space_problem", "Run", "run_search", "propose", "tell", "as_problem", "problem_from_spec", "table_problem",
-    "Strategy", "STRATEGIES", "make_strategy", "QNEHVI", "RandomSearch", "NSGA2Search",
-    "LINAS", "SURROGATES", "Surrogate", "BestChips",
+    "Problem",
+    "ProblemError",
+    "REFERENCE_POINTS",
+    "MODES",
+    "baseline_chip",
+    "space_problem",
+    "Run",
+    "run_search",
+    "propose",
+    "tell",
+    "as_problem",
+    "problem_from_spec",
+    "table_problem",
+    "Strategy",
+    "STRATEGIES",
+    "make_strategy",
+    "QNEHVI",
+    "RandomSearch",
+    "NSGA2Search",
+    "LINAS",
+    "SURROGATES",
+    "Surrogate",
+    "BestChips",
 ]

@@ -154,8 +154,9 @@ def tell(run: Run | str | Path, results: Any, evaluator: str = "external") -> di
                 extra = res.extras_of(0)
                 if res.errors[0] is not None:
                     err = f"cheap outputs failed: {res.errors[0]}"
-            r.store.record(cfg, vals, evaluator=evaluator, error=err, idx=i, seed=r.seed, extra=extra,
-                           tag=pending[i]["tag"])
+            r.store.record(
+                cfg, vals, evaluator=evaluator, error=err, idx=i, seed=r.seed, extra=extra, tag=pending[i]["tag"]
+            )
         r._set_pending(r.pending())
         return {"told": len(records), "pending": len(r.pending()), "evaluations": r.n_done}
     finally:

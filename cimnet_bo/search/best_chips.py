@@ -52,8 +52,10 @@ def unsupported(problem: Problem) -> str | None:
         return "its cheap outputs do not come from the roofline model alone"
     for name in problem.objective_names:
         if not problem.subnet_only(name) and name not in HARDWARE_OBJECTIVES:
-            return (f"objective {name!r} depends on the hardware and is not one of {list(HARDWARE_OBJECTIVES)} "
-                    "(energy has a front of chips per subnet)")
+            return (
+                f"objective {name!r} depends on the hardware and is not one of {list(HARDWARE_OBJECTIVES)} "
+                "(energy has a front of chips per subnet)"
+            )
     if not any(problem.is_cheap(o) for o in problem.objective_names):
         return "no objective comes from the roofline"
     for c in problem.constraints:
@@ -119,7 +121,8 @@ class BestChips:
         cfg = hw_space.from_indices(row)[0]
         area, power = chip_area_power({n: np.asarray([cfg[n]]) for n in hw_space.names}, self.tech)
         fits = (self.area_max is None or area[0] <= self.area_max) and (
-            self.power_max is None or power[0] <= self.power_max)
+            self.power_max is None or power[0] <= self.power_max
+        )
         return row if fits else None
 
     # ------------------------------------------------------------------ rows
@@ -151,7 +154,7 @@ class BestChips:
         evaluated and pending subnets, those that are best for the most subnets first (ties:
         first seen), and the space's baseline chip when it meets the budgets."""
         rows = np.vstack([state.X, state.pending]).astype(np.int64)
-        hw, ok = self.exact(rows[:, :self.d_sub])
+        hw, ok = self.exact(rows[:, : self.d_sub])
         lib = np.empty((0, hw.shape[1]), dtype=np.int64)
         if ok.any():
             uniq, first, counts = np.unique(hw[ok], axis=0, return_index=True, return_counts=True)
@@ -183,9 +186,9 @@ class BestChips:
         rows = np.vstack([state.X, state.pending]).astype(np.int64)
         if not len(rows):
             return set()
-        sub = rows[:, :self.d_sub]
+        sub = rows[:, : self.d_sub]
         hw, ok = self.exact(sub)
-        on_best = ok & np.all(hw == rows[:, self.d_sub:], axis=1)
+        on_best = ok & np.all(hw == rows[:, self.d_sub :], axis=1)
         return set(row_keys(sub[on_best]))
 
     def fresh_subnets(self, state: SearchState, sub: np.ndarray) -> np.ndarray:
@@ -197,7 +200,7 @@ class BestChips:
         """Up to ``n`` joint rows (k x d): the subnets evaluated or pending on another chip
         (a known design of the initial design), then random fresh subnets, each on its best
         chip. Fewer only when the subnets run out."""
-        known = np.vstack([state.X, state.pending]).astype(np.int64)[:, :self.d_sub]
+        known = np.vstack([state.X, state.pending]).astype(np.int64)[:, : self.d_sub]
         sub = self.fresh_subnets(state, known)[:n]
         stale = 0
         for _ in range(tries):
@@ -210,9 +213,18 @@ class BestChips:
         hw, ok = self.exact(sub)
         return state.fresh(self.join(sub[ok], hw[ok]))[:n]
 
-    def pool(self, state: SearchState, rng: np.random.Generator, size: int, mutation_fraction: float,
-             evolution_fraction: float, predict: Callable[[np.ndarray], np.ndarray] | None, plan: Any,
-             pop_size: int, n_gen: int) -> tuple[np.ndarray, dict[str, int]]:
+    def pool(
+        self,
+        state: SearchState,
+        rng: np.random.Generator,
+        size: int,
+        mutation_fraction: float,
+        evolution_fraction: float,
+        predict: Callable[[np.ndarray], np.ndarray] | None,
+        plan: Any,
+        pop_size: int,
+        n_gen: int,
+    ) -> tuple[np.ndarray, dict[str, int]]:
         """The round's pool: up to ``size`` joint rows (k x d) of fresh subnets on their
         library chips, from mutations of the Pareto set's subnets, NSGA-II over subnets (on the
         predictors and library latencies) and the run's random reservoir of subnets."""
@@ -222,7 +234,7 @@ class BestChips:
         lib = self.library(state)
         counts: dict[str, int] = {}
         parts: list[np.ndarray] = []
-        pareto = state.pareto_rows()[:, :self.d_sub]
+        pareto = state.pareto_rows()[:, : self.d_sub]
 
         n_mut = int(size * mutation_fraction)
         if n_mut and len(pareto):
@@ -231,6 +243,7 @@ class BestChips:
             counts["mutations"] = len(mut)
         n_evo = int(size * evolution_fraction)
         if n_evo and predict is not None:
+
             def score(sub_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 hw, ok = self.nearest(sub_rows, lib)
                 rows = self.join(sub_rows, hw)
@@ -270,8 +283,8 @@ class BestChips:
         """``(rows (n x d), ok (n,))``: joint rows with each subnet moved to its exact best
         chip; ``ok`` False where the subnet has no feasible chip (the row is unchanged)."""
         rows = np.array(rows, dtype=np.int64)
-        hw, ok = self.exact(rows[:, :self.d_sub])
-        rows[ok] = self.join(rows[ok, :self.d_sub], hw[ok])
+        hw, ok = self.exact(rows[:, : self.d_sub])
+        rows[ok] = self.join(rows[ok, : self.d_sub], hw[ok])
         return rows, ok
 
 

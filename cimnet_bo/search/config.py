@@ -25,8 +25,15 @@ def default_n_init(batch_size: int) -> int:
     return max(4, 2 * batch_size)
 
 
-def resolve_config(problem: Problem, strategy: Strategy, budget: int, batch_size: int, seed: int,
-                   n_init: int | None, initial: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def resolve_config(
+    problem: Problem,
+    strategy: Strategy,
+    budget: int,
+    batch_size: int,
+    seed: int,
+    n_init: int | None,
+    initial: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The run configuration, checked (every invalid option is a :class:`ProblemError`).
 
     ``initial`` (configurations of the space, e.g. a known baseline design) opens the initial
@@ -41,20 +48,26 @@ def resolve_config(problem: Problem, strategy: Strategy, budget: int, batch_size
     if not isinstance(n_init, (int, np.integer)) or isinstance(n_init, bool) or n_init < 1:
         raise ProblemError(f"n_init must be an integer >= 1, got {n_init!r}")
     if budget < n_init:
-        raise ProblemError(f"budget {budget} is smaller than the initial design (n_init={n_init}): "
-                           "raise the budget or lower n_init")
+        raise ProblemError(
+            f"budget {budget} is smaller than the initial design (n_init={n_init}): raise the budget or lower n_init"
+        )
     strategy.check(problem)
     initial_cfgs = _initial_configs(problem, initial)
     if len(initial_cfgs) > n_init:
-        raise ProblemError(f"{len(initial_cfgs)} initial configurations do not fit in the initial design "
-                           f"(n_init={n_init}): raise n_init or give fewer")
+        raise ProblemError(
+            f"{len(initial_cfgs)} initial configurations do not fit in the initial design "
+            f"(n_init={n_init}): raise n_init or give fewer"
+        )
     return {
         "version": CONFIG_VERSION,
         "problem": problem.spec if problem.spec is not None else {"python": problem.name},
         "problem_description": problem.describe(),
         "strategy": strategy.name,
         "strategy_options": plain(strategy.get_params()),
-        "budget": int(budget), "batch_size": int(batch_size), "n_init": int(n_init), "seed": int(seed),
+        "budget": int(budget),
+        "batch_size": int(batch_size),
+        "n_init": int(n_init),
+        "seed": int(seed),
         **({"initial": initial_cfgs} if initial_cfgs else {}),
     }
 
@@ -85,8 +98,10 @@ def read_stored(config: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(config)
     desc = out.get("problem_description")
     if isinstance(desc, Mapping) and desc.get("constraints"):
-        out["problem_description"] = {**desc, "constraints": [Constraint.parse(c).to_dict()
-                                                              for c in desc["constraints"]]}
+        out["problem_description"] = {
+            **desc,
+            "constraints": [Constraint.parse(c).to_dict() for c in desc["constraints"]],
+        }
     return out
 
 

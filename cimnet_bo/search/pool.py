@@ -108,8 +108,10 @@ class Predictors:
 
     def fit(self) -> "Predictors":
         self.rows_, self.T_ = training_targets(self.state, self.plan)
-        self.models_ = [fit_xgb(self.features(self.rows_, nm), self.T_[:, j], self.xgb_params, self.seed + j)
-                        for j, nm in enumerate(self.plan.modelled)]
+        self.models_ = [
+            fit_xgb(self.features(self.rows_, nm), self.T_[:, j], self.xgb_params, self.seed + j)
+            for j, nm in enumerate(self.plan.modelled)
+        ]
         return self
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
@@ -119,8 +121,14 @@ class Predictors:
         return np.column_stack([m.predict(self.features(rows, nm)) for m, nm in zip(self.models_, self.plan.modelled)])
 
 
-def score_rows(state: SearchState, plan: OutputPlan, rows: np.ndarray, modelled: np.ndarray,
-               cheap: np.ndarray, cheap_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def score_rows(
+    state: SearchState,
+    plan: OutputPlan,
+    rows: np.ndarray,
+    modelled: np.ndarray,
+    cheap: np.ndarray,
+    cheap_ok: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Objectives ``u`` (n x m) and total constraint violation (n,) of rows from modelled
     outputs (n x k, ``plan.modelled`` order) and exact cheap outputs (n x c); rows whose cheap
     outputs failed get a hopeless score."""
@@ -169,8 +177,9 @@ def model_space_constraint(problem: Any, c: Any) -> tuple[float, float]:
 
 
 # ============================================================================ mutations
-def mutate_rows(space: AnySpace, parents: np.ndarray, n: int, rng: np.random.Generator,
-                rate: float | None = None) -> np.ndarray:
+def mutate_rows(
+    space: AnySpace, parents: np.ndarray, n: int, rng: np.random.Generator, rate: float | None = None
+) -> np.ndarray:
     """``n`` mutants (n x d) of parent rows (k x d), parents used in turn; each active choice
     with more than one value is redrawn to another value with probability ``rate`` (default
     2 / number of such choices), at least one per mutant; canonicalised."""
@@ -193,15 +202,23 @@ def mutate_rows(space: AnySpace, parents: np.ndarray, n: int, rng: np.random.Gen
 
 
 # ============================================================================ evolution
-def _pymoo_problem(space: AnySpace, m: int, constrained: bool, fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]):
+def _pymoo_problem(
+    space: AnySpace, m: int, constrained: bool, fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+):
     from pymoo.core.problem import Problem as PymooProblem
 
     nvals = np.array([len(c) for c in space.choices])
 
     class _OnPredictors(PymooProblem):
         def __init__(self) -> None:
-            super().__init__(n_var=space.dim, n_obj=m, n_ieq_constr=1 if constrained else 0,
-                             xl=np.zeros(space.dim), xu=(nvals - 1).astype(float), vtype=int)
+            super().__init__(
+                n_var=space.dim,
+                n_obj=m,
+                n_ieq_constr=1 if constrained else 0,
+                xl=np.zeros(space.dim),
+                xu=(nvals - 1).astype(float),
+                vtype=int,
+            )
 
         def _evaluate(self, X, out, *args, **kwargs):
             rows = space.canonicalize_indices(np.clip(np.rint(X), 0, nvals - 1).astype(np.int64))
@@ -222,14 +239,22 @@ def nsga2_operators():
     from pymoo.operators.repair.rounding import RoundingRepair
     from pymoo.operators.selection.tournament import TournamentSelection
 
-    return (TournamentSelection(func_comp=binary_tournament),
-            SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
-            PM(eta=20, vtype=float, repair=RoundingRepair()))
+    return (
+        TournamentSelection(func_comp=binary_tournament),
+        SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
+        PM(eta=20, vtype=float, repair=RoundingRepair()),
+    )
 
 
-def evolve(state: SearchState, score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
-           rng: np.random.Generator, pop_size: int, n_gen: int, init: np.ndarray | None = None,
-           space: AnySpace | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def evolve(
+    state: SearchState,
+    score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    rng: np.random.Generator,
+    pop_size: int,
+    n_gen: int,
+    init: np.ndarray | None = None,
+    space: AnySpace | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """NSGA-II (pymoo) maximising predicted objectives under predicted/exact constraints.
 
     Parameters
@@ -270,8 +295,14 @@ def evolve(state: SearchState, score: Callable[[np.ndarray], tuple[np.ndarray, n
         start = np.vstack([init, start])[:pop_size]
     problem = _pymoo_problem(space, len(state.problem.objectives), bool(state.problem.constraints), fn)
     sel, cx, mut = nsga2_operators()
-    algo = NSGA2(pop_size=pop_size, sampling=start.astype(float), selection=sel, crossover=cx, mutation=mut,
-                 eliminate_duplicates=True)
+    algo = NSGA2(
+        pop_size=pop_size,
+        sampling=start.astype(float),
+        selection=sel,
+        crossover=cx,
+        mutation=mut,
+        eliminate_duplicates=True,
+    )
     res = minimize(problem, algo, ("n_gen", n_gen), seed=int(rng.integers(2**31 - 1)), verbose=False)
     rows = np.vstack(log_rows)
     U = np.vstack(log_U)
@@ -311,8 +342,9 @@ def rank_rows(U: np.ndarray, cv: np.ndarray, n: int, rng: np.random.Generator) -
 
 
 # ============================================================================ pools
-def predictor_score(state: SearchState, plan: OutputPlan, predict: Callable[[np.ndarray], np.ndarray]
-                    ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def predictor_score(
+    state: SearchState, plan: OutputPlan, predict: Callable[[np.ndarray], np.ndarray]
+) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """rows -> (U, cv) from predicted modelled outputs and exact cheap outputs."""
 
     def score(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -350,9 +382,16 @@ def random_reservoir(state: SearchState, n: int, seed: int) -> np.ndarray:
     return res[keep]
 
 
-def build_pool(state: SearchState, rng: np.random.Generator, size: int, mutation_fraction: float,
-               evolution_fraction: float, score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None,
-               pop_size: int, n_gen: int) -> tuple[np.ndarray, dict[str, int]]:
+def build_pool(
+    state: SearchState,
+    rng: np.random.Generator,
+    size: int,
+    mutation_fraction: float,
+    evolution_fraction: float,
+    score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None,
+    pop_size: int,
+    n_gen: int,
+) -> tuple[np.ndarray, dict[str, int]]:
     """The round's candidate pool: fresh, cheap-feasible rows (at most ``size``).
 
     Tabular problems: a random subset of the unseen candidates. Otherwise: mutations of the
@@ -403,5 +442,16 @@ def build_pool(state: SearchState, rng: np.random.Generator, size: int, mutation
     return pool[:size], counts
 
 
-__all__: Sequence[str] = ["OutputPlan", "plan_outputs", "training_targets", "Predictors", "score_rows",
-                          "mutate_rows", "evolve", "rank_rows", "predictor_score", "random_reservoir", "build_pool"]
+__all__: Sequence[str] = [
+    "OutputPlan",
+    "plan_outputs",
+    "training_targets",
+    "Predictors",
+    "score_rows",
+    "mutate_rows",
+    "evolve",
+    "rank_rows",
+    "predictor_score",
+    "random_reservoir",
+    "build_pool",
+]

@@ -41,7 +41,6 @@ from cimnet_bo.moo import (
 )
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, is_joint
 
-
 #: Constraint operators a search takes (a bound is met or violated by a measurable amount).
 SEARCH_OPERATORS: tuple[str, ...] = ("<=", ">=")
 
@@ -123,13 +122,15 @@ class Problem:
             raise ProblemError(str(e)) from None
         strict = [str(c) for c in self.constraints if c.op not in SEARCH_OPERATORS]
         if strict:
-            raise ProblemError(f"cannot read constraint(s) {strict} for a search: write 'NAME <= NUMBER' or "
-                               "'NAME >= NUMBER'")
+            raise ProblemError(
+                f"cannot read constraint(s) {strict} for a search: write 'NAME <= NUMBER' or 'NAME >= NUMBER'"
+            )
         if evaluator is not None:
             bad = [c.name for c in self.constraints if c.name not in outputs]
             if bad:
-                raise ProblemError(f"constraint(s) on {bad}, which the evaluator does not produce; "
-                                   f"its outputs are {list(outputs)}")
+                raise ProblemError(
+                    f"constraint(s) on {bad}, which the evaluator does not produce; its outputs are {list(outputs)}"
+                )
         self.log = tuple(n for n in (LOG_OBJECTIVES if log is None else log) if n in names)
         unknown_log = [n for n in (log or ()) if n not in names]
         if unknown_log:
@@ -145,10 +146,12 @@ class Problem:
                 if o.name in self.log and i <= 0:
                     raise ProblemError(f"ideal_point[{o.name!r}] = {i} must be > 0 (log scale)")
                 if not (i > r if o.direction == "max" else i < r):
-                    raise ProblemError(f"objective {o.name!r} ({o.direction}): the ideal {i} is not better "
-                                       f"than the reference {r}")
-        self.scale = HypervolumeScale.from_points([(o.name, o.direction) for o in self.objectives], self.ref_point,
-                                                  self.ideal_point, self.log)
+                    raise ProblemError(
+                        f"objective {o.name!r} ({o.direction}): the ideal {i} is not better than the reference {r}"
+                    )
+        self.scale = HypervolumeScale.from_points(
+            [(o.name, o.direction) for o in self.objectives], self.ref_point, self.ideal_point, self.log
+        )
         self._cheap_names, self._cheap_evaluator, self._subnet_only = _cheap_parts(evaluator, space)
         self.candidates: list[dict[str, Any]] | None = None
         if candidates is not None:
@@ -168,9 +171,11 @@ class Problem:
         for o in objectives:
             if isinstance(o, str):
                 if o not in outputs:
-                    raise ProblemError(f"objective {o!r} is not produced by the evaluator; its outputs are "
-                                       f"{list(outputs)}" if outputs else
-                                       f"objective {o!r} needs a direction: give ({o!r}, 'max'|'min')")
+                    raise ProblemError(
+                        f"objective {o!r} is not produced by the evaluator; its outputs are {list(outputs)}"
+                        if outputs
+                        else f"objective {o!r} needs a direction: give ({o!r}, 'max'|'min')"
+                    )
                 out.append(outputs[o])
                 continue
             try:
@@ -179,8 +184,9 @@ class Problem:
                 raise ProblemError(f"cannot read objective {o!r}: {e}") from None
             if outputs:
                 if obj.name not in outputs:
-                    raise ProblemError(f"objective {obj.name!r} is not produced by the evaluator; its outputs "
-                                       f"are {list(outputs)}")
+                    raise ProblemError(
+                        f"objective {obj.name!r} is not produced by the evaluator; its outputs are {list(outputs)}"
+                    )
                 obj = Objective(obj.name, obj.direction, outputs[obj.name].cheap)
             out.append(obj)
         names = [o.name for o in out]
@@ -199,15 +205,19 @@ class Problem:
             missing = [n for n in names if n not in point]
             unknown = [k for k in point if k not in names]
             if missing or unknown:
-                raise ProblemError(f"{label} must give one value per objective {names}; "
-                                   + "; ".join(p for p in (f"missing {missing}" if missing else "",
-                                                           f"unknown {unknown}" if unknown else "") if p))
+                raise ProblemError(
+                    f"{label} must give one value per objective {names}; "
+                    + "; ".join(
+                        p
+                        for p in (f"missing {missing}" if missing else "", f"unknown {unknown}" if unknown else "")
+                        if p
+                    )
+                )
             vals = [point[n] for n in names]
         else:
             vals = list(np.asarray(point, dtype=np.float64).reshape(-1))
             if len(vals) != len(names):
-                raise ProblemError(f"{label} has {len(vals)} values but there are {len(names)} objectives "
-                                   f"{names}")
+                raise ProblemError(f"{label} has {len(vals)} values but there are {len(names)} objectives {names}")
         try:
             vals = [float(v) for v in vals]
         except (TypeError, ValueError):
@@ -296,13 +306,16 @@ class Problem:
     def describe(self) -> dict[str, Any]:
         """A JSON-able description (what a run config records and checks on resume)."""
         return {
-            "name": self.name, "space": self.space.name, "space_version": self.space.version,
+            "name": self.name,
+            "space": self.space.name,
+            "space_version": self.space.version,
             "space_size": float(self.space.size),
             "objectives": [o.to_dict() for o in self.objectives],
             "constraints": [c.to_dict() for c in self.constraints],
             "ref_point": dict(self.ref_point),
             "ideal_point": None if self.ideal_point is None else dict(self.ideal_point),
-            "log": list(self.log), "evaluator": self.identity,
+            "log": list(self.log),
+            "evaluator": self.identity,
             "candidates": None if self.candidates is None else len(self.candidates),
         }
 

@@ -82,12 +82,25 @@ class QNEHVI(Strategy):
 
     _bc: BestChips | None = None
 
-    def __init__(self, surrogate: str = "gp", hardware: str = "auto", known_cheap: bool = True, pool_size: int = 20000,
-                 mutation_fraction: float = 0.15, evolution_fraction: float = 0.15, pop_size: int = 64,
-                 n_gen: int = 12, mc_samples: int = 64, screen_samples: int = 16, shortlist: int = 256,
-                 ensemble_size: int = 10,
-                 cv_folds: int = 5, gp_fit_points: int = 256, gp_maxiter: int = 100,
-                 xgb_params: dict | None = None) -> None:
+    def __init__(
+        self,
+        surrogate: str = "gp",
+        hardware: str = "auto",
+        known_cheap: bool = True,
+        pool_size: int = 20000,
+        mutation_fraction: float = 0.15,
+        evolution_fraction: float = 0.15,
+        pop_size: int = 64,
+        n_gen: int = 12,
+        mc_samples: int = 64,
+        screen_samples: int = 16,
+        shortlist: int = 256,
+        ensemble_size: int = 10,
+        cv_folds: int = 5,
+        gp_fit_points: int = 256,
+        gp_maxiter: int = 100,
+        xgb_params: dict | None = None,
+    ) -> None:
         self.surrogate = surrogate
         self.hardware = hardware
         self.known_cheap = known_cheap
@@ -112,8 +125,9 @@ class QNEHVI(Strategy):
         if self.hardware == "best" and problem is not None:
             reason = unsupported(problem)
             if reason is not None:
-                raise ProblemError(f"hardware='best' cannot run on problem {problem.name!r}: {reason}; "
-                                   "use hardware='search'")
+                raise ProblemError(
+                    f"hardware='best' cannot run on problem {problem.name!r}: {reason}; use hardware='search'"
+                )
         if self.hardware == "best" and not self.known_cheap:
             raise ProblemError("hardware='best' takes latency from the roofline: it needs known_cheap=True")
         check_int("pool_size", self.pool_size, 1)
@@ -161,11 +175,28 @@ class QNEHVI(Strategy):
         preds = Predictors(state, plan, seed, self.xgb_params).fit()
         t["predictors"] = time.perf_counter()
         if bc is None:
-            pool, counts = build_pool(state, rng, self.pool_size, self.mutation_fraction, self.evolution_fraction,
-                                      predictor_score(state, plan, preds.predict), self.pop_size, self.n_gen)
+            pool, counts = build_pool(
+                state,
+                rng,
+                self.pool_size,
+                self.mutation_fraction,
+                self.evolution_fraction,
+                predictor_score(state, plan, preds.predict),
+                self.pop_size,
+                self.n_gen,
+            )
         else:
-            pool, counts = bc.pool(state, rng, self.pool_size, self.mutation_fraction, self.evolution_fraction,
-                                   preds.predict, plan, self.pop_size, self.n_gen)
+            pool, counts = bc.pool(
+                state,
+                rng,
+                self.pool_size,
+                self.mutation_fraction,
+                self.evolution_fraction,
+                preds.predict,
+                plan,
+                self.pop_size,
+                self.n_gen,
+            )
         t["pool"] = time.perf_counter()
         info["pool"] = counts
         if not len(pool):
@@ -181,8 +212,12 @@ class QNEHVI(Strategy):
         t["surrogate"] = time.perf_counter()
         picks = self._select(state, plan, surrogate, all_rows, n_tr, n_pe, q, seed)
         t["acquisition"] = time.perf_counter()
-        info["seconds"] = {k: round(t[k] - t[p], 3) for p, k in zip(
-            ["start", "predictors", "pool", "surrogate"], ["predictors", "pool", "surrogate", "acquisition"])}
+        info["seconds"] = {
+            k: round(t[k] - t[p], 3)
+            for p, k in zip(
+                ["start", "predictors", "pool", "surrogate"], ["predictors", "pool", "surrogate", "acquisition"]
+            )
+        }
         info["n_train"] = n_tr
         info["pool_size"] = len(pool)
         return all_rows[picks]
@@ -191,16 +226,29 @@ class QNEHVI(Strategy):
     def _X(self, state: SearchState, rows: np.ndarray, ids: np.ndarray, n_rows: int) -> np.ndarray:
         enc = state.problem.space.encode_indices(rows.copy())
         if self._bc is not None:  # every modelled output depends on the subnet alone
-            enc = enc[:, :self._bc.d_sub]
+            enc = enc[:, : self._bc.d_sub]
         return np.column_stack([enc, id_column(ids, n_rows)])
 
     def _make_surrogate(self) -> Surrogate:
-        return SURROGATES[self.surrogate](ensemble_size=self.ensemble_size, cv_folds=self.cv_folds,
-                                          gp_fit_points=self.gp_fit_points, gp_maxiter=self.gp_maxiter)
+        return SURROGATES[self.surrogate](
+            ensemble_size=self.ensemble_size,
+            cv_folds=self.cv_folds,
+            gp_fit_points=self.gp_fit_points,
+            gp_maxiter=self.gp_maxiter,
+        )
 
     # ---------------------------------------------------------------------- acquisition
-    def _select(self, state: SearchState, plan: OutputPlan, surrogate: Surrogate, all_rows: np.ndarray,
-                n_tr: int, n_pe: int, q: int, seed: int) -> np.ndarray:
+    def _select(
+        self,
+        state: SearchState,
+        plan: OutputPlan,
+        surrogate: Surrogate,
+        all_rows: np.ndarray,
+        n_tr: int,
+        n_pe: int,
+        q: int,
+        seed: int,
+    ) -> np.ndarray:
         import warnings
 
         import torch
@@ -246,8 +294,8 @@ class QNEHVI(Strategy):
             _, okb = state.cheap_filter_mask(all_rows[:n_tr])
             base = base[okb] if okb.any() else base
         X_base = X_all[base]
-        X_pend = X_all[n_tr:n_tr + n_pe] if n_pe else None
-        pool = X_all[n_tr + n_pe:]
+        X_pend = X_all[n_tr : n_tr + n_pe] if n_pe else None
+        pool = X_all[n_tr + n_pe :]
         ref = torch.zeros(m, dtype=torch.float64)
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore", NumericalWarning)
@@ -262,11 +310,14 @@ class QNEHVI(Strategy):
                     feas = torch.stack([c(mean) <= 0 for c in constraints], dim=-1).all(dim=-1)
                     Yb = Yb[feas]
                 part = FastNondominatedPartitioning(ref_point=ref, Y=Yb)
-                screen = qLogExpectedHypervolumeImprovement(model=surrogate.screen_model(), ref_point=ref,
-                                                            partitioning=part,
-                                                            sampler=surrogate.sampler(self.screen_samples, seed + 1),
-                                                            objective=objective,
-                                                            constraints=constraints)
+                screen = qLogExpectedHypervolumeImprovement(
+                    model=surrogate.screen_model(),
+                    ref_point=ref,
+                    partitioning=part,
+                    sampler=surrogate.sampler(self.screen_samples, seed + 1),
+                    objective=objective,
+                    constraints=constraints,
+                )
                 vals = torch.cat([screen(chunk.unsqueeze(-2)) for chunk in pool.split(2048)])
                 top = torch.topk(vals, k).indices
                 self.last_info["screen_max"] = float(vals.max())
@@ -280,14 +331,20 @@ class QNEHVI(Strategy):
                 known[at] = known_objectives(all_rows[at])
                 objective = acquisition_objective(m, modelled, known, list(range(m)), shift=surrogate.shift_)
             if len(X_base) > 1:
-                X_base = prune_inferior_points_multi_objective(model, X_base, ref, objective=objective,
-                                                               constraints=constraints, num_samples=256)
+                X_base = prune_inferior_points_multi_objective(
+                    model, X_base, ref, objective=objective, constraints=constraints, num_samples=256
+                )
             acq = qLogNoisyExpectedHypervolumeImprovement(
-                model=model, ref_point=ref, X_baseline=X_base, sampler=surrogate.sampler(self.mc_samples, seed),
+                model=model,
+                ref_point=ref,
+                X_baseline=X_base,
+                sampler=surrogate.sampler(self.mc_samples, seed),
                 objective=objective,
-                constraints=constraints, X_pending=X_pend, prune_baseline=False)
+                constraints=constraints,
+                X_pending=X_pend,
+                prune_baseline=False,
+            )
             self.last_info["baseline"] = len(X_base)
-            cand, vals_q = optimize_acqf_discrete(acq, q=min(q, k), choices=pool[top], max_batch_size=2048,
-                                                  unique=True)
+            cand, vals_q = optimize_acqf_discrete(acq, q=min(q, k), choices=pool[top], max_batch_size=2048, unique=True)
         self.last_info["acq_values"] = [round(float(v), 4) for v in vals_q.reshape(-1)]
         return lookup_ids(cand, N).numpy()

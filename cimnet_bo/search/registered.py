@@ -166,8 +166,7 @@ def space_problem(
                 budget = float(budget)
             except (TypeError, ValueError):
                 label = "area_budget" if output == "area_mm2" else "power_budget"
-                raise ProblemError(f"{label} must be a number, 'baseline' or None, "
-                                   f"got {budget!r}") from None
+                raise ProblemError(f"{label} must be a number, 'baseline' or None, got {budget!r}") from None
         constraints.append(Constraint(output, "<=", _round_up(budget)))
     refs = REFERENCE_POINTS.get(name, {})
     rp = {o: refs[o][0] for o in objectives if o in refs}
@@ -178,17 +177,33 @@ def space_problem(
     if missing:
         raise ProblemError(f"no registered reference point for {missing} in space {name!r}: pass ref_point=")
     spec: dict[str, Any] | None = {
-        "space": name, "mode": mode, "objectives": objectives, "area_budget": area_budget,
+        "space": name,
+        "mode": mode,
+        "objectives": objectives,
+        "area_budget": area_budget,
         "power_budget": power_budget,
-        "accuracy": accuracy, "checkpoint": None if checkpoint is None else str(checkpoint),
-        "hardware": hardware, "subnet": subnet, "ref_point": dict(ref_point or {}) or None,
-        "ideal_point": dict(ideal_point or {}) or None}
+        "accuracy": accuracy,
+        "checkpoint": None if checkpoint is None else str(checkpoint),
+        "hardware": hardware,
+        "subnet": subnet,
+        "ref_point": dict(ref_point or {}) or None,
+        "ideal_point": dict(ideal_point or {}) or None,
+    }
     if not isinstance(accuracy, str) or tech is not None or candidates is not None or custom_evaluator:
         spec = None  # built from Python objects: reopen the run with the same problem object
     else:
         spec = {k: v for k, v in spec.items() if v is not None}
-    return Problem(space, evaluator, objectives, constraints, rp, ip if all(o in ip for o in objectives) else None,
-               candidates=candidates, name=f"{name}:{mode}", spec=spec)
+    return Problem(
+        space,
+        evaluator,
+        objectives,
+        constraints,
+        rp,
+        ip if all(o in ip for o in objectives) else None,
+        candidates=candidates,
+        name=f"{name}:{mode}",
+        spec=spec,
+    )
 
 
 def _round_up(x: float, digits: int = 6) -> float:
@@ -205,8 +220,7 @@ def baseline_chip(space: AnySpace, tech: Any = None) -> dict[str, float]:
     """Area (mm^2) and peak power (W) of the space's baseline hardware: ``{"area_mm2": ...,
     "power_w": ...}``. Neither depends on the subnet."""
     if space.hardware.baseline is None:
-        raise ProblemError(f"hardware space {space.hardware.name!r} has no baseline: give area_budget "
-                           "and power_budget")
+        raise ProblemError(f"hardware space {space.hardware.name!r} has no baseline: give area_budget and power_budget")
     cfg = {**space.subnet.extreme("max"), **space.hardware.baseline}
     res = RooflineEvaluator(space, tech=tech, objectives=("area_mm2", "power_w")).evaluate([cfg])
     if res.errors[0] is not None:
@@ -219,8 +233,7 @@ def _frozen_space(full: Any, mode: str, hardware: Any, subnet: Any) -> Any:
         if hardware is not None or subnet is not None:
             raise ProblemError("hardware= / subnet= freeze one side: use mode='model-only' or 'hardware-only'")
         return full
-    side, value, default = (("hardware", hardware, "baseline") if mode == "model-only"
-                            else ("subnet", subnet, "max"))
+    side, value, default = ("hardware", hardware, "baseline") if mode == "model-only" else ("subnet", subnet, "max")
     if (hardware if side == "subnet" else subnet) is not None:
         raise ProblemError(f"mode {mode!r} freezes the {side}; do not give the other side")
     half = getattr(full, side)
@@ -230,8 +243,9 @@ def _frozen_space(full: Any, mode: str, hardware: Any, subnet: Any) -> Any:
         base = half.baseline if half.baseline is not None else half.extreme("max")
         unknown = [k for k in value if k not in half.names]
         if unknown:
-            raise ProblemError(f"frozen {side} configuration: unknown keys {unknown}; the {side} choices are "
-                               f"{list(half.names)}")
+            raise ProblemError(
+                f"frozen {side} configuration: unknown keys {unknown}; the {side} choices are {list(half.names)}"
+            )
         value = {**base, **value}
     try:
         return full.freeze(**{side: value})
@@ -258,11 +272,14 @@ def _accuracy_evaluator(space: AnySpace, accuracy: Any, checkpoint: str | None) 
                 func = load_function(accuracy)
             except ValueError as e:
                 raise ProblemError(f"accuracy function not found: {e}") from None
-            ev = CallableEvaluator(func, [("accuracy", "max")], space=space, name=f"callable:{accuracy}",
-                                   subnet_only=True)
+            ev = CallableEvaluator(
+                func, [("accuracy", "max")], space=space, name=f"callable:{accuracy}", subnet_only=True
+            )
         else:
-            raise ProblemError(f"accuracy must be 'supernet', 'external', MODULE:FUNCTION, an evaluator or a "
-                               f"callable; got {accuracy!r}")
+            raise ProblemError(
+                f"accuracy must be 'supernet', 'external', MODULE:FUNCTION, an evaluator or a "
+                f"callable; got {accuracy!r}"
+            )
     elif isinstance(accuracy, Evaluator):
         ev = accuracy
     elif callable(accuracy):

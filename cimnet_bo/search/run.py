@@ -39,8 +39,16 @@ def _with_pending(state: SearchState, rows: np.ndarray) -> SearchState:
     """``state`` with ``rows`` (k x d) added to its pending candidates (``state`` when k = 0)."""
     if not len(rows):
         return state
-    return SearchState(state.problem, state.X, state.values, state.failed, np.vstack([state.pending, rows]),
-                       state.caches, state.candidates, state.seed)
+    return SearchState(
+        state.problem,
+        state.X,
+        state.values,
+        state.failed,
+        np.vstack([state.pending, rows]),
+        state.caches,
+        state.candidates,
+        state.seed,
+    )
 
 
 class Run:
@@ -69,11 +77,18 @@ class Run:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | Path, problem: Problem | str | Mapping[str, Any] | None = None,
-             strategy: str | Strategy | None = None, budget: int | None = None, batch_size: int | None = None,
-             seed: int | None = None, n_init: int | None = None,
-             strategy_options: Mapping[str, Any] | None = None,
-             initial: Sequence[Mapping[str, Any]] | None = None) -> "Run":
+    def open(
+        cls,
+        path: str | Path,
+        problem: Problem | str | Mapping[str, Any] | None = None,
+        strategy: str | Strategy | None = None,
+        budget: int | None = None,
+        batch_size: int | None = None,
+        seed: int | None = None,
+        n_init: int | None = None,
+        strategy_options: Mapping[str, Any] | None = None,
+        initial: Sequence[Mapping[str, Any]] | None = None,
+    ) -> "Run":
         """Open the run in ``path``, creating it when it has no config yet.
 
         Arguments left as None are taken from the stored config (an existing run) or the
@@ -106,24 +121,32 @@ class Run:
             if stored is None:
                 raise ProblemError(f"{path} holds no run ({RUN_CONFIG_FILE} missing): give the problem to create one")
             if "python" in stored["problem"]:
-                raise ProblemError(f"the problem of {path} was defined in Python ({stored['problem']['python']!r}): "
-                                   "pass it again (problem=...) to open the run")
+                raise ProblemError(
+                    f"the problem of {path} was defined in Python ({stored['problem']['python']!r}): "
+                    "pass it again (problem=...) to open the run"
+                )
             problem = problem_from_spec(stored["problem"])
         problem = as_problem(problem)
         if budget is None:
             if stored is None:
                 raise ProblemError("a new run needs a budget (number of evaluations)")
             budget = s["budget"]
-        config = resolve_config(problem, strat, budget,
-                                batch_size if batch_size is not None else s.get("batch_size", 8),
-                                seed if seed is not None else s.get("seed", 0),
-                                n_init if n_init is not None else s.get("n_init"),
-                                initial if initial is not None else s.get("initial"))
+        config = resolve_config(
+            problem,
+            strat,
+            budget,
+            batch_size if batch_size is not None else s.get("batch_size", 8),
+            seed if seed is not None else s.get("seed", 0),
+            n_init if n_init is not None else s.get("n_init"),
+            initial if initial is not None else s.get("initial"),
+        )
         if stored is not None:
             diffs = config_diff(stored, config)
             if diffs:
-                raise ProblemError(f"{path} is a run with a different configuration; use another directory or the "
-                                   "same options. Differences: " + "; ".join(diffs))
+                raise ProblemError(
+                    f"{path} is a run with a different configuration; use another directory or the "
+                    "same options. Differences: " + "; ".join(diffs)
+                )
         from cimnet_bo.store import RunStore
 
         ev = problem.evaluator
@@ -148,8 +171,7 @@ class Run:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"Run({str(self.path)!r}, {self.config['strategy']}, {self.n_done}/{self.config['budget']} "
-                f"evaluations)")
+        return f"Run({str(self.path)!r}, {self.config['strategy']}, {self.n_done}/{self.config['budget']} evaluations)"
 
     # ------------------------------------------------------------------ bookkeeping
     @property
@@ -187,8 +209,9 @@ class Run:
 
     def state(self) -> SearchState:
         """What the strategy sees now (evaluations and pending proposals)."""
-        return SearchState.from_rows(self.problem, self.rows(), [p["config"] for p in self.pending()], self.caches,
-                                     seed=self.seed)
+        return SearchState.from_rows(
+            self.problem, self.rows(), [p["config"] for p in self.pending()], self.caches, seed=self.seed
+        )
 
     # ------------------------------------------------------------------ proposing
     def propose(self, q: int, by: str = "run") -> list[dict[str, Any]]:
@@ -213,7 +236,7 @@ class Run:
         torch.manual_seed(self.seed * 1_000_003 + start)
         n_seen = state.n + len(state.pending)
         n_design = int(min(q, max(0, self.config["n_init"] - n_seen)))
-        rows = self.problem.space.to_indices(self.config.get("initial", [])[n_seen: n_seen + n_design])
+        rows = self.problem.space.to_indices(self.config.get("initial", [])[n_seen : n_seen + n_design])
         if n_design > len(rows):
             state = _with_pending(state, rows)
             rows = np.vstack([rows, self.strategy.initial(state, n_design - len(rows), rng)])
@@ -261,8 +284,16 @@ class Run:
         try:
             for b, res in ex.run(ev, ([p["config"]] for p in todo)):
                 p = todo[b]
-                self.store.record(p["config"], res.objectives_of(0), evaluator=identity, error=res.errors[0],
-                                  idx=p["idx"], seed=self.seed, extra=res.extras_of(0), tag=p["tag"])
+                self.store.record(
+                    p["config"],
+                    res.objectives_of(0),
+                    evaluator=identity,
+                    error=res.errors[0],
+                    idx=p["idx"],
+                    seed=self.seed,
+                    extra=res.extras_of(0),
+                    tag=p["tag"],
+                )
         finally:
             if not isinstance(executor, Executor):
                 ex.close()
@@ -315,15 +346,25 @@ def progress_line(run: Run, round_no: int, seconds: float) -> str:
     parts = " ".join(f"{k}={v:.4g}" for k, v in best.items()) or "no feasible point yet"
     failed = int(st.failed.sum())
     fail = f" ({failed} failed)" if failed else ""
-    return (f"[{run.config['strategy']}] round {round_no:3d} | evals {run.n_done:4d}/{run.budget}{fail} | "
-            f"hv {st.hypervolume():.4f} | best {parts} | {seconds:.1f}s")
+    return (
+        f"[{run.config['strategy']}] round {round_no:3d} | evals {run.n_done:4d}/{run.budget}{fail} | "
+        f"hv {st.hypervolume():.4f} | best {parts} | {seconds:.1f}s"
+    )
 
 
-def run_search(problem: Problem | str | Mapping[str, Any], strategy: str | Strategy = "qnehvi", budget: int = 100,
-               batch_size: int = 8, seed: int = 0, run_dir: str | Path | None = None, n_init: int | None = None,
-               strategy_options: Mapping[str, Any] | None = None, executor: Any = None,
-               progress: bool | Callable[[str], None] = True,
-               initial: Sequence[Mapping[str, Any]] | None = None) -> Run:
+def run_search(
+    problem: Problem | str | Mapping[str, Any],
+    strategy: str | Strategy = "qnehvi",
+    budget: int = 100,
+    batch_size: int = 8,
+    seed: int = 0,
+    run_dir: str | Path | None = None,
+    n_init: int | None = None,
+    strategy_options: Mapping[str, Any] | None = None,
+    executor: Any = None,
+    progress: bool | Callable[[str], None] = True,
+    initial: Sequence[Mapping[str, Any]] | None = None,
+) -> Run:
     """Run (or resume) a search until ``budget`` evaluations are stored.
 
     Pending proposals found in the run (an interrupted round, or proposals made with
@@ -364,8 +405,9 @@ def run_search(problem: Problem | str | Mapping[str, Any], strategy: str | Strat
     """
     problem = as_problem(problem)
     if not problem.can_evaluate:
-        raise ProblemError(f"problem {problem.name!r} has outputs that come from outside (accuracy 'external'?): "
-                           "use propose / tell")
+        raise ProblemError(
+            f"problem {problem.name!r} has outputs that come from outside (accuracy 'external'?): use propose / tell"
+        )
     if run_dir is None:
         run_dir = tempfile.mkdtemp(prefix="cimnet-bo-search-")
     from cimnet_bo.evaluate import Executor, get_executor

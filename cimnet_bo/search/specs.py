@@ -21,8 +21,24 @@ def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
     ``constraints`` (strings such as ``"area_mm2 <= 1.0"``), ``ref_point``, ``ideal_point``.
     """
     spec = dict(spec)
-    known = {"space", "mode", "objectives", "energy", "area_budget", "power_budget", "accuracy", "checkpoint", "hardware",
-             "subnet", "table", "evaluator", "constraints", "ref_point", "ideal_point", "log"}
+    known = {
+        "space",
+        "mode",
+        "objectives",
+        "energy",
+        "area_budget",
+        "power_budget",
+        "accuracy",
+        "checkpoint",
+        "hardware",
+        "subnet",
+        "table",
+        "evaluator",
+        "constraints",
+        "ref_point",
+        "ideal_point",
+        "log",
+    }
     unknown = sorted(set(spec) - known)
     if unknown:
         raise ProblemError(f"unknown problem keys {unknown}; known: {sorted(known)}")
@@ -33,14 +49,26 @@ def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
     space = spec["space"]
     if spec.get("evaluator") or space not in list_spaces():
         return _user_problem(spec)
-    kw: dict[str, Any] = {k: spec[k] for k in ("mode", "energy", "area_budget", "power_budget", "accuracy",
-                                               "checkpoint",
-                                               "hardware", "subnet", "ref_point", "ideal_point") if k in spec}
+    kw: dict[str, Any] = {
+        k: spec[k]
+        for k in (
+            "mode",
+            "energy",
+            "area_budget",
+            "power_budget",
+            "accuracy",
+            "checkpoint",
+            "hardware",
+            "subnet",
+            "ref_point",
+            "ideal_point",
+        )
+        if k in spec
+    }
     if spec.get("objectives") is not None:
         kw["objectives"] = [o if isinstance(o, str) else o[0] for o in spec["objectives"]]
     if spec.get("constraints"):
-        raise ProblemError("registered problems take area_budget and power_budget; 'constraints' is for "
-                           "user problems")
+        raise ProblemError("registered problems take area_budget and power_budget; 'constraints' is for user problems")
     if spec.get("table"):
         kw = {k: v for k, v in kw.items() if k not in ("accuracy", "checkpoint")}
         return table_problem(space, spec["table"], **kw)
@@ -62,21 +90,32 @@ def table_problem(space: str, table: str | Path, **kwargs: Any) -> Problem:
     cols = set(ds.frame.columns)
     parts = []
     if "accuracy" in cols:
-        acc = TableEvaluator(full, ds.frame[list(full.names) + ["accuracy"]],
-                             objectives=[Objective("accuracy", "max")], name=f"table:{Path(table).name}:accuracy")
+        acc = TableEvaluator(
+            full,
+            ds.frame[list(full.names) + ["accuracy"]],
+            objectives=[Objective("accuracy", "max")],
+            name=f"table:{Path(table).name}:accuracy",
+        )
         acc.subnet_only = True  # accuracy is a property of the subnet (its predictors see no hardware)
         parts.append(acc)
     hw = [c for c in ROOFLINE_OBJECTIVES if c in cols]
     if hw:
-        parts.append(TableEvaluator(full, ds.frame[list(full.names) + hw],
-                                    objectives=[Objective(c, "max" if c == "feasible" else "min", cheap=True)
-                                                for c in hw],
-                                    name=f"table:{Path(table).name}:roofline"))
+        parts.append(
+            TableEvaluator(
+                full,
+                ds.frame[list(full.names) + hw],
+                objectives=[Objective(c, "max" if c == "feasible" else "min", cheap=True) for c in hw],
+                name=f"table:{Path(table).name}:roofline",
+            )
+        )
     if not parts:
         raise ProblemError(f"{table} has none of the columns accuracy, {', '.join(ROOFLINE_OBJECTIVES)}")
     evaluator = parts[0] if len(parts) == 1 else CompositeEvaluator(parts)
-    kwargs = {**kwargs, "area_budget": kwargs.get("area_budget", "baseline"),
-              "power_budget": kwargs.get("power_budget", "baseline")}
+    kwargs = {
+        **kwargs,
+        "area_budget": kwargs.get("area_budget", "baseline"),
+        "power_budget": kwargs.get("power_budget", "baseline"),
+    }
     p0 = Problem.from_space(space, evaluator=evaluator, **kwargs)
     cands = [c for c in ds.configs() if p0.space.is_valid(c)]
     if not cands:
@@ -88,8 +127,18 @@ def table_problem(space: str, table: str | Path, **kwargs: Any) -> Problem:
         json.dumps(spec)
     except TypeError:
         spec = None
-    return Problem(p0.space, evaluator, p0.objectives, p0.constraints, p0.ref_point, p0.ideal_point, p0.log,
-                   candidates=cands, name=f"{space}:table", spec=spec)
+    return Problem(
+        p0.space,
+        evaluator,
+        p0.objectives,
+        p0.constraints,
+        p0.ref_point,
+        p0.ideal_point,
+        p0.log,
+        candidates=cands,
+        name=f"{space}:table",
+        spec=spec,
+    )
 
 
 def _user_problem(spec: Mapping[str, Any]) -> Problem:
@@ -123,8 +172,16 @@ def _user_problem(spec: Mapping[str, Any]) -> Problem:
         if name not in [o[0] for o in outputs]:
             outputs.append((name, "min"))
     evaluator = CallableEvaluator(func, outputs, space=space, name=f"callable:{ev}")
-    return Problem(space, evaluator, [o[0] for o in objs], spec.get("constraints") or (), spec.get("ref_point"),
-                   spec.get("ideal_point"), spec.get("log"), spec=dict(spec))
+    return Problem(
+        space,
+        evaluator,
+        [o[0] for o in objs],
+        spec.get("constraints") or (),
+        spec.get("ref_point"),
+        spec.get("ideal_point"),
+        spec.get("log"),
+        spec=dict(spec),
+    )
 
 
 def as_problem(problem: Problem | str | Mapping[str, Any]) -> Problem:

@@ -72,7 +72,7 @@ class CheapCache:
             space = self.problem.space
             cols = [ev.names.index(nm) for nm in self.names]
             for s in range(0, len(todo), CHEAP_CHUNK):
-                part = todo[s:s + CHEAP_CHUNK]
+                part = todo[s : s + CHEAP_CHUNK]
                 res = ev.evaluate(space.from_indices(idx[part]))
                 vals = res.values[:, cols]
                 for j, i in enumerate(part):
@@ -195,16 +195,23 @@ class SearchState:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_rows(cls, problem: Problem, rows: Sequence[Mapping[str, Any]], pending: Sequence[Mapping[str, Any]],
-                  caches: Caches, seed: int = 0) -> "SearchState":
+    def from_rows(
+        cls,
+        problem: Problem,
+        rows: Sequence[Mapping[str, Any]],
+        pending: Sequence[Mapping[str, Any]],
+        caches: Caches,
+        seed: int = 0,
+    ) -> "SearchState":
         """State from run-store rows (``RunStore.rows()``, candidate order) and pending
         configurations."""
         space = problem.space
         d = space.dim
         X = space.to_indices([r["config"] for r in rows]) if rows else np.empty((0, d), dtype=np.int64)
         outs = problem.outputs
-        vals = np.array([[_num(r["objectives"].get(o)) for o in outs] for r in rows],
-                        dtype=np.float64).reshape(len(rows), len(outs))
+        vals = np.array([[_num(r["objectives"].get(o)) for o in outs] for r in rows], dtype=np.float64).reshape(
+            len(rows), len(outs)
+        )
         failed = np.array([r["error"] is not None for r in rows], dtype=bool)
         P = space.to_indices(list(pending)) if pending else np.empty((0, d), dtype=np.int64)
         cand = caches.extra.get("candidates")

@@ -34,8 +34,7 @@ from cimnet_bo.search.state import SearchState, row_keys
 
 #: Registered strategy classes by name (``@STRATEGIES.register(name)`` sets the class's
 #: ``name``); ``qnehvi`` is defined in :mod:`cimnet_bo.search.qnehvi`.
-STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", modules=("cimnet_bo.search.qnehvi",),
-                                                  attribute="name")
+STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", modules=("cimnet_bo.search.qnehvi",), attribute="name")
 
 
 class Strategy:
@@ -210,8 +209,9 @@ class LINAS(Strategy):
         XGBoost parameters of the predictors.
     """
 
-    def __init__(self, known_cheap: bool = True, pop_size: int = 50, n_gen: int = 30,
-                 xgb_params: dict | None = None) -> None:
+    def __init__(
+        self, known_cheap: bool = True, pop_size: int = 50, n_gen: int = 30, xgb_params: dict | None = None
+    ) -> None:
         self.known_cheap = known_cheap
         self.pop_size = pop_size
         self.n_gen = n_gen

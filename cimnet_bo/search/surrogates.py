@@ -57,15 +57,15 @@ class Surrogate:
 
     name = "base"
 
-    def __init__(self, ensemble_size: int = 10, cv_folds: int = 5, gp_fit_points: int = 256,
-                 gp_maxiter: int = 100) -> None:
+    def __init__(
+        self, ensemble_size: int = 10, cv_folds: int = 5, gp_fit_points: int = 256, gp_maxiter: int = 100
+    ) -> None:
         self.ensemble_size = ensemble_size
         self.cv_folds = cv_folds
         self.gp_fit_points = gp_fit_points
         self.gp_maxiter = gp_maxiter
 
-    def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray,
-            seed: int) -> "Surrogate":
+    def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray, seed: int) -> "Surrogate":
         """Fit on the training rows; returns self.
 
         Parameters
@@ -98,8 +98,7 @@ class Surrogate:
 class GPSurrogate(Surrogate):
     """One GP per modelled output on the encoding (:func:`fit_gp_list`)."""
 
-    def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray,
-            seed: int) -> "Surrogate":
+    def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray, seed: int) -> "Surrogate":
         self.shift_ = None
         self.model_ = self._gps(X_tr, T, seed)
         return self
@@ -113,15 +112,13 @@ class XGBEnsembleSurrogate(Surrogate):
     """Bootstrap XGBoost ensembles per modelled output, precomputed at every lookup row; each
     member is one posterior sample."""
 
-    def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray,
-            seed: int) -> "Surrogate":
+    def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray, seed: int) -> "Surrogate":
         n_tr = len(T)
         table = np.empty((len(all_rows), self.ensemble_size, T.shape[1]))
         for j, name in enumerate(preds.plan.modelled):
             F_tr = preds.features(all_rows[:n_tr], name)
             F_all = preds.features(all_rows, name)
-            table[:, :, j] = xgb_bootstrap(F_tr, T[:, j], F_all, preds.xgb_params, self.ensemble_size,
-                                           seed + 101 * j)
+            table[:, :, j] = xgb_bootstrap(F_tr, T[:, j], F_all, preds.xgb_params, self.ensemble_size, seed + 101 * j)
         self.shift_ = None
         self.model_ = ensemble_model(table)
         return self
@@ -139,8 +136,7 @@ class GPXGBMeanSurrogate(GPSurrogate):
     """GPs of the residuals of the XGBoost predictors; the predictions are added back by the
     acquisition objective (``shift_``). Constrained and non-objective outputs keep a plain GP."""
 
-    def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray,
-            seed: int) -> "Surrogate":
+    def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray, seed: int) -> "Surrogate":
         problem = preds.state.problem
         n_tr = len(T)
         shift = np.zeros((len(all_rows), T.shape[1]))
@@ -171,8 +167,9 @@ def id_column(ids: np.ndarray, n_rows: int) -> np.ndarray:
     return np.asarray(ids, dtype=np.float64) / max(n_rows - 1, 1)
 
 
-def fit_gp_list(X: np.ndarray, Y: np.ndarray, d: int, seed: int, fit_points: int | None = 256,
-                maxiter: int = 100) -> Any:
+def fit_gp_list(
+    X: np.ndarray, Y: np.ndarray, d: int, seed: int, fit_points: int | None = 256, maxiter: int = 100
+) -> Any:
     """A ``ModelListGP`` of one fitted GP (:func:`cimnet_bo.predictors.gp.fit_gp`) per column
     of Y.
 
@@ -232,15 +229,23 @@ def all_members_sampler(members: int) -> Any:
         def _construct_base_samples(self, posterior: Any) -> None:
             shape = self.sample_shape + posterior.batch_shape
             if self.base_samples is None or self.base_samples.shape != shape:
-                base = torch.arange(members, device=posterior.device).view(
-                    members, *([1] * len(posterior.batch_shape))).expand(shape)
+                base = (
+                    torch.arange(members, device=posterior.device)
+                    .view(members, *([1] * len(posterior.batch_shape)))
+                    .expand(shape)
+                )
                 self.register_buffer("base_samples", base.contiguous())
 
     return AllMembersSampler(sample_shape=torch.Size([members]), seed=0)
 
 
-def acquisition_objective(m: int, modelled: Sequence[int | None], known: np.ndarray | None,
-                          known_cols: Sequence[int | None], shift: np.ndarray | None = None) -> Any:
+def acquisition_objective(
+    m: int,
+    modelled: Sequence[int | None],
+    known: np.ndarray | None,
+    known_cols: Sequence[int | None],
+    shift: np.ndarray | None = None,
+) -> Any:
     """The MC objective mapping model samples to the ``m`` normalised objectives.
 
     Objective ``j`` is the model output ``modelled[j]`` (plus ``shift[row, modelled[j]]`` when
@@ -295,8 +300,14 @@ def marginal_model(model: Any, chunk: int = 4096) -> Any:
         def num_outputs(self) -> int:
             return self._k
 
-        def posterior(self, X: torch.Tensor, output_indices: Any = None, observation_noise: Any = False,
-                      posterior_transform: Any = None, **kwargs: Any) -> Any:
+        def posterior(
+            self,
+            X: torch.Tensor,
+            output_indices: Any = None,
+            observation_noise: Any = False,
+            posterior_transform: Any = None,
+            **kwargs: Any,
+        ) -> Any:
             if X.shape[-2] != 1:
                 return self.inner.posterior(X, output_indices=output_indices, posterior_transform=posterior_transform)
             flat = X.reshape(-1, X.shape[-1])

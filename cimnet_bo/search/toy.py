@@ -15,8 +15,7 @@ import numpy as np
 
 from cimnet_bo.evaluate import CallableEvaluator, CompositeEvaluator, Objective
 from cimnet_bo.search.problem import Problem
-from cimnet_bo.space import Choice, Space, SpaceLike
-from cimnet_bo.space import as_space, subnet_side
+from cimnet_bo.space import Choice, Space, SpaceLike, as_space, subnet_side
 
 
 def zdt_space(levels: int = 11, dims: int = 4) -> Space:
@@ -67,8 +66,15 @@ def zdt_problem(levels: int = 11, dims: int = 4, cheap_constraint: float | None 
         load = CallableEvaluator(_Budget(), [Objective("load", "min", cheap=True)], space=space, name="load")
         ev = CompositeEvaluator([ev, load])
         constraints = [f"load <= {cheap_constraint}"]
-    return Problem(space, ev, ["f1", "f2"], constraints, ref_point={"f1": 1.1, "f2": 1.1},
-                   ideal_point={"f1": 0.0, "f2": 0.0}, name="zdt1")
+    return Problem(
+        space,
+        ev,
+        ["f1", "f2"],
+        constraints,
+        ref_point={"f1": 1.1, "f2": 1.1},
+        ideal_point={"f1": 0.0, "f2": 0.0},
+        name="zdt1",
+    )
 
 
 def zdt_front(levels: int = 11) -> np.ndarray:
@@ -98,8 +104,14 @@ class SyntheticAccuracy:
         Seed of the wiggle's directions.
     """
 
-    def __init__(self, space: SpaceLike, lo: float | None = None, hi: float | None = None, noise: float | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        space: SpaceLike,
+        lo: float | None = None,
+        hi: float | None = None,
+        noise: float | None = None,
+        seed: int = 0,
+    ) -> None:
         from cimnet_bo.search.registered import REFERENCE_POINTS
 
         space = as_space(space)

@@ -74,13 +74,21 @@ def mbv3_space(name: str, meta: dict, depths, kernels, expands, resolutions=None
 @SUBNET_SPACES.register("ofa-mbv3")
 def _ofa_mbv3() -> Space:
     meta = dict(
-        image=224, in_chans=3, classes=1000, stem=16, stem_stride=2, first_block=16,
+        image=224,
+        in_chans=3,
+        classes=1000,
+        stem=16,
+        stem_stride=2,
+        first_block=16,
         stages=[
-            dict(width=24, stride=2, se=False), dict(width=40, stride=2, se=True),
-            dict(width=80, stride=2, se=False), dict(width=112, stride=1, se=True),
+            dict(width=24, stride=2, se=False),
+            dict(width=40, stride=2, se=True),
+            dict(width=80, stride=2, se=False),
+            dict(width=112, stride=1, se=True),
             dict(width=160, stride=2, se=True),
         ],
-        final_expand=960, feature_mix=1280,
+        final_expand=960,
+        feature_mix=1280,
     )
     return mbv3_space("ofa-mbv3", meta, (2, 3, 4), (3, 5, 7), (3, 4, 6), (160, 176, 192, 208, 224))
 
@@ -88,12 +96,19 @@ def _ofa_mbv3() -> Space:
 #: The Fashion-MNIST CNN supernet (mirrors ofa-mbv3, scaled to 28x28: 3 stages). Version 2
 #: allows one block per stage (depth {1,2,4}; version 1: {2,3,4}, a 1.5-point accuracy span).
 CNN_FMNIST_META = dict(
-    image=28, in_chans=1, classes=10, stem=16, stem_stride=2, first_block=0,
+    image=28,
+    in_chans=1,
+    classes=10,
+    stem=16,
+    stem_stride=2,
+    first_block=0,
     stages=[
-        dict(width=16, stride=2, se=False), dict(width=24, stride=1, se=True),
+        dict(width=16, stride=2, se=False),
+        dict(width=24, stride=1, se=True),
         dict(width=32, stride=2, se=True),
     ],
-    final_expand=128, feature_mix=0,
+    final_expand=128,
+    feature_mix=0,
 )
 
 
@@ -118,8 +133,14 @@ def _ofa_resnet50() -> Space:
             i += 1
     choices += [Choice(f"w_{k}", (0, 1, 2)) for k in range(6)]
     meta = dict(
-        image=224, in_chans=3, classes=1000, stem="deep", base_depths=list(base),
-        max_extra_depth=2, widths=[256, 512, 1024, 2048], width_mults=[0.65, 0.8, 1.0],
+        image=224,
+        in_chans=3,
+        classes=1000,
+        stem="deep",
+        base_depths=list(base),
+        max_extra_depth=2,
+        widths=[256, 512, 1024, 2048],
+        width_mults=[0.65, 0.8, 1.0],
         avg_down=True,
     )
     return Space("ofa-resnet50", choices, family="resnet", meta={"label": "ofa-resnet50", **meta})
@@ -131,8 +152,9 @@ def _ofa_resnet50() -> Space:
 CIM_SPACE_VERSION = "2"
 
 
-def cim_space(name: str, ranges: dict, baseline: dict, tech: dict | None = None,
-              version: str = CIM_SPACE_VERSION) -> Space:
+def cim_space(
+    name: str, ranges: dict, baseline: dict, tech: dict | None = None, version: str = CIM_SPACE_VERSION
+) -> Space:
     """A CiM hardware space over the knobs of the roofline model. ``bits_per_cell`` is a
     choice only for RRAM (SRAM cells hold one bit). ``tech`` holds the technology constants
     this space sets (``meta["tech"]``, e.g. its DRAM's energy per bit), which the roofline
@@ -163,16 +185,32 @@ def _cim_edge() -> Space:
     the full breakdown (``benchmarks/baselines.py``).
     """
     ranges = dict(
-        rows=(64, 128, 256), cols=(64, 128, 256),
+        rows=(64, 128, 256),
+        cols=(64, 128, 256),
         n_macros=(32, 64, 128, 256, 512, 1024, 1536, 2048, 2560, 3072, 4096),
-        cols_per_adc=(1, 2, 4, 8, 16), dac_bits=(1, 2), cell=("sram", "rram"),
-        bits_per_cell=(1, 2), glb_kb=(32, 64, 128, 256, 512), dram_bw_gbps=(1, 2, 4, 8, 16),
-        glb_width=(8, 16, 32, 64, 128), clock_mhz=(200, 400, 800, 1000, 1400),
+        cols_per_adc=(1, 2, 4, 8, 16),
+        dac_bits=(1, 2),
+        cell=("sram", "rram"),
+        bits_per_cell=(1, 2),
+        glb_kb=(32, 64, 128, 256, 512),
+        dram_bw_gbps=(1, 2, 4, 8, 16),
+        glb_width=(8, 16, 32, 64, 128),
+        clock_mhz=(200, 400, 800, 1000, 1400),
         digital_macs=(16, 32, 64, 128),
     )
     baseline = dict(
-        rows=64, cols=64, n_macros=2560, cols_per_adc=8, dac_bits=1, cell="sram", bits_per_cell=1,
-        glb_kb=128, dram_bw_gbps=4, glb_width=64, clock_mhz=400, digital_macs=64,
+        rows=64,
+        cols=64,
+        n_macros=2560,
+        cols_per_adc=8,
+        dac_bits=1,
+        cell="sram",
+        bits_per_cell=1,
+        glb_kb=128,
+        dram_bw_gbps=4,
+        glb_width=64,
+        clock_mhz=400,
+        digital_macs=64,
     )
     return cim_space("cim-edge", ranges, baseline, tech={"e_dram": 8.0})
 
@@ -194,24 +232,45 @@ def _cim_server() -> Space:
     (``benchmarks/baselines.py``).
     """
     ranges = dict(
-        rows=(128, 256, 512), cols=(128, 256, 512),
-        n_macros=(1024, 2048, 4096, 8192, 16384), cols_per_adc=(2, 4, 8, 16), dac_bits=(1, 2),
-        cell=("sram", "rram"), bits_per_cell=(1, 2),
+        rows=(128, 256, 512),
+        cols=(128, 256, 512),
+        n_macros=(1024, 2048, 4096, 8192, 16384),
+        cols_per_adc=(2, 4, 8, 16),
+        dac_bits=(1, 2),
+        cell=("sram", "rram"),
+        bits_per_cell=(1, 2),
         glb_kb=(1024, 2048, 4096, 8192, 16384, 32768, 65536),
-        dram_bw_gbps=(25, 50, 100, 200, 400, 1000), glb_width=(64, 128, 256, 512, 1024),
-        clock_mhz=(500, 800, 1000, 1200, 1400), digital_macs=(256, 512, 1024, 2048, 4096),
+        dram_bw_gbps=(25, 50, 100, 200, 400, 1000),
+        glb_width=(64, 128, 256, 512, 1024),
+        clock_mhz=(500, 800, 1000, 1200, 1400),
+        digital_macs=(256, 512, 1024, 2048, 4096),
     )
     baseline = dict(
-        rows=256, cols=256, n_macros=4096, cols_per_adc=8, dac_bits=1, cell="sram", bits_per_cell=1,
-        glb_kb=8192, dram_bw_gbps=400, glb_width=512, clock_mhz=1000, digital_macs=1024,
+        rows=256,
+        cols=256,
+        n_macros=4096,
+        cols_per_adc=8,
+        dac_bits=1,
+        cell="sram",
+        bits_per_cell=1,
+        glb_kb=8192,
+        dram_bw_gbps=400,
+        glb_width=512,
+        clock_mhz=1000,
+        digital_macs=1024,
     )
     return cim_space("cim-server", ranges, baseline, tech={"e_dram": 3.9})
 
 
 # -------------------------------------------------------------- joint spaces
 for _subnet, _hw in [
-    ("vit-fmnist", "cim-edge"), ("cnn-fmnist", "cim-edge"), ("vit-b-imagenet", "cim-server"),
-    ("ofa-mbv3", "cim-server"), ("ofa-resnet50", "cim-server"), ("autoformer-t", "cim-server"),
-    ("autoformer-s", "cim-server"), ("autoformer-b", "cim-server"),
+    ("vit-fmnist", "cim-edge"),
+    ("cnn-fmnist", "cim-edge"),
+    ("vit-b-imagenet", "cim-server"),
+    ("ofa-mbv3", "cim-server"),
+    ("ofa-resnet50", "cim-server"),
+    ("autoformer-t", "cim-server"),
+    ("autoformer-s", "cim-server"),
+    ("autoformer-b", "cim-server"),
 ]:
     register_joint(_subnet, _subnet, _hw)

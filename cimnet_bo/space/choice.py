@@ -91,9 +91,7 @@ class Choice:
                         return i
                 except (TypeError, ValueError):
                     continue
-        raise ValueError(
-            f"{self.name}={value!r} is not allowed; allowed values: {list(self.values)}"
-        )
+        raise ValueError(f"{self.name}={value!r} is not allowed; allowed values: {list(self.values)}")
 
     def scale(self, index: int) -> float:
         """Rank ``index`` scaled to [0, 1]."""

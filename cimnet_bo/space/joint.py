@@ -38,10 +38,7 @@ class JointSpace(Space):
         )
 
     def __repr__(self) -> str:
-        return (
-            f"JointSpace({self.name!r}: {self.subnet.name} x {self.hardware.name}, "
-            f"size={self.size:.3g})"
-        )
+        return f"JointSpace({self.name!r}: {self.subnet.name} x {self.hardware.name}, size={self.size:.3g})"
 
     def split(self, config: Mapping[str, Any]) -> tuple[Config, Config]:
         """(subnet config, hardware config) of a joint configuration (validated)."""

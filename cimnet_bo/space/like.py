@@ -66,8 +66,10 @@ def space_from_meta(meta: Mapping[str, Any], where: str = "the metadata") -> Any
             return s
     d = meta.get("space_def")
     if not d:
-        raise CimnetError(f"{where}: space {name!r} version {meta.get('space_version')!r} is not registered "
-                          "and there is no description of it")
+        raise CimnetError(
+            f"{where}: space {name!r} version {meta.get('space_version')!r} is not registered "
+            "and there is no description of it"
+        )
     return JointSpace.from_dict(d) if "subnet" in d else Space.from_dict(d)
 
 

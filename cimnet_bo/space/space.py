@@ -67,17 +67,13 @@ class Space:
             if parent not in self._pos:
                 raise ValueError(f"choice {c.name!r} depends on unknown choice {parent!r}")
             if self.choices[self._pos[parent]].condition is not None:
-                raise ValueError(
-                    f"choice {c.name!r} depends on {parent!r}, which is itself conditional"
-                )
+                raise ValueError(f"choice {c.name!r} depends on {parent!r}, which is itself conditional")
         # Per conditional choice: (column, parent column, bool mask over parent ranks).
         self._conditions = [
             (
                 j,
                 self._pos[c.condition.parent],
-                np.array(
-                    [v in c.condition.values for v in self.choices[self._pos[c.condition.parent]].values]
-                ),
+                np.array([v in c.condition.values for v in self.choices[self._pos[c.condition.parent]].values]),
             )
             for j, c in enumerate(self.choices)
             if c.condition is not None
@@ -164,9 +160,7 @@ class Space:
                 parts.append(f"missing keys {missing}")
             if unknown:
                 parts.append(f"unknown keys {unknown}")
-            raise ValueError(
-                f"configuration does not match space {self.name!r}: " + "; ".join(parts)
-            )
+            raise ValueError(f"configuration does not match space {self.name!r}: " + "; ".join(parts))
         return [c.index(config[c.name]) for c in self.choices]
 
     # ---------------------------------------------------------------- public
@@ -250,7 +244,7 @@ class Space:
         """The configuration with every choice at its last (``"max"``) or first (``"min"``) value."""
         if which not in ("max", "min"):
             raise ValueError(f"which must be 'max' or 'min', got {which!r}")
-        idx = (self._n_values - 1 if which == "max" else np.zeros(self.dim, dtype=np.int64))
+        idx = self._n_values - 1 if which == "max" else np.zeros(self.dim, dtype=np.int64)
         return self.from_indices(self.canonicalize_indices(np.array([idx], dtype=np.int64)))[0]
 
     def fix(self, config: Mapping[str, Any], name: str | None = None) -> "Space":
@@ -345,4 +339,3 @@ def depth_choices(
             cond = None if i < min(depth_values) else Condition.depth(depth_name, i, depth_values)
             out.append(Choice(f"{prefix}_{i + offset}", tuple(values), condition=cond))
     return out
-

@@ -11,5 +11,18 @@ from cimnet_bo.store.dataset import (
 )
 from cimnet_bo.store.run import RUN_CONFIG_FILE, RUN_STORE_FILE, RunStore, StoreError, config_key, is_run_dir
 
-__all__ = ["RUN_CONFIG_FILE", "RUN_STORE_FILE", "is_run_dir", "RunStore", "StoreError", "config_key", "Dataset", "DatasetError", "META_COLUMNS",
-           "check_frame", "frame_from_rows", "read_dataset", "write_dataset"]
+__all__ = [
+    "RUN_CONFIG_FILE",
+    "RUN_STORE_FILE",
+    "is_run_dir",
+    "RunStore",
+    "StoreError",
+    "config_key",
+    "Dataset",
+    "DatasetError",
+    "META_COLUMNS",
+    "check_frame",
+    "frame_from_rows",
+    "read_dataset",
+    "write_dataset",
+]

@@ -27,8 +27,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.core import CimnetError
-from cimnet_bo.moo import default_direction
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
+from cimnet_bo.moo import default_direction
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, subnet_side
 
 #: Bookkeeping columns a dataset may carry besides choices and values.
@@ -80,8 +80,7 @@ class Dataset:
     def values(self, name: str) -> np.ndarray:
         """Float array (n,) of one objective or auxiliary column."""
         if name not in self.frame.columns:
-            raise KeyError(f"dataset has no column {name!r}; objectives: {self.objective_names}, "
-                           f"extras: {self.extras}")
+            raise KeyError(f"dataset has no column {name!r}; objectives: {self.objective_names}, extras: {self.extras}")
         return self.frame[name].to_numpy(dtype=np.float64)
 
     def subnet_keys(self) -> list[tuple]:
@@ -97,8 +96,7 @@ class Dataset:
             mask &= self.frame["error"].isna().to_numpy()
         for o in self.objective_names:
             mask &= np.isfinite(self.values(o))
-        return Dataset(self.space, self.frame[mask].reset_index(drop=True), self.objectives,
-                       self.extras, self.meta)
+        return Dataset(self.space, self.frame[mask].reset_index(drop=True), self.objectives, self.extras, self.meta)
 
 
 # ----------------------------------------------------------------------- building
@@ -117,8 +115,7 @@ def frame_from_rows(space: AnySpace, rows: Sequence[Mapping[str, Any]], objectiv
         for k in r["objectives"]:
             if k not in obj_names:
                 obj_names.append(k)
-                objectives = list(objectives) + [{"name": k, "direction": default_direction(k),
-                                                  "cheap": False}]
+                objectives = list(objectives) + [{"name": k, "direction": default_direction(k), "cheap": False}]
     extras = sorted({k for r in rows for k in r.get("extra", {})} - set(obj_names) - set(space.names))
     data: dict[str, list] = {n: [r["config"][n] for r in rows] for n in space.names}
     for n in obj_names:
@@ -133,8 +130,11 @@ def frame_from_rows(space: AnySpace, rows: Sequence[Mapping[str, Any]], objectiv
             continue
         frame[n] = frame[n].astype(_choice_dtype(space[n].values))
     frame.attrs["cimnet_bo"] = {
-        "space": space.name, "space_version": space.version, "space_def": space.to_dict(),
-        "objectives": list(objectives), "extras": extras,
+        "space": space.name,
+        "space_version": space.version,
+        "space_def": space.to_dict(),
+        "objectives": list(objectives),
+        "extras": extras,
         "evaluators": sorted({r["evaluator"] for r in rows}),
         **model_version_meta(space),
     }
@@ -236,8 +236,10 @@ def read_dataset(path: str | Path, space: SpaceLike | None = None, objectives: S
     if space is None:
         space = _space_from_meta(meta, path)
     elif meta.get("space") and (meta["space"], meta.get("space_version")) != (space.name, space.version):
-        raise DatasetError(f"{path} holds data of space {meta['space']!r} version "
-                           f"{meta.get('space_version')!r}, not {space.name!r} version {space.version!r}")
+        raise DatasetError(
+            f"{path} holds data of space {meta['space']!r} version "
+            f"{meta.get('space_version')!r}, not {space.name!r} version {space.version!r}"
+        )
     if meta.get("objectives"):  # written here: it records the CiM model version
         check_model_version(meta, space, str(path), DatasetError)
     declared = {o["name"]: o for o in meta.get("objectives", [])}
@@ -245,8 +247,7 @@ def read_dataset(path: str | Path, space: SpaceLike | None = None, objectives: S
     if objectives is None and declared:
         objectives = list(declared)
     frame, obj_names, extras = check_frame(frame, space, objectives, extras, source=str(path))
-    objs = [declared.get(n, {"name": n, "direction": default_direction(n), "cheap": False})
-            for n in obj_names]
+    objs = [declared.get(n, {"name": n, "direction": default_direction(n), "cheap": False}) for n in obj_names]
     return Dataset(space, frame, objs, extras, meta)
 
 
@@ -284,8 +285,13 @@ def _space_from_meta(meta: Mapping[str, Any], path: Path) -> Any:
         raise DatasetError(str(e)) from None
 
 
-def check_frame(frame: Any, space: AnySpace, objectives: Sequence[str] | None = None,
-                extras: Sequence[str] = (), source: str = "dataset") -> tuple[Any, list[str], list[str]]:
+def check_frame(
+    frame: Any,
+    space: AnySpace,
+    objectives: Sequence[str] | None = None,
+    extras: Sequence[str] = (),
+    source: str = "dataset",
+) -> tuple[Any, list[str], list[str]]:
     """Check a frame's columns against a space; return ``(frame, objectives, extras)`` with the
     choice columns canonicalised (inactive choices at their first value).
 
@@ -321,8 +327,11 @@ def check_frame(frame: Any, space: AnySpace, objectives: Sequence[str] | None = 
     if nonnum:
         problems.append(f"non-numeric objective columns {nonnum}")
     if problems:
-        raise DatasetError(f"{source} does not match space {space.name!r}: " + "; ".join(problems)
-                           + f". The space's choices are {names}")
+        raise DatasetError(
+            f"{source} does not match space {space.name!r}: "
+            + "; ".join(problems)
+            + f". The space's choices are {names}"
+        )
     bad = []
     for n in names:
         ch = space[n]

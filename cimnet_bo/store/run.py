@@ -108,8 +108,13 @@ class RunStore:
     readers may open it concurrently (WAL).
     """
 
-    def __init__(self, path: str | Path, space: AnySpace | None = None, objectives: Sequence[Any] | None = None,
-                 create: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        space: AnySpace | None = None,
+        objectives: Sequence[Any] | None = None,
+        create: bool = True,
+    ) -> None:
         self.path = Path(path)
         if not self.path.exists():
             if not create:
@@ -156,15 +161,15 @@ class RunStore:
 
     def _check(self, space: AnySpace, objectives: Sequence[Any] | None) -> None:
         if self.meta.get("schema") != SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: store schema {self.meta.get('schema')} is not "
-                             f"{SCHEMA_VERSION}")
+            raise StoreError(f"{self.path}: store schema {self.meta.get('schema')} is not {SCHEMA_VERSION}")
         if space is not None and (space.name, space.version) != (self.meta["space"], self.meta["space_version"]):
             raise StoreError(
                 f"{self.path} belongs to space {self.meta['space']!r} version "
                 f"{self.meta['space_version']!r}, not {space.name!r} version {space.version!r}"
             )
-        check_model_version(self.meta, space if space is not None else self._stored_space(),
-                            f"run store {self.path}", StoreError)
+        check_model_version(
+            self.meta, space if space is not None else self._stored_space(), f"run store {self.path}", StoreError
+        )
         if objectives is not None:
             want = [o["name"] for o in _objective_dicts(objectives)]
             have = [o["name"] for o in self.meta.get("objectives", [])]
@@ -190,9 +195,18 @@ class RunStore:
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
         self.meta[key] = value
 
-    def record(self, config: Mapping[str, Any], objectives: Mapping[str, Any], *, evaluator: str,
-               error: str | None = None, idx: int | None = None, seed: int | None = None,
-               extra: Mapping[str, Any] | None = None, tag: str | None = None) -> int:
+    def record(
+        self,
+        config: Mapping[str, Any],
+        objectives: Mapping[str, Any],
+        *,
+        evaluator: str,
+        error: str | None = None,
+        idx: int | None = None,
+        seed: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+        tag: str | None = None,
+    ) -> int:
         """Commit one evaluation; returns its row id.
 
         Parameters
@@ -217,9 +231,18 @@ class RunStore:
         """
         cfg = self.space.validate(config)
         row = (
-            None if idx is None else int(idx), tag, json.dumps(cfg), config_key(cfg), dumps(objectives),
-            dumps(extra) if extra else None, error, self.meta["space"], self.meta["space_version"],
-            str(evaluator), None if seed is None else int(seed), time.time(),
+            None if idx is None else int(idx),
+            tag,
+            json.dumps(cfg),
+            config_key(cfg),
+            dumps(objectives),
+            dumps(extra) if extra else None,
+            error,
+            self.meta["space"],
+            self.meta["space_version"],
+            str(evaluator),
+            None if seed is None else int(seed),
+            time.time(),
         )
         try:
             with self._tx():
@@ -242,18 +265,30 @@ class RunStore:
     def rows(self, include_failed: bool = True) -> list[dict[str, Any]]:
         """Every recorded evaluation as a dict (JSON columns decoded, None -> NaN for
         objectives), in recording order."""
-        sql = "SELECT id, idx, tag, config, objectives, extra, error, space, space_version, evaluator, " \
-              "seed, created FROM evaluations"
+        sql = (
+            "SELECT id, idx, tag, config, objectives, extra, error, space, space_version, evaluator, "
+            "seed, created FROM evaluations"
+        )
         if not include_failed:
             sql += " WHERE error IS NULL"
         out = []
         for r in self._conn.execute(sql + " ORDER BY id"):
-            out.append({
-                "id": r[0], "idx": r[1], "tag": r[2], "config": json.loads(r[3]),
-                "objectives": {k: (np.nan if v is None else v) for k, v in json.loads(r[4]).items()},
-                "extra": json.loads(r[5]) if r[5] else {}, "error": r[6], "space": r[7],
-                "space_version": r[8], "evaluator": r[9], "seed": r[10], "created": r[11],
-            })
+            out.append(
+                {
+                    "id": r[0],
+                    "idx": r[1],
+                    "tag": r[2],
+                    "config": json.loads(r[3]),
+                    "objectives": {k: (np.nan if v is None else v) for k, v in json.loads(r[4]).items()},
+                    "extra": json.loads(r[5]) if r[5] else {},
+                    "error": r[6],
+                    "space": r[7],
+                    "space_version": r[8],
+                    "evaluator": r[9],
+                    "seed": r[10],
+                    "created": r[11],
+                }
+            )
         return out
 
     def delete_failed(self) -> int:
@@ -282,8 +317,7 @@ class RunStore:
 
         return write_dataset(self.to_frame(include_failed), path)
 
-    def import_frame(self, frame: Any, evaluator: str, tag: str = "import",
-                     extras: Sequence[str] = ()) -> int:
+    def import_frame(self, frame: Any, evaluator: str, tag: str = "import", extras: Sequence[str] = ()) -> int:
         """Record every row of a dataset frame; returns the number of rows added.
 
         The frame is checked against the space (:func:`~cimnet_bo.store.dataset.check_frame`):
@@ -296,15 +330,22 @@ class RunStore:
 
         frame, objectives, extras = check_frame(frame, self.space, self.objective_names or None, extras)
         if not self.objective_names:
-            self.set_meta("objectives", [{"name": o, "direction": default_direction(o), "cheap": False}
-                                         for o in objectives])
+            self.set_meta(
+                "objectives", [{"name": o, "direction": default_direction(o), "cheap": False} for o in objectives]
+            )
         n = 0
         for rec in frame.to_dict("records"):
             cfg = {k: rec[k] for k in self.space.names}
             err = rec.get("error") if isinstance(rec.get("error"), str) else None
             ev = rec.get("evaluator") if isinstance(rec.get("evaluator"), str) else evaluator
-            self.record(cfg, {k: rec[k] for k in objectives}, evaluator=ev, error=err, tag=tag,
-                        extra={k: rec[k] for k in extras} or None)
+            self.record(
+                cfg,
+                {k: rec[k] for k in objectives},
+                evaluator=ev,
+                error=err,
+                tag=tag,
+                extra={k: rec[k] for k in extras} or None,
+            )
             n += 1
         return n
 
@@ -344,8 +385,9 @@ def _objective_dicts(objectives: Iterable[Any] | None) -> list[dict[str, Any]]:
         if isinstance(o, str):
             out.append({"name": o, "direction": "min", "cheap": False})
         elif isinstance(o, Mapping):
-            out.append({"name": o["name"], "direction": o.get("direction", "min"),
-                        "cheap": bool(o.get("cheap", False))})
+            out.append(
+                {"name": o["name"], "direction": o.get("direction", "min"), "cheap": bool(o.get("cheap", False))}
+            )
         else:
             out.append({"name": o.name, "direction": o.direction, "cheap": bool(o.cheap)})
     return out

@@ -53,5 +53,4 @@ def needs_bn_calibration(model: nn.Module) -> bool:
     return any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
 
 
-__all__ = ["MBV3", "ViT", "SUPERNETS", "FAMILY_SPACES", "build_supernet", "recalibrate_bn",
-           "needs_bn_calibration"]
+__all__ = ["MBV3", "ViT", "SUPERNETS", "FAMILY_SPACES", "build_supernet", "recalibrate_bn", "needs_bn_calibration"]

@@ -22,8 +22,16 @@ class _BN(nn.BatchNorm2d):
         if c == self.num_features:
             return super().forward(x)
         momentum = 0.0 if self.momentum is None else self.momentum
-        return F.batch_norm(x, self.running_mean[:c], self.running_var[:c], self.weight[:c],
-                            self.bias[:c], self.training, momentum, self.eps)
+        return F.batch_norm(
+            x,
+            self.running_mean[:c],
+            self.running_var[:c],
+            self.weight[:c],
+            self.bias[:c],
+            self.training,
+            momentum,
+            self.eps,
+        )
 
 
 class MBBlock(nn.Module):
@@ -63,7 +71,7 @@ class MBBlock(nn.Module):
         m = self.mid if mid is None else mid
         h = F.hardswish(self.bn1.forward_first(F.conv2d(x, self.expand.weight[:m]), m))
         off = (self.kernel - k) // 2
-        w = self.dw.weight[:m, :, off:off + k, off:off + k]
+        w = self.dw.weight[:m, :, off : off + k, off : off + k]
         h = F.hardswish(self.bn2.forward_first(F.conv2d(h, w, None, self.stride, k // 2, 1, m), m))
         if self.se:
             red = make_divisible(m // 4)
@@ -83,7 +91,7 @@ class MBBlock(nn.Module):
         red = make_divisible(mid // 4)
         src = {
             "expand.weight": self.expand.weight[:mid],
-            "dw.weight": self.dw.weight[:mid, :, off:off + kernel, off:off + kernel],
+            "dw.weight": self.dw.weight[:mid, :, off : off + kernel, off : off + kernel],
             "project.weight": self.project.weight[:, :mid],
         }
         for bn in ("bn1", "bn2"):
@@ -93,10 +101,14 @@ class MBBlock(nn.Module):
         for t in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
             src[f"bn3.{t}"] = getattr(self.bn3, t)
         if self.se:
-            src.update({
-                "se_fc1.weight": self.se_fc1.weight[:red, :mid], "se_fc1.bias": self.se_fc1.bias[:red],
-                "se_fc2.weight": self.se_fc2.weight[:mid, :red], "se_fc2.bias": self.se_fc2.bias[:mid],
-            })
+            src.update(
+                {
+                    "se_fc1.weight": self.se_fc1.weight[:red, :mid],
+                    "se_fc1.bias": self.se_fc1.bias[:red],
+                    "se_fc2.weight": self.se_fc2.weight[:mid, :red],
+                    "se_fc2.bias": self.se_fc2.bias[:mid],
+                }
+            )
         b.load_state_dict({k: v.detach().clone() for k, v in src.items()})
         return b
 
@@ -144,8 +156,10 @@ class MBV3(nn.Module):
     def supernet(cls, space) -> "MBV3":
         top = space.extreme("max")
         slots = space.meta["max_depth"]
-        stages = [[(top[f"ks_{s * slots + j}"], top[f"e_{s * slots + j}"]) for j in range(slots)]
-                  for s in range(len(space.meta["stages"]))]
+        stages = [
+            [(top[f"ks_{s * slots + j}"], top[f"e_{s * slots + j}"]) for j in range(slots)]
+            for s in range(len(space.meta["stages"]))
+        ]
         return cls(space.meta, stages)
 
     def _plan(self, config: Mapping[str, Any] | None):
@@ -172,16 +186,23 @@ class MBV3(nn.Module):
     def get_subnet(self, config: Mapping[str, Any]) -> "MBV3":
         """A standalone :class:`MBV3` with the weights of ``config`` copied out."""
         slots = self.meta.get("max_depth", 4)
-        stages = [[(int(config[f"ks_{s * slots + j}"]), config[f"e_{s * slots + j}"])
-                   for j in range(int(config[f"d_{s}"]))] for s in range(len(self.stages))]
+        stages = [
+            [(int(config[f"ks_{s * slots + j}"]), config[f"e_{s * slots + j}"]) for j in range(int(config[f"d_{s}"]))]
+            for s in range(len(self.stages))
+        ]
         sub = MBV3(self.meta, stages)
         blocks = [blk.export(k, m) for blk, k, m in self._plan(config)]
         state = {k: v for k, v in self.state_dict().items() if not k.startswith("stages.")}
-        sub.load_state_dict({**{k: v.clone() for k, v in state.items()}, **{
-            f"stages.{s}.{j}.{k}": v
-            for (s, j), b in zip([(s, j) for s, st in enumerate(stages) for j in range(len(st))], blocks)
-            for k, v in b.state_dict().items()
-        }})
+        sub.load_state_dict(
+            {
+                **{k: v.clone() for k, v in state.items()},
+                **{
+                    f"stages.{s}.{j}.{k}": v
+                    for (s, j), b in zip([(s, j) for s, st in enumerate(stages) for j in range(len(st))], blocks)
+                    for k, v in b.state_dict().items()
+                },
+            }
+        )
         return sub
 
 
@@ -196,7 +217,7 @@ def recalibrate_bn(model: nn.Module, images: torch.Tensor, batch_size: int = 500
         m.momentum = None
         m.train()
     for i in range(0, len(images), batch_size):
-        model(images[i:i + batch_size])
+        model(images[i : i + batch_size])
     for m, (mom, tr) in zip(bns, saved):
         m.momentum = mom
         m.train(tr)

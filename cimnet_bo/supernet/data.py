@@ -56,7 +56,7 @@ def read_idx(path: Path) -> np.ndarray:
     ndim = magic & 0xFF
     if magic >> 8 != 0x08:
         raise DataError(f"{path}: not an unsigned-byte IDX file (magic {magic:#x})")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -124,8 +124,9 @@ def write_shipped(out_dir: str | Path | None = None, folder: str | Path | None =
     return sums
 
 
-def load_split(split: str, data_dir: str | Path | None = None,
-               idx_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_split(
+    split: str, data_dir: str | Path | None = None, idx_dir: str | Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Images (n x 28 x 28, uint8) and labels (n,) of one split.
 
     ``val``, ``test`` and ``calib`` come from the shipped files (checksum checked);

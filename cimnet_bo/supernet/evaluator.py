@@ -17,8 +17,14 @@ from cimnet_bo.supernet.data import DataError, load_split, sha256, to_tensor
 
 
 @torch.no_grad()
-def accuracy_of(supernet: nn.Module, config: Mapping[str, Any], images: torch.Tensor, labels: np.ndarray,
-                calib: torch.Tensor | None = None, batch_size: int = 1000) -> float:
+def accuracy_of(
+    supernet: nn.Module,
+    config: Mapping[str, Any],
+    images: torch.Tensor,
+    labels: np.ndarray,
+    calib: torch.Tensor | None = None,
+    batch_size: int = 1000,
+) -> float:
     """Top-1 accuracy of one subnet: extract it, re-estimate BatchNorm statistics on
     ``calib`` when it has BatchNorm, and classify ``images`` (n x 1 x 28 x 28)."""
     sub = supernet.get_subnet(config)
@@ -32,8 +38,8 @@ def accuracy_of(supernet: nn.Module, config: Mapping[str, Any], images: torch.Te
     correct = 0
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
     for i in range(0, len(images), batch_size):
-        logits = sub(images[i:i + batch_size].to(device))
-        correct += int((logits.argmax(1) == y[i:i + batch_size]).sum())
+        logits = sub(images[i : i + batch_size].to(device))
+        correct += int((logits.argmax(1) == y[i : i + batch_size]).sum())
     return correct / len(images)
 
 
@@ -48,8 +54,9 @@ def load_supernet(space: Space, checkpoint: str | Path | None = None, device: st
     metadata JSON beside the checkpoint when there is one."""
     path = Path(checkpoint) if checkpoint else default_checkpoint(space.name)
     if not path.exists():
-        raise DataError(f"supernet checkpoint {path} not found; train one with "
-                        f"`cimnet-bo train-supernet` or pass checkpoint=")
+        raise DataError(
+            f"supernet checkpoint {path} not found; train one with `cimnet-bo train-supernet` or pass checkpoint="
+        )
     digest = sha256(path)
     meta_path = path.with_suffix(".json")
     if meta_path.exists():
@@ -93,8 +100,15 @@ class SupernetEvaluator:
     objectives = {"accuracy": "max"}
     cheap = False
 
-    def __init__(self, space: str | Space, checkpoint: str | Path | None = None, split: str = "val",
-                 device: str = "cpu", batch_size: int = 1000, indices: Iterable[int] | None = None) -> None:
+    def __init__(
+        self,
+        space: str | Space,
+        checkpoint: str | Path | None = None,
+        split: str = "val",
+        device: str = "cpu",
+        batch_size: int = 1000,
+        indices: Iterable[int] | None = None,
+    ) -> None:
         if isinstance(space, str) and space in list_subnet_spaces():
             space = get_subnet_space(space)
         self.space = subnet_side(as_space(space))
@@ -132,6 +146,5 @@ class SupernetEvaluator:
             self._load()
             for k in todo:
                 cfg = dict(zip(self.space.names, k))
-                self._cache[k] = accuracy_of(self._model, cfg, self._images, self._labels,
-                                             self._calib, self.batch_size)
+                self._cache[k] = accuracy_of(self._model, cfg, self._images, self._labels, self._calib, self.batch_size)
         return np.array([self._cache[k] for k in keys])

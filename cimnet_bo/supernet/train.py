@@ -71,8 +71,12 @@ def _save_atomic(obj: Any, path: Path) -> None:
 
 def git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -86,8 +90,13 @@ def _math(recipe: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in recipe.items() if k not in RUNTIME_FIELDS}
 
 
-def train_supernet(cfg: TrainConfig, run_dir: str | Path, out: str | Path | None = None,
-                   progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
+def train_supernet(
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
     """Train (or resume) a supernet; returns the metadata written next to ``out``.
 
     Parameters
@@ -140,8 +149,16 @@ def train_supernet(cfg: TrainConfig, run_dir: str | Path, out: str | Path | None
     top, bottom = space.extreme("max"), space.extreme("min")
 
     def save() -> None:
-        _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                      "seconds": t_spent + time.time() - t0, "recipe": dataclasses.asdict(cfg)}, ckpt)
+        _save_atomic(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "step": step,
+                "seconds": t_spent + time.time() - t0,
+                "recipe": dataclasses.asdict(cfg),
+            },
+            ckpt,
+        )
 
     t0 = time.time()
     bar = tqdm(total=total, initial=step, disable=not progress, desc=f"train {space.name}", unit="step")
@@ -154,7 +171,7 @@ def train_supernet(cfg: TrainConfig, run_dir: str | Path, out: str | Path | None
     while step < stop_at:
         epoch, pos = divmod(step, steps_per_epoch)
         order = np.random.default_rng([cfg.seed, epoch]).permutation(len(x_all))
-        idx = torch.from_numpy(order[pos * cfg.batch_size:(pos + 1) * cfg.batch_size])
+        idx = torch.from_numpy(order[pos * cfg.batch_size : (pos + 1) * cfg.batch_size])
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         x = AUGMENTS[cfg.augment](x_all[idx], g).to(cfg.device)
         if cfg.family == "cnn":
@@ -199,18 +216,34 @@ def train_supernet(cfg: TrainConfig, run_dir: str | Path, out: str | Path | None
     seconds = t_spent + time.time() - t0
     model.eval()
     meta = {
-        "space": space.name, "space_version": space.version, "family": cfg.family,
-        "recipe": dataclasses.asdict(cfg), "steps": step, "finished": True, "train_seconds": round(seconds, 1),
-        "commit": git_commit(), "torch": torch.__version__,
+        "space": space.name,
+        "space_version": space.version,
+        "family": cfg.family,
+        "recipe": dataclasses.asdict(cfg),
+        "steps": step,
+        "finished": True,
+        "train_seconds": round(seconds, 1),
+        "commit": git_commit(),
+        "torch": torch.__version__,
     }
     if out is not None:
         meta.update(export_checkpoint(model, space, meta, out))
     return meta
 
 
-def train_standalone(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, epochs: int,
-                     lr: float = 1e-3, batch_size: int = 256, seed: int = 0, augment: str = "flip",
-                     weight_decay: float = 0.05, progress: bool = False, device: str = "cpu") -> torch.nn.Module:
+def train_standalone(
+    model: torch.nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    epochs: int,
+    lr: float = 1e-3,
+    batch_size: int = 256,
+    seed: int = 0,
+    augment: str = "flip",
+    weight_decay: float = 0.05,
+    progress: bool = False,
+    device: str = "cpu",
+) -> torch.nn.Module:
     """Train one network from scratch on labels (the reference a supernet is judged against).
 
     ``images``: uint8 (n x 28 x 28); ``labels``: (n,). Same optimiser, schedule and
@@ -226,7 +259,7 @@ def train_standalone(model: torch.nn.Module, images: np.ndarray, labels: np.ndar
     for step in tqdm(range(total), disable=not progress, desc="standalone", unit="step"):
         epoch, pos = divmod(step, steps_per_epoch)
         order = np.random.default_rng([seed, epoch]).permutation(len(x_all))
-        idx = torch.from_numpy(order[pos * batch_size:(pos + 1) * batch_size])
+        idx = torch.from_numpy(order[pos * batch_size : (pos + 1) * batch_size])
         g = torch.Generator().manual_seed(seed * 1_000_003 + step)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, total, steps_per_epoch, lr)

@@ -41,12 +41,18 @@ class Block(nn.Module):
         full = self.heads * self.head_dim
         rows = torch.cat([torch.arange(w) + i * full for i in range(3)]).to(self.qkv.weight.device)
         return {
-            "norm1.weight": self.norm1.weight, "norm1.bias": self.norm1.bias,
-            "qkv.weight": self.qkv.weight[rows], "qkv.bias": self.qkv.bias[rows],
-            "proj.weight": self.proj.weight[:, :w], "proj.bias": self.proj.bias,
-            "norm2.weight": self.norm2.weight, "norm2.bias": self.norm2.bias,
-            "fc1.weight": self.fc1.weight[:mlp], "fc1.bias": self.fc1.bias[:mlp],
-            "fc2.weight": self.fc2.weight[:, :mlp], "fc2.bias": self.fc2.bias,
+            "norm1.weight": self.norm1.weight,
+            "norm1.bias": self.norm1.bias,
+            "qkv.weight": self.qkv.weight[rows],
+            "qkv.bias": self.qkv.bias[rows],
+            "proj.weight": self.proj.weight[:, :w],
+            "proj.bias": self.proj.bias,
+            "norm2.weight": self.norm2.weight,
+            "norm2.bias": self.norm2.bias,
+            "fc1.weight": self.fc1.weight[:mlp],
+            "fc1.bias": self.fc1.bias[:mlp],
+            "fc2.weight": self.fc2.weight[:, :mlp],
+            "fc2.bias": self.fc2.bias,
         }
 
     def forward(self, x: torch.Tensor, heads: int | None = None, mlp: int | None = None) -> torch.Tensor:
@@ -131,4 +137,3 @@ def _init(m: nn.Module) -> None:
     elif isinstance(m, nn.LayerNorm):
         nn.init.ones_(m.weight)
         nn.init.zeros_(m.bias)
-

@@ -9,8 +9,9 @@ from cimnet_bo.workload.families import FAMILIES
 from cimnet_bo.workload.table import LayerTable, TableBuilder, macs, params, weight_bytes
 
 
-def layer_table(space_or_family: Any, subnet_config: Mapping[str, Any],
-                meta: Mapping[str, Any] | None = None) -> LayerTable:
+def layer_table(
+    space_or_family: Any, subnet_config: Mapping[str, Any], meta: Mapping[str, Any] | None = None
+) -> LayerTable:
     """The layer table of one subnet.
 
     Parameters
@@ -38,5 +39,4 @@ def layer_table(space_or_family: Any, subnet_config: Mapping[str, Any],
     return FAMILIES[family](meta, cfg)
 
 
-__all__ = ["LayerTable", "TableBuilder", "layer_table", "macs", "params", "weight_bytes",
-           "models", "FAMILIES"]
+__all__ = ["LayerTable", "TableBuilder", "layer_table", "macs", "params", "weight_bytes", "models", "FAMILIES"]

@@ -68,8 +68,9 @@ def vit_table(meta: Mapping[str, Any], cfg: Mapping[str, Any]) -> LayerTable:
 
 
 # ------------------------------------------------------------------------- MobileNetV3
-def _conv_bn(b: TableBuilder, name: str, size: int, cin: int, cout: int, k: int, stride: int,
-             groups: int = 1, act: bool = True) -> int:
+def _conv_bn(
+    b: TableBuilder, name: str, size: int, cin: int, cout: int, k: int, stride: int, groups: int = 1, act: bool = True
+) -> int:
     """Conv (no bias) + BatchNorm (+ activation); returns the output side."""
     out = conv_out(size, k, stride)
     b.conv(name, out * out, cin, cout, k, groups, stride=stride)

@@ -15,14 +15,22 @@ def vit_b16(image: int = 224, classes: int = 1000) -> LayerTable:
 
 def resnet50(image: int = 224, classes: int = 1000) -> LayerTable:
     """torchvision ResNet-50 (v1.5: stride on the 3x3 convolution)."""
-    meta = dict(image=image, in_chans=3, classes=classes, stem="plain", base_depths=[3, 4, 6, 3],
-                widths=[256, 512, 1024, 2048], label="resnet50")
+    meta = dict(
+        image=image,
+        in_chans=3,
+        classes=classes,
+        stem="plain",
+        base_depths=[3, 4, 6, 3],
+        widths=[256, 512, 1024, 2048],
+        label="resnet50",
+    )
     return resnet_table(meta, {})
 
 
 def vgg8_cifar() -> LayerTable:
     """The VGG-8 of DNN+NeuroSim on CIFAR-10: six 3x3 convs 128-128-256-256-512-512 with a
     2x2 pool after each pair, then FC 8192-1024-10."""
-    meta = dict(image=32, in_chans=3, classes=10, convs=[128, 128, "M", 256, 256, "M", 512, 512, "M"],
-                fcs=[1024], label="vgg8")
+    meta = dict(
+        image=32, in_chans=3, classes=10, convs=[128, 128, "M", 256, 256, "M", 512, 512, "M"], fcs=[1024], label="vgg8"
+    )
     return vgg_table(meta, {})

@@ -143,22 +143,31 @@ class TableBuilder:
         self.a_bits = a_bits
         self.rows: list[tuple] = []
 
-    def _add(self, name: str, kind: str, M: float, K: float, N: float, count: float,
-             ops: float, extra: float, reuse: float = 1.0) -> None:
+    def _add(
+        self,
+        name: str,
+        kind: str,
+        M: float,
+        K: float,
+        N: float,
+        count: float,
+        ops: float,
+        extra: float,
+        reuse: float = 1.0,
+    ) -> None:
         self.rows.append((name, kind, M, K, N, count, self.w_bits, self.a_bits, ops, reuse, extra))
 
-    def static(self, name: str, M: int, K: int, N: int, count: int = 1, bias: bool = False,
-               reuse: float = 1.0) -> None:
+    def static(self, name: str, M: int, K: int, N: int, count: int = 1, bias: bool = False, reuse: float = 1.0) -> None:
         """Weight GEMM on CiM arrays (conv or linear); ``bias`` adds N*count parameters;
         ``reuse`` is how often each input element appears in the unfolded input."""
         self._add(name, "static", M, K, N, count, 0, N * count if bias else 0, reuse)
 
-    def conv(self, name: str, hw_out: int, cin: int, cout: int, k: int, groups: int = 1,
-             bias: bool = False, stride: int = 1) -> None:
+    def conv(
+        self, name: str, hw_out: int, cin: int, cout: int, k: int, groups: int = 1, bias: bool = False, stride: int = 1
+    ) -> None:
         """A k x k convolution with ``hw_out`` output pixels, as a grouped GEMM; its input
         reuse is ``k*k/stride^2``."""
-        self.static(name, hw_out, cin // groups * k * k, cout // groups, groups, bias,
-                    reuse=k * k / stride**2)
+        self.static(name, hw_out, cin // groups * k * k, cout // groups, groups, bias, reuse=k * k / stride**2)
 
     def dynamic(self, name: str, M: int, K: int, N: int, count: int = 1) -> None:
         """Activation x activation GEMM (attention) on the digital unit."""
