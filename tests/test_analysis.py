@@ -64,10 +64,7 @@ def _brute_force_mask(Y, dirs):
 def test_objectives_keep_the_given_order():
     obj = Objectives.parse({"latency_s": "min", "accuracy": "max"})
     assert obj.names == ("latency_s", "accuracy") and obj.directions == ("min", "max")
-    assert Objectives.parse([("accuracy", "max"), ("latency_s", "min")]).names == (
-        "accuracy",
-        "latency_s",
-    )
+    assert Objectives.parse([("accuracy", "max"), ("latency_s", "min")]).names == ("accuracy", "latency_s")
     duck = [SimpleNamespace(name="energy_j", direction="min", cheap=True)]
     assert Objectives.parse(duck).to_dict() == {"energy_j": "min"}
     np.testing.assert_array_equal(Objectives.parse(ACC_LAT).signs, [1.0, -1.0])

@@ -19,15 +19,7 @@ from cimnet_bo.moo import (
     feasible_mask,
     pareto_mask,
 )
-from cimnet_bo.space import (
-    JointSpace,
-    as_space,
-    get_space,
-    hardware_side,
-    is_joint,
-    space_from_meta,
-    subnet_side,
-)
+from cimnet_bo.space import JointSpace, as_space, get_space, hardware_side, is_joint, space_from_meta, subnet_side
 
 
 # ----------------------------------------------------------------- errors and registries

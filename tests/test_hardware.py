@@ -51,17 +51,7 @@ TINY = dict(
     digital_macs=4,
 )
 ONE_STATIC = [dict(name="fc", kind="static", M=3, K=6, N=1, count=1, w_bits=2, a_bits=2)]
-ENERGY_PARTS = (
-    "e_adc",
-    "e_dac",
-    "e_cell",
-    "e_write",
-    "e_add",
-    "e_digital",
-    "e_glb",
-    "e_dram",
-    "e_leak",
-)
+ENERGY_PARTS = ("e_adc", "e_dac", "e_cell", "e_write", "e_add", "e_digital", "e_glb", "e_dram", "e_leak")
 
 
 def close(a, b, rel=1e-12):
@@ -742,10 +732,7 @@ def test_simulate_many_broadcasting_and_inputs():
     # a TableBatch with table_index
     b = TableBatch.from_tables(tabs[:3])
     idx = np.arange(40) % 3
-    _compare(
-        simulate_many(b, hs, table_index=idx, chunk_size=9),
-        [simulate(x, h) for x, h in zip(mix, hs)],
-    )
+    _compare(simulate_many(b, hs, table_index=idx, chunk_size=9), [simulate(x, h) for x, h in zip(mix, hs)])
     # a technology override reaches every pair
     tech = Technology().replace(e_dram=3.9, p_leak=1e-3)
     _compare(simulate_many(t, hs, tech, chunk_size=11), [simulate(t, h, tech) for h in hs])
@@ -899,8 +886,6 @@ def test_cli_tech_override(capsys, tmp_path):
     d = json.loads(capsys.readouterr().out)
     space = get_space("vit-fmnist")
     ref = simulate(
-        layer_table(space, space.subnet.extreme("min")),
-        space.hardware.baseline,
-        Technology().replace(e_dram=3.9),
+        layer_table(space, space.subnet.extreme("min")), space.hardware.baseline, Technology().replace(e_dram=3.9)
     )
     assert close(d["energy_j"], ref.energy_j)

@@ -291,8 +291,7 @@ def test_rram_streaming_is_infeasible_but_finite():
     assert ok.feasible and ok.resident
     assert simulate(FLUID_LAYER, dict(FLUID, n_macros=3)).feasible
     out = simulate_many(
-        FLUID_LAYER,
-        [hw, dict(hw, n_macros=4), dict(FLUID, n_macros=3), dict(hw, bits_per_cell=2, n_macros=1)],
+        FLUID_LAYER, [hw, dict(hw, n_macros=4), dict(FLUID, n_macros=3), dict(hw, bits_per_cell=2, n_macros=1)]
     )
     # the last: 2-bit RRAM, n_cw = 1, T_N = ceil(4/4) = 1, A_tot = 2 > 1 macro -> streams
     assert list(np.asarray(out["feasible"], dtype=bool)) == [False, True, True, False]

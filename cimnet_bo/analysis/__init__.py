@@ -42,12 +42,7 @@ from cimnet_bo.analysis.compare import (
     runs_summary,
 )
 from cimnet_bo.analysis.curves import aggregate_curves
-from cimnet_bo.analysis.experiment import (
-    ExperimentResult,
-    baseline_config,
-    make_baseline_run,
-    run_experiment,
-)
+from cimnet_bo.analysis.experiment import ExperimentResult, baseline_config, make_baseline_run, run_experiment
 from cimnet_bo.analysis.formatting import format_speedup_table
 from cimnet_bo.analysis.plots import (
     plot_hardware_knobs,
@@ -56,13 +51,7 @@ from cimnet_bo.analysis.plots import (
     plot_point_roofline,
 )
 from cimnet_bo.analysis.report import Report, write_report
-from cimnet_bo.analysis.runs import (
-    DEFAULT_TARGETS,
-    RunData,
-    RunLoadError,
-    load_run,
-    load_runs,
-)
+from cimnet_bo.analysis.runs import DEFAULT_TARGETS, RunData, RunLoadError, load_run, load_runs
 from cimnet_bo.analysis.speedup import SPEEDUP_COLUMNS, iso_accuracy_speedup, speedup_table
 from cimnet_bo.moo import (
     DIRECTIONS,

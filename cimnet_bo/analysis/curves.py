@@ -50,14 +50,7 @@ def aggregate_curves(curves: Sequence[Any], pad: str = "none") -> pd.DataFrame:
     lo = np.where(count > 0, np.where(have, M, np.inf).min(axis=0), np.nan)
     hi = np.where(count > 0, np.where(have, M, -np.inf).max(axis=0), np.nan)
     return pd.DataFrame(
-        {
-            "evaluation": np.arange(1, L + 1),
-            "mean": mean,
-            "std": std,
-            "min": lo,
-            "max": hi,
-            "count": count.astype(int),
-        }
+        {"evaluation": np.arange(1, L + 1), "mean": mean, "std": std, "min": lo, "max": hi, "count": count.astype(int)}
     )
 
 

@@ -47,10 +47,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cimnet_bo.analysis.compare import (
-    baseline_point,
-    run_speedups,
-)
+from cimnet_bo.analysis.compare import baseline_point, run_speedups
 from cimnet_bo.analysis.experiment_results import (
     SEARCH_MODES,
     hardware_only_markdown,
@@ -60,11 +57,7 @@ from cimnet_bo.analysis.experiment_results import (
 )
 from cimnet_bo.analysis.formatting import format_speedup_table
 from cimnet_bo.analysis.report import Report, write_report
-from cimnet_bo.analysis.runs import (
-    DEFAULT_TARGETS,
-    ROLE_KEY,
-    load_run,
-)
+from cimnet_bo.analysis.runs import DEFAULT_TARGETS, ROLE_KEY, load_run
 from cimnet_bo.core import plain
 from cimnet_bo.space import SpaceLike
 

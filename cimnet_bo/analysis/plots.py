@@ -288,10 +288,7 @@ def plot_hardware_knobs(
 
 
 def plot_point_roofline(
-    point: Mapping[str, Any] | pd.Series,
-    space: SpaceLike,
-    path: str | Path,
-    tech: Any | None = None,
+    point: Mapping[str, Any] | pd.Series, space: SpaceLike, path: str | Path, tech: Any | None = None
 ) -> Path:
     """Roofline of one evaluated point: its subnet's layers on its chip.
 
@@ -331,9 +328,4 @@ def plot_point_roofline(
     return plot_roofline(layer_table(space, sub), hw, path, tech=tech)
 
 
-__all__ = [
-    "plot_pareto_fronts",
-    "plot_hypervolume_curves",
-    "plot_hardware_knobs",
-    "plot_point_roofline",
-]
+__all__ = ["plot_pareto_fronts", "plot_hypervolume_curves", "plot_hardware_knobs", "plot_point_roofline"]

@@ -42,18 +42,8 @@ from cimnet_bo.analysis.compare import (
     slug,
 )
 from cimnet_bo.analysis.document import Document
-from cimnet_bo.analysis.formatting import (
-    CIMNET_REFERENCE,
-    fmt_frame,
-    fmt_target,
-    fmt_value,
-    format_speedup_table,
-)
-from cimnet_bo.analysis.runs import (
-    DEFAULT_TARGETS,
-    RunData,
-    load_runs,
-)
+from cimnet_bo.analysis.formatting import CIMNET_REFERENCE, fmt_frame, fmt_target, fmt_value, format_speedup_table
+from cimnet_bo.analysis.runs import DEFAULT_TARGETS, RunData, load_runs
 
 
 @dataclass

@@ -169,14 +169,7 @@ def speedup_table(
         n_seeds[label] = len(frames)
         for seed, frame in enumerate(frames):
             t = iso_accuracy_speedup(
-                frame,
-                baseline_latency,
-                baseline_accuracy,
-                targets,
-                accuracy,
-                latency,
-                constraints,
-                atol,
+                frame, baseline_latency, baseline_accuracy, targets, accuracy, latency, constraints, atol
             )
             t.insert(0, "seed", seed)
             t.insert(0, "run", str(label))
@@ -189,14 +182,7 @@ def speedup_table(
     for label in runs:
         sub = long[long["run"] == str(label)]
         g = sub.groupby(keys, sort=False)["speedup"]
-        stats = pd.DataFrame(
-            {
-                "mean": g.mean(),
-                "min": g.min(),
-                "max": g.max(),
-                "n": g.count(),
-            }
-        ).reset_index()
+        stats = pd.DataFrame({"mean": g.mean(), "min": g.min(), "max": g.max(), "n": g.count()}).reset_index()
         merged = out[keys].merge(stats, on=keys, how="left")
         out[str(label)] = merged["mean"].to_numpy()
         if n_seeds[label] > 1:

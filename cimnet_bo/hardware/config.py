@@ -142,11 +142,7 @@ class HardwareConfig:
             raise _bad("cols_per_adc", self.cols_per_adc, f"an integer in [1, cols={self.cols}]")
         hi = MAX_BITS_PER_CELL[self.cell]
         if self.bits_per_cell > hi:
-            raise _bad(
-                "bits_per_cell",
-                self.bits_per_cell,
-                f"an integer in [1, {hi}] for cell={self.cell!r}",
-            )
+            raise _bad("bits_per_cell", self.bits_per_cell, f"an integer in [1, {hi}] for cell={self.cell!r}")
 
     # ------------------------------------------------------------------ derived
     @property
@@ -366,12 +362,7 @@ def validate_knob_arrays(raw: Mapping[str, np.ndarray], offset: int = 0) -> dict
         good |= ~given
         if not good.all():
             bad = int(np.flatnonzero(~good)[0])
-            raise _bad(
-                spec.name,
-                a[bad].item() if hasattr(a[bad], "item") else a[bad],
-                _allowed(spec),
-                bad + offset,
-            )
+            raise _bad(spec.name, a[bad].item() if hasattr(a[bad], "item") else a[bad], _allowed(spec), bad + offset)
         out[spec.name] = f if none is None else np.where(given, f, np.nan)
     rows = out["rows"]
     ra = out.get("rows_active")
@@ -381,12 +372,7 @@ def validate_knob_arrays(raw: Mapping[str, np.ndarray], offset: int = 0) -> dict
         ra = np.where(np.isnan(ra), rows, ra)
         if (ra > rows).any():
             bad = int(np.flatnonzero(ra > rows)[0])
-            raise _bad(
-                "rows_active",
-                int(ra[bad]),
-                f"an integer in [1, rows={int(rows[bad])}]",
-                bad + offset,
-            )
+            raise _bad("rows_active", int(ra[bad]), f"an integer in [1, rows={int(rows[bad])}]", bad + offset)
     out["rows_active"] = ra
     if (out["cols_per_adc"] > out["cols"]).any():
         bad = int(np.flatnonzero(out["cols_per_adc"] > out["cols"])[0])

@@ -49,11 +49,7 @@ def roofline_data(
 
 
 def plot_roofline(
-    layers: Any,
-    hw: Any,
-    path: str | Path,
-    tech: Technology | None = None,
-    result: SimulationResult | None = None,
+    layers: Any, hw: Any, path: str | Path, tech: Technology | None = None, result: SimulationResult | None = None
 ) -> Path:
     """Save a roofline PNG: one panel per memory level (GLB, DRAM), attainable throughput
     (ops/s) against operational intensity (ops/byte), one point per layer (coloured by kind;
@@ -95,8 +91,7 @@ def plot_roofline(
                 ax.scatter(x[m], y[m], s=14, c=color, alpha=0.75, label=kind, edgecolors="none")
         hidden = int((~shown).sum())
         ax.set_title(
-            f"{level} level" + (f" ({hidden} layers without {level} traffic not shown)" if hidden else ""),
-            fontsize=9,
+            f"{level} level" + (f" ({hidden} layers without {level} traffic not shown)" if hidden else ""), fontsize=9
         )
         ax.set_xlabel(f"operational intensity (ops / {level} byte)")
         ax.set_ylabel("throughput (ops / s)")

@@ -18,14 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.core import plain
-from cimnet_bo.hardware.batch import (
-    DIGITAL_COLS,
-    STATIC_COLS,
-    SUM_COLS,
-    TableBatch,
-    n_configs,
-    row_terms,
-)
+from cimnet_bo.hardware.batch import DIGITAL_COLS, STATIC_COLS, SUM_COLS, TableBatch, n_configs, row_terms
 from cimnet_bo.space import AnySpace, subnet_side
 
 

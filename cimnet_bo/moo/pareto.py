@@ -15,13 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cimnet_bo.moo.constraints import ConstraintsLike, feasible_mask
-from cimnet_bo.moo.objectives import (
-    DirectionsLike,
-    Objectives,
-    ObjectivesLike,
-    as_matrix,
-    to_minimization,
-)
+from cimnet_bo.moo.objectives import DirectionsLike, Objectives, ObjectivesLike, as_matrix, to_minimization
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -32,13 +32,7 @@ import numpy as np
 
 from cimnet_bo.core import CimnetError
 from cimnet_bo.evaluate import CompositeEvaluator, Evaluations, Evaluator, ExternalOutputs, Objective
-from cimnet_bo.moo import (
-    LOG_OBJECTIVES,
-    Constraint,
-    ConstraintError,
-    HypervolumeScale,
-    objective_list,
-)
+from cimnet_bo.moo import LOG_OBJECTIVES, Constraint, ConstraintError, HypervolumeScale, objective_list
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, is_joint
 
 #: Constraint operators a search takes (a bound is met or violated by a measurable amount).

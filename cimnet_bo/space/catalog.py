@@ -102,11 +102,7 @@ CNN_FMNIST_META = dict(
     stem=16,
     stem_stride=2,
     first_block=0,
-    stages=[
-        dict(width=16, stride=2, se=False),
-        dict(width=24, stride=1, se=True),
-        dict(width=32, stride=2, se=True),
-    ],
+    stages=[dict(width=16, stride=2, se=False), dict(width=24, stride=1, se=True), dict(width=32, stride=2, se=True)],
     final_expand=128,
     feature_mix=0,
 )

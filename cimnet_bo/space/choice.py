@@ -109,10 +109,7 @@ class Choice:
         if self.categorical:
             out["categorical"] = True
         if self.condition is not None:
-            out["active_if"] = {
-                "choice": self.condition.parent,
-                "in": sorted(self.condition.values, key=str),
-            }
+            out["active_if"] = {"choice": self.condition.parent, "in": sorted(self.condition.values, key=str)}
         return out
 
     @classmethod

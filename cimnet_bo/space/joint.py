@@ -43,18 +43,13 @@ class JointSpace(Space):
     def split(self, config: Mapping[str, Any]) -> tuple[Config, Config]:
         """(subnet config, hardware config) of a joint configuration (validated)."""
         cfg = self.validate(config)
-        return (
-            {n: cfg[n] for n in self.subnet.names},
-            {n: cfg[n] for n in self.hardware.names},
-        )
+        return ({n: cfg[n] for n in self.subnet.names}, {n: cfg[n] for n in self.hardware.names})
 
     def join(self, subnet: Mapping[str, Any], hardware: Mapping[str, Any]) -> Config:
         return self.validate({**subnet, **hardware})
 
     def freeze(
-        self,
-        subnet: Mapping[str, Any] | str | None = None,
-        hardware: Mapping[str, Any] | str | None = None,
+        self, subnet: Mapping[str, Any] | str | None = None, hardware: Mapping[str, Any] | str | None = None
     ) -> "JointSpace":
         """Fix one side: ``freeze(hardware="baseline")`` gives model-only search,
         ``freeze(subnet="max")`` hardware-only search.

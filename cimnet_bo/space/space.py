@@ -315,10 +315,7 @@ def _plain(v: Any) -> Any:
 
 
 def depth_choices(
-    depth_name: str,
-    depth_values: Sequence[int],
-    per_layer: Mapping[str, Sequence[Any]],
-    offset: int = 0,
+    depth_name: str, depth_values: Sequence[int], per_layer: Mapping[str, Sequence[Any]], offset: int = 0
 ) -> list[Choice]:
     """A depth choice followed by per-layer choices it switches off.
 

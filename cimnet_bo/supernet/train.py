@@ -49,11 +49,7 @@ def _crop(x: torch.Tensor, g: torch.Generator, pad: int = 2) -> torch.Tensor:
 
 
 #: Augmentations by name (:data:`~cimnet_bo.supernet.recipes.AUGMENT_NAMES`).
-AUGMENTS = {
-    "none": lambda x, g: x,
-    "flip": _flip,
-    "flip+crop": lambda x, g: _crop(_flip(x, g), g),
-}
+AUGMENTS = {"none": lambda x, g: x, "flip": _flip, "flip+crop": lambda x, g: _crop(_flip(x, g), g)}
 
 
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
