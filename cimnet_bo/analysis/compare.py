@@ -143,7 +143,16 @@ def run_speedups(
     constraints = _shared_constraints(others)
     groups = group_runs(others)
     frames = {g: [r.frame.set_index("evaluation", drop=False) for r in rs] for g, rs in groups.items()}
-    table = speedup_table(frames, bp[latency], bp[accuracy], targets, accuracy, latency, constraints, wide=wide)
+    table = speedup_table(
+        frames,
+        bp[latency],
+        bp[accuracy],
+        targets,
+        wide=wide,
+        accuracy=accuracy,
+        latency=latency,
+        constraints=constraints,
+    )
     if wide:
         table.attrs["n_seeds"] = {g: len(rs) for g, rs in groups.items()}
         return table

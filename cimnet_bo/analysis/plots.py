@@ -38,6 +38,15 @@ def _save(fig: Any, path: str | Path, dpi: int = 110) -> Path:
     return path
 
 
+def _finish(fig: Any, ax: Any, title: str | None, path: str | Path) -> Path:
+    """Legend and title of a one-panel figure, then :func:`_save`."""
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _frames(label: str, value: Any) -> list[pd.DataFrame]:
     frames = [value] if isinstance(value, pd.DataFrame) else list(value)
     if not frames or not all(isinstance(f, pd.DataFrame) for f in frames):
@@ -138,11 +147,7 @@ def plot_pareto_fronts(
     ax.set_xlabel(f"{x} ({obj.direction(x)})" + (" [log]" if log_x else ""))
     ax.set_ylabel(f"{y} ({obj.direction(y)})")
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, ax, title, path)
 
 
 def plot_hypervolume_curves(
@@ -192,11 +197,7 @@ def plot_hypervolume_curves(
     ax.set_xlabel("evaluations")
     ax.set_ylabel(ylabel + ("" if band == "none" else f" (band: {band})"))
     ax.grid(True, alpha=0.25)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, ax, title, path)
 
 
 def plot_hardware_knobs(

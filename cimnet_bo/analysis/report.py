@@ -6,7 +6,7 @@ of one problem and writes into ``out``:
 * ``index.html`` and ``report.md``: the same content: the runs (role, strategy, seed,
   evaluations, final hypervolume, best objectives), the final hypervolume per group (mean and
   spread over seeds), the figures, the iso-accuracy speedup table when a baseline run is given
-  with search runs (see :func:`~cimnet_bo.analysis.runs.run_speedups`), and per run its Pareto
+  with search runs (see :func:`~cimnet_bo.analysis.compare.run_speedups`), and per run its Pareto
   set (configurations and objectives) and its hypervolume curve;
 * ``hypervolume.png`` (all groups: mean over seeds with a min-max band), ``pareto_fronts.png``
   (fronts overlaid, the baseline starred), per run ``run_<label>_hypervolume.png`` and, for runs
@@ -29,21 +29,11 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from cimnet_bo.analysis.compare import (
-    baseline_point,
-    check_comparable,
-    find_baseline,
-    frames_by_group,
-    group_runs,
-    hypervolume_curves,
-    hypervolume_summary,
-    run_speedups,
-    runs_summary,
-    slug,
-)
+from cimnet_bo.analysis import compare
 from cimnet_bo.analysis.document import Document
 from cimnet_bo.analysis.formatting import CIMNET_REFERENCE, fmt_frame, fmt_target, fmt_value, format_speedup_table
 from cimnet_bo.analysis.runs import DEFAULT_TARGETS, RunData, load_runs
+from cimnet_bo.analysis.speedup import SPEEDUP_COLUMNS
 
 
 @dataclass
@@ -59,7 +49,7 @@ class Report:
         CSV files: ``runs``, ``pareto_<label>``, ``speedup``, ``speedup_seeds``.
     runs : list of RunData
     summary : pandas.DataFrame
-        :func:`~cimnet_bo.analysis.runs.runs_summary`.
+        :func:`~cimnet_bo.analysis.compare.runs_summary`.
     speedup : pandas.DataFrame or None
         The wide speedup table (None without a baseline run).
     speedup_seeds : pandas.DataFrame or None
@@ -103,7 +93,8 @@ class Report:
                 sides = [r.config_text(row, side) for side in ("subnet", "hardware")]
                 lines.append(f"  #{int(row['evaluation'])}: {vals} | " + " | ".join(t for t in sides if t))
             if len(front) > top:
-                lines.append(f"  ... {len(front) - top} more in {self.tables.get('pareto_' + slug(r.label), '')}")
+                table = self.tables.get("pareto_" + compare.slug(r.label), "")
+                lines.append(f"  ... {len(front) - top} more in {table}")
         return "\n".join(lines)
 
 
@@ -141,7 +132,7 @@ def _roofline_points(
         out.append(
             ("roofline_baseline", "Roofline of the baseline (largest subnet on the baseline hardware)", baseline)
         )
-    groups = group_runs(runs)
+    groups = compare.group_runs(runs)
     if speedup_seeds is not None and len(speedup_seeds):
         # the highest target that some run reached (the baseline's accuracy first), its fastest point
         for off in sorted(speedup_seeds["target_offset"].unique(), key=lambda v: (abs(v), -v)):
@@ -218,7 +209,7 @@ def write_report(
     if isinstance(runs, (str, Path)) or not all(isinstance(r, RunData) for r in runs):
         runs = load_runs(runs)  # type: ignore[arg-type]
     runs = list(runs)  # type: ignore[arg-type]
-    check_comparable(runs)
+    compare.check_comparable(runs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     first = runs[0]
@@ -240,21 +231,21 @@ def write_report(
         f"{'log10 scale for ' + ', '.join(first.log) if first.log else 'linear scales'}: 0 at the reference, "
         f"1 for a point at the ideal corner. Generated {time.strftime('%Y-%m-%d %H:%M:%S')}."
     )
-    summary = runs_summary(runs)
+    summary = compare.runs_summary(runs)
     tables["runs"] = _csv(summary, out / "runs.csv")
     doc.h(2, "Runs")
     doc.table(fmt_frame(summary.drop(columns=["path"])), "one row per run directory")
     doc.p("Run directories: " + "; ".join(f"{r.label}: `{r.path}`" for r in runs))
 
     searches = [r for r in runs if r.role != "baseline"]
-    baseline_run = find_baseline(runs)
-    baseline = baseline_point(baseline_run) if baseline_run is not None else None
+    baseline_run = compare.find_baseline(runs)
+    baseline = compare.baseline_point(baseline_run) if baseline_run is not None else None
 
     if any(r.n for r in searches):
-        hv = hypervolume_summary(runs)
+        hv = compare.hypervolume_summary(runs)
         doc.h(2, "Hypervolume")
         doc.table(fmt_frame(hv), "final normalised hypervolume per group (over seeds)")
-        curves = hypervolume_curves(runs)
+        curves = compare.hypervolume_curves(runs)
         figures.append(
             plot_hypervolume_curves(
                 curves,
@@ -270,7 +261,7 @@ def write_report(
         base_xy = {k: baseline[k] for k in xy} if baseline is not None else None
         figures.append(
             plot_pareto_fronts(
-                frames_by_group(runs),
+                compare.frames_by_group(runs),
                 xy,
                 out / "pareto_fronts.png",
                 baseline=base_xy,
@@ -296,8 +287,8 @@ def write_report(
             + "`"
         )
         if searches:
-            speedup = run_speedups(runs, targets, wide=True)
-            speedup_seeds = run_speedups(runs, targets, wide=False)
+            speedup = compare.run_speedups(runs, targets, wide=True)
+            speedup_seeds = compare.run_speedups(runs, targets, wide=False)
             tables["speedup"] = _csv(speedup.reset_index(), out / "speedup.csv")
             tables["speedup_seeds"] = _csv(speedup_seeds, out / "speedup_seeds.csv")
             doc.h(2, "Iso-accuracy speedup")
@@ -308,21 +299,9 @@ def write_report(
                 f"with the range and the number of seeds that reach the target. Reference: {CIMNET_REFERENCE}."
             )
             doc.table(format_speedup_table(speedup), "speedup over the baseline")
-            long = speedup_seeds[
-                [
-                    "run",
-                    "label",
-                    "seed",
-                    "target_offset",
-                    "target_accuracy",
-                    "n_points",
-                    "best_latency",
-                    "best_accuracy",
-                    "best_index",
-                    "speedup",
-                    "reason",
-                ]
-            ].rename(columns={"run": "group", "label": "run", "best_index": "evaluation"})
+            columns = ["run", "label", "seed", *SPEEDUP_COLUMNS]
+            names = {"run": "group", "label": "run", "best_index": "evaluation"}
+            long = speedup_seeds[columns].rename(columns=names)
             long["target_offset"] = [fmt_target(v) for v in long["target_offset"]]
             long["speedup"] = [("-" if pd.isna(v) else f"{v:.2f}x") for v in long["speedup"]]
             doc.table(fmt_frame(long), "per seed: the point that reaches each target fastest")
@@ -347,7 +326,7 @@ def write_report(
     # ---------------------------------------------------------------- per run
     doc.h(2, "Runs in detail")
     for r in runs:
-        name = slug(r.label)
+        name = compare.slug(r.label)
         doc.h(3, f"{r.label}")
         if r.role == "baseline":
             doc.p(f"The baseline point: one evaluation. Directory `{r.path}`.")

@@ -135,11 +135,8 @@ def speedup_table(
     baseline_latency: float,
     baseline_accuracy: float,
     targets: Sequence[float] = (0.0, -0.005, -0.01),
-    accuracy: str = "accuracy",
-    latency: str = "latency_s",
-    constraints: ConstraintsLike | None = None,
     wide: bool = False,
-    atol: float = 1e-9,
+    **options: Any,
 ) -> pd.DataFrame:
     """Iso-accuracy speedups of several runs (e.g. model-only and joint) in one table.
 
@@ -147,7 +144,7 @@ def speedup_table(
     ----------
     runs : {label: DataFrame or list of DataFrames}
         One table per run, or one per seed of a run; labels in the order to report.
-    baseline_latency, baseline_accuracy, targets, accuracy, latency, constraints, atol
+    baseline_latency, baseline_accuracy, targets
         As in :func:`iso_accuracy_speedup`, shared by all runs.
     wide : bool
         False (default): the long table, one row per (run, seed, target), with columns
@@ -156,6 +153,8 @@ def speedup_table(
         speedup over the seeds that reached the target (NaN if none did); runs with several
         seeds also get ``"<label> min"``, ``"<label> max"`` and ``"<label> n"`` (number of
         seeds that reached the target).
+    **options
+        ``accuracy``, ``latency``, ``constraints``, ``atol``: as in :func:`iso_accuracy_speedup`.
     """
     _check_baseline(baseline_latency, baseline_accuracy)
     if not isinstance(runs, Mapping) or not runs:
@@ -168,9 +167,7 @@ def speedup_table(
             raise ValueError(f"run {label!r}: expected a DataFrame or a non-empty list of DataFrames")
         n_seeds[label] = len(frames)
         for seed, frame in enumerate(frames):
-            t = iso_accuracy_speedup(
-                frame, baseline_latency, baseline_accuracy, targets, accuracy, latency, constraints, atol
-            )
+            t = iso_accuracy_speedup(frame, baseline_latency, baseline_accuracy, targets, **options)
             t.insert(0, "seed", seed)
             t.insert(0, "run", str(label))
             parts.append(t)

@@ -1,8 +1,8 @@
 """The project's basics, imported by every layer: its error base class, its registries and
 plain (JSON-ready) values. Nothing here imports anything heavier than numpy."""
 
-from cimnet_bo.core.errors import CimnetError, UnknownNameError
+from cimnet_bo.core.errors import CimnetError, UnknownNameError, key_mismatch
 from cimnet_bo.core.plain import plain
 from cimnet_bo.core.registry import Registry
 
-__all__ = ["CimnetError", "Registry", "UnknownNameError", "plain"]
+__all__ = ["CimnetError", "Registry", "UnknownNameError", "key_mismatch", "plain"]

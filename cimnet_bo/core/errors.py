@@ -13,6 +13,13 @@ class CimnetError(Exception):
     """Base class of the errors cimnet-bo raises on purpose."""
 
 
+def key_mismatch(missing: list, unknown: list, noun: str = "keys", missing_label: str = "missing") -> str:
+    """``"missing <noun> [...]; unknown <noun> [...]"`` (the parts that apply), for errors about a
+    mapping whose keys do not match what was expected."""
+    labels = ((missing_label, missing), ("unknown", unknown))
+    return "; ".join(f"{label} {noun} {keys}" for label, keys in labels if keys)
+
+
 class UnknownNameError(CimnetError, KeyError, ValueError):
     """A name that is not in a registry (a space, strategy, predictor, ...); both a ``KeyError``
     (a failed lookup) and a ``ValueError`` (a bad argument)."""

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from cimnet_bo.core import key_mismatch
+
 CELLS = ("sram", "rram")
 #: bits_per_cell allowed per cell type (page: ``bits_per_cell | 1 (SRAM), 1 or 2 (RRAM)``).
 MAX_BITS_PER_CELL = {"sram": 1, "rram": 2}
@@ -185,12 +187,9 @@ def check_knob_names(keys: Any, what: str) -> None:
     unknown = sorted(set(keys) - set(KNOB_NAMES))
     missing = [k for k in REQUIRED if k not in keys]
     if unknown or missing:
-        parts = []
-        if missing:
-            parts.append(f"missing required knob(s) {missing}")
-        if unknown:
-            parts.append(f"unknown knob(s) {unknown}")
-        raise ValueError(f"{what}: " + "; ".join(parts) + f"; knobs are {list(KNOB_NAMES)}")
+        raise ValueError(
+            f"{what}: {key_mismatch(missing, unknown, 'knob(s)', 'missing required')}; knobs are {list(KNOB_NAMES)}"
+        )
 
 
 def default_adc_bits(dac_bits, bits_per_cell, rows_active):

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cimnet_bo.hardware.batch import TableBatch
-from cimnet_bo.hardware.model import area_mm2, mvm_unit_s, peak_power_w, t_row_write_s, t_s_seconds
+from cimnet_bo.hardware.model import area_and_power, mvm_unit_s, t_row_write_s, t_s_seconds
 from cimnet_bo.hardware.technology import FJ_TO_PJ, GB, KB, MHZ, PJ_TO_J, Technology
 
 
@@ -239,26 +239,7 @@ def chunk_totals(b: TableBatch, hw: Mapping[str, np.ndarray], tech: Technology) 
     )
 
     # --- Area and peak power (page, "Area", "Peak power") ---------------------------------
-    area = area_mm2(
-        rows, cols, nm, cpa, B, dac, rram, hw["glb_kb"], hw["glb_width"], hw["digital_macs"], hw["dram_bw_gbps"], tech
-    )
-    power = peak_power_w(
-        nm,
-        cols,
-        ra,
-        cpa,
-        t_s,
-        e_adc,
-        dac,
-        rram,
-        hw["digital_macs"],
-        hw["clock_mhz"],
-        hw["glb_kb"],
-        hw["glb_width"],
-        hw["dram_bw_gbps"],
-        area,
-        tech,
-    )
+    area, power = area_and_power(hw, t_s, e_adc, tech)
     energy = E * PJ_TO_J + tech.p_leak * area * latency  # sum * 1e-12 + p_leak * area * latency
     return {
         "latency_s": latency,

@@ -13,7 +13,7 @@ the totals and the breakdown, areas in mm^2.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -161,6 +161,33 @@ def peak_power_w(
     p_glb = glb_width * f * 8 * tech.e_glb_pj_per_bit(glb_kb) * vf
     p_dram = dram_bw_gbps * GB * 8 * tech.e_dram
     return (p_arrays + p_digital + p_glb + p_dram) * PJ_TO_J + tech.p_leak * area
+
+
+def area_and_power(k: Mapping[str, Any], t_s: Any, e_adc_pj: Any, tech: Technology) -> tuple[Any, Any]:
+    """:func:`area_mm2` and :func:`peak_power_w` of chips.
+
+    Parameters
+    ----------
+    k : mapping
+        Knob name -> value (scalar or array (H,)), with ``rows_active``, ``adc_bits`` and
+        ``rram`` (bool) resolved.
+    t_s, e_adc_pj
+        The ADC's conversion time (s) and energy (pJ), as ``k``.
+    tech : Technology
+
+    Returns
+    -------
+    (area_mm2, power_w), each shaped like the knobs.
+    """
+    area = area_mm2(
+        *(k["rows"], k["cols"], k["n_macros"], k["cols_per_adc"], k["adc_bits"], k["dac_bits"], k["rram"]),
+        *(k["glb_kb"], k["glb_width"], k["digital_macs"], k["dram_bw_gbps"], tech),
+    )
+    power = peak_power_w(
+        *(k["n_macros"], k["cols"], k["rows_active"], k["cols_per_adc"], t_s, e_adc_pj, k["dac_bits"], k["rram"]),
+        *(k["digital_macs"], k["clock_mhz"], k["glb_kb"], k["glb_width"], k["dram_bw_gbps"], area, tech),
+    )
+    return area, power
 
 
 def peak_ops_per_s(hw: Any, w_bits: float = 8, a_bits: float = 8, tech: Technology | None = None) -> float:
@@ -405,30 +432,8 @@ def simulate(layers: Any, hw: Any, tech: Technology | None = None) -> Simulation
     E_pj = E_adc + E_dac + E_cell + E_write + E_add + E_digital + E_glb + E_dram
 
     # --- Area and peak power ------------------------------------------------------------
-    area = float(
-        area_mm2(
-            rows, cols, nm, cpa, B, dac, rram, hw.glb_kb, hw.glb_width, float(hw.digital_macs), hw.dram_bw_gbps, tech
-        )
-    )
-    power = float(
-        peak_power_w(
-            nm,
-            cols,
-            ra,
-            cpa,
-            t_s,
-            e_adc,
-            dac,
-            rram,
-            float(hw.digital_macs),
-            hw.clock_mhz,
-            hw.glb_kb,
-            hw.glb_width,
-            hw.dram_bw_gbps,
-            area,
-            tech,
-        )
-    )
+    k = {**hw.to_dict(), "rows_active": ra, "adc_bits": B, "rram": rram}
+    area, power = (float(v) for v in area_and_power(k, t_s, e_adc, tech))
     # total energy (J) = sum * 1e-12 + p_leak * area * latency
     energy = float(E_pj.sum()) * PJ_TO_J + tech.p_leak * area * latency
 

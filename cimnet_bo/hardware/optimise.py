@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.hardware.config import KNOBS, knob_arrays
-from cimnet_bo.hardware.model import area_mm2, peak_power_w, t_s_seconds
+from cimnet_bo.hardware.model import area_and_power, t_s_seconds
 from cimnet_bo.hardware.technology import Technology, space_technology
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, hardware_side, is_joint
 
@@ -91,38 +91,7 @@ def chip_area_power(knobs: Mapping[str, np.ndarray], tech: Technology) -> tuple[
     n = len(np.asarray(next(iter(knobs.values()))))
     k = knob_arrays(dict(knobs), n=n)
     t_s = t_s_seconds(k["adc_bits"], k["rows_active"], k["dac_bits"], tech)
-    area = area_mm2(
-        k["rows"],
-        k["cols"],
-        k["n_macros"],
-        k["cols_per_adc"],
-        k["adc_bits"],
-        k["dac_bits"],
-        k["rram"],
-        k["glb_kb"],
-        k["glb_width"],
-        k["digital_macs"],
-        k["dram_bw_gbps"],
-        tech,
-    )
-    power = peak_power_w(
-        k["n_macros"],
-        k["cols"],
-        k["rows_active"],
-        k["cols_per_adc"],
-        t_s,
-        tech.e_adc_pj(k["adc_bits"], t_s),
-        k["dac_bits"],
-        k["rram"],
-        k["digital_macs"],
-        k["clock_mhz"],
-        k["glb_kb"],
-        k["glb_width"],
-        k["dram_bw_gbps"],
-        area,
-        tech,
-    )
-    return area, power
+    return area_and_power(k, t_s, tech.e_adc_pj(k["adc_bits"], t_s), tech)
 
 
 def candidate_chips(

@@ -71,20 +71,12 @@ def plot_roofline(
         lo = min(lo, d["peak_digital"] / bw / 4)
         hi = max(hi, d["peak_cim"] / bw * 4)
         xs = np.logspace(np.log10(lo), np.log10(hi), 200)
-        ax.loglog(
-            xs,
-            np.minimum(bw * xs, d["peak_cim"]),
-            "k-",
-            lw=1.5,
-            label=f"CiM peak {d['peak_cim'] / 1e12:.3g} TOPS / {level} {bw / 1e9:.4g} GB/s",
+        roofs = (
+            ("peak_cim", "k-", 1.5, f"CiM peak {d['peak_cim'] / 1e12:.3g} TOPS / {level} {bw / 1e9:.4g} GB/s"),
+            ("peak_digital", "k--", 1.0, f"digital peak {d['peak_digital'] / 1e12:.3g} TOPS"),
         )
-        ax.loglog(
-            xs,
-            np.minimum(bw * xs, d["peak_digital"]),
-            "k--",
-            lw=1,
-            label=f"digital peak {d['peak_digital'] / 1e12:.3g} TOPS",
-        )
+        for peak, style, lw, label in roofs:
+            ax.loglog(xs, np.minimum(bw * xs, d[peak]), style, lw=lw, label=label)
         for kind, color in KIND_COLORS.items():
             m = shown & (d["kind"] == kind)
             if m.any():

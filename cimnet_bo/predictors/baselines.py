@@ -67,6 +67,8 @@ class RidgePredictor(_SklearnPredictor):
 
     Parameters
     ----------
+    **common
+        ``log_target``, ``hardware`` and ``seed``, as for :class:`~cimnet_bo.predictors.Predictor`.
     alphas : sequence of float
         Grid of regularisation strengths.
     cv : int
@@ -74,16 +76,9 @@ class RidgePredictor(_SklearnPredictor):
     """
 
     def __init__(
-        self,
-        space: AnySpace,
-        objective: str,
-        log_target: bool | None = None,
-        hardware: bool | None = None,
-        seed: int = 0,
-        alphas: Sequence[float] = RIDGE_ALPHAS,
-        cv: int = 5,
+        self, space: AnySpace, objective: str, alphas: Sequence[float] = RIDGE_ALPHAS, cv: int = 5, **common: Any
     ) -> None:
-        super().__init__(space, objective, log_target, hardware, seed)
+        super().__init__(space, objective, **common)
         self.alphas = tuple(alphas)
         self.cv = cv
 
@@ -104,6 +99,8 @@ class SVRPredictor(_SklearnPredictor):
 
     Parameters
     ----------
+    **common
+        ``log_target``, ``hardware`` and ``seed``, as for :class:`~cimnet_bo.predictors.Predictor`.
     Cs : sequence of float
         Grid of cost factors.
     epsilon : float
@@ -115,14 +112,12 @@ class SVRPredictor(_SklearnPredictor):
         self,
         space: AnySpace,
         objective: str,
-        log_target: bool | None = None,
-        hardware: bool | None = None,
-        seed: int = 0,
         Cs: Sequence[float] = SVR_CS,
         epsilon: float = 0.01,
         cv: int = 5,
+        **common: Any,
     ) -> None:
-        super().__init__(space, objective, log_target, hardware, seed)
+        super().__init__(space, objective, **common)
         self.Cs = tuple(Cs)
         self.epsilon = epsilon
         self.cv = cv
@@ -144,6 +139,8 @@ class MLPPredictor(_SklearnPredictor):
 
     Parameters
     ----------
+    **common
+        ``log_target``, ``hardware`` and ``seed``, as for :class:`~cimnet_bo.predictors.Predictor`.
     hidden : tuple of int
         Hidden layer sizes (default (400, 400, 400)).
     max_iter : int
@@ -159,15 +156,13 @@ class MLPPredictor(_SklearnPredictor):
         self,
         space: AnySpace,
         objective: str,
-        log_target: bool | None = None,
-        hardware: bool | None = None,
-        seed: int = 0,
         hidden: Sequence[int] = (400, 400, 400),
         max_iter: int = 200,
         lr: float = 1e-3,
         alpha: float = 1e-4,
+        **common: Any,
     ) -> None:
-        super().__init__(space, objective, log_target, hardware, seed)
+        super().__init__(space, objective, **common)
         self.hidden = tuple(hidden)
         self.max_iter = max_iter
         self.lr = lr
@@ -216,6 +211,8 @@ class GPPredictor(Predictor):
 
     Parameters
     ----------
+    **common
+        ``log_target``, ``hardware`` and ``seed``, as for :class:`~cimnet_bo.predictors.Predictor`.
     features : {"encoding", "xgb"}
         ``"xgb"`` uses the XGBoost features min-max scaled to [0, 1] on the training data.
     max_train : int, optional
@@ -233,15 +230,13 @@ class GPPredictor(Predictor):
         self,
         space: AnySpace,
         objective: str,
-        log_target: bool | None = None,
-        hardware: bool | None = None,
-        seed: int = 0,
         features: str = "encoding",
         max_train: int | None = 3000,
         threads: int | None = None,
         maxiter: int = 200,
+        **common: Any,
     ) -> None:
-        super().__init__(space, objective, log_target, hardware, seed)
+        super().__init__(space, objective, **common)
         if features not in ("encoding", "xgb"):
             raise ValueError(f"GPPredictor features must be 'encoding' or 'xgb', got {features!r}")
         self.feature_kind = features

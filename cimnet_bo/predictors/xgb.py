@@ -13,40 +13,22 @@ from cimnet_bo.predictors.base import PREDICTORS, Predictor
 from cimnet_bo.space import AnySpace
 
 #: Defaults for hardware-dependent objectives (latency, energy, area).
-XGB_DEFAULTS = dict(
-    n_estimators=2000,
-    learning_rate=0.02,
-    grow_policy="lossguide",
-    max_leaves=16,
-    max_depth=0,
-    subsample=0.8,
-    colsample_bytree=0.8,
-    min_child_weight=1.0,
-    reg_lambda=1.0,
-    tree_method="hist",
-)
-#: Defaults for subnet-only objectives (accuracy: few, noisy labels, smooth in the encoding).
-XGB_SUBNET_DEFAULTS = dict(
-    n_estimators=600,
-    learning_rate=0.03,
-    max_depth=4,
-    subsample=0.8,
-    colsample_bytree=0.7,
-    min_child_weight=2.0,
-    reg_lambda=2.0,
-    tree_method="hist",
-)
+XGB_DEFAULTS = {
+    **{"n_estimators": 2000, "learning_rate": 0.02, "grow_policy": "lossguide", "max_leaves": 16, "max_depth": 0},
+    **{"subsample": 0.8, "colsample_bytree": 0.8, "min_child_weight": 1.0, "reg_lambda": 1.0, "tree_method": "hist"},
+}
+#: Defaults for subnet-only objectives (accuracy: few, noisy labels, smooth in the encoding): depth-wise
+#: trees, more regularised.
+XGB_SUBNET_DEFAULTS = {
+    **{k: v for k, v in XGB_DEFAULTS.items() if k not in ("grow_policy", "max_leaves")},
+    **{"n_estimators": 600, "learning_rate": 0.03, "max_depth": 4, "colsample_bytree": 0.7},
+    **{"min_child_weight": 2.0, "reg_lambda": 2.0},
+}
 #: Defaults of the search's models (refitted every round, so lighter than the two above).
-XGB_SEARCH_DEFAULTS = dict(
-    n_estimators=250,
-    learning_rate=0.06,
-    max_depth=5,
-    subsample=0.8,
-    colsample_bytree=0.8,
-    min_child_weight=1.0,
-    reg_lambda=1.0,
-    tree_method="hist",
-)
+XGB_SEARCH_DEFAULTS = {
+    **{k: v for k, v in XGB_DEFAULTS.items() if k not in ("grow_policy", "max_leaves")},
+    **{"n_estimators": 250, "learning_rate": 0.06, "max_depth": 5},
+}
 
 
 def xgb_regressor(params: Mapping[str, Any], seed: int, n_jobs: int | None = None) -> Any:
@@ -143,11 +125,12 @@ class XGBPredictor(Predictor):
         self,
         space: AnySpace,
         objective: str,
+        *,
+        cross: bool = True,
+        n_jobs: int | None = None,
         log_target: bool | None = None,
         hardware: bool | None = None,
         seed: int = 0,
-        cross: bool = True,
-        n_jobs: int | None = None,
         **xgb_params: Any,
     ) -> None:
         super().__init__(space, objective, log_target, hardware, seed)

@@ -8,6 +8,12 @@ from typing import Any, Mapping
 
 from cimnet_bo.search.problem import Problem, ProblemError
 
+#: Keys of a spec that go to :func:`~cimnet_bo.search.registered.space_problem` as they are.
+REGISTERED_KEYS = (
+    *("mode", "energy", "area_budget", "power_budget", "accuracy", "checkpoint"),
+    *("hardware", "subnet", "ref_point", "ideal_point"),
+)
+
 
 def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
     """A problem from its YAML/CLI description.
@@ -21,24 +27,7 @@ def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
     ``constraints`` (strings such as ``"area_mm2 <= 1.0"``), ``ref_point``, ``ideal_point``.
     """
     spec = dict(spec)
-    known = {
-        "space",
-        "mode",
-        "objectives",
-        "energy",
-        "area_budget",
-        "power_budget",
-        "accuracy",
-        "checkpoint",
-        "hardware",
-        "subnet",
-        "table",
-        "evaluator",
-        "constraints",
-        "ref_point",
-        "ideal_point",
-        "log",
-    }
+    known = {"space", "objectives", "table", "evaluator", "constraints", "log", *REGISTERED_KEYS}
     unknown = sorted(set(spec) - known)
     if unknown:
         raise ProblemError(f"unknown problem keys {unknown}; known: {sorted(known)}")
@@ -49,22 +38,7 @@ def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
     space = spec["space"]
     if spec.get("evaluator") or space not in list_spaces():
         return _user_problem(spec)
-    kw: dict[str, Any] = {
-        k: spec[k]
-        for k in (
-            "mode",
-            "energy",
-            "area_budget",
-            "power_budget",
-            "accuracy",
-            "checkpoint",
-            "hardware",
-            "subnet",
-            "ref_point",
-            "ideal_point",
-        )
-        if k in spec
-    }
+    kw: dict[str, Any] = {k: spec[k] for k in REGISTERED_KEYS if k in spec}
     if spec.get("objectives") is not None:
         kw["objectives"] = [o if isinstance(o, str) else o[0] for o in spec["objectives"]]
     if spec.get("constraints"):

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from cimnet_bo.core import key_mismatch
 from cimnet_bo.space.choice import INACTIVE_CODE, Choice, Condition
 
 Config = dict[str, Any]
@@ -155,12 +156,7 @@ class Space:
         missing = [n for n in self.names if n not in config]
         unknown = [k for k in config if k not in self._pos]
         if missing or unknown:
-            parts = []
-            if missing:
-                parts.append(f"missing keys {missing}")
-            if unknown:
-                parts.append(f"unknown keys {unknown}")
-            raise ValueError(f"configuration does not match space {self.name!r}: " + "; ".join(parts))
+            raise ValueError(f"configuration does not match space {self.name!r}: {key_mismatch(missing, unknown)}")
         return [c.index(config[c.name]) for c in self.choices]
 
     # ---------------------------------------------------------------- public
