@@ -55,8 +55,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from cimnet_bo.core import plain
 from cimnet_bo.hardware import MODEL_VERSION, HardwareConfig, Technology, simulate
 from cimnet_bo.hardware.model import area_mm2, mvm_unit_s, peak_power_w, t_s_seconds
 from cimnet_bo.workload.models import vgg8_cifar
@@ -582,16 +581,6 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.generic,)):
-        return x.item()
-    return x
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON to this file")
@@ -609,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
             "checks": results,
             "rows": rows,
         }
-        args.out.write_text(json.dumps(_jsonable(payload), indent=2) + "\n")
+        args.out.write_text(json.dumps(plain(payload), indent=2) + "\n")
         print(f"\nwrote {args.out}", file=sys.stderr)
     return 0
 

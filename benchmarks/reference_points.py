@@ -1,4 +1,4 @@
-"""The numbers behind the registered reference points (``cimnet_bo.search.problem.REFERENCE_POINTS``).
+"""The numbers behind the registered reference points (``cimnet_bo.search.registered.REFERENCE_POINTS``).
 
 For each registered joint space, under its baseline chip's area and peak power: the largest
 and the smallest latency and energy of any feasible point, found by running the largest subnet

@@ -204,3 +204,15 @@ def test_a_csv_written_by_label_reads_back_like_parquet(tmp_path):
     bare = read_dataset(tmp_path / "d.csv")
     assert bare.space.name == "vit-fmnist" and "program_time_s" not in [o["name"] for o in bare.objectives]
     assert {"accuracy", "latency_s"} <= {o["name"] for o in bare.objectives}
+
+
+def test_search_space_is_a_registered_name_or_a_file(tmp_path, capsys):
+    space_file = tmp_path / "my_space.yaml"
+    space_file.write_text("name: mine\n")
+    args = build_parser().parse_args(["search", "--space", str(space_file), "--budget", "8", "--run", str(tmp_path)])
+    assert args.space == str(space_file)
+    registered = build_parser().parse_args(["search", "--space", "vit-fmnist", "--budget", "8", "--run", str(tmp_path)])
+    assert registered.space == "vit-fmnist"
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(["search", "--space", "nope", "--budget", "8", "--run", str(tmp_path)])
+    assert e.value.code == 2 and "'nope' is neither a registered space" in capsys.readouterr().err

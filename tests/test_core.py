@@ -164,3 +164,39 @@ def test_scale_from_points_maps_reference_to_zero_and_ideal_to_one():
     np.testing.assert_allclose(s.curve(np.array([[0.75, 1e-3], [1.0, 1e-4]]), [True, False]), [0.25, 0.25])
     with pytest.raises(ValueError, match="no reference value for objective 'lat'"):
         HypervolumeScale.from_points({"acc": "max", "lat": "min"}, {"acc": 0.5})
+
+
+def test_speedup_table_takes_wide_by_keyword_only():
+    import pandas as pd
+
+    from cimnet_bo.analysis import speedup_table
+
+    df = pd.DataFrame({"accuracy": [0.9], "latency_s": [1e-3]})
+    with pytest.raises(TypeError):
+        speedup_table({"a": df}, 1e-2, 0.9, (0.0,), True)
+    assert speedup_table({"a": df}, 1e-2, 0.9, (0.0,), wide=True)["a"].tolist() == [10.0]
+
+
+def test_a_saved_predictor_keeps_its_log_target(tmp_path, monkeypatch):
+    import cimnet_bo.predictors.base as base
+    from cimnet_bo.predictors import load_predictor, make_predictor
+
+    space = get_space("vit-fmnist")
+    configs = space.sample(40, seed=0)
+    y = np.linspace(1.0, 2.0, 40)
+    pred = make_predictor("ridge", space, "my_output").fit(configs, y)
+    assert not pred.use_log
+    want = pred.predict(configs)
+    path = pred.save(tmp_path / "p")
+    monkeypatch.setattr(base, "LOG_TARGETS", (*base.LOG_TARGETS, "my_output"))  # a later default
+    back = load_predictor(path)
+    assert not back.use_log
+    np.testing.assert_allclose(back.predict(configs), want)
+
+
+def test_space_errors_are_value_errors():
+    from cimnet_bo.space import SpaceError
+
+    with pytest.raises(ValueError, match="expected a space"):
+        as_space(None)
+    assert issubclass(SpaceError, CimnetError)

@@ -1,12 +1,15 @@
 """A run's stored configuration: constraints are stored structurally, and a run whose
-config.yaml still writes them as text (earlier versions) opens and continues."""
+config.yaml still writes them as text (earlier versions) opens and continues; a run's results
+(Pareto set, best values, hypervolume) from the multi-objective layer."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import yaml
 
 from cimnet_bo.analysis import load_run
-from cimnet_bo.search import Problem, Run, run_search
+from cimnet_bo.search import Problem, ProblemError, Run, run_search
 from cimnet_bo.search.toy import SyntheticAccuracy
 
 
@@ -29,3 +32,37 @@ def test_constraints_are_stored_structurally_and_text_ones_still_open(tmp_path):
     run_search(problem, "random", budget=6, batch_size=2, seed=0, run_dir=tmp_path, progress=False).close()
     assert yaml.safe_load(cfg_path.read_text())["problem_description"]["constraints"] == stored
     assert len(load_run(tmp_path).frame) == 6
+
+
+def _told_problem(constraints=()):
+    from cimnet_bo.space import get_space
+
+    space = get_space("vit-fmnist").subnet
+    return Problem(space, None, [("f1", "min"), ("f2", "min")], constraints=constraints, ref_point=[1.0, 1.0])
+
+
+def test_pareto_keeps_the_first_of_repeated_objective_values(tmp_path):
+    from cimnet_bo.search import propose, tell
+
+    with Run.open(tmp_path, _told_problem(), strategy="random", budget=8, batch_size=4, seed=0) as run:
+        asked = propose(run, 4)
+        tell(run, [{"idx": a["idx"], "f1": 0.5, "f2": 0.5} for a in asked])
+        front = run.pareto()
+        assert len(front) == 1 and front["idx"].tolist() == [asked[0]["idx"]]
+        assert run.best() == {"f1": 0.5, "f2": 0.5} and run.hypervolume() == pytest.approx(0.25)
+        with pytest.raises(ValueError, match=r"n x 2"):
+            run.problem.hypervolume(np.ones((2, 3)))
+
+
+def test_a_text_constraint_with_more_digits_than_it_printed_still_opens(tmp_path):
+    problem = _told_problem(["f1 <= 0.1234567"])
+    Run.open(tmp_path, problem, strategy="random", budget=8, batch_size=4, seed=0).close()
+    cfg_path = tmp_path / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    assert cfg["problem_description"]["constraints"] == [{"name": "f1", "op": "<=", "bound": 0.1234567}]
+    cfg["problem_description"]["constraints"] = ["f1 <= 0.123457"]  # as earlier versions wrote it (%g)
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with Run.open(tmp_path, problem, budget=8) as run:
+        assert run.problem.constraints[0].bound == 0.1234567
+    with pytest.raises(ProblemError, match="different configuration"):
+        Run.open(tmp_path, _told_problem(["f1 <= 0.2"]), budget=8)

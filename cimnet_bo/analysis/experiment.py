@@ -17,7 +17,7 @@ each starting from the baseline: its initial design holds the baseline point (a 
 known design), then, where the hardware is computed, the largest subnet on its best chip, then
 random points. Joint search therefore holds the hardware-only answer from its first round, and
 every subnet it evaluates runs on a chip at least as fast as the baseline chip. The result is
-the iso-accuracy speedup table (:func:`~cimnet_bo.analysis.runs.run_speedups`): at the
+the iso-accuracy speedup table (:func:`~cimnet_bo.analysis.compare.run_speedups`): at the
 baseline's accuracy, and 0.5 and 1 point below it, the lowest latency each search reached
 relative to the baseline's latency (mean over seeds, with the range). CiMNet's reference on
 ViT-B/ImageNet: 1.7x model-only, 3.1x joint. :func:`hardware_only_experiment` gives the

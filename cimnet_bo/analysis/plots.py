@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cimnet_bo.analysis.curves import aggregate_curves
+from cimnet_bo.core import plain
 from cimnet_bo.moo import LOG_OBJECTIVES, ConstraintsLike, Objectives, ObjectivesLike, feasible_mask, pareto_front
 from cimnet_bo.space import SpaceLike
 
@@ -318,9 +319,6 @@ def plot_point_roofline(
     missing = [n for n in space.names if n not in point]
     if missing:
         raise ValueError(f"the point lacks the choice(s) {missing} of space {space.name!r}")
-
-    def plain(v: Any) -> Any:
-        return v.item() if isinstance(v, np.generic) else v
 
     sub = space.subnet.validate({n: plain(point[n]) for n in space.subnet.names})
     hw = space.hardware.validate({n: plain(point[n]) for n in space.hardware.names})

@@ -37,8 +37,17 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from cimnet_bo.analysis.speedup import DEFAULT_TARGETS
 from cimnet_bo.core import CimnetError, plain
-from cimnet_bo.moo import Constraint, HypervolumeScale, Objectives, best_values, feasible_mask, pareto_front
+from cimnet_bo.moo import (
+    ConstraintError,
+    HypervolumeScale,
+    Objectives,
+    best_values,
+    constraints_dict,
+    feasible_mask,
+    pareto_front,
+)
 from cimnet_bo.space import hardware_side, subnet_side
 from cimnet_bo.store import RUN_CONFIG_FILE, RUN_STORE_FILE, is_run_dir
 
@@ -46,8 +55,6 @@ from cimnet_bo.store import RUN_CONFIG_FILE, RUN_STORE_FILE, is_run_dir
 ROLE_KEY = "role"
 #: Roles in the order reports list them; other roles follow in order of appearance.
 ROLE_ORDER: tuple[str, ...] = ("baseline", "model-only", "hardware-only", "joint")
-#: Iso-accuracy targets reported by default: the baseline's accuracy, 0.5 and 1 point below.
-DEFAULT_TARGETS: tuple[float, ...] = (0.0, -0.005, -0.01)
 
 
 class RunLoadError(CimnetError, ValueError):
@@ -242,7 +249,10 @@ def stored_value(v: Any) -> Any:
 def _constraints(config: Mapping[str, Any]) -> dict[str, tuple[str, float]]:
     """Constraints from the problem description, as ``{output: (op, bound)}``."""
     desc = config.get("problem_description", {})
-    return {c.name: (c.op, c.bound) for c in map(Constraint.parse, desc.get("constraints") or [])}
+    try:
+        return constraints_dict(desc.get("constraints") or [])
+    except ConstraintError as e:
+        raise RunLoadError(f"the run's constraints cannot be read: {e}") from None
 
 
 def _mode(config: Mapping[str, Any]) -> str | None:

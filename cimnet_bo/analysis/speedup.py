@@ -17,6 +17,8 @@ import pandas as pd
 
 from cimnet_bo.moo import ConstraintsLike, feasible_mask
 
+#: Iso-accuracy targets reported by default: the baseline's accuracy, 0.5 and 1 point below.
+DEFAULT_TARGETS: tuple[float, ...] = (0.0, -0.005, -0.01)
 #: Columns of :func:`iso_accuracy_speedup`'s table, in order.
 SPEEDUP_COLUMNS: tuple[str, ...] = (
     "target_offset",
@@ -49,7 +51,7 @@ def iso_accuracy_speedup(
     df: pd.DataFrame,
     baseline_latency: float,
     baseline_accuracy: float,
-    targets: Sequence[float] = (0.0, -0.005, -0.01),
+    targets: Sequence[float] = DEFAULT_TARGETS,
     accuracy: str = "accuracy",
     latency: str = "latency_s",
     constraints: ConstraintsLike | None = None,
@@ -134,7 +136,8 @@ def speedup_table(
     runs: Mapping[str, pd.DataFrame | Sequence[pd.DataFrame]],
     baseline_latency: float,
     baseline_accuracy: float,
-    targets: Sequence[float] = (0.0, -0.005, -0.01),
+    targets: Sequence[float] = DEFAULT_TARGETS,
+    *,
     wide: bool = False,
     **options: Any,
 ) -> pd.DataFrame:
@@ -189,4 +192,4 @@ def speedup_table(
     return out.set_index(keys)
 
 
-__all__ = ["iso_accuracy_speedup", "speedup_table", "SPEEDUP_COLUMNS"]
+__all__ = ["DEFAULT_TARGETS", "iso_accuracy_speedup", "speedup_table", "SPEEDUP_COLUMNS"]

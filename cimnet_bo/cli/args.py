@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 
@@ -86,14 +87,39 @@ def names_of(kind: str, allowed: Iterable[str]) -> Callable[[str], list[str]]:
 
 
 def add_space_option(
-    p: argparse.ArgumentParser | argparse._ArgumentGroup, required: bool = True, help: str = "registered joint space"
+    p: argparse.ArgumentParser | argparse._ArgumentGroup,
+    required: bool = True,
+    help: str = "registered joint space",
+    files: bool = False,
 ) -> None:
-    """``--space``, one of :func:`cimnet_bo.space.list_spaces`."""
+    """``--space``, one of :func:`cimnet_bo.space.list_spaces` (or, with ``files``, the path of a
+    space YAML file)."""
     from cimnet_bo.space import list_spaces
 
     spaces = list_spaces()
+    if not files:
+        p.add_argument(
+            "--space",
+            required=required,
+            default=None,
+            choices=spaces,
+            metavar="SPACE",
+            help=f"{help}: {', '.join(spaces)}",
+        )
+        return
+
+    def space_or_file(text: str) -> str:
+        if text in spaces or Path(text).is_file():
+            return text
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a registered space ({', '.join(spaces)}) nor a file")
+
     p.add_argument(
-        "--space", required=required, default=None, choices=spaces, metavar="SPACE", help=f"{help}: {', '.join(spaces)}"
+        "--space",
+        required=required,
+        default=None,
+        type=space_or_file,
+        metavar="SPACE",
+        help=f"{help}: {', '.join(spaces)}, or a space YAML file",
     )
 
 

@@ -41,7 +41,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("problem (for a new run; an existing run keeps its own)")
     g.add_argument("--config", default=None, help="YAML file with the run's configuration")
-    add_space_option(g, required=False)
+    add_space_option(g, required=False, files=True)
     g.add_argument("--mode", default=None, choices=MODES, help=f"default {MODES[0]}")
     g.add_argument("--objectives", default=None, help="comma-separated, default accuracy,latency_s")
     g.add_argument("--energy", action="store_true", default=None, help="add energy_j as an objective")

@@ -18,7 +18,7 @@ Three ways to build one, none with a Python loop per layer:
   ``vit_batch`` for the ViT family and otherwise builds each distinct configuration's table
   once.
 
-The builders from configurations share :func:`subnet_space` and :func:`n_configs`.
+The builders from configurations share :func:`~cimnet_bo.space.subnet_side` and :func:`n_configs`.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ import numpy as np
 from cimnet_bo.hardware.config import KNOBS, knob_arrays
 from cimnet_bo.hardware.model import area_and_power, t_s_seconds
 from cimnet_bo.hardware.technology import Technology, space_technology
+from cimnet_bo.moo import pareto_mask
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, hardware_side, is_joint
 
 #: Knobs of which more never increases latency and never decreases area or peak power.
@@ -171,20 +172,8 @@ def candidate_chips(
 def _front(Y: np.ndarray) -> np.ndarray:
     """Indices of the non-dominated rows of ``Y`` (n x m, minimised), first column ascending;
     among exact duplicates the first is kept."""
-    order = np.lexsort(Y.T[::-1])
-    if Y.shape[1] == 1:
-        return order[:1]
-    if Y.shape[1] == 2:
-        ys = Y[order, 1]
-        best = np.minimum.accumulate(ys)
-        keep = np.ones(len(order), dtype=bool)
-        keep[1:] = ys[1:] < best[:-1]
-        return order[keep]
-    keep = []
-    for i in order:  # general case: few points survive the budgets' filtering
-        if not any(np.all(Y[j] <= Y[i]) for j in keep):
-            keep.append(i)
-    return np.asarray(keep, dtype=np.int64)
+    idx = np.flatnonzero(pareto_mask(Y, ("min",) * Y.shape[1], deduplicate=True))
+    return idx[np.lexsort(Y[idx].T[::-1])]
 
 
 def _check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from cimnet_bo.moo.objectives import (
     to_minimization,
 )
 from cimnet_bo.moo.pareto import best_values, nondominated_min, pareto_front, pareto_mask
-from cimnet_bo.moo.scale import LOG_OBJECTIVES, HypervolumeScale, normalize, unnormalize
+from cimnet_bo.moo.scale import LOG_OBJECTIVES, LOG_TARGETS, HypervolumeScale, normalize, unnormalize
 
 __all__ = [
     "OPERATORS",
@@ -39,6 +39,7 @@ __all__ = [
     "constraints_dict",
     "feasible_mask",
     "LOG_OBJECTIVES",
+    "LOG_TARGETS",
     "HypervolumeScale",
     "hypervolume",
     "hypervolume_curve",

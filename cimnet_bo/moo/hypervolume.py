@@ -1,5 +1,4 @@
-"""Exact hypervolume, hypervolume curves over evaluations, and the normalisation that makes
-hypervolumes comparable across runs.
+"""Exact hypervolume and hypervolume curves over evaluations.
 
 Conventions
 -----------

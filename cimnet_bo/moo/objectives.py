@@ -17,7 +17,8 @@ Accepted forms (:func:`as_objectives`):
 
 A single objective of an evaluator is an :class:`Objective` (name, direction and whether it is
 cheap to evaluate); :func:`objective_list` reads a list of them from any of the forms above, or
-from bare names (direction from :func:`default_direction`).
+from bare names (minimised); :func:`default_direction` gives the direction of well-known
+outputs (``accuracy`` is maximised).
 
 Functions that work on bare arrays take ``directions`` instead: a sequence of ``"max"`` /
 ``"min"`` strings with one entry per column (or any of the forms above, whose directions

@@ -3,7 +3,7 @@
 XGBoost and GP fitting functions the search's models use too."""
 
 from cimnet_bo.predictors.base import (
-    LOG_OBJECTIVES,
+    LOG_TARGETS,
     PREDICTORS,
     SUBNET_OBJECTIVES,
     Predictor,
@@ -35,7 +35,7 @@ __all__ = [
     "GPPredictor",
     "PREDICTORS",
     "SUBNET_OBJECTIVES",
-    "LOG_OBJECTIVES",
+    "LOG_TARGETS",
     "make_predictor",
     "load_predictor",
     "FeatureBuilder",

@@ -18,9 +18,9 @@ import numpy as np
 
 from cimnet_bo.core import Registry
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
-from cimnet_bo.moo import LOG_OBJECTIVES
+from cimnet_bo.moo import LOG_TARGETS
 from cimnet_bo.predictors.features import FeatureBuilder
-from cimnet_bo.space import AnySpace, as_space
+from cimnet_bo.space import AnySpace, as_space, space_from_meta
 
 FORMAT = "cimnet_bo.predictor/1"
 #: Objectives that depend on the subnet only (their predictors see no hardware features).
@@ -44,7 +44,7 @@ class Predictor:
         Column name of the target (``"accuracy"``, ``"latency_s"``).
     log_target : bool, optional
         Learn ``log(y)`` (predictions are exponentiated back). Default: True for
-        :data:`LOG_OBJECTIVES`.
+        :data:`~cimnet_bo.moo.LOG_TARGETS`.
     hardware : bool, optional
         Use hardware features. Default: False for :data:`SUBNET_OBJECTIVES`, else True.
     seed : int
@@ -77,7 +77,7 @@ class Predictor:
     @property
     def use_log(self) -> bool:
         """Whether the target is learned as log(y)."""
-        return self.objective in LOG_OBJECTIVES if self.log_target is None else bool(self.log_target)
+        return self.objective in LOG_TARGETS if self.log_target is None else bool(self.log_target)
 
     @property
     def use_hardware(self) -> bool:
@@ -194,9 +194,9 @@ class Predictor:
             raise ValueError(f"{meta_path}: unknown predictor kind {meta['kind']!r}; known: {sorted(PREDICTORS)}")
         if cls is not Predictor and not issubclass(klass, cls):
             raise ValueError(f"{meta_path} holds a {meta['class']}, not a {cls.__name__}")
-        sp = space if space is not None else _space_of(meta)
+        sp = space if space is not None else space_from_meta(meta, str(meta_path))
         check_model_version(meta, as_space(sp), f"predictor {meta_path}")
-        obj = klass(sp, meta["objective"], **meta["init"])
+        obj = klass(sp, meta["objective"], **{**meta["init"], "log_target": meta.get("log_target")})
         obj.space_ = as_space(sp)
         names = obj._builder().names
         if names != meta["feature_names"]:
@@ -231,17 +231,6 @@ class Predictor:
 def _meta_path(path: str | Path) -> Path:
     p = Path(path)
     return p if p.suffix == ".json" else p.with_name(p.name + ".json")
-
-
-def _space_of(meta: Mapping[str, Any]) -> Any:
-    from cimnet_bo.space import JointSpace, Space, get_space, list_spaces
-
-    if meta["space"] in list_spaces():
-        s = get_space(meta["space"])
-        if s.version == meta["space_version"]:
-            return s
-    d = meta["space_def"]
-    return JointSpace.from_dict(d) if "subnet" in d else Space.from_dict(d)
 
 
 def _versions() -> dict[str, str]:

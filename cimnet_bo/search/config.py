@@ -6,13 +6,11 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-import numpy as np
-
 from cimnet_bo.core import plain
 from cimnet_bo.moo import Constraint
 from cimnet_bo.search.problem import Problem, ProblemError
 from cimnet_bo.search.state import row_keys
-from cimnet_bo.search.strategies import Strategy
+from cimnet_bo.search.strategies import Strategy, check_int
 
 #: Version of the ``config.yaml`` layout.
 CONFIG_VERSION = 1
@@ -39,14 +37,11 @@ def resolve_config(
     ``initial`` (configurations of the space, e.g. a known baseline design) opens the initial
     design, before its random part; it is stored (canonical, duplicates dropped) only when given.
     """
-    for name, v, low in (("budget", budget, 1), ("batch_size", batch_size, 1)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
-            raise ProblemError(f"{name} must be an integer >= {low}, got {v!r}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ProblemError(f"seed must be a non-negative integer, got {seed!r}")
+    check_int("budget", budget, 1)
+    check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
     n_init = default_n_init(batch_size) if n_init is None else n_init
-    if not isinstance(n_init, (int, np.integer)) or isinstance(n_init, bool) or n_init < 1:
-        raise ProblemError(f"n_init must be an integer >= 1, got {n_init!r}")
+    check_int("n_init", n_init, 1)
     if budget < n_init:
         raise ProblemError(
             f"budget {budget} is smaller than the initial design (n_init={n_init}): raise the budget or lower n_init"
@@ -105,6 +100,10 @@ def read_stored(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _constraint_texts(constraints: list) -> list[str]:
+    return [str(Constraint.parse(c)) for c in constraints]
+
+
 def config_diff(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> list[str]:
     """``key: stored vs now`` for every entry that differs between two configurations (the
     mutable keys and, across strategies, the strategy options excepted)."""
@@ -115,6 +114,8 @@ def config_diff(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") ->
         if prefix == "" and k == "strategy_options" and a.get("strategy") != b.get("strategy"):
             continue  # a different strategy: its options differ anyway
         va, vb = a.get(k), b.get(k)
+        if k == "constraints" and isinstance(va, list) and isinstance(vb, list):
+            va, vb = _constraint_texts(va), _constraint_texts(vb)  # text (%g) is how earlier runs stored them
         if isinstance(va, Mapping) and isinstance(vb, Mapping):
             out += config_diff(va, vb, f"{prefix}{k}.")
         elif va != vb and not (isinstance(va, float) and isinstance(vb, float) and math.isclose(va, vb)):

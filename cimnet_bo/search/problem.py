@@ -17,7 +17,8 @@ and the ideal point is 1 (:meth:`cimnet_bo.moo.HypervolumeScale.from_points`):
 The hypervolume a search logs is the hypervolume of the feasible observed points in ``u``
 with the reference point ``0``: for a problem with both points fixed it is the fraction of the
 box between the reference and the ideal point that the points dominate, and equals
-``HypervolumeScale.from_data(..., ref=problem.ref_point, ideal=problem.ideal_point).hypervolume``.
+``HypervolumeScale.from_data(..., log=problem.log, ref=problem.ref_point,
+ideal=problem.ideal_point).hypervolume``.
 
 The registered problems (spaces of the catalog, their reference points and budgets) are built
 by :mod:`cimnet_bo.search.registered`.
@@ -32,7 +33,14 @@ import numpy as np
 
 from cimnet_bo.core import CimnetError
 from cimnet_bo.evaluate import CompositeEvaluator, Evaluations, Evaluator, ExternalOutputs, Objective
-from cimnet_bo.moo import LOG_OBJECTIVES, Constraint, ConstraintError, HypervolumeScale, objective_list
+from cimnet_bo.moo import (
+    LOG_OBJECTIVES,
+    Constraint,
+    ConstraintError,
+    HypervolumeScale,
+    constraints_dict,
+    objective_list,
+)
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, is_joint
 
 #: Constraint operators a search takes (a bound is met or violated by a measurable amount).
@@ -269,10 +277,13 @@ class Problem:
     def normalize(self, Y: np.ndarray) -> np.ndarray:
         """Objective matrix (n x m, objective order, own units) to the normalised
         larger-is-better scale ``u`` (reference 0, ideal 1; NaN stays NaN), array (n x m)."""
+        return self.scale.maximized(self._check_columns(Y))
+
+    def _check_columns(self, Y: Any) -> np.ndarray:
         Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
-        if Y.shape[1] != len(self.objectives):
-            raise ValueError(f"expected {len(self.objectives)} objective columns, got {Y.shape[1]}")
-        return self.scale.maximized(Y)
+        if Y.ndim != 2 or Y.shape[1] != len(self.objectives):
+            raise ValueError(f"expected objective rows (n x {len(self.objectives)}), got shape {Y.shape}")
+        return Y
 
     def feasible(self, values: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         """Bool array (n,): every constraint holds (``values``: output name -> array (n,))."""
@@ -284,12 +295,14 @@ class Problem:
     def hypervolume(self, Y: np.ndarray, feasible: np.ndarray | None = None) -> float:
         """Normalised hypervolume (see the module docstring) of objective rows ``Y`` (n x m,
         own units); rows with NaN or not ``feasible`` (n,) count nothing."""
-        Y = np.asarray(Y, dtype=np.float64).reshape(-1, len(self.objectives))
-        return self.scale.hypervolume(Y, feasible) if len(Y) else 0.0
+        Y = np.asarray(Y, dtype=np.float64)
+        if not Y.size:
+            return 0.0
+        return self.scale.hypervolume(self._check_columns(Y), feasible)
 
     def constraints_dict(self) -> dict[str, tuple[str, float]]:
-        """Constraints as ``{output: (op, bound)}`` (the form of ``cimnet_bo.analysis.feasible_mask``)."""
-        return {c.name: (c.op, c.bound) for c in self.constraints}
+        """Constraints as ``{output: (op, bound)}`` (a form ``cimnet_bo.moo.feasible_mask`` takes)."""
+        return constraints_dict(self.constraints)
 
     def evaluate(self, configs: Sequence[Mapping[str, Any]]) -> Evaluations:
         """Evaluate configurations with the problem's evaluator (failures per candidate)."""

@@ -31,7 +31,7 @@ from cimnet_bo.search.config import CONFIG_VERSION, config_diff, read_stored, re
 from cimnet_bo.search.problem import Problem, ProblemError
 from cimnet_bo.search.specs import as_problem, problem_from_spec
 from cimnet_bo.search.state import Caches, SearchState
-from cimnet_bo.search.strategies import Strategy, make_strategy
+from cimnet_bo.search.strategies import Strategy, check_int, make_strategy
 from cimnet_bo.store import RUN_CONFIG_FILE, RUN_STORE_FILE
 
 
@@ -226,8 +226,7 @@ class Run:
             ``{idx, config, tag, by}`` per proposal (fewer than ``q`` only when the space is
             exhausted).
         """
-        if not isinstance(q, (int, np.integer)) or isinstance(q, bool) or q < 1:
-            raise ProblemError(f"q must be an integer >= 1, got {q!r}")
+        check_int("q", q, 1)
         import torch
 
         state = self.state()
@@ -326,11 +325,11 @@ class Run:
         return {k: v for k, v in best.items() if v == v}
 
     def pareto(self) -> Any:
-        """The feasible Pareto-optimal evaluations as a DataFrame, sorted by the first objective,
-        best first."""
+        """The feasible Pareto-optimal evaluations as a DataFrame (the first of repeated objective
+        values), sorted by the first objective, best first."""
         st = self.state()
         frame = self.history(include_failed=True).reset_index(drop=True)
-        mask = pareto_mask(st.objective_values(), self.problem.directions, st.feasible())
+        mask = pareto_mask(st.objective_values(), self.problem.directions, st.feasible(), deduplicate=True)
         first = self.problem.objectives[0]
         return frame[mask].sort_values(first.name, ascending=first.direction == "min").reset_index(drop=True)
 

@@ -140,9 +140,12 @@ def _user_problem(spec: Mapping[str, Any]) -> Problem:
         raise ProblemError("a user problem needs objectives as [name, direction] pairs")
     outputs = [tuple(o) for o in objs]
     for c in spec.get("constraints") or []:
-        from cimnet_bo.moo import Constraint
+        from cimnet_bo.moo import Constraint, ConstraintError
 
-        name = Constraint.parse(c).name
+        try:
+            name = Constraint.parse(c).name
+        except ConstraintError as e:
+            raise ProblemError(str(e)) from None
         if name not in [o[0] for o in outputs]:
             outputs.append((name, "min"))
     evaluator = CallableEvaluator(func, outputs, space=space, name=f"callable:{ev}")

@@ -97,7 +97,7 @@ class SyntheticAccuracy:
     lo, hi : float, optional
         Accuracy of the smallest and the largest subnet (before the wiggle). Default: 20 % and
         80 % of the way from the space's registered accuracy reference to its ideal
-        (:data:`~cimnet_bo.search.problem.REFERENCE_POINTS`), else 0.80 and 0.92.
+        (:data:`~cimnet_bo.search.registered.REFERENCE_POINTS`), else 0.80 and 0.92.
     noise : float, optional
         Default: 5 % of ``hi - lo``.
     seed : int

@@ -2,7 +2,16 @@
 
 from cimnet_bo.space.choice import INACTIVE_CODE, Choice, Condition
 from cimnet_bo.space.joint import JointSpace
-from cimnet_bo.space.like import AnySpace, SpaceLike, as_space, hardware_side, is_joint, space_from_meta, subnet_side
+from cimnet_bo.space.like import (
+    AnySpace,
+    SpaceError,
+    SpaceLike,
+    as_space,
+    hardware_side,
+    is_joint,
+    space_from_meta,
+    subnet_side,
+)
 from cimnet_bo.space.registry import (
     HARDWARE_SPACES,
     JOINT_SPACES,
@@ -19,6 +28,7 @@ from cimnet_bo.space.space import Config, Space, depth_choices
 
 __all__ = [
     "AnySpace",
+    "SpaceError",
     "SpaceLike",
     "as_space",
     "hardware_side",

@@ -15,6 +15,11 @@ from cimnet_bo.space.joint import JointSpace
 from cimnet_bo.space.registry import get_space, list_spaces
 from cimnet_bo.space.space import Space
 
+
+class SpaceError(CimnetError, ValueError):
+    """Not a space, or stored metadata that names no space this installation can rebuild."""
+
+
 #: A space given by value or by registered name.
 SpaceLike = Union[str, Space, JointSpace]
 #: A space object: plain (subnet or hardware alone) or joint.
@@ -27,7 +32,7 @@ def as_space(space: SpaceLike) -> AnySpace:
         return get_space(space)
     if isinstance(space, (Space, JointSpace)):
         return space
-    raise CimnetError(f"expected a space or the name of a registered space, got {type(space).__name__}")
+    raise SpaceError(f"expected a space or the name of a registered space, got {type(space).__name__}")
 
 
 def is_joint(space: AnySpace) -> bool:
@@ -59,18 +64,27 @@ def space_from_meta(meta: Mapping[str, Any], where: str = "the metadata") -> Any
     """
     name = meta.get("space")
     if not name:
-        raise CimnetError(f"{where} does not say which space it belongs to")
+        raise SpaceError(f"{where} does not say which space it belongs to")
     if name in list_spaces():
         s = get_space(name)
         if s.version == meta.get("space_version"):
             return s
     d = meta.get("space_def")
     if not d:
-        raise CimnetError(
+        raise SpaceError(
             f"{where}: space {name!r} version {meta.get('space_version')!r} is not registered "
             "and there is no description of it"
         )
     return JointSpace.from_dict(d) if "subnet" in d else Space.from_dict(d)
 
 
-__all__ = ["SpaceLike", "AnySpace", "as_space", "is_joint", "subnet_side", "hardware_side", "space_from_meta"]
+__all__ = [
+    "SpaceError",
+    "SpaceLike",
+    "AnySpace",
+    "as_space",
+    "is_joint",
+    "subnet_side",
+    "hardware_side",
+    "space_from_meta",
+]

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.core import key_mismatch
+from cimnet_bo.core import key_mismatch, plain
 from cimnet_bo.space.choice import INACTIVE_CODE, Choice, Condition
 
 Config = dict[str, Any]
@@ -148,7 +148,7 @@ class Space:
         """Configurations from a rank matrix (n x d); ranks are assumed canonical."""
         idx = np.asarray(idx)
         cols = [np.asarray(c.values, dtype=object)[idx[:, j]] for j, c in enumerate(self.choices)]
-        return [dict(zip(self.names, (_plain(v) for v in row))) for row in zip(*cols)]
+        return [dict(zip(self.names, (plain(v) for v in row))) for row in zip(*cols)]
 
     def _ranks(self, config: Mapping[str, Any]) -> list[int]:
         if not isinstance(config, Mapping):
@@ -303,11 +303,6 @@ class Space:
 
             return JointSpace.from_dict(data)
         return cls.from_dict(data)
-
-
-def _plain(v: Any) -> Any:
-    """numpy scalars to Python scalars, so configurations serialise cleanly."""
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def depth_choices(

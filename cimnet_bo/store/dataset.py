@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.core import CimnetError
+from cimnet_bo.core import CimnetError, plain
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
 from cimnet_bo.moo import default_direction
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, subnet_side
@@ -336,7 +336,7 @@ def check_frame(
     for n in names:
         ch = space[n]
         for v in pd.unique(frame[n]):
-            v = v.item() if isinstance(v, np.generic) else v
+            v = plain(v)
             try:
                 ch.index(v)
             except ValueError:
