@@ -28,8 +28,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.hardware.model import layer_bytes, weight_bytes
-from cimnet_bo.workload.table import LayerTable
+from cimnet_bo.hardware.model import layer_bytes
+from cimnet_bo.workload.table import LayerTable, layer_weight_bytes
 
 #: Static-layer columns of a batch ((U or 1) x Ls): the layer's shape and the terms of the
 #: page that depend on it alone. ``mult`` counts identical layers (0 for padding).
@@ -53,7 +53,7 @@ def row_terms(static, dynamic, M, K, N, count, w_bits, a_bits, ops, reuse) -> di
     return {
         "traffic0": in_b + out_b,
         "fold": np.where(static, in_b / reuse, in_b) + out_b,
-        "W": weight_bytes(static, K, N, count, w_bits),
+        "W": layer_weight_bytes(static, K, N, count, w_bits),
         "MNc": M * N * count,
         "MKc": M * K * count,
         "MKNc": M * K * N * count,

@@ -19,7 +19,7 @@ import numpy as np
 
 from cimnet_bo.hardware.config import HardwareConfig, check_clock
 from cimnet_bo.hardware.technology import FJ_TO_PJ, GB, KB, MHZ, NS, PJ_TO_J, UM2_TO_MM2, Technology
-from cimnet_bo.workload.table import LayerTable
+from cimnet_bo.workload.table import LayerTable, layer_weight_bytes
 
 BOUNDS = ("compute", "buffer", "dram", "weights")
 
@@ -55,11 +55,6 @@ def layer_bytes(static, dynamic, M, K, N, count, a_bits, ops):
     )
     out_b = np.where(static | dynamic, M * N * count * a_bits / 8, ops * count * a_bits / 8)
     return in_b, out_b
-
-
-def weight_bytes(static, K, N, count, w_bits):
-    """``W = K * N * count * w_bits / 8`` (page, *Per static layer*); 0 for digital layers."""
-    return np.where(static, K * N * count * w_bits / 8, 0.0)
 
 
 def t_s_seconds(adc_bits, rows_active, dac_bits, tech: Technology):
@@ -355,7 +350,7 @@ def simulate(layers: Any, hw: Any, tech: Technology | None = None) -> Simulation
     # t_s = (B * (0.00653 * rows_active + 0.640) + t_read) * (1 + d_dac * (dac_bits - 1)) ns
     t_s = float(t_s_seconds(B, ra, dac, tech))
     t_mvm = n_in * mvm_unit_s(rows, ra, cpa, t_s)  # t_mvm = n_in * n_rg * cols_per_adc * t_s
-    W = weight_bytes(static, K, N, c, wb)  # W = K * N * count * w_bits / 8
+    W = layer_weight_bytes(static, K, N, c, wb)  # W = K * N * count * w_bits / 8
     adds = np.where(static, M * N * c * (T_K - 1), 0.0)  # adds = M * N * count * (T_K - 1)
 
     bw_dram = hw.dram_bw_gbps * GB  # GB/s = 1e9 bytes/s

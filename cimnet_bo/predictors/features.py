@@ -370,7 +370,8 @@ class FeatureBuilder:
         layer columns, ``hw`` (pairs,) knob arrays. Formulas follow ``CIM_MODEL.md``, *Per
         static layer*, *Dynamic and eltwise layers* and *Every layer*."""
         from cimnet_bo.hardware.config import default_adc_bits
-        from cimnet_bo.hardware.model import layer_bytes, mvm_unit_s, t_row_write_s, t_s_seconds, weight_bytes
+        from cimnet_bo.hardware.model import layer_bytes, mvm_unit_s, t_row_write_s, t_s_seconds
+        from cimnet_bo.workload.table import layer_weight_bytes
 
         c = lambda v: v[:, None]  # noqa: E731 - per-pair knob against (pairs x layers)
         rows, cols, nm = hw["rows"], hw["cols"], hw["n_macros"]
@@ -395,7 +396,7 @@ class FeatureBuilder:
         steps = np.where(c(resident), np.ceil(M / c(D)), passes * M) * sm
         t_mvm = np.ceil(8.0 / dac) * unit
         t_comp = steps * n_in * c(unit)
-        W = weight_bytes(sm, K, N, cnt, wb)
+        W = layer_weight_bytes(sm, K, N, cnt, wb)
         t_rw = t_row_write_s(hw["rram"], hw["clock_mhz"], tech)
         t_w = c(s) * np.maximum(np.maximum(W / c(bw_dram), W / c(bw_glb)), passes * c(rows * t_rw)) * sm
         in_b, out_b = layer_bytes(True, False, M, K, N, cnt, ab, 0.0)

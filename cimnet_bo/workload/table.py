@@ -201,8 +201,13 @@ def params(table: Any) -> float:
     return float(np.sum((t.K * t.N * t.count)[static]) + np.sum(t.extra_params))
 
 
+def layer_weight_bytes(static: Any, K: Any, N: Any, count: Any, w_bits: Any) -> np.ndarray:
+    """``W = K * N * count * w_bits / 8`` per layer (CiM model page, *Per static layer*); 0 for
+    digital layers. Arrays of one shape (layers, or pairs x layers)."""
+    return np.where(static, K * N * count * w_bits / 8, 0.0)
+
+
 def weight_bytes(table: Any) -> float:
     """Bytes of static weights at their precision."""
     t = LayerTable.coerce(table)
-    static = t.kind == "static"
-    return float(np.sum((t.K * t.N * t.count * t.w_bits / 8)[static]))
+    return float(np.sum(layer_weight_bytes(t.kind == "static", t.K, t.N, t.count, t.w_bits)))
