@@ -16,14 +16,14 @@ Usage: ``python benchmarks/bench_cli_startup.py [--runs 7] [--repo DIR] [--out F
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from results_json import emit, machine
 
 CASES = {"help": ["--help"], "search_help": ["search", "--help"], "train_supernet_help": ["train-supernet", "--help"]}
 GOAL_S = 0.3
@@ -76,20 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         "repo": str(repo),
         "runs": args.runs,
         "goal_s": GOAL_S,
-        "machine": {
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "loadavg": [round(x, 2) for x in os.getloadavg()],
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "results": results,
     }
-    text = json.dumps(out, indent=2)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    print(text)
+    emit(out, args.out)
     return 0
 
 

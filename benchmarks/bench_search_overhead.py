@@ -19,12 +19,12 @@ Usage: ``python benchmarks/bench_search_overhead.py [--n-obs 500] [--pool 20000]
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
+
+from results_json import emit, machine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,15 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         "goal_s": 10.0,
         "setup_s": round(setup_s, 2),
         "process_warmup_s": round(warmup_s, 2),
-        "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "machine": machine(),
         "results": results,
     }
-    text = json.dumps(out, indent=2)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    print(text)
+    emit(out, args.out)
     return 0
 
 
