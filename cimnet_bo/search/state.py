@@ -15,6 +15,7 @@ import numpy as np
 from cimnet_bo.moo import pareto_mask
 from cimnet_bo.search.problem import Problem
 from cimnet_bo.space import AnySpace, is_joint
+from cimnet_bo.store.run import stored_number
 
 #: Rows evaluated per call of the cheap evaluator (bounds memory on big pools).
 CHEAP_CHUNK = 5000
@@ -209,9 +210,9 @@ class SearchState:
         d = space.dim
         X = space.to_indices([r["config"] for r in rows]) if rows else np.empty((0, d), dtype=np.int64)
         outs = problem.outputs
-        vals = np.array([[_num(r["objectives"].get(o)) for o in outs] for r in rows], dtype=np.float64).reshape(
-            len(rows), len(outs)
-        )
+        vals = np.array(
+            [[stored_number(r["objectives"].get(o)) for o in outs] for r in rows], dtype=np.float64
+        ).reshape(len(rows), len(outs))
         failed = np.array([r["error"] is not None for r in rows], dtype=bool)
         P = space.to_indices(list(pending)) if pending else np.empty((0, d), dtype=np.int64)
         cand = caches.extra.get("candidates")
@@ -350,10 +351,3 @@ class SearchState:
             if n is not None and len(out) >= n:
                 break
         return avail[np.asarray(out, dtype=np.int64)]
-
-
-def _num(v: Any) -> float:
-    try:
-        return float("nan") if v is None else float(v)
-    except (TypeError, ValueError):
-        return float("nan")

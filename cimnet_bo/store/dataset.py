@@ -30,6 +30,7 @@ from cimnet_bo.core import CimnetError, plain
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
 from cimnet_bo.moo import default_direction
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, subnet_side
+from cimnet_bo.store.run import stored_number
 
 #: Bookkeeping columns a dataset may carry besides choices and values.
 META_COLUMNS = ("idx", "tag", "error", "evaluator", "seed", "created", "space", "space_version")
@@ -119,9 +120,9 @@ def frame_from_rows(space: AnySpace, rows: Sequence[Mapping[str, Any]], objectiv
     extras = sorted({k for r in rows for k in r.get("extra", {})} - set(obj_names) - set(space.names))
     data: dict[str, list] = {n: [r["config"][n] for r in rows] for n in space.names}
     for n in obj_names:
-        data[n] = [float(_num(r["objectives"].get(n))) for r in rows]
+        data[n] = [stored_number(r["objectives"].get(n)) for r in rows]
     for n in extras:
-        data[n] = [_num(r.get("extra", {}).get(n)) for r in rows]
+        data[n] = [np.nan if (v := r.get("extra", {}).get(n)) is None else v for r in rows]
     for n in META_COLUMNS:
         data[n] = [r.get(n) for r in rows]
     frame = pd.DataFrame(data)
@@ -139,10 +140,6 @@ def frame_from_rows(space: AnySpace, rows: Sequence[Mapping[str, Any]], objectiv
         **model_version_meta(space),
     }
     return frame
-
-
-def _num(v: Any) -> Any:
-    return np.nan if v is None else v
 
 
 def _choice_dtype(values: Sequence[Any]) -> Any:

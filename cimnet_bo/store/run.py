@@ -75,6 +75,15 @@ def is_run_dir(path: str | Path) -> bool:
     return (p / RUN_CONFIG_FILE).is_file() and (p / RUN_STORE_FILE).is_file()
 
 
+def stored_number(v: Any) -> float:
+    """A stored output value as a float: ``None`` (written for NaN and infinities) and anything
+    that is not a number become NaN."""
+    try:
+        return float("nan") if v is None else float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def dumps(obj: Mapping[str, Any]) -> str:
     """Strict JSON of a flat mapping (NaN and infinities written as null)."""
     return json.dumps({str(k): plain(v, finite=True) for k, v in obj.items()}, allow_nan=False)
