@@ -77,44 +77,13 @@ def test_bad_numbers_are_one_line_errors(tmp_path, capsys, args, option, value):
 GOOD = [
     (
         [
-            "label",
-            "--space",
-            "vit-fmnist",
-            "--out",
-            "x.parquet",
-            "-n",
-            "1",
-            "--batch-size",
-            "1",
-            "--seed",
-            "0",
-            "--subnets",
-            "1",
-            "--workers",
-            "1",
-            "--ray-num-cpus",
-            "0.5",
-            "--ray-num-gpus",
-            "0",
-            "--ray-max-retries",
-            "0",
+            *"label --space vit-fmnist --out x.parquet -n 1 --batch-size 1 --seed 0 --subnets 1 --workers 1".split(),
+            *"--ray-num-cpus 0.5 --ray-num-gpus 0 --ray-max-retries 0".split(),
         ],
         {"n": 1, "batch_size": 1, "seed": 0, "ray_num_cpus": 0.5, "ray_num_gpus": 0.0, "ray_max_retries": 0},
     ),
     (
-        [
-            "train-predictors",
-            "--data",
-            "d.parquet",
-            "--out",
-            "o",
-            "--test-fraction",
-            "0.01",
-            "--jobs",
-            "1",
-            "--curve-splits",
-            "0",
-        ],
+        [*"train-predictors --data d.parquet --out o --test-fraction 0.01 --jobs 1 --curve-splits 0".split()],
         {"test_fraction": 0.01, "jobs": 1, "curve_splits": 0},
     ),
     (["train-predictors", "--data", "d.parquet", "--out", "o", "--test-fraction", "0.99"], {"test_fraction": 0.99}),
@@ -151,18 +120,11 @@ def test_label_with_a_missing_accuracy_function_is_a_clean_error(tmp_path, capsy
     out = tmp_path / "a.parquet"
     rc = cli_main(
         [
-            "label",
-            "--space",
-            "vit-fmnist",
-            "-n",
-            "4",
-            "--out",
+            *"label --space vit-fmnist -n 4 --out".split(),
             str(out),
             "--store",
             str(tmp_path / "s.sqlite"),
-            "--accuracy",
-            "nomodule:fn",
-            "--no-progress",
+            *"--accuracy nomodule:fn --no-progress".split(),
         ]
     )
     err = capsys.readouterr().err

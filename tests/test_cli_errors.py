@@ -32,20 +32,11 @@ def test_missing_ray_extra_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if it were not installed
     rc = cli_main(
         [
-            "label",
-            "--space",
-            "vit-fmnist",
-            "-n",
-            "4",
-            "--out",
+            *"label --space vit-fmnist -n 4 --out".split(),
             str(tmp_path / "x.parquet"),
             "--store",
             str(tmp_path / "x.sqlite"),
-            "--accuracy",
-            "none",
-            "--executor",
-            "ray",
-            "--no-progress",
+            *"--accuracy none --executor ray --no-progress".split(),
         ]
     )
     assert rc == 2

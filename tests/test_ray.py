@@ -102,17 +102,9 @@ def test_missing_ray_names_the_install_command(monkeypatch, tmp_path, capsys):
 
     rc = main(
         [
-            "label",
-            "--space",
-            "vit-fmnist",
-            "-n",
-            "4",
-            "--out",
+            *"label --space vit-fmnist -n 4 --out".split(),
             str(tmp_path / "x.parquet"),
-            "--accuracy",
-            "none",
-            "--executor",
-            "ray",
+            *"--accuracy none --executor ray".split(),
         ]
     )
     err = capsys.readouterr().err
@@ -245,43 +237,20 @@ def test_label_command_with_ray_executor(local_ray, tmp_path, capsys):
     out = tmp_path / "cli.parquet"
     rc = main(
         [
-            "label",
-            "--space",
-            "vit-fmnist",
-            "-n",
-            "16",
-            "--seed",
-            "1",
-            "--out",
+            *"label --space vit-fmnist -n 16 --seed 1 --out".split(),
             str(out),
             "--store",
             str(tmp_path / "cli.sqlite"),
-            "--accuracy",
-            "label_helpers:fake_accuracy",
-            "--executor",
-            "ray",
-            "--workers",
-            "2",
-            "--ray-num-cpus",
-            "1",
-            "--no-progress",
+            *"--accuracy label_helpers:fake_accuracy --executor ray --workers 2 --ray-num-cpus 1 --no-progress".split(),
         ]
     )
     assert rc == 0 and out.exists()
     assert '"ok": 16' in capsys.readouterr().out
     rc = main(
         [
-            "label",
-            "--space",
-            "vit-fmnist",
-            "-n",
-            "4",
-            "--out",
+            *"label --space vit-fmnist -n 4 --out".split(),
             str(tmp_path / "x.parquet"),
-            "--accuracy",
-            "none",
-            "--ray-num-gpus",
-            "1",
+            *"--accuracy none --ray-num-gpus 1".split(),
         ]
     )
     assert rc == 2 and "--ray-num-gpus only apply with --executor ray" in capsys.readouterr().err

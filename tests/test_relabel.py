@@ -25,6 +25,12 @@ def vit():
     return get_space("vit-fmnist")
 
 
+def _label(vit, tmp_path, name, n, evaluators, table=True, **kwargs):
+    """``label`` into ``<name>.sqlite`` and (``table``) ``<name>.parquet`` under ``tmp_path``."""
+    out = tmp_path / f"{name}.parquet" if table else None
+    return label(vit, n, evaluators, tmp_path / f"{name}.sqlite", out, progress=False, **kwargs)
+
+
 def _evaluators(vit, calls, name=CKPT, roofline=True):
     def acc(c):
         calls.append(tuple(c[n] for n in vit.subnet.names))
@@ -55,16 +61,7 @@ def _as_old_version(path, out, offset=0.0):
 
 def test_reused_accuracies_equal_the_old_tables_and_missing_subnets_are_evaluated(tmp_path, vit):
     calls = []
-    label(
-        vit,
-        20,
-        _evaluators(vit, calls),
-        tmp_path / "a.sqlite",
-        tmp_path / "a.parquet",
-        seed=5,
-        subnets=8,
-        progress=False,
-    )
+    _label(vit, tmp_path, "a", 20, _evaluators(vit, calls), seed=5, subnets=8)
     old = _as_old_version(tmp_path / "a.parquet", tmp_path / "old.parquet", offset=0.01)
     with pytest.raises(Exception, match="version"):  # the old table is not readable as a dataset
         read_dataset(tmp_path / "old.parquet", vit)
@@ -72,16 +69,8 @@ def test_reused_accuracies_equal_the_old_tables_and_missing_subnets_are_evaluate
 
     # a larger plan with the same seed: its 12 subnets include the old table's 8
     calls.clear()
-    s = label(
-        vit,
-        30,
-        _evaluators(vit, calls),
-        tmp_path / "b.sqlite",
-        tmp_path / "b.parquet",
-        seed=5,
-        subnets=12,
-        progress=False,
-        reuse_from=[tmp_path / "old.parquet"],
+    s = _label(
+        vit, tmp_path, "b", 30, _evaluators(vit, calls), seed=5, subnets=12, reuse_from=[tmp_path / "old.parquet"]
     )
     new = read_dataset(tmp_path / "b.parquet", vit).frame
     keys = [tuple(r) for r in new[list(vit.subnet.names)].itertuples(index=False)]
@@ -100,28 +89,11 @@ def test_reused_accuracies_equal_the_old_tables_and_missing_subnets_are_evaluate
 
 def test_everything_reused_evaluates_no_subnet(tmp_path, vit):
     calls = []
-    label(
-        vit,
-        20,
-        _evaluators(vit, calls),
-        tmp_path / "a.sqlite",
-        tmp_path / "a.parquet",
-        seed=1,
-        subnets=6,
-        progress=False,
-    )
+    _label(vit, tmp_path, "a", 20, _evaluators(vit, calls), seed=1, subnets=6)
     _as_old_version(tmp_path / "a.parquet", tmp_path / "old.parquet")
     calls.clear()
-    s = label(
-        vit,
-        20,
-        _evaluators(vit, calls),
-        tmp_path / "b.sqlite",
-        tmp_path / "b.parquet",
-        seed=1,
-        subnets=6,
-        progress=False,
-        reuse_from=[tmp_path / "old.parquet"],
+    s = _label(
+        vit, tmp_path, "b", 20, _evaluators(vit, calls), seed=1, subnets=6, reuse_from=[tmp_path / "old.parquet"]
     )
     assert calls == [] and s["reused_subnets"] == 6 and s["subnet_evaluations"] == 0
     a, b = pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet")
@@ -130,41 +102,22 @@ def test_everything_reused_evaluates_no_subnet(tmp_path, vit):
 
 def test_another_checkpoint_is_refused_before_anything_is_recorded(tmp_path, vit):
     calls = []
-    label(
-        vit,
-        10,
-        _evaluators(vit, calls),
-        tmp_path / "a.sqlite",
-        tmp_path / "a.parquet",
-        seed=0,
-        subnets=4,
-        progress=False,
-    )
+    _label(vit, tmp_path, "a", 10, _evaluators(vit, calls), seed=0, subnets=4)
     _as_old_version(tmp_path / "a.parquet", tmp_path / "old.parquet")
     other = _evaluators(vit, calls, name="supernet:vit-fmnist:val:sha256=bbbb")
     with pytest.raises(ReuseError, match=r"sha256=aaaa.*sha256=bbbb.*another supernet checkpoint"):
-        label(
-            vit,
-            10,
-            other,
-            tmp_path / "b.sqlite",
-            tmp_path / "b.parquet",
-            seed=0,
-            subnets=4,
-            progress=False,
-            reuse_from=[tmp_path / "old.parquet"],
-        )
+        _label(vit, tmp_path, "b", 10, other, seed=0, subnets=4, reuse_from=[tmp_path / "old.parquet"])
     assert not (tmp_path / "b.sqlite").exists() and not (tmp_path / "b.parquet").exists()
     with pytest.raises(ReuseError, match="subnet-only"):
-        label(
+        _label(
             vit,
+            tmp_path,
+            "c",
             10,
             [RooflineEvaluator(vit)],
-            tmp_path / "c.sqlite",
-            None,
+            table=False,
             seed=0,
             subnets=4,
-            progress=False,
             reuse_from=[tmp_path / "old.parquet"],
         )
     with pytest.raises(ReuseError, match="holds subnets of space 'vit-fmnist'"):
@@ -173,20 +126,8 @@ def test_another_checkpoint_is_refused_before_anything_is_recorded(tmp_path, vit
 
 def test_cli_accuracy_from(tmp_path, capsys, monkeypatch, vit):
     monkeypatch.chdir(tmp_path)
-    base = [
-        "label",
-        "--space",
-        "vit-fmnist",
-        "-n",
-        "12",
-        "--seed",
-        "4",
-        "--subnets",
-        "5",
-        "--no-progress",
-        "--accuracy",
-        "label_helpers:fake_accuracy",
-    ]
+    base = "label --space vit-fmnist -n 12 --seed 4 --subnets 5 --no-progress --accuracy label_helpers:fake_accuracy"
+    base = base.split()
     assert cli_main(base + ["--out", "a.parquet"]) == 0
     _as_old_version(tmp_path / "a.parquet", tmp_path / "old.parquet")
     capsys.readouterr()

@@ -362,8 +362,7 @@ def test_baseline_command_adds_the_speedup_table_to_a_report(tmp_path, capsys):
     assert (
         cli_main(
             [
-                "report",
-                "--run",
+                *"report --run".split(),
                 str(tmp_path / "s"),
                 "--run",
                 str(tmp_path / "b"),

@@ -43,6 +43,21 @@ def _opts(strategy: str) -> dict:
     return {"qnehvi": H.FAST_QNEHVI, "linas": H.FAST_LINAS}.get(strategy, {})
 
 
+def _search(problem: Problem, strategy: str, run_dir: Path, budget: int, seed: int = 0) -> Run:
+    """A quiet run of ``strategy`` (fast options), 4 candidates per round after 8 initial ones."""
+    return run_search(
+        problem,
+        strategy,
+        budget=budget,
+        batch_size=4,
+        n_init=8,
+        seed=seed,
+        run_dir=run_dir,
+        strategy_options=_opts(strategy),
+        progress=False,
+    )
+
+
 def _history(run: Run) -> list[tuple]:
     return [(r["idx"], tuple(sorted(r["config"].items())), tuple(sorted(r["objectives"].items()))) for r in run.rows()]
 
@@ -256,17 +271,7 @@ def test_qnehvi_beats_random_on_zdt(tmp_path):
     hv = {"qnehvi": [], "random": []}
     for seed in range(3):
         for s in hv:
-            with run_search(
-                p,
-                s,
-                budget=20,
-                batch_size=4,
-                n_init=8,
-                seed=seed,
-                run_dir=tmp_path / f"{s}{seed}",
-                strategy_options=_opts(s),
-                progress=False,
-            ) as run:
+            with _search(p, s, tmp_path / f"{s}{seed}", 20, seed=seed) as run:
                 hv[s].append(run.hypervolume())
                 assert run.n_done == 20
     assert np.mean(hv["qnehvi"]) > np.mean(hv["random"]) + 0.1, hv
@@ -275,17 +280,7 @@ def test_qnehvi_beats_random_on_zdt(tmp_path):
 
 @pytest.mark.parametrize("strategy", ["nsga2", "linas"])
 def test_baselines_run_and_improve(tmp_path, strategy):
-    with run_search(
-        H.zdt(),
-        strategy,
-        budget=24,
-        batch_size=4,
-        n_init=8,
-        seed=0,
-        run_dir=tmp_path,
-        strategy_options=_opts(strategy),
-        progress=False,
-    ) as run:
+    with _search(H.zdt(), strategy, tmp_path, 24, seed=0) as run:
         curve = run.hypervolume_curve()
         assert run.n_done == 24 and len({r["idx"] for r in run.rows()}) == 24
         assert np.all(np.diff(curve) >= -1e-12) and curve[-1] >= curve[7]
@@ -312,17 +307,7 @@ def test_same_seed_same_results(tmp_path):
     for s in ("qnehvi", "nsga2"):
         h = []
         for k in range(2):
-            with run_search(
-                H.zdt(),
-                s,
-                budget=16,
-                batch_size=4,
-                n_init=8,
-                seed=3,
-                run_dir=tmp_path / f"{s}{k}",
-                strategy_options=_opts(s),
-                progress=False,
-            ) as run:
+            with _search(H.zdt(), s, tmp_path / f"{s}{k}", 16, seed=3) as run:
                 h.append(_history(run))
         assert h[0] == h[1]
     with run_search(
@@ -420,17 +405,7 @@ def test_budget_can_grow(tmp_path):
 def test_cheap_constraint_respected_by_every_proposal(tmp_path, strategy):
     p = zdt_problem(cheap_constraint=8)
     assert p.cheap_outputs == ("load",)
-    with run_search(
-        p,
-        strategy,
-        budget=20,
-        batch_size=4,
-        n_init=8,
-        seed=1,
-        run_dir=tmp_path,
-        strategy_options=_opts(strategy),
-        progress=False,
-    ) as run:
+    with _search(p, strategy, tmp_path, 20, seed=1) as run:
         rows = run.rows()
         assert len(rows) == 20
         assert all(r["config"]["x0"] + r["config"]["x1"] <= 8 for r in rows)
@@ -513,9 +488,7 @@ def test_tabular_problem_proposes_table_rows(tmp_path):
     assert not p.is_cheap("accuracy") and p.is_cheap("latency_s")
     keys = {tuple(c[n] for n in space.names) for c in cfgs}
     for s in ("qnehvi", "nsga2"):
-        with run_search(
-            p, s, budget=16, batch_size=4, n_init=8, run_dir=tmp_path / s, strategy_options=_opts(s), progress=False
-        ) as run:
+        with _search(p, s, tmp_path / s, 16) as run:
             rows = run.rows()
             assert len(rows) == 16 and all(r["error"] is None for r in rows)
             assert all(tuple(r["config"][n] for n in space.names) in keys for r in rows)
@@ -561,19 +534,9 @@ def test_ask_tell_errors_and_flow(tmp_path):
 def test_cli_search_propose_tell(tmp_path, capsys):
     run = tmp_path / "cli"
     common = [
-        "--space",
-        "vit-fmnist",
-        "--accuracy",
-        "cimnet_bo.search.toy:synthetic_accuracy",
-        "--run",
+        *"--space vit-fmnist --accuracy cimnet_bo.search.toy:synthetic_accuracy --run".split(),
         str(run),
-        "--budget",
-        "12",
-        "--batch-size",
-        "4",
-        "--n-init",
-        "8",
-        "--quiet",
+        *"--budget 12 --batch-size 4 --n-init 8 --quiet".split(),
     ] + sum((["-o", f"{k}={json.dumps(v)}"] for k, v in H.FAST_QNEHVI.items()), [])
     assert cli_main(["search"] + common) == 0
     out = json.loads(capsys.readouterr().out)
@@ -585,15 +548,9 @@ def test_cli_search_propose_tell(tmp_path, capsys):
     assert (
         cli_main(
             [
-                "search",
-                "--run",
+                *"search --run".split(),
                 str(tmp_path / "x"),
-                "--space",
-                "vit-fmnist",
-                "--budget",
-                "4",
-                "--accuracy",
-                "cimnet_bo.search.toy:synthetic_accuracy",
+                *"--space vit-fmnist --budget 4 --accuracy cimnet_bo.search.toy:synthetic_accuracy".split(),
             ]
         )
         == 2
@@ -649,8 +606,7 @@ def test_cli_search_propose_tell(tmp_path, capsys):
     assert (
         cli_main(
             [
-                "search",
-                "--config",
+                *"search --config".split(),
                 str(cfg),
                 "--initial",
                 str(tmp_path / "nope.csv"),
@@ -666,19 +622,7 @@ def test_cli_search_propose_tell(tmp_path, capsys):
     nxt = tmp_path / "next.csv"
     assert (
         cli_main(
-            [
-                "propose",
-                "--run",
-                str(ask),
-                "--space",
-                "vit-fmnist",
-                "--accuracy",
-                "external",
-                "-q",
-                "3",
-                "--out",
-                str(nxt),
-            ]
+            [*"propose --run".split(), str(ask), *"--space vit-fmnist --accuracy external -q 3 --out".split(), str(nxt)]
         )
         == 0
     )

@@ -198,20 +198,8 @@ def test_train_command_takes_the_family_recipe_and_overrides(tmp_path):
     assert (
         main(
             [
-                "train-supernet",
-                "--family",
-                "vit",
-                "--epochs",
-                "1",
-                "--train-split",
-                "calib",
-                "--limit",
-                "64",
-                "--batch-size",
-                "32",
-                "--threads",
-                "1",
-                "--run-dir",
+                *"train-supernet --family vit --epochs 1 --train-split calib --limit 64 --batch-size 32".split(),
+                *"--threads 1 --run-dir".split(),
                 str(tmp_path / "run"),
                 "--out",
                 str(out),
