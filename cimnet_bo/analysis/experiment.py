@@ -199,7 +199,7 @@ def _prime_accuracy(problem: Any, run_dirs: Sequence[Path]) -> int:
         f = d / "store.sqlite"
         if not f.exists():
             continue
-        with RunStore(f, create=False) as store:
+        with RunStore(f, write=False) as store:
             rows = [r for r in store.rows(include_failed=False) if r["evaluator"] == identity]
         for p in cached:
             vals = np.array([[r["objectives"].get(k, np.nan) for k in p.names] for r in rows], dtype=np.float64)

@@ -295,7 +295,7 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
     desc = config.get("problem_description") or {}
     if not desc.get("objectives"):
         raise RunLoadError(f"{p / RUN_CONFIG_FILE} has no problem description with objectives")
-    with RunStore(p / RUN_STORE_FILE, create=False) as store:
+    with RunStore(p / RUN_STORE_FILE, write=False) as store:
         frame = store.to_frame(include_failed=True).reset_index(drop=True)
         meta = dict(store.meta)
         space = store.space

@@ -254,16 +254,13 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _propose(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from cimnet_bo.search import propose
 
+    out = Path(args.out)
+    if out.is_dir():
+        raise IsADirectoryError(f"--out {out} is a directory, not a CSV file")
     with _open_run(args, need_budget=False) as run:
-        rows = propose(run, args.q)
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        cols = ["idx"] + list(run.problem.space.names)
-        pd.DataFrame(rows, columns=cols).to_csv(out, index=False)
+        rows = propose(run, args.q, out=out)
         print(
             json.dumps(
                 {

@@ -23,7 +23,7 @@ from cimnet_bo.search.best_chips import BestChips
 from cimnet_bo.search.problem import Problem, ProblemError
 from cimnet_bo.search.qnehvi import QNEHVI
 from cimnet_bo.search.registered import MODES, REFERENCE_POINTS, baseline_chip, space_problem
-from cimnet_bo.search.run import Run, run_search
+from cimnet_bo.search.run import Run, SearchError, run_search
 from cimnet_bo.search.specs import as_problem, problem_from_spec, table_problem
 from cimnet_bo.search.strategies import LINAS, STRATEGIES, NSGA2Search, RandomSearch, Strategy, make_strategy
 from cimnet_bo.search.surrogates import SURROGATES, Surrogate
@@ -36,6 +36,7 @@ __all__ = [
     "baseline_chip",
     "space_problem",
     "Run",
+    "SearchError",
     "run_search",
     "propose",
     "tell",

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cimnet_bo.core import plain
+from cimnet_bo.core import atomic_write, plain
 from cimnet_bo.search.run import Run
 
 if TYPE_CHECKING:
@@ -19,8 +19,18 @@ def _as_run(run: Run | str | Path) -> Run:
     return run if isinstance(run, Run) else Run.open(run)
 
 
-def propose(run: Run | str | Path, q: int) -> list[dict[str, Any]]:
+def propose(run: Run | str | Path, q: int, out: str | Path | None = None) -> list[dict[str, Any]]:
     """Propose ``q`` candidates for evaluation elsewhere and record them as pending.
+
+    Parameters
+    ----------
+    run : Run or path
+    q : int
+        Number of candidates.
+    out : path, optional
+        CSV file written with the candidates (``idx``, then a column per choice) before they are
+        recorded as pending, atomically: when the file cannot be written nothing is recorded,
+        and proposing again gives the same candidates.
 
     Returns
     -------
@@ -30,10 +40,25 @@ def propose(run: Run | str | Path, q: int) -> list[dict[str, Any]]:
     """
     r = _as_run(run)
     try:
-        return [{"idx": p["idx"], **p["config"]} for p in r.propose(q, by="ask")]
+        new = r.ask(q, by="ask")
+        rows = [{"idx": p["idx"], **p["config"]} for p in new]
+        if out is not None:
+            write_csv_atomic(rows, ["idx", *r.problem.space.names], out)
+        r.add_pending(new)
+        return rows
     finally:
         if r is not run:
             r.close()
+
+
+def write_csv_atomic(rows: list[dict[str, Any]], columns: list[str], out: str | Path) -> Path:
+    """Write ``rows`` as a CSV file through a temporary file renamed over ``out`` (a reader
+    never sees a partial file); returns the path."""
+    import pandas as pd
+
+    with atomic_write(out) as tmp:
+        pd.DataFrame(rows, columns=columns).to_csv(tmp, index=False)
+    return Path(out)
 
 
 def read_frame(path: str | Path, what: str = "table") -> pd.DataFrame:

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from cimnet_bo.core import CimnetError, atomic_write
 from cimnet_bo.moo import best_values, pareto_mask
 from cimnet_bo.search.config import CONFIG_VERSION, config_diff, read_stored, resolve_config
 from cimnet_bo.search.problem import Problem, ProblemError
@@ -49,6 +50,96 @@ def _with_pending(state: SearchState, rows: np.ndarray) -> SearchState:
         state.candidates,
         state.seed,
     )
+
+
+class SearchError(CimnetError, RuntimeError):
+    """The search cannot go on: every evaluation failed."""
+
+
+#: The store keeps a copy of the run's configuration under this metadata key: the store is the
+#: run's one source of truth, and ``config.yaml`` its readable copy.
+STORED_CONFIG_KEY = "run_config"
+
+
+def _read_yaml_config(cfg_path: Path) -> dict[str, Any] | None:
+    """The mapping in a run's ``config.yaml``; None when the file is missing or empty."""
+    import yaml
+
+    if not cfg_path.is_file():
+        return None
+    text = cfg_path.read_text()
+    if not text.strip():
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ProblemError(f"{cfg_path} is not valid YAML{where}: delete it to restore it from the store") from None
+    if not isinstance(data, dict):
+        raise ProblemError(
+            f"{cfg_path} holds {type(data).__name__}, not a run configuration: delete it to restore it from the store"
+        )
+    return data
+
+
+def _stored_config(path: Path) -> tuple[dict[str, Any] | None, bool]:
+    """The configuration of the run in ``path`` checked against the copy in its store, and
+    whether ``config.yaml`` must be written again (restored from the store).
+
+    Returns ``(None, False)`` for a directory that holds no run yet.
+
+    Raises
+    ------
+    ProblemError
+        ``config.yaml`` is malformed or differs from the store's copy, the store of a configured run
+        is missing or empty, or a store with evaluations has no configuration.
+    """
+    from cimnet_bo.store import RunStore, StoreError
+
+    cfg_path, store_path = path / RUN_CONFIG_FILE, path / RUN_STORE_FILE
+    written = _read_yaml_config(cfg_path)
+    recorded, n_rows = None, 0
+    if store_path.is_file() and store_path.stat().st_size > 0:
+        try:
+            with RunStore(store_path, write=False) as store:
+                recorded, n_rows = store.meta.get(STORED_CONFIG_KEY), len(store)
+        except StoreError:
+            pass  # no store written yet: a run killed while creating it
+    if written is not None:
+        written = read_stored(written)
+        if written.get("version") != CONFIG_VERSION:
+            raise ProblemError(f"{cfg_path}: config version {written.get('version')} is not {CONFIG_VERSION}")
+        if recorded is None and not n_rows and not (store_path.is_file() and store_path.stat().st_size > 0):
+            raise ProblemError(
+                f"run {path} has its configuration but its store {store_path} is missing or empty, so its "
+                f"evaluations are gone: restore the store, or delete {cfg_path} to start the run from nothing"
+            )
+        if recorded is not None:
+            diffs = config_diff(read_stored(recorded), written)
+            if diffs:
+                raise ProblemError(
+                    f"{cfg_path} differs from the configuration recorded in the run's store: "
+                    + "; ".join(diffs)
+                    + f". Delete {cfg_path} to restore it from the store"
+                )
+        return written, False
+    if recorded is not None:
+        print(f"{cfg_path} is missing or empty: restored from the run's store", file=sys.stderr)
+        return read_stored(recorded), True
+    if n_rows:
+        raise ProblemError(
+            f"{path} holds a store with {n_rows} evaluations but no {RUN_CONFIG_FILE}: restore it to resume the run"
+        )
+    return None, False
+
+
+def _write_config(cfg_path: Path, config: Mapping[str, Any]) -> None:
+    """Write ``config.yaml`` atomically (a temporary file renamed over it)."""
+    import yaml
+
+    with atomic_write(cfg_path) as tmp:
+        tmp.write_text(yaml.safe_dump(dict(config), sort_keys=False))
 
 
 class Run:
@@ -101,14 +192,11 @@ class Run:
         ProblemError
             Invalid options, or options that differ from the stored run.
         """
-        import yaml
-
         path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise ProblemError(f"run directory {path} is a file, not a directory")
         cfg_path = path / RUN_CONFIG_FILE
-        stored = yaml.safe_load(cfg_path.read_text()) if cfg_path.exists() else None
-        stored = read_stored(stored) if stored is not None else None
-        if stored is not None and stored.get("version") != CONFIG_VERSION:
-            raise ProblemError(f"{cfg_path}: config version {stored.get('version')} is not {CONFIG_VERSION}")
+        stored, restore = _stored_config(path)
         s = stored or {}
         if isinstance(strategy, Strategy):
             strat = make_strategy(strategy)
@@ -155,10 +243,19 @@ class Run:
             objectives += [o for o in ev.objectives if o.name not in problem.objective_names]
         path.mkdir(parents=True, exist_ok=True)
         store = RunStore(path / RUN_STORE_FILE, problem.space, [o.to_dict() for o in objectives])
-        if stored is None or stored != config:
-            tmp = cfg_path.with_name(f".{RUN_CONFIG_FILE}.tmp")
-            tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-            tmp.replace(cfg_path)
+        try:
+            if config["budget"] < len(store):
+                raise ProblemError(
+                    f"budget {config['budget']} is below the {len(store)} evaluations already stored in {path}: "
+                    f"give a budget of at least {len(store)}"
+                )
+            if store.meta.get(STORED_CONFIG_KEY) != config:
+                store.set_meta(STORED_CONFIG_KEY, config)
+            if restore or stored != config:
+                _write_config(cfg_path, config)
+        except BaseException:
+            store.close()
+            raise
         return cls(path, config, problem, strat, store)
 
     def close(self) -> None:
@@ -215,7 +312,19 @@ class Run:
 
     # ------------------------------------------------------------------ proposing
     def propose(self, q: int, by: str = "run") -> list[dict[str, Any]]:
-        """Propose up to ``q`` new candidates and record them as pending.
+        """Propose up to ``q`` new candidates and record them as pending (:meth:`ask`, then
+        :meth:`add_pending`)."""
+        new = self.ask(q, by)
+        self.add_pending(new)
+        return new
+
+    def add_pending(self, proposals: Sequence[Mapping[str, Any]]) -> None:
+        """Record proposals of :meth:`ask` as pending (one transaction)."""
+        self._set_pending(self.pending() + [dict(p) for p in proposals])
+
+    def ask(self, q: int, by: str = "run") -> list[dict[str, Any]]:
+        """Up to ``q`` new candidates, not recorded: asking again before :meth:`add_pending`
+        gives the same ones.
 
         The first ``n_init`` candidates of a run are its initial design (the run's ``initial``
         configurations first, then random ones); the rest come from the strategy.
@@ -246,9 +355,7 @@ class Run:
             rows = np.vstack([rows, more])
             tags += [f"round-{self._next_round()}"] * len(more)
         configs = self.problem.space.from_indices(rows)
-        new = [{"idx": start + i, "config": c, "tag": t, "by": by} for i, (c, t) in enumerate(zip(configs, tags))]
-        self._set_pending(self.pending() + new)
-        return new
+        return [{"idx": start + i, "config": c, "tag": t, "by": by} for i, (c, t) in enumerate(zip(configs, tags))]
 
     # ------------------------------------------------------------------ evaluating
     def _prime(self) -> None:
@@ -280,22 +387,36 @@ class Run:
         ev = self.problem.evaluator
         identity = ev.identity
         ex = get_executor(executor)
+        # While the run has no successful evaluation, failures are held back: when all fail, the
+        # set-up is broken (a bad checkpoint, a missing file) and nothing is recorded.
+        succeeded = self.store.count_ok() > 0
+        held: list[tuple[dict[str, Any], Any]] = []
         try:
             for b, res in ex.run(ev, ([p["config"]] for p in todo)):
-                p = todo[b]
-                self.store.record(
-                    p["config"],
-                    res.objectives_of(0),
-                    evaluator=identity,
-                    error=res.errors[0],
-                    idx=p["idx"],
-                    seed=self.seed,
-                    extra=res.extras_of(0),
-                    tag=p["tag"],
-                )
+                if res.errors[0] is not None and not succeeded:
+                    held.append((todo[b], res))
+                    continue
+                succeeded = True
+                for p, r in [*held, (todo[b], res)]:
+                    self.store.record(
+                        p["config"],
+                        r.objectives_of(0),
+                        evaluator=identity,
+                        error=r.errors[0],
+                        idx=p["idx"],
+                        seed=self.seed,
+                        extra=r.extras_of(0),
+                        tag=p["tag"],
+                    )
+                held = []
         finally:
             if not isinstance(executor, Executor):
                 ex.close()
+        if held:
+            raise SearchError(
+                f"every one of the {len(held)} evaluations of {self.path} failed, so nothing was recorded "
+                f"(a broken set-up?); first error: {held[0][1].errors[0]}"
+            )
         self._set_pending(self.pending())
         return len(todo)
 
@@ -349,6 +470,21 @@ def progress_line(run: Run, round_no: int, seconds: float) -> str:
         f"[{run.config['strategy']}] round {round_no:3d} | evals {run.n_done:4d}/{run.budget}{fail} | "
         f"hv {st.hypervolume():.4f} | best {parts} | {seconds:.1f}s"
     )
+
+
+def _stop_if_round_failed(run: Run, idxs: Sequence[int]) -> None:
+    """Raise :class:`SearchError` when every evaluation of a round of two or more failed (the
+    failures are stored; :meth:`Run.retry_failed` evaluates them again)."""
+    if len(idxs) < 2:
+        return
+    wanted = set(idxs)
+    errors = [r["error"] for r in run.store.rows() if r["idx"] in wanted]
+    if errors and all(e is not None for e in errors):
+        raise SearchError(
+            f"every one of the {len(errors)} evaluations of the last round of {run.path} failed, so the search "
+            f"stopped; first error: {errors[0]}. Fix the cause, then evaluate them again with retry_failed "
+            "(cimnet-bo search --retry-failed)"
+        )
 
 
 def run_search(
@@ -435,6 +571,7 @@ def run_search(
             run.evaluate_pending(executor, only=[p["idx"] for p in new])
             if log:
                 log(progress_line(run, round_no, time.perf_counter() - t0))
+            _stop_if_round_failed(run, [p["idx"] for p in new])
     except BaseException:
         run.close()
         raise

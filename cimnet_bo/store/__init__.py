@@ -9,6 +9,7 @@ from cimnet_bo.store.dataset import (
     read_dataset,
     write_dataset,
 )
+from cimnet_bo.store.lock import LockedError, WriterLock
 from cimnet_bo.store.run import RUN_CONFIG_FILE, RUN_STORE_FILE, RunStore, StoreError, config_key, is_run_dir
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "RUN_STORE_FILE",
     "is_run_dir",
     "RunStore",
+    "LockedError",
+    "WriterLock",
     "StoreError",
     "config_key",
     "Dataset",

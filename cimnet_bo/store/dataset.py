@@ -19,14 +19,13 @@ a numeric value column; the space is the one its ``space`` / ``space_version`` c
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.core import CimnetError, plain
+from cimnet_bo.core import CimnetError, atomic_write, plain
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
 from cimnet_bo.moo import default_direction
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, subnet_side
@@ -157,9 +156,9 @@ def write_dataset(frame: Any, path: str | Path) -> Path:
     """Write a dataset frame to ``.parquet`` (with its metadata) or ``.csv``, atomically
     (a temporary file renamed into place)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise ValueError(f"dataset file {path} must end in .parquet or .csv")
     if suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -167,16 +166,13 @@ def write_dataset(frame: Any, path: str | Path) -> Path:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         meta = dict(table.schema.metadata or {})
         meta[_META_KEY] = json.dumps(frame.attrs.get("cimnet_bo", {})).encode()
-        pq.write_table(table.replace_schema_metadata(meta), tmp)
-    elif suffix == ".csv":
-        side = csv_meta_path(path)
-        side_tmp = side.with_name(f".{side.name}.tmp{os.getpid()}")
-        side_tmp.write_text(json.dumps(frame.attrs.get("cimnet_bo", {})) + "\n")
-        os.replace(side_tmp, side)
-        frame.to_csv(tmp, index=False)
+        with atomic_write(path) as tmp:
+            pq.write_table(table.replace_schema_metadata(meta), tmp)
     else:
-        raise ValueError(f"dataset file {path} must end in .parquet or .csv")
-    os.replace(tmp, path)
+        with atomic_write(csv_meta_path(path)) as tmp:
+            tmp.write_text(json.dumps(frame.attrs.get("cimnet_bo", {})) + "\n")
+        with atomic_write(path) as tmp:
+            frame.to_csv(tmp, index=False)
     return path
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from cimnet_bo.core import CimnetError, plain
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
 from cimnet_bo.space import AnySpace
+from cimnet_bo.store.lock import WriterLock
 
 SCHEMA_VERSION = 1
 #: A run directory holds its resolved configuration and its store under these names.
@@ -110,6 +111,11 @@ class RunStore:
         The run's objectives, stored with the run (checked by name when re-opened).
     create : bool
         If False, a missing file is an error (``FileNotFoundError``).
+    write : bool
+        Open as the store's one writer (default): an exclusive :class:`~cimnet_bo.store.lock.WriterLock`
+        is held until :meth:`close`, and a second writer is refused with
+        :class:`~cimnet_bo.store.lock.LockedError` naming the process that holds it. With False
+        the store is only read: no lock, nothing written, and a file that holds no store is an error.
 
     Notes
     -----
@@ -123,26 +129,36 @@ class RunStore:
         space: AnySpace | None = None,
         objectives: Sequence[Any] | None = None,
         create: bool = True,
+        write: bool = True,
     ) -> None:
         self.path = Path(path)
         if not self.path.exists():
-            if not create:
+            if not create or not write:
                 raise FileNotFoundError(f"run store {self.path} does not exist")
             if space is None:
                 raise ValueError(f"creating run store {self.path} needs the space")
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        for stmt in _SCHEMA.strip().split(";"):
-            if stmt.strip():
-                self._conn.execute(stmt)
-        self.meta = self._read_meta()
-        if not self.meta:
-            self._init_meta(space, objectives)
-        else:
-            self._check(space, objectives)
-        self.space = space if space is not None else self._stored_space()
+        self._lock = WriterLock(self.path, f"store {self.path}") if write else None
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+            if write:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=FULL")
+                for stmt in _SCHEMA.strip().split(";"):
+                    if stmt.strip():
+                        self._conn.execute(stmt)
+            self.meta = self._read_meta()
+            if not self.meta and not write:
+                raise StoreError(f"{self.path} holds no run store (it is empty)")
+            if not self.meta:
+                self._init_meta(space, objectives)
+            else:
+                self._check(space, objectives)
+            self.space = space if space is not None else self._stored_space()
+        except BaseException:
+            self.close()
+            raise
 
     # ------------------------------------------------------------------ internals
     def _tx(self):
@@ -264,6 +280,10 @@ class RunStore:
             raise StoreError(f"{self.path}: candidate idx={idx} is already recorded") from None
         return int(cur.lastrowid)
 
+    def count_ok(self) -> int:
+        """Number of successful evaluations (rows without error text)."""
+        return int(self._conn.execute("SELECT COUNT(*) FROM evaluations WHERE error IS NULL").fetchone()[0])
+
     def done(self) -> set[int]:
         """The ``idx`` of every recorded candidate (failed ones included)."""
         return {int(r[0]) for r in self._conn.execute("SELECT idx FROM evaluations WHERE idx IS NOT NULL")}
@@ -359,10 +379,13 @@ class RunStore:
         return n
 
     def close(self) -> None:
-        """Close the database connection (every record is already committed)."""
+        """Close the database connection (every record is already committed) and release the lock."""
         if self._conn is not None:
             self._conn.close()
-            self._conn = None  # type: ignore[assignment]
+            self._conn = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> "RunStore":
         return self

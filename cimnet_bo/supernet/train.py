@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from cimnet_bo.core import atomic_write
 from cimnet_bo.space import get_subnet_space
 from cimnet_bo.supernet import build_supernet
 from cimnet_bo.supernet.data import load_split, sha256, to_tensor
@@ -60,9 +60,8 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
 
 
 def _save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def git_commit() -> str:

@@ -1,0 +1,105 @@
+"""One writer per store: an exclusive lock that dies with its holder.
+
+A :class:`WriterLock` is an ``flock`` on a file beside the store (``store.sqlite.lock``). The
+operating system releases it when the holder closes it or dies in any way (``SIGKILL``
+included), so a lock is never left behind by a crash. The lock file records who holds it
+(process id, host, command line, start time), so a second writer is refused with a message
+naming the other process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cimnet_bo.core import CimnetError
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: no locking
+    fcntl = None  # type: ignore[assignment]
+
+
+class LockedError(CimnetError, RuntimeError):
+    """Another process is writing the store."""
+
+
+def _holder() -> dict[str, Any]:
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "python",
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def describe_holder(info: dict[str, Any]) -> str:
+    """``process 123 on host (command, since time)`` from a lock file's record."""
+    if not info:
+        return "another process"
+    return f"process {info.get('pid')} on {info.get('host')} ({info.get('command')!r}, since {info.get('started')})"
+
+
+class WriterLock:
+    """An exclusive, non-blocking lock on ``path`` (``.lock`` appended), held until :meth:`release`.
+
+    Parameters
+    ----------
+    path : Path
+        The store file; the lock file is ``<path>.lock``.
+    what : str
+        How the error message names the locked thing (e.g. ``"run runs/demo"``).
+    wait : float
+        Seconds to wait for the other writer to finish before refusing (0: refuse at once).
+
+    Raises
+    ------
+    LockedError
+        Another process holds the lock (after ``wait`` seconds).
+    """
+
+    def __init__(self, path: str | Path, what: str, wait: float = 0.0) -> None:
+        self.path = Path(f"{path}.lock")
+        self._fd: int | None = None
+        if fcntl is None:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + max(0.0, wait)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    info = self._read(fd)
+                    os.close(fd)
+                    raise LockedError(
+                        f"{what} is being written by {describe_holder(info)}; wait for it to finish or stop it "
+                        "(one process writes a run at a time)"
+                    ) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(_holder()).encode(), 0)
+        self._fd = fd
+
+    @staticmethod
+    def _read(fd: int) -> dict[str, Any]:
+        try:
+            return json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        except (OSError, ValueError):
+            return {}
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Release the lock (the lock file stays; it is only a place to lock)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
