@@ -62,7 +62,7 @@ def _as_old_version(path, out, offset=0.0):
 def test_reused_accuracies_equal_the_old_tables_and_missing_subnets_are_evaluated(tmp_path, vit):
     calls = []
     _label(vit, tmp_path, "a", 20, _evaluators(vit, calls), seed=5, subnets=8)
-    old = _as_old_version(tmp_path / "a.parquet", tmp_path / "old.parquet", offset=0.01)
+    old = _as_old_version(tmp_path / "a.parquet", tmp_path / "old.parquet", offset=-0.01)
     with pytest.raises(Exception, match="version"):  # the old table is not readable as a dataset
         read_dataset(tmp_path / "old.parquet", vit)
     old_acc = {tuple(r[n] for n in vit.subnet.names): r["accuracy"] for _, r in old.iterrows()}

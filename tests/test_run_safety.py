@@ -277,3 +277,30 @@ def test_cli_search_exits_2_when_every_evaluation_fails(tmp_path: Path, capsys) 
     assert len(err.splitlines()) == 1 and "every one of the 4 evaluations" in err and "Traceback" not in err
     with RunStore(run / "store.sqlite", write=False) as store:
         assert len(store) == 0
+
+
+def test_retry_failed_evaluates_failures_again_under_their_numbers(tmp_path: Path) -> None:
+    broken = {"on": True}
+
+    def flaky(config):
+        if broken["on"] and config["x0"] % 2 == 0:
+            raise RuntimeError("flaky")
+        return zdt_values(config)
+
+    with run_search(_problem(flaky), "random", budget=10, batch_size=2, run_dir=tmp_path / "r", progress=False) as run:
+        first = run.rows()
+    failed = {r["idx"] for r in first if r["error"] is not None}
+    assert failed
+    broken["on"] = False
+    with run_search(
+        _problem(flaky), "random", budget=10, batch_size=2, run_dir=tmp_path / "r", progress=False, retry_failed=True
+    ) as run:
+        again = run.rows()
+    assert [r["idx"] for r in again] == [r["idx"] for r in first]
+    assert all(r["error"] is None for r in again)
+    for a, b in zip(first, again):
+        assert a["config"] == b["config"]
+        if a["idx"] in failed:
+            assert b["objectives"] == pytest.approx(zdt_values(b["config"]))
+        else:
+            assert a["objectives"] == b["objectives"] and a["id"] == b["id"]

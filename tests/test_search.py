@@ -510,7 +510,7 @@ def test_ask_tell_errors_and_flow(tmp_path):
         good = [{"idx": r["idx"], **H.SlowZDT()(r)} for r in first]
         with pytest.raises(ValueError, match="never proposed.*99"):
             tell(run, good[:2] + [{"idx": 99, "f1": 0.1, "f2": 0.2}])
-        with pytest.raises(ValueError, match="missing objective 'f2' for idx \\[1\\]"):
+        with pytest.raises(ValueError, match="row 2 \\(idx 1\\), f2: missing"):
             tell(run, [good[0], {"idx": 1, "f1": 0.3}])
         with pytest.raises(ValueError, match="configuration differs"):
             tell(run, [{**good[0], "x1": (first[0]["x1"] + 1) % 11}])
@@ -518,7 +518,7 @@ def test_ask_tell_errors_and_flow(tmp_path):
             tell(run, [good[0], good[0]])
         assert run.n_done == 0  # nothing stored by a rejected tell
         out = tell(run, good[:3] + [{"idx": 3, "error": "simulator crashed"}])
-        assert out == {"told": 4, "pending": 0, "evaluations": 4}
+        assert out == {"told": 4, "replaced": 0, "pending": 0, "evaluations": 4}
         with pytest.raises(ValueError, match="already told.*\\[0\\]"):
             tell(run, good[:1])
         nxt = propose(run, 4)  # model-based now

@@ -227,3 +227,48 @@ def test_killed_labeling_run_resumes_without_loss_or_duplicates(tmp_path):
         assert after[idx] == row
     frame = pd.read_parquet(out)
     assert len(frame) == n and frame["idx"].is_unique and frame["error"].isna().all()
+
+
+def test_replace_and_delete_are_all_or_nothing(store):
+    configs = TOY.sample(3, seed=2)
+    for i, c in enumerate(configs):
+        store.record(c, {"y": float(i), "acc": 0.5}, evaluator="ev", idx=i, tag=f"t{i}", seed=4)
+    before = store.rows()
+    with pytest.raises(StoreError, match="idx=7 is not recorded"):
+        store.replace([{"idx": 0, "objectives": {"y": 9.0}}, {"idx": 7, "objectives": {"y": 9.0}}], evaluator="new")
+    with pytest.raises(StoreError, match="idx=7 is not recorded"):
+        store.delete([1, 7])
+    assert store.rows() == before
+    store.replace(
+        [{"idx": 1, "objectives": {"y": 9.0, "acc": 0.25}, "error": None, "extra": {"r": 1}}], evaluator="new"
+    )
+    row = {r["idx"]: r for r in store.rows()}[1]
+    assert row["objectives"] == {"y": 9.0, "acc": 0.25} and row["extra"] == {"r": 1} and row["evaluator"] == "new"
+    assert (row["config"], row["tag"], row["seed"]) == (before[1]["config"], "t1", 4)
+    assert store.delete([0, 2]) == 2 and store.done() == {1}
+
+
+def test_impossible_values_are_refused_on_import_and_read(tmp_path, capsys):
+    vit = get_space("vit-fmnist")
+    frame = pd.DataFrame(vit.sample(4, seed=0))
+    frame["accuracy"] = [0.9, 7.5, 0.8, float("nan")]  # an empty cell is allowed
+    frame["latency_s"] = [1e-4, 2e-4, -1.0, 1e-4]
+    frame["program_time_s"] = [0.0, 1e-6, 1e-6, float("inf")]
+    with RunStore(tmp_path / "v.sqlite", vit) as st:
+        with pytest.raises(DatasetError) as e:
+            st.import_frame(frame, evaluator="import", extras=["program_time_s"])
+        assert len(st) == 0
+    msg = str(e.value)
+    assert "row 2, accuracy = 7.5: outside [0, 1]" in msg and "row 3, latency_s = -1: outside (0, inf)" in msg
+    assert "row 4, program_time_s = inf: not finite" in msg and "row 1" not in msg and "row 4, accuracy" not in msg
+    path = tmp_path / "labels.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DatasetError, match=r"row 3, latency_s = -1: outside"):
+        read_dataset(path, vit)
+    from cimnet_bo.cli import main as cli_main
+
+    out = tmp_path / "pred"
+    assert cli_main(["train-predictors", "--data", str(path), "--space", "vit-fmnist", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and "row 2, accuracy = 7.5" in err
+    assert not out.exists()

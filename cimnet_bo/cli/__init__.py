@@ -27,7 +27,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "train-predictors": ("train and check accuracy/latency predictors", predictors.add_train_predictors),
     "search": ("run or resume a joint search", search.add_search),
     "propose": ("propose candidates to evaluate elsewhere (ask/tell)", search.add_propose),
-    "tell": ("store the results of proposed candidates (ask/tell)", search.add_tell),
+    "tell": ("store (or, with --replace, correct) the results of proposed candidates (ask/tell)", search.add_tell),
+    "withdraw": ("remove told results: their candidates are pending again (ask/tell)", search.add_withdraw),
     "baseline": (
         "evaluate the baseline point (largest subnet on the baseline chip) into a run directory "
         "marked as baseline, for the speedup tables of reports",

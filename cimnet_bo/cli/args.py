@@ -71,6 +71,14 @@ def counts(text: str) -> list[int]:
     return [COUNT(t) for t in names(text)]
 
 
+def naturals(text: str) -> list[int]:
+    """A non-empty comma-separated list of integers >= 0 (candidate numbers): ``"3,7"`` -> ``[3, 7]``."""
+    values = [NATURAL(t) for t in names(text)]
+    if not values:
+        raise argparse.ArgumentTypeError(f"must list at least one integer >= 0, got {text!r}")
+    return values
+
+
 def names_of(kind: str, allowed: Iterable[str]) -> Callable[[str], list[str]]:
     """A comma-separated list of names, each one of ``allowed`` (``kind`` names them in errors)."""
     allowed = list(allowed)

@@ -1,4 +1,4 @@
-"""``cimnet-bo search``, ``propose`` and ``tell``: joint search runs, resumable, and ask/tell.
+"""``cimnet-bo search``, ``propose``, ``tell`` and ``withdraw``: joint search runs, resumable, and ask/tell.
 
 Examples::
 
@@ -9,6 +9,17 @@ Examples::
     cimnet-bo search --run runs/demo --executor ray --ray-address auto   # evaluations on a Ray cluster
     cimnet-bo propose --run runs/ask --space vit-fmnist --accuracy external -q 8 --out next.csv
     cimnet-bo tell --run runs/ask results.csv
+    cimnet-bo tell --run runs/ask --replace corrected.csv   # correct results told already
+    cimnet-bo withdraw --run runs/ask --idx 3,7            # remove told results: pending again
+
+``tell`` checks every row before it stores any: proposed and not told yet (or, with
+``--replace``, told already: the new values replace the stored ones), the proposal's
+configuration, every output given and inside its domain (finite; accuracy in [0, 1]; latency,
+energy, area and power > 0). A file with a wrong row stores nothing, and the error names each
+wrong cell (``row 3 (idx 12), accuracy = 7.5: outside [0, 1]``, rows counted from 1 under the
+header). ``withdraw`` removes the results of the listed candidates, which become pending
+again under the same numbers (to be told again); an idx without a stored result changes
+nothing.
 
 A config file holds the keys of a run's ``config.yaml``: ``problem`` (``space``, ``mode``,
 ``objectives``, ``energy``, ``area_budget``, ``power_budget``, ``accuracy``, ``checkpoint``, ``table``, ...),
@@ -30,6 +41,7 @@ from cimnet_bo.cli.args import (
     add_space_option,
     add_strategy_options,
     executor_from_args,
+    naturals,
     strategy_overrides,
 )
 
@@ -77,6 +89,7 @@ def add_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, help="run directory (created, or resumed when it holds a run)")
     _run_options(p)
     add_executor_options(p)
+    p.add_argument("--retry-failed", action="store_true", help="evaluate the run's failed evaluations again first")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_search)
 
@@ -97,7 +110,23 @@ def add_tell(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, help="run directory")
     p.add_argument("results", help="CSV or parquet: idx, one column per objective, optional error")
     p.add_argument("--evaluator", default="external", help="identity stored with the values")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="rows of candidates told already replace their stored values (same checks; nothing changes if a row "
+        "is wrong)",
+    )
     p.set_defaults(func=_tell)
+
+
+def add_withdraw(p: argparse.ArgumentParser) -> None:
+    """The options of the ``withdraw`` sub-command (undoes a tell)."""
+    p.description = __doc__
+    p.add_argument("--run", required=True, help="run directory")
+    p.add_argument(
+        "--idx", required=True, type=naturals, help="comma-separated candidate numbers whose results to remove"
+    )
+    p.set_defaults(func=_withdraw)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -247,6 +276,7 @@ def _search(args: argparse.Namespace) -> int:
             cfg["n_init"],
             executor=executor,
             progress=not args.quiet,
+            retry_failed=args.retry_failed,
         ) as run,
     ):
         print(json.dumps(_summary(run), indent=2))
@@ -280,7 +310,17 @@ def _tell(args: argparse.Namespace) -> int:
     from cimnet_bo.search import Run, tell
 
     with Run.open(args.run) as run:
-        res = tell(run, args.results, evaluator=args.evaluator)
+        res = tell(run, args.results, evaluator=args.evaluator, replace=args.replace)
+        res.update(hypervolume=round(run.hypervolume(), 6), best=run.best())
+        print(json.dumps(res, indent=2))
+    return 0
+
+
+def _withdraw(args: argparse.Namespace) -> int:
+    from cimnet_bo.search import Run, withdraw
+
+    with Run.open(args.run) as run:
+        res = withdraw(run, args.idx)
         res.update(hypervolume=round(run.hypervolume(), 6), best=run.best())
         print(json.dumps(res, indent=2))
     return 0

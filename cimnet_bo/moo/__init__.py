@@ -1,5 +1,6 @@
-"""Multi-objective basics in numpy: objectives and directions, constraints, normalisation,
-Pareto sets and exact hypervolume. Used by the search, the predictors and the analysis alike."""
+"""Multi-objective basics in numpy: objectives and directions, the domains of outputs,
+constraints, normalisation, Pareto sets and exact hypervolume. Used by the search, the
+predictors and the analysis alike."""
 
 from cimnet_bo.moo.constraints import (
     OPERATORS,
@@ -9,6 +10,18 @@ from cimnet_bo.moo.constraints import (
     as_constraints,
     constraints_dict,
     feasible_mask,
+)
+from cimnet_bo.moo.domains import (
+    FINITE,
+    FRACTION,
+    NON_NEGATIVE,
+    OUTPUT_DOMAINS,
+    POSITIVE,
+    Domain,
+    domain_problem,
+    domain_problems,
+    is_missing,
+    output_domain,
 )
 from cimnet_bo.moo.hypervolume import hypervolume, hypervolume_curve
 from cimnet_bo.moo.objectives import (
@@ -38,6 +51,16 @@ __all__ = [
     "as_constraints",
     "constraints_dict",
     "feasible_mask",
+    "Domain",
+    "FINITE",
+    "FRACTION",
+    "NON_NEGATIVE",
+    "OUTPUT_DOMAINS",
+    "POSITIVE",
+    "domain_problem",
+    "domain_problems",
+    "is_missing",
+    "output_domain",
     "LOG_OBJECTIVES",
     "LOG_TARGETS",
     "HypervolumeScale",

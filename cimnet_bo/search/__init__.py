@@ -18,7 +18,7 @@ points), :mod:`~cimnet_bo.search.specs` (problems from YAML / CLI descriptions),
 and :mod:`~cimnet_bo.search.best_chips` for how qNEHVI searches subnets on their best chips.
 """
 
-from cimnet_bo.search.ask_tell import propose, tell
+from cimnet_bo.search.ask_tell import TellError, propose, tell, withdraw
 from cimnet_bo.search.best_chips import BestChips
 from cimnet_bo.search.problem import Problem, ProblemError
 from cimnet_bo.search.qnehvi import QNEHVI
@@ -40,6 +40,8 @@ __all__ = [
     "run_search",
     "propose",
     "tell",
+    "withdraw",
+    "TellError",
     "as_problem",
     "problem_from_spec",
     "table_problem",

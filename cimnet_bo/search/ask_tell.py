@@ -1,18 +1,33 @@
 """Ask/tell: :func:`propose` records its proposals as pending in the run; :func:`tell` stores
-their results (checking that each row was proposed, is not told already and has every
-objective)."""
+their results, or corrects stored ones (``replace=True``); :func:`withdraw` removes stored
+results, so that their candidates are pending again.
+
+Every row of a told table is checked before anything is stored: it was proposed, is not told
+already (unless replacing), repeats no other row, has the configuration of its proposal, and
+every output it gives lies in the output's domain (:mod:`cimnet_bo.moo.domains`: finite, and
+accuracy in [0, 1], latency and energy positive, ...); a row without ``error`` text gives every
+output that cannot be computed here. One wrong row and nothing is stored: the error lists each
+wrong cell by row (counted from 1, the first row under the header) and ``idx``, e.g.
+``row 3 (idx 12), accuracy = 7.5: outside [0, 1]``.
+"""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from cimnet_bo.core import atomic_write, plain
+from cimnet_bo.core import CimnetError, atomic_write, plain
+from cimnet_bo.moo import domain_problem, is_missing
 from cimnet_bo.search.run import Run
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+class TellError(CimnetError, ValueError):
+    """Results that cannot be told, or candidates that cannot be withdrawn; nothing was changed."""
 
 
 def _as_run(run: Run | str | Path) -> Run:
@@ -71,8 +86,40 @@ def read_frame(path: str | Path, what: str = "table") -> pd.DataFrame:
     return pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
 
 
-def tell(run: Run | str | Path, results: Any, evaluator: str = "external") -> dict[str, Any]:
-    """Store the results of proposed candidates.
+def _results_frame(results: Any) -> pd.DataFrame:
+    """``results`` (DataFrame, list of dict or path) as a DataFrame with an ``idx`` column."""
+    import pandas as pd
+
+    if isinstance(results, (str, Path)):
+        frame = read_frame(results, "results")
+    elif isinstance(results, pd.DataFrame):
+        frame = results.reset_index(drop=True)
+    else:
+        frame = pd.DataFrame(list(results))
+    if "idx" not in frame.columns:
+        raise TellError("results need an 'idx' column: the candidate numbers that propose gave")
+    return frame
+
+
+def _candidate_number(v: Any) -> int | None:
+    """``v`` as a candidate number, or None when it is not a whole number."""
+    try:
+        fv = float(v)
+    except (TypeError, ValueError):
+        return None
+    return int(fv) if fv.is_integer() else None
+
+
+def _same_config(space: Any, config: Mapping[str, Any], given: Mapping[str, Any], names: list[str]) -> bool:
+    """True when the choices ``names`` of ``given`` are those of ``config``."""
+    try:
+        return all(space[n].index(plain(given[n])) == space[n].index(config[n]) for n in names)
+    except ValueError:
+        return False
+
+
+def tell(run: Run | str | Path, results: Any, evaluator: str = "external", replace: bool = False) -> dict[str, Any]:
+    """Store the results of proposed candidates, or replace stored ones.
 
     Parameters
     ----------
@@ -84,106 +131,169 @@ def tell(run: Run | str | Path, results: Any, evaluator: str = "external") -> di
         choices (checked against the proposal).
     evaluator : str
         Identity stored with the values.
+    replace : bool
+        Rows whose ``idx`` is stored already replace the stored values (their configuration,
+        tag and seed stay); the other rows are told as usual.
 
     Returns
     -------
     dict
-        ``told`` (number stored), ``pending`` (still waiting), ``evaluations`` (total).
+        ``told`` (rows stored), ``replaced`` (of which replaced stored ones), ``pending``
+        (candidates still waiting), ``evaluations`` (total).
 
     Raises
     ------
-    ValueError
-        Nothing is stored when any row was never proposed, was already told, repeats another
-        row, has a configuration different from its proposal, or lacks an objective.
+    TellError
+        Nothing is stored when any row was never proposed, is told already (without
+        ``replace``), repeats another row, has a configuration different from its proposal,
+        lacks a required output, or gives a value outside its output's domain (text, an
+        infinity, accuracy outside [0, 1], a latency <= 0, ...). The message lists every
+        wrong row.
     """
-    import pandas as pd
-
     r = _as_run(run)
     try:
-        if isinstance(results, (str, Path)):
-            frame = read_frame(results, "results")
-        elif isinstance(results, pd.DataFrame):
-            frame = results.copy()
-        else:
-            frame = pd.DataFrame(list(results))
-        if "idx" not in frame.columns:
-            raise ValueError("results need an 'idx' column: the candidate numbers that propose gave")
-        problem = r.problem
-        space = problem.space
+        frame = _results_frame(results)
         pending = {p["idx"]: p for p in r.pending()}
-        done = r.store.done()
-        errors: list[str] = []
-        idxs = []
-        for v in frame["idx"].tolist():
-            try:
-                fv = float(v)
-                if not fv.is_integer():
-                    raise ValueError
-                idxs.append(int(fv))
-            except (TypeError, ValueError):
-                idxs.append(None)
-                errors.append(f"idx {v!r} is not a candidate number")
-        counts = pd.Series([i for i in idxs if i is not None]).value_counts()
-        for i, c in counts.items():
-            if c > 1:
-                errors.append(f"idx {i} appears {c} times")
-        never = sorted(i for i in set(idxs) if i is not None and i not in pending and i not in done)
-        told = sorted(i for i in set(idxs) if i is not None and i in done)
-        if never:
-            errors.append(f"rows never proposed (no pending candidate with idx {never})")
-        if told:
-            errors.append(f"rows already told (idx {told} are stored)")
-        err_col = frame["error"] if "error" in frame.columns else pd.Series([None] * len(frame), index=frame.index)
-        cheap_ev = problem.cheap_evaluator
-        cheap_names = set(problem.cheap_outputs)
-        choice_cols = [n for n in space.names if n in frame.columns]
-        records = []
-        missing_by_name: dict[str, list[int]] = {}
-        for (_, row), i, err in zip(frame.iterrows(), idxs, err_col.tolist()):
-            if i is None or i not in pending:
-                continue
-            cfg = pending[i]["config"]
-            if choice_cols:
-                given = {n: row[n] for n in choice_cols}
-                try:
-                    same = all(space[n].index(plain(given[n])) == space[n].index(cfg[n]) for n in choice_cols)
-                except ValueError:
-                    same = False
-                if not same:
-                    errors.append(f"idx {i}: the configuration differs from the proposal")
-                    continue
-            failed = isinstance(err, str) and err.strip() != ""
-            vals = {}
-            for name in problem.outputs:
-                v = row[name] if name in frame.columns else None
-                v = None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-                if v is not None:
-                    try:
-                        vals[name] = float(v)
-                    except (TypeError, ValueError):
-                        errors.append(f"idx {i}: {name}={v!r} is not a number")
-                elif not failed and not (name in cheap_names and cheap_ev is not None):
-                    missing_by_name.setdefault(name, []).append(i)
-            records.append((i, cfg, vals, err if failed else None))
-        for name, ids in missing_by_name.items():
-            errors.append(f"missing objective {name!r} for idx {sorted(ids)}")
+        stored = {row["idx"]: row for row in r.store.rows() if row["idx"] is not None}
+        idxs, errors = _check_idx(frame, pending, stored, replace)
+        rows, wrong = _checked_rows(frame, idxs, {**pending, **stored} if replace else pending, r.problem)
+        errors += wrong
         if errors:
-            raise ValueError("nothing was stored: " + "; ".join(errors))
-        for i, cfg, vals, err in records:
-            extra: dict[str, Any] = {}
-            need = [n for n in problem.cheap_outputs if n not in vals]
-            if need and err is None:
-                res = cheap_ev.evaluate([cfg])
-                for n in need:
-                    vals[n] = float(res.column(n)[0])
-                extra = res.extras_of(0)
-                if res.errors[0] is not None:
-                    err = f"cheap outputs failed: {res.errors[0]}"
-            r.store.record(
-                cfg, vals, evaluator=evaluator, error=err, idx=i, seed=r.seed, extra=extra, tag=pending[i]["tag"]
-            )
+            raise TellError("nothing was stored: " + "; ".join(errors))
+        _compute_cheap(r.problem, rows)
+        again = [row for row in rows if row["idx"] not in pending]
+        if again:
+            r.store.replace(again, evaluator=evaluator)
+        for row in rows:
+            if row["idx"] in pending:
+                r.store.record(
+                    row["config"],
+                    row["objectives"],
+                    evaluator=evaluator,
+                    error=row["error"],
+                    idx=row["idx"],
+                    seed=r.seed,
+                    extra=row["extra"],
+                    tag=pending[row["idx"]]["tag"],
+                )
         r._set_pending(r.pending())
-        return {"told": len(records), "pending": len(r.pending()), "evaluations": r.n_done}
+        return {"told": len(rows), "replaced": len(again), "pending": len(r.pending()), "evaluations": r.n_done}
+    finally:
+        if r is not run:
+            r.close()
+
+
+def _check_idx(
+    frame: pd.DataFrame, pending: Mapping[int, Any], stored: Mapping[int, Any], replace: bool
+) -> tuple[list[int | None], list[str]]:
+    """The candidate number of each row (None where there is none) and what is wrong with them:
+    not a number, repeated, never proposed, or stored already (unless ``replace``)."""
+    raw = frame["idx"].tolist()
+    idxs = [_candidate_number(v) for v in raw]
+    errors = [
+        f"row {n}: idx {v!r} is not a candidate number" for n, (v, i) in enumerate(zip(raw, idxs), 1) if i is None
+    ]
+    counts = Counter(i for i in idxs if i is not None)
+    errors += [f"idx {i} appears {c} times" for i, c in counts.items() if c > 1]
+    never = sorted(i for i in counts if i not in pending and i not in stored)
+    if never:
+        errors.append(f"rows never proposed (no pending candidate with idx {never})")
+    told = sorted(i for i in counts if i in stored)
+    if told and not replace:
+        errors.append(f"rows already told (idx {told} are stored; tell with --replace (replace=True) to correct them)")
+    return idxs, errors
+
+
+def _checked_rows(
+    frame: pd.DataFrame, idxs: list[int | None], targets: Mapping[int, Any], problem: Any
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows to store, ``{idx, config, objectives, error}`` each, of the rows whose candidate
+    is in ``targets`` (``{idx: {"config": ...}}``), and what is wrong with them: a configuration
+    other than the target's, a value outside its output's domain, a required value missing."""
+    space = problem.space
+    choices = [n for n in space.names if n in frame.columns]
+    cheap = set(problem.cheap_outputs) if problem.cheap_evaluator is not None else set()
+    given = [n for n in problem.outputs if n in frame.columns]
+    err_col = frame["error"].tolist() if "error" in frame.columns else [None] * len(frame)
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for n, (rec, i, err) in enumerate(zip(frame.to_dict("records"), idxs, err_col), 1):
+        if i not in targets:
+            continue
+        where = f"row {n} (idx {i})"
+        config = targets[i]["config"]
+        if choices and not _same_config(space, config, rec, choices):
+            errors.append(f"{where}: the configuration differs from the proposal")
+            continue
+        failed = isinstance(err, str) and err.strip() != ""
+        values = {}
+        for name in given:
+            msg = domain_problem(name, rec[name], missing_ok=failed or name in cheap)
+            if msg is not None:
+                errors.append(f"{where}, {msg}")
+            elif not is_missing(rec[name]) and not math.isnan(float(rec[name])):
+                values[name] = float(rec[name])
+        rows.append({"idx": i, "config": config, "objectives": values, "error": err if failed else None})
+    for name in problem.outputs:
+        need = [row["idx"] for row in rows if row["error"] is None and name not in given and name not in cheap]
+        if need:
+            errors.append(f"no column {name!r} (the rows without an error need it: idx {need})")
+    return rows, errors
+
+
+def _compute_cheap(problem: Any, rows: list[dict[str, Any]]) -> None:
+    """Fill in, in place, the cheap outputs that rows without an error lack (one batch of the
+    problem's cheap evaluator), and each row's ``extra`` (its auxiliary outputs, or none)."""
+    for row in rows:
+        row["extra"] = {}
+    todo = [
+        row for row in rows if row["error"] is None and any(n not in row["objectives"] for n in problem.cheap_outputs)
+    ]
+    if not todo:
+        return
+    res = problem.cheap_evaluator.evaluate([row["config"] for row in todo])
+    for j, row in enumerate(todo):
+        for name in problem.cheap_outputs:
+            row["objectives"].setdefault(name, float(res.column(name)[j]))
+        row["extra"] = res.extras_of(j)
+        if res.errors[j] is not None:
+            row["error"] = f"cheap outputs failed: {res.errors[j]}"
+
+
+def withdraw(run: Run | str | Path, idxs: Iterable[int]) -> dict[str, Any]:
+    """Remove the stored results of the candidates ``idxs``: they are pending again (to be told
+    again, or evaluated by a search), under the same candidate numbers.
+
+    Returns
+    -------
+    dict
+        ``withdrawn`` (the candidate numbers), ``pending`` (candidates waiting now),
+        ``evaluations`` (total).
+
+    Raises
+    ------
+    TellError
+        When an ``idx`` has no stored result (never proposed, or still pending); nothing is
+        changed then.
+    """
+    r = _as_run(run)
+    try:
+        wanted = sorted({int(i) for i in idxs})
+        if not wanted:
+            raise TellError("no candidate to withdraw: give at least one idx")
+        stored = {row["idx"]: row for row in r.store.rows() if row["idx"] is not None}
+        pending = {p["idx"] for p in r.pending()}
+        unknown = [i for i in wanted if i not in stored and i not in pending]
+        waiting = [i for i in wanted if i in pending]
+        problems = []
+        if unknown:
+            problems.append(f"idx {unknown} were never proposed")
+        if waiting:
+            problems.append(f"idx {waiting} are pending (no result to withdraw)")
+        if problems:
+            raise TellError("nothing was withdrawn: " + "; ".join(problems))
+        r.withdraw(wanted)
+        return {"withdrawn": wanted, "pending": len(r.pending()), "evaluations": r.n_done}
     finally:
         if r is not run:
             r.close()

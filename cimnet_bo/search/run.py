@@ -33,7 +33,7 @@ from cimnet_bo.search.problem import Problem, ProblemError
 from cimnet_bo.search.specs import as_problem, problem_from_spec
 from cimnet_bo.search.state import Caches, SearchState
 from cimnet_bo.search.strategies import Strategy, check_int, make_strategy
-from cimnet_bo.store import RUN_CONFIG_FILE, RUN_STORE_FILE
+from cimnet_bo.store import RUN_CONFIG_FILE, RUN_STORE_FILE, StoreError
 
 
 def _with_pending(state: SearchState, rows: np.ndarray) -> SearchState:
@@ -95,7 +95,7 @@ def _stored_config(path: Path) -> tuple[dict[str, Any] | None, bool]:
         ``config.yaml`` is malformed or differs from the store's copy, the store of a configured run
         is missing or empty, or a store with evaluations has no configuration.
     """
-    from cimnet_bo.store import RunStore, StoreError
+    from cimnet_bo.store import RunStore
 
     cfg_path, store_path = path / RUN_CONFIG_FILE, path / RUN_STORE_FILE
     written = _read_yaml_config(cfg_path)
@@ -357,6 +357,30 @@ class Run:
         configs = self.problem.space.from_indices(rows)
         return [{"idx": start + i, "config": c, "tag": t, "by": by} for i, (c, t) in enumerate(zip(configs, tags))]
 
+    def withdraw(self, idxs: Sequence[int], by: str = "withdraw") -> None:
+        """Delete the stored evaluations of the candidates ``idxs`` and make them pending again,
+        under the same numbers (recorded as pending first: at every moment each candidate is
+        stored or pending). Every ``idx`` must be stored (:class:`~cimnet_bo.store.StoreError`)."""
+        wanted = set(idxs)
+        back = [
+            {"idx": r["idx"], "config": r["config"], "tag": r["tag"], "by": by}
+            for r in self.rows()
+            if r["idx"] in wanted
+        ]
+        missing = sorted(wanted - {b["idx"] for b in back})
+        if missing:
+            raise StoreError(f"{self.store.path}: candidates {missing} are not recorded")
+        self._set_pending(self.pending() + back)
+        self.store.delete(wanted)
+
+    def retry_failed(self) -> int:
+        """Make the failed evaluations pending again (the next :func:`run_search` or
+        :meth:`evaluate_pending` evaluates them first); returns how many."""
+        failed = [r["idx"] for r in self.store.failures() if r["idx"] is not None]
+        if failed:
+            self.withdraw(failed, by="retry")
+        return len(failed)
+
     # ------------------------------------------------------------------ evaluating
     def _prime(self) -> None:
         from cimnet_bo.evaluate import CompositeEvaluator, SubnetCachedEvaluator
@@ -499,6 +523,7 @@ def run_search(
     executor: Any = None,
     progress: bool | Callable[[str], None] = True,
     initial: Sequence[Mapping[str, Any]] | None = None,
+    retry_failed: bool = False,
 ) -> Run:
     """Run (or resume) a search until ``budget`` evaluations are stored.
 
@@ -532,6 +557,8 @@ def run_search(
     initial : sequence of dict, optional
         Configurations that open the initial design (a known design, such as the baseline
         chip with the largest subnet); the rest of it is random. At most ``n_init``.
+    retry_failed : bool
+        Evaluate the run's failed evaluations again first (:meth:`Run.retry_failed`).
 
     Returns
     -------
@@ -553,6 +580,8 @@ def run_search(
     executor = get_executor(executor)
     try:
         t0 = time.perf_counter()
+        if retry_failed and run.retry_failed() and log:
+            log(f"[{run.config['strategy']}] {len(run.pending())} failed or pending candidate(s) to evaluate again")
         if run.pending():
             n = run.evaluate_pending(executor)
             if log:

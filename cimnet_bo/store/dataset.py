@@ -27,7 +27,7 @@ import numpy as np
 
 from cimnet_bo.core import CimnetError, atomic_write, plain
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
-from cimnet_bo.moo import default_direction
+from cimnet_bo.moo import default_direction, domain_problems
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, subnet_side
 from cimnet_bo.store.run import stored_number
 
@@ -35,6 +35,8 @@ from cimnet_bo.store.run import stored_number
 META_COLUMNS = ("idx", "tag", "error", "evaluator", "seed", "created", "space", "space_version")
 #: Directions assumed for objectives read from files that do not declare them.
 _META_KEY = b"cimnet_bo"
+#: Wrong values a dataset error lists (the count of the others follows).
+MAX_LISTED = 20
 
 
 class DatasetError(CimnetError, ValueError):
@@ -198,7 +200,8 @@ def read_dataset(path: str | Path, space: SpaceLike | None = None, objectives: S
     ------
     DatasetError
         Naming missing choice columns, columns the space does not know, non-numeric value
-        columns, or choice columns holding values the space does not allow.
+        columns, choice columns holding values the space does not allow, or values outside
+        their output's domain (an infinity, accuracy outside [0, 1], a latency <= 0, ...).
     """
     import pandas as pd
 
@@ -291,7 +294,9 @@ def check_frame(
     Raises
     ------
     DatasetError
-        Naming every offending column (see :func:`read_dataset`).
+        Naming every offending column (see :func:`read_dataset`), or the values of objective
+        and auxiliary columns outside their output's domain (:mod:`cimnet_bo.moo.domains`;
+        empty cells are allowed) by row, counted from 1, and column.
     """
     import pandas as pd
 
@@ -343,4 +348,9 @@ def check_frame(
             frame[n] = pd.Series([c[n] for c in canon], index=frame.index).astype(_choice_dtype(space[n].values))
     for o in objectives + extras:
         frame[o] = pd.to_numeric(frame[o], errors="coerce")
+    wrong = sorted((k, msg) for o in objectives + extras for k, msg in domain_problems(o, frame[o].to_numpy()))
+    if wrong:
+        shown = "; ".join(f"row {k + 1}, {msg}" for k, msg in wrong[:MAX_LISTED])
+        more = f"; and {len(wrong) - MAX_LISTED} more" if len(wrong) > MAX_LISTED else ""
+        raise DatasetError(f"{source} holds values outside their outputs' domains: {shown}{more}")
     return frame, objectives, extras

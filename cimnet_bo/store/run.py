@@ -284,6 +284,54 @@ class RunStore:
         """Number of successful evaluations (rows without error text)."""
         return int(self._conn.execute("SELECT COUNT(*) FROM evaluations WHERE error IS NULL").fetchone()[0])
 
+    def replace(self, results: Sequence[Mapping[str, Any]], *, evaluator: str) -> None:
+        """Replace the outputs of recorded candidates, all in one transaction.
+
+        Parameters
+        ----------
+        results : sequence of dict
+            ``{"idx", "objectives", "error" (optional), "extra" (optional)}`` per candidate,
+            as :meth:`record` takes them; the configuration, tag and seed stay as recorded.
+        evaluator : str
+            Identity of the evaluator that produced the new values.
+
+        Raises
+        ------
+        StoreError
+            When an ``idx`` is not recorded; nothing is changed then.
+        """
+        with self._tx():
+            for res in results:
+                cur = self._conn.execute(
+                    "UPDATE evaluations SET objectives = ?, extra = ?, error = ?, evaluator = ?, created = ? "
+                    "WHERE idx = ?",
+                    (
+                        dumps(res["objectives"]),
+                        dumps(res["extra"]) if res.get("extra") else None,
+                        res.get("error"),
+                        str(evaluator),
+                        time.time(),
+                        int(res["idx"]),
+                    ),
+                )
+                if cur.rowcount != 1:
+                    raise StoreError(f"{self.path}: candidate idx={res['idx']} is not recorded")
+
+    def delete(self, idxs: Iterable[int]) -> int:
+        """Delete the rows of the candidates ``idxs``, all in one transaction; returns how many.
+
+        Raises
+        ------
+        StoreError
+            When an ``idx`` is not recorded; nothing is deleted then.
+        """
+        wanted = sorted({int(i) for i in idxs})
+        with self._tx():
+            for i in wanted:
+                if self._conn.execute("DELETE FROM evaluations WHERE idx = ?", (i,)).rowcount != 1:
+                    raise StoreError(f"{self.path}: candidate idx={i} is not recorded")
+        return len(wanted)
+
     def done(self) -> set[int]:
         """The ``idx`` of every recorded candidate (failed ones included)."""
         return {int(r[0]) for r in self._conn.execute("SELECT idx FROM evaluations WHERE idx IS NOT NULL")}
@@ -351,8 +399,10 @@ class RunStore:
 
         The frame is checked against the space (:func:`~cimnet_bo.store.dataset.check_frame`):
         its objective columns must be the store's objectives (when the store declares none,
-        every numeric non-choice column that is not in ``extras`` becomes one). Rows carry no
-        ``idx``; an ``error`` or ``evaluator`` column is kept.
+        every numeric non-choice column that is not in ``extras`` becomes one), and their values
+        lie in their outputs' domains (a ``DatasetError`` naming each wrong value's row and
+        column, and nothing recorded, otherwise). Rows carry no ``idx``; an ``error`` or
+        ``evaluator`` column is kept.
         """
         from cimnet_bo.moo import default_direction
         from cimnet_bo.store.dataset import check_frame
