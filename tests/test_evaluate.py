@@ -325,3 +325,26 @@ def test_evaluator_base_needs_objectives():
         pass
 
     assert Nothing().names == () and Nothing().identity == "Nothing"
+
+
+@pytest.mark.parametrize(
+    "values, bad",
+    [
+        ({"accuracy": 1.2, "latency_s": 1e-3}, "accuracy = 1.2: outside [0, 1]"),
+        ({"accuracy": -0.1, "latency_s": 1e-3}, "accuracy = -0.1: outside [0, 1]"),
+        ({"accuracy": 0.5, "latency_s": -1.0}, "latency_s = -1: outside (0, inf)"),
+        ({"accuracy": 0.5, "latency_s": 0.0}, "latency_s = 0: outside (0, inf)"),
+        ({"accuracy": 0.5, "latency_s": float("inf")}, "latency_s = inf: not finite"),
+        ({"accuracy": 1.0, "latency_s": 1e-300}, None),
+        ({"accuracy": 0.0, "latency_s": 5.0}, None),
+    ],
+)
+def test_evaluator_fails_candidates_with_impossible_values(values, bad) -> None:
+    space = Space("one", [Choice("x", (0, 1))])
+    ev = CallableEvaluator(lambda cfg: values, [("accuracy", "max"), ("latency_s", "min")], space=space)
+    res = ev.evaluate([{"x": 0}])
+    if bad is None:
+        assert res.errors[0] is None
+        assert res.objectives_of(0) == values
+    else:
+        assert res.errors[0] is not None and bad in res.errors[0]

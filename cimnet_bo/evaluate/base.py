@@ -13,7 +13,6 @@ objectives) are kept as ``extras``.
 
 from __future__ import annotations
 
-import math
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -21,7 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.core import plain
-from cimnet_bo.moo import Objective
+from cimnet_bo.moo import Objective, domain_problems
 from cimnet_bo.space import AnySpace
 
 
@@ -181,7 +180,7 @@ class Evaluator:
                         self._fill(out, [i], self._evaluate([c]))
                     except Exception as e1:  # noqa: BLE001
                         out.errors[i] = failure_text(e1)
-        self._check_finite(out)
+        self._check_domains(out)
         return out
 
     def __call__(self, configs: Iterable[Mapping[str, Any]]) -> Evaluations:
@@ -215,15 +214,16 @@ class Evaluator:
                 )
         out.values[rows] = vals
 
-    def _check_finite(self, out: Evaluations) -> None:
-        for i in range(len(out)):
-            if out.errors[i] is not None:
-                continue
-            bad = [n for j, n in enumerate(self.names) if not math.isfinite(out.values[i, j])]
-            if bad:
-                out.errors[i] = f"non-finite value for objective(s) {bad}: " + ", ".join(
-                    f"{n}={out.values[i, self.names.index(n)]}" for n in bad
-                )
+    def _check_domains(self, out: Evaluations) -> None:
+        """Fail each candidate with a value outside its output's domain (not finite, an accuracy
+        outside [0, 1], a latency <= 0, ...: :mod:`cimnet_bo.moo.domains`), naming the values."""
+        problems: dict[int, list[str]] = {}
+        for j, name in enumerate(self.names):
+            for i, msg in domain_problems(name, out.values[:, j], missing_ok=False):
+                problems.setdefault(i, []).append(msg)
+        for i, msgs in problems.items():
+            if out.errors[i] is None:
+                out.errors[i] = "impossible value(s): " + ", ".join(msgs)
         for k, v in list(out.extras.items()):
             try:
                 is_bool = all(isinstance(x, (bool, np.bool_)) for x in v)
