@@ -7,7 +7,10 @@ A run directory holds
   run is opened again (:mod:`cimnet_bo.search.config`);
 * ``store.sqlite``: the run's :class:`~cimnet_bo.store.RunStore`. Every evaluation is committed
   as it completes, under its candidate number (``idx``); the proposals of the current round
-  are kept in the store's metadata (``pending``) until evaluated.
+  are kept in the store's metadata (``pending``) until evaluated, and so is a copy of the
+  configuration (``run_config``): a deleted or emptied ``config.yaml`` is restored from it, an
+  edited one is refused;
+* ``store.sqlite.lock``: one process writes a run at a time (:class:`~cimnet_bo.store.WriterLock`).
 
 Killed at any moment, a run loses no committed evaluation and repeats none: opening it again
 evaluates the pending candidates that are not recorded yet, then continues. Proposals are a
