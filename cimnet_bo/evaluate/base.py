@@ -220,7 +220,7 @@ class Evaluator:
         problems: dict[int, list[str]] = {}
         for j, name in enumerate(self.names):
             for i, msg in domain_problems(name, out.values[:, j], missing_ok=False):
-                problems.setdefault(i, []).append(msg)
+                problems.setdefault(i, []).append(f"{name} = nan" if np.isnan(out.values[i, j]) else msg)
         for i, msgs in problems.items():
             if out.errors[i] is None:
                 out.errors[i] = "impossible value(s): " + ", ".join(msgs)
