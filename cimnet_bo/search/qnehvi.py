@@ -261,6 +261,9 @@ class QNEHVI(Strategy):
         from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
         from linear_operator.utils.warnings import NumericalWarning
 
+        from cimnet_bo.search.fused_kernel import load_fused_kernel
+
+        load_fused_kernel()  # BoTorch's kernel build, bounded in time (else its pure-Python path)
         p = state.problem
         m = len(p.objectives)
         N = len(all_rows)
