@@ -200,3 +200,42 @@ def test_space_errors_are_value_errors():
     with pytest.raises(ValueError, match="expected a space"):
         as_space(None)
     assert issubclass(SpaceError, CimnetError)
+
+
+def test_acquire_flock_excludes_a_second_holder_until_release(tmp_path) -> None:
+    import os
+    import time
+
+    from cimnet_bo.core import acquire_flock
+
+    path = tmp_path / "x.lock"
+    fd = acquire_flock(path)
+    assert fd is not None
+    t0 = time.monotonic()
+    assert acquire_flock(path, wait=0.3) is None  # a second descriptor is refused, after the wait
+    assert time.monotonic() - t0 >= 0.3
+    os.close(fd)
+    again = acquire_flock(path)
+    assert again is not None
+    os.close(again)
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path) -> None:
+    import pytest
+
+    from cimnet_bo.core import atomic_write
+
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_write(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("disk full")
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+    with atomic_write(path) as tmp:
+        tmp.write_text("new")
+    assert path.read_text() == "new"
+    with pytest.raises(IsADirectoryError):
+        with atomic_write(tmp_path) as tmp:
+            pass

@@ -44,7 +44,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
-from cimnet_bo.core import CimnetError
+from cimnet_bo.core import CimnetError, acquire_flock
 
 #: Environment variable naming the root folder of the kernel cache.
 ENV_DIR = "CIMNET_TORCH_EXTENSIONS"
@@ -268,26 +268,12 @@ def clear_killed_build(directory: Path) -> bool:
 def _flock(path: Path, deadline: float) -> Iterator[bool]:
     """Hold an exclusive ``flock`` on ``path`` (yields True), or yield False when another holder
     keeps it past ``deadline`` (``time.monotonic()``)."""
-    import fcntl
-
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = acquire_flock(path, deadline - time.monotonic())
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    yield False
-                    return
-                time.sleep(min(0.1, left))
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        yield fd is not None
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 def _tool_path() -> str:

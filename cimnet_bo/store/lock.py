@@ -17,12 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cimnet_bo.core import CimnetError
-
-try:
-    import fcntl
-except ImportError:  # not a POSIX system: no locking
-    fcntl = None  # type: ignore[assignment]
+from cimnet_bo.core import CimnetError, acquire_flock
 
 
 class LockedError(CimnetError, RuntimeError):
@@ -66,31 +61,23 @@ class WriterLock:
     def __init__(self, path: str | Path, what: str, wait: float = 0.0) -> None:
         self.path = Path(f"{path}.lock")
         self._fd: int | None = None
-        if fcntl is None:
+        try:
+            fd = acquire_flock(self.path, wait)
+        except ImportError:  # not a POSIX system: no locking
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + max(0.0, wait)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    info = self._read(fd)
-                    os.close(fd)
-                    raise LockedError(
-                        f"{what} is being written by {describe_holder(info)}; wait for it to finish or stop it "
-                        "(one process writes a run at a time)"
-                    ) from None
-                time.sleep(0.2)
+        if fd is None:
+            raise LockedError(
+                f"{what} is being written by {describe_holder(self._holder_of(self.path))}; wait for it to "
+                "finish or stop it (one process writes a run at a time)"
+            )
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(_holder()).encode(), 0)
         self._fd = fd
 
     @staticmethod
-    def _read(fd: int) -> dict[str, Any]:
+    def _holder_of(path: Path) -> dict[str, Any]:
         try:
-            return json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+            return json.loads(path.read_text() or "{}")
         except (OSError, ValueError):
             return {}
 
