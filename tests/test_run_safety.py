@@ -304,3 +304,22 @@ def test_retry_failed_evaluates_failures_again_under_their_numbers(tmp_path: Pat
             assert b["objectives"] == pytest.approx(zdt_values(b["config"]))
         else:
             assert a["objectives"] == b["objectives"] and a["id"] == b["id"]
+
+
+def test_label_on_a_store_another_writer_holds_is_refused(tmp_path: Path) -> None:
+    from cimnet_bo.evaluate import CallableEvaluator, label
+    from cimnet_bo.space import get_space
+    from label_helpers import fake_accuracy
+
+    space = get_space("vit-fmnist")
+    ev = CallableEvaluator(fake_accuracy, [("accuracy", "max")], space=space, name="fake")
+    store = tmp_path / "labels.sqlite"
+    label(space, 4, [ev], store, progress=False)
+    before = _digest(tmp_path)
+    with RunStore(store):
+        with pytest.raises(LockedError, match=f"process {os.getpid()}"):
+            label(space, 4, [ev], store, progress=False, retry_failed=True)
+    assert {k: v for k, v in _digest(tmp_path).items() if k.endswith(".sqlite")} == {
+        k: v for k, v in before.items() if k.endswith(".sqlite")
+    }
+    assert label(space, 4, [ev], store, progress=False)["new"] == 0
