@@ -1,8 +1,29 @@
-"""The project's basics, imported by every layer: its error base class, its registries and
-plain (JSON-ready) values. Nothing here imports anything heavier than numpy."""
+"""The project's basics, imported by every layer: its error base class, its registries, plain
+(JSON-ready) values, and the reading of input files and checking of output paths. Nothing here
+imports anything heavier than numpy."""
 
 from cimnet_bo.core.errors import CimnetError, UnknownNameError, key_mismatch
+from cimnet_bo.core.files import (
+    InputFileError,
+    check_input_file,
+    check_output_path,
+    read_text,
+    read_yaml,
+    removed_on_error,
+)
 from cimnet_bo.core.plain import plain
 from cimnet_bo.core.registry import Registry
 
-__all__ = ["CimnetError", "Registry", "UnknownNameError", "key_mismatch", "plain"]
+__all__ = [
+    "CimnetError",
+    "InputFileError",
+    "Registry",
+    "UnknownNameError",
+    "check_input_file",
+    "check_output_path",
+    "key_mismatch",
+    "plain",
+    "read_text",
+    "read_yaml",
+    "removed_on_error",
+]
