@@ -32,7 +32,7 @@ SYN = "cimnet_bo.search.toy:synthetic_accuracy"
 #: A cheap labeling command (synthetic accuracy, 4 pairs), completed by each case.
 LABEL = f"label --space vit-fmnist -n 4 --accuracy {SYN} --no-progress"
 #: A cheap new search (table look-up, random strategy, 4 evaluations).
-SEARCH = f"search --space vit-fmnist --table {LABELS} --strategy random --budget 4 --batch-size 2 --quiet"
+SEARCH = "search --space vit-fmnist --table {small} --strategy random --budget 4 --batch-size 2 --quiet"
 #: A cheap experiment (synthetic accuracy, random strategy, 4 evaluations per run, one seed).
 EXPERIMENT = f"experiment --space vit-fmnist --accuracy {SYN} --budget 4 --batch-size 2 --strategy random --quiet"
 #: A cheap training of predictors.
@@ -510,6 +510,12 @@ CASES = [
         "num_layers",
         csv_from_small("small.csv", lambda f: f.assign(num_layers=77)),
     ),
+    Case(
+        "train-predictors data CSV extra text column",
+        TRAIN + " --data {tmp}/x.csv --out {tmp}/p",
+        "note",
+        csv_from_small("x.csv", lambda f: f.assign(note="hello")),
+    ),
     Case("train-predictors data missing", TRAIN + " --data {tmp}/none.parquet --out {tmp}/p", "{tmp}/none.parquet"),
     Case(
         "train-predictors data is a folder",
@@ -628,13 +634,13 @@ CASES = [
         "search config initial a number",
         "search --run {tmp}/r --config {tmp}/c.yaml",
         "initial",
-        text("c.yaml", f"budget: 4\nstrategy: random\ninitial: 5\nproblem: {{space: vit-fmnist, table: {LABELS}}}\n"),
+        text("c.yaml", "budget: 4\nstrategy: random\ninitial: 5\nproblem: {space: vit-fmnist, table: small.parquet}\n"),
     ),
     Case(
         "search config seed negative",
         "search --run {tmp}/r --config {tmp}/c.yaml",
         "-1",
-        text("c.yaml", f"budget: 4\nstrategy: random\nseed: -1\nproblem: {{space: vit-fmnist, table: {LABELS}}}\n"),
+        text("c.yaml", "budget: 4\nstrategy: random\nseed: -1\nproblem: {space: vit-fmnist, table: small.parquet}\n"),
     ),
     # ------------------------------------------------------------------ search: space files
     Case(
@@ -796,7 +802,7 @@ CASES = [
     Case("propose q text", "propose --run {run} --out {tmp}/n.csv -q many", "-q"),
     Case(
         "propose new run disk full",
-        f"propose --run {{tmp}}/r --space vit-fmnist --table {LABELS} --out {{tmp}}/n.csv -q 1",
+        "propose --run {tmp}/r --space vit-fmnist --table {small} --out {tmp}/n.csv -q 1",
         "{tmp}/r/store.sqlite",
         sqlite_opened_as("full"),
     ),
@@ -933,16 +939,15 @@ class Reached(Exception):
 
 @pytest.fixture(scope="module")
 def fixtures(tmp_path_factory) -> Path:
-    """A finished search run (``run/``, 4 table look-ups) and a small labeled dataset of 40 rows
+    """A finished search run (``run/``, 4 look-ups in the small dataset) and a small labeled dataset of 40 rows
     (``small.parquet``, and ``small.csv`` with its metadata sidecar)."""
     import pyarrow.parquet as pq
 
     from cimnet_bo.store import read_dataset, write_dataset
 
     base = tmp_path_factory.mktemp("fixtures")
-    argv = f"{SEARCH} --budget 4 --run {base / 'run'}".split()
-    assert cli_main(argv) == 0
     pq.write_table(pq.read_table(LABELS).slice(0, 40), base / "small.parquet")
+    assert cli_main(f"{SEARCH} --run {base / 'run'}".format(small=base / "small.parquet").split()) == 0
     ds = read_dataset(base / "small.parquet")
     frame = ds.frame
     frame.attrs["cimnet_bo"] = ds.meta
@@ -1064,12 +1069,18 @@ GOOD = [
     ),
     (
         "search one evaluation without budgets",
-        f"search --space vit-fmnist --table {LABELS} --strategy random "
-        "--budget 1 --batch-size 1 --n-init 1 --seed 0 --area-budget none --power-budget none --quiet --run {tmp}/r",
+        "search --space vit-fmnist --table {small} --strategy random --budget 1 --batch-size 1 --n-init 1 --seed 0 "
+        "--area-budget none --power-budget none --quiet --run {tmp}/r",
         None,
         "r/store.sqlite",
     ),
     ("search empty config file", SEARCH + " --config {tmp}/c.yaml --run {tmp}/r", text("c.yaml", ""), "r/config.yaml"),
+    (
+        "search initial design with an extra column",
+        SEARCH + " --initial {tmp}/i.csv --run {tmp}/r",
+        csv_from_small("i.csv", lambda f: f.head(1).assign(note="known design")),
+        "r/store.sqlite",
+    ),
     ("report top 0", "report --run {run} --out {tmp}/rep --top 0 --no-roofline", None, "rep/report.md"),
 ]
 
@@ -1113,3 +1124,24 @@ def test_a_csv_written_by_label_trains_predictors_of_its_objectives(tmp_path, ca
     assert "program_time_s" in read_dataset(out).extras
     assert sorted(report["objectives"]) == sorted(declared) and "accuracy" in declared
     assert report["space"] == "vit-fmnist"
+
+
+def test_label_output_that_cannot_be_written_keeps_the_store(tmp_path, monkeypatch, capsys):
+    """The labels are done when the dataset cannot be written (here: permission denied): one
+    error line naming the dataset, no partial or temporary file, and the store kept, so the same
+    command resumes without evaluating again."""
+    store, out = tmp_path / "s.sqlite", tmp_path / "o.parquet"
+    argv = f"{LABEL} --out {out} --store {store}".split()
+    real = os.replace
+
+    def refuse(src, dst):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(dst))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    assert cli_main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and str(out) in lines[0] and "Permission denied" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sqlite"]
+    monkeypatch.setattr(os, "replace", real)
+    assert cli_main(argv) == 0
+    assert '"new": 0' in capsys.readouterr().out and out.is_file()

@@ -34,8 +34,13 @@ def add_simulate(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
+#: The words ``--subnet`` and ``--hardware`` take besides a JSON object or file.
+KEYWORDS = {"subnet": ("max", "min", "baseline"), "hardware": ("baseline",)}
+
+
 def _json_arg(text: str, what: str) -> dict:
-    """The JSON object ``text`` holds, or the file it names holds (``what`` names the option)."""
+    """The JSON object ``text`` holds, or the file it names holds (``what``: ``"subnet"`` or
+    ``"hardware"``, the option)."""
     from cimnet_bo.core import read_text
 
     if text.lstrip().startswith(("{", "[")):
@@ -44,7 +49,8 @@ def _json_arg(text: str, what: str) -> dict:
         source = f"--{what} file {text}"
         text = read_text(text, f"--{what} file")
     else:
-        raise ValueError(f"--{what} {text!r} is neither a keyword of the option, a JSON object nor a file")
+        words = ", ".join(KEYWORDS[what])
+        raise ValueError(f"--{what} {text!r} is neither {words}, a JSON object nor an existing file")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:

@@ -159,8 +159,10 @@ def check_dataset_path(path: str | Path, what: str = "dataset file") -> Path:
 
     Raises
     ------
+    InputFileError
+        A folder, or a file in the way of its folder (naming ``what`` and the path).
     DatasetError
-        Naming ``what`` and the path.
+        Another suffix.
     """
     path = check_output_path(path, what)
     if path.suffix.lower() not in (".parquet", ".csv"):
@@ -258,9 +260,11 @@ def read_table(path: str | Path, what: str = "table") -> tuple[Any, dict[str, An
     ------
     FileNotFoundError
         The file does not exist.
+    InputFileError
+        ``path`` is a folder.
     DatasetError
-        Naming ``what`` and the file: a folder, another suffix, an empty file, a file that is
-        not parquet or CSV (corrupt, truncated, binary), or a sidecar that is not JSON.
+        Naming ``what`` and the file: another suffix, an empty file, a file that is not parquet
+        or CSV (corrupt, truncated, binary), or a sidecar that is not JSON.
     """
     import pandas as pd
 
