@@ -29,11 +29,11 @@ from cimnet_bo.cli import main as cli_main
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "data" / "labels" / "vit_fmnist.parquet"
 SYN = "cimnet_bo.search.toy:synthetic_accuracy"
-#: A cheap labeling command (synthetic accuracy, 4 pairs), completed by each case.
+#: A cheap labeling command (synthetic accuracy, 4 pairs); each case adds --out (and --store).
 LABEL = f"label --space vit-fmnist -n 4 --accuracy {SYN} --no-progress"
-#: A cheap new search (table look-up, random strategy, 4 evaluations).
+#: A cheap new search (look-ups in the small dataset, random strategy, 4 evaluations).
 SEARCH = "search --space vit-fmnist --table {small} --strategy random --budget 4 --batch-size 2 --quiet"
-#: A cheap experiment (synthetic accuracy, random strategy, 4 evaluations per run, one seed).
+#: A cheap experiment (synthetic accuracy, random strategy, 4 evaluations per run).
 EXPERIMENT = f"experiment --space vit-fmnist --accuracy {SYN} --budget 4 --batch-size 2 --strategy random --quiet"
 #: A cheap training of predictors.
 TRAIN = "train-predictors --models ridge --curve-splits 0 --quiet"
@@ -955,6 +955,12 @@ def fixtures(tmp_path_factory) -> Path:
     return base
 
 
+def workspace(tmp: Path, fixtures: Path) -> dict[str, Path]:
+    """Copy the fixtures into ``tmp``; the paths the templates of :class:`Case` name."""
+    shutil.copytree(fixtures, tmp, dirs_exist_ok=True)
+    return {"tmp": tmp, "run": tmp / "run", "small": tmp / "small.parquet", "small_csv": tmp / "small.csv"}
+
+
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file (its SHA-256) and folder (``"dir"``) under ``folder``, by relative path."""
     out = {}
@@ -971,7 +977,7 @@ def run_case(case: Case, tmp: Path, fixtures: Path, mp: pytest.MonkeyPatch, caps
     changed or appeared)."""
     import traceback
 
-    shutil.copytree(fixtures, tmp, dirs_exist_ok=True)
+    paths = workspace(tmp, fixtures)
     mp.chdir(tmp)
 
     def reached(*args, **kwargs):
@@ -980,7 +986,6 @@ def run_case(case: Case, tmp: Path, fixtures: Path, mp: pytest.MonkeyPatch, caps
     import cimnet_bo.supernet.train as train
 
     mp.setattr(train, "build_supernet", reached)
-    paths = {"tmp": tmp, "run": tmp / "run", "small": tmp / "small.parquet", "small_csv": tmp / "small.csv"}
     if case.setup is not None:
         case.setup(tmp, mp)
     before = snapshot(tmp)
@@ -1032,9 +1037,8 @@ SUBPROCESS = [
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.id in SUBPROCESS], ids=SUBPROCESS)
 def test_bad_input_in_a_subprocess_is_one_line(case, tmp_path, fixtures, monkeypatch):
-    shutil.copytree(fixtures, tmp_path, dirs_exist_ok=True)
+    paths = workspace(tmp_path, fixtures)
     case.setup(tmp_path, monkeypatch)
-    paths = {"tmp": tmp_path, "run": tmp_path / "run"}
     before = snapshot(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     argv = [sys.executable, "-m", "cimnet_bo", *case.argv.format(**paths).split()]
@@ -1087,11 +1091,10 @@ GOOD = [
 
 @pytest.mark.parametrize("name, argv, setup, writes", GOOD, ids=[g[0] for g in GOOD])
 def test_boundary_values_are_accepted(name, argv, setup, writes, tmp_path, fixtures, monkeypatch, capsys):
-    shutil.copytree(fixtures, tmp_path, dirs_exist_ok=True)
+    paths = workspace(tmp_path, fixtures)
     monkeypatch.chdir(tmp_path)
     if setup is not None:
         setup(tmp_path, monkeypatch)
-    paths = {"tmp": tmp_path, "run": tmp_path / "run", "small": tmp_path / "small.parquet"}
     assert cli_main(argv.format(**paths).split()) == 0, capsys.readouterr().err
     assert writes is None or (tmp_path / writes).is_file()
 
@@ -1100,8 +1103,7 @@ def test_propose_on_a_finished_run_keeps_its_budget(tmp_path, fixtures, capsys):
     """Ask/tell needs no budget; proposing on a search run leaves the run's budget as it was."""
     import yaml
 
-    shutil.copytree(fixtures, tmp_path, dirs_exist_ok=True)
-    run = tmp_path / "run"
+    run = workspace(tmp_path, fixtures)["run"]
     budget = yaml.safe_load((run / "config.yaml").read_text())["budget"]
     assert cli_main(["propose", "--run", str(run), "--out", str(tmp_path / "n.csv"), "-q", "1"]) == 0
     assert yaml.safe_load((run / "config.yaml").read_text())["budget"] == budget
