@@ -315,9 +315,7 @@ def test_label_stops_when_its_first_batch_fails_entirely(tmp_path, vit):
     store = tmp_path / "run.sqlite"
     with pytest.raises(LabelError, match="checksum mismatch for weights.pt"):
         label(vit, 30, evs, store, tmp_path / "out.parquet", seed=0, progress=False)
-    with RunStore(store) as st:
-        assert st.rows() == []
-    assert not (tmp_path / "out.parquet").exists()
+    assert list(tmp_path.iterdir()) == []  # nothing recorded: the new store is removed, no output written
 
 
 def test_evaluator_base_needs_objectives():

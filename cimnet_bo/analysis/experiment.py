@@ -58,7 +58,7 @@ from cimnet_bo.analysis.experiment_results import (
 from cimnet_bo.analysis.formatting import format_speedup_table
 from cimnet_bo.analysis.report import Report, write_report
 from cimnet_bo.analysis.runs import DEFAULT_TARGETS, ROLE_KEY, load_run
-from cimnet_bo.core import plain
+from cimnet_bo.core import CimnetError, check_output_path, plain, removed_on_error
 from cimnet_bo.space import SpaceLike
 
 #: Default evaluations per search run (each experiment: 1 baseline point, then 3 model-only,
@@ -124,6 +124,10 @@ def baseline_config(space: SpaceLike) -> dict[str, Any]:
     return {**space.subnet.extreme("max"), **space.hardware.baseline}
 
 
+class BaselineError(CimnetError, RuntimeError):
+    """The baseline point cannot be evaluated (a bad checkpoint, a failing accuracy function)."""
+
+
 def make_baseline_run(
     path: str | Path,
     problem: Any,
@@ -149,22 +153,27 @@ def make_baseline_run(
 
     Raises
     ------
-    RuntimeError
-        The evaluation of the point failed (nothing is recorded).
+    BaselineError
+        The evaluation of the point failed (nothing is written).
     """
-    from cimnet_bo.search import Run
+    from cimnet_bo.search import Run, as_problem
+    from cimnet_bo.store import is_run_dir
 
-    path = Path(path)
-    with Run.open(path, problem, "random", budget=1, batch_size=1, seed=0, n_init=1) as run:
+    def point(problem: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], str]:
+        cfg = problem.space.validate(dict(config) if config is not None else baseline_config(problem.space))
+        if values is not None:
+            return cfg, dict(values), {}, evaluator
+        res = problem.evaluate([cfg])
+        if res.errors[0] is not None:
+            raise BaselineError(f"evaluating the baseline point failed: {res.errors[0]}")
+        return cfg, res.objectives_of(0), res.extras_of(0), problem.evaluator.identity
+
+    path = check_output_path(path, "baseline run folder", folder=True)
+    problem = as_problem(problem)
+    new_point = None if is_run_dir(path) else point(problem)  # a new run is made once its point is known
+    with removed_on_error(path), Run.open(path, problem, "random", budget=1, batch_size=1, seed=0, n_init=1) as run:
         if run.n_done == 0:
-            cfg = run.problem.space.validate(dict(config) if config is not None else baseline_config(run.problem.space))
-            if values is None:
-                res = run.problem.evaluate([cfg])
-                if res.errors[0] is not None:
-                    raise RuntimeError(f"evaluating the baseline point failed: {res.errors[0]}")
-                vals, extra, ident = res.objectives_of(0), res.extras_of(0), run.problem.evaluator.identity
-            else:
-                vals, extra, ident = dict(values), {}, evaluator
+            cfg, vals, extra, ident = new_point or point(run.problem)
             run.store.record(cfg, vals, evaluator=ident, idx=0, seed=0, extra=extra, tag="baseline")
         if run.store.meta.get(ROLE_KEY) != "baseline":
             run.store.set_meta(ROLE_KEY, "baseline")
@@ -269,11 +278,12 @@ def run_experiment(
     report : bool
         Also write the full report into ``<out>/report``.
     """
-    from cimnet_bo.search import Problem, run_search
+    from cimnet_bo.search import Problem, make_strategy, run_search
+    from cimnet_bo.search.config import resolve_config
 
     t_start = time.perf_counter()
-    out = Path(out) if out is not None else Path("experiments") / space
-    runs_dir = Path(runs_dir) if runs_dir is not None else out / "runs"
+    out = check_output_path(out if out is not None else Path("experiments") / space, "results folder", folder=True)
+    runs_dir = check_output_path(runs_dir if runs_dir is not None else out / "runs", "runs folder", folder=True)
     seed_list = list(range(int(seeds))) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     if not seed_list:
         raise ValueError("seeds must be a positive number or a non-empty list of seeds")
@@ -286,13 +296,17 @@ def run_experiment(
     if strategy_options is None:
         strategy_options = DEFAULT_QNEHVI_OPTIONS if strategy == "qnehvi" else {}
     log = _log(progress)
+    problems = {m: Problem.from_space(space, mode=m, accuracy=accuracy, checkpoint=checkpoint) for m in SEARCH_MODES}
+    strat = make_strategy(strategy, **strategy_options)
+    for problem in problems.values():  # every run's configuration is checked before anything is written
+        for s in seed_list:
+            resolve_config(problem, strat, budget, batch_size, s, n_init)
     out.mkdir(parents=True, exist_ok=True)
     runs_dir.mkdir(parents=True, exist_ok=True)
     state_file = out / "experiment.json"
     previous = json.loads(state_file.read_text()) if state_file.exists() else {}
     seconds: dict[str, float] = {k: float(v) for k, v in previous.get("seconds", {}).items()}
 
-    problems = {m: Problem.from_space(space, mode=m, accuracy=accuracy, checkpoint=checkpoint) for m in SEARCH_MODES}
     run_dirs: dict[str, Path] = {"baseline": runs_dir / "baseline"}
     for s in seed_list:
         for m in SEARCH_MODES:
@@ -430,6 +444,7 @@ def hardware_only_experiment(
     from cimnet_bo.search.problem import Problem
 
     t0 = time.perf_counter()
+    out = check_output_path(out if out is not None else Path("experiments") / space, "results folder", folder=True)
     problem = Problem.from_space(space, mode="hardware-only", subnet=subnet, accuracy="external", tech=tech)
     full = problem.space
     budgets = {c.name: c.bound for c in problem.constraints if c.name in ("area_mm2", "power_w")}
@@ -452,7 +467,6 @@ def hardware_only_experiment(
         "energy_ratio": float(base_chip["energy_j"] / best["energy_j"]),
         "seconds": time.perf_counter() - t0,
     }
-    out = Path(out) if out is not None else Path("experiments") / space
     out.mkdir(parents=True, exist_ok=True)
     (out / "experiment.json").write_text(json.dumps(plain(result), indent=2, default=str) + "\n")
     (out / "RESULTS.md").write_text(hardware_only_markdown(result))
@@ -460,6 +474,7 @@ def hardware_only_experiment(
 
 
 __all__ = [
+    "BaselineError",
     "DEFAULT_BUDGETS",
     "DEFAULT_QNEHVI_OPTIONS",
     "ExperimentResult",

@@ -34,6 +34,7 @@ from cimnet_bo.analysis.document import Document
 from cimnet_bo.analysis.formatting import CIMNET_REFERENCE, fmt_frame, fmt_target, fmt_value, format_speedup_table
 from cimnet_bo.analysis.runs import DEFAULT_TARGETS, RunData, load_runs
 from cimnet_bo.analysis.speedup import SPEEDUP_COLUMNS
+from cimnet_bo.core import check_output_path
 
 
 @dataclass
@@ -210,7 +211,7 @@ def write_report(
         runs = load_runs(runs)  # type: ignore[arg-type]
     runs = list(runs)  # type: ignore[arg-type]
     compare.check_comparable(runs)
-    out = Path(out)
+    out = check_output_path(out, "report folder", folder=True)
     out.mkdir(parents=True, exist_ok=True)
     first = runs[0]
     title = title or f"Search report: {first.space_name}"

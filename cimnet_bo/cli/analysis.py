@@ -14,28 +14,33 @@ Examples::
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
-from cimnet_bo.cli.args import COUNT, NATURAL, add_space_option, add_strategy_options, strategy_overrides
+from cimnet_bo.cli.args import (
+    COUNT,
+    NATURAL,
+    add_space_option,
+    add_strategy_options,
+    names,
+    numbers,
+    strategy_overrides,
+)
 
 
-def _targets(text: str) -> list[float]:
+def _seeds(text: str) -> int | list[int]:
+    """A number of seeds (``3``: seeds 0, 1, 2) or a comma-separated list of distinct seeds."""
     try:
-        return [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"targets must be comma-separated numbers, got {text!r}") from None
-
-
-def _seeds(text: str) -> Any:
-    try:
-        if "," in text:
-            return [int(t) for t in text.split(",") if t.strip()]
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds must be a count or a comma-separated list, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("seeds must be at least 1")
-    return n
+        if "," not in text:
+            return COUNT(text)
+        seeds = [NATURAL(t) for t in names(text)]
+    except argparse.ArgumentTypeError:
+        seeds = []
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seeds >= 1 or a comma-separated list of distinct seeds >= 0, got {text!r}"
+        )
+    return seeds
 
 
 def add_report(p: argparse.ArgumentParser) -> None:
@@ -52,7 +57,7 @@ def add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="report folder (index.html, report.md, PNG and CSV files)")
     p.add_argument("--title", default=None)
     p.add_argument(
-        "--targets", type=_targets, default=None, help="accuracy offsets of the speedup table (default 0,-0.005,-0.01)"
+        "--targets", type=numbers, default=None, help="accuracy offsets of the speedup table (default 0,-0.005,-0.01)"
     )
     p.add_argument("--no-roofline", action="store_true", help="skip the roofline figures")
     p.add_argument("--top", type=NATURAL, default=5, help="best points printed per run (default 5)")
@@ -92,7 +97,7 @@ def add_experiment(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="results folder (default experiments/<space>)")
     p.add_argument("--runs", default=None, help="folder of the run directories (default <out>/runs)")
     p.add_argument(
-        "--targets", type=_targets, default=None, help="accuracy offsets of the table (default 0,-0.005,-0.01)"
+        "--targets", type=numbers, default=None, help="accuracy offsets of the table (default 0,-0.005,-0.01)"
     )
     p.add_argument("--workers", type=NATURAL, default=0, help="evaluation worker processes (default 0: in-process)")
     p.add_argument("--no-report", action="store_true", help="only the table and RESULTS.md, no full report")
@@ -123,9 +128,11 @@ def _baseline(args: argparse.Namespace) -> int:
     from cimnet_bo.analysis.experiment import make_baseline_run
     from cimnet_bo.analysis.runs import load_run
     from cimnet_bo.search import Problem
+    from cimnet_bo.store import RUN_STORE_FILE, store_errors
 
     problem = Problem.from_space(args.space, mode="model-only", accuracy=args.accuracy, checkpoint=args.checkpoint)
-    path = make_baseline_run(args.run, problem)
+    with store_errors(Path(args.run) / RUN_STORE_FILE):
+        path = make_baseline_run(args.run, problem)
     b = baseline_point(load_run(path))
     print(
         f"baseline ({args.space}, largest subnet on the baseline chip): accuracy {b['accuracy']:.4f}, "

@@ -62,8 +62,11 @@ OPEN_FRACTION = number(0.0, 1.0, low_open=True, high_open=True)
 
 
 def names(text: str) -> list[str]:
-    """A comma-separated list of names (blanks dropped): ``"a, b,"`` -> ``["a", "b"]``."""
-    return [t.strip() for t in text.split(",") if t.strip()]
+    """A comma-separated list of at least one name (blanks dropped): ``"a, b,"`` -> ``["a", "b"]``."""
+    values = [t.strip() for t in text.split(",") if t.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"must be a comma-separated list of at least one name, got {text!r}")
+    return values
 
 
 def counts(text: str) -> list[int]:
@@ -76,6 +79,20 @@ def naturals(text: str) -> list[int]:
     values = [NATURAL(t) for t in names(text)]
     if not values:
         raise argparse.ArgumentTypeError(f"must list at least one integer >= 0, got {text!r}")
+    return values
+
+
+def numbers(text: str) -> list[float]:
+    """A comma-separated list of at least one finite number: ``"0,-0.005"`` -> ``[0.0, -0.005]``."""
+    values = []
+    for t in names(text):
+        try:
+            v = float(t)
+        except ValueError:
+            v = math.nan
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"must be comma-separated finite numbers, got {t!r} in {text!r}")
+        values.append(v)
     return values
 
 
@@ -139,7 +156,12 @@ def parse_option(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ValueError(f"strategy option {text!r} must be KEY=VALUE")
     k, v = text.split("=", 1)
-    return k.strip().replace("-", "_"), yaml.safe_load(v)
+    try:
+        value = yaml.safe_load(v)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or e
+        raise ValueError(f"strategy option {text!r}: the value is not valid YAML ({problem})") from None
+    return k.strip().replace("-", "_"), value
 
 
 def add_strategy_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None) -> None:
@@ -226,13 +248,9 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def executor_from_args(args: argparse.Namespace):
-    """The executor chosen by :func:`add_executor_options`' options (the caller closes it).
-
-    A missing Ray extra raises :class:`~cimnet_bo.evaluate.RayNotInstalledError`, an
-    unreachable cluster ``ConnectionError``, both before any work starts."""
-    from cimnet_bo.evaluate import get_executor
-
+def executor_choice(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The executor kind and the Ray options that :func:`add_executor_options`' options choose;
+    ``ValueError`` for Ray options without ``--executor ray`` (checked before anything runs)."""
     kind = args.executor
     workers = args.workers
     if kind is None:
@@ -247,6 +265,18 @@ def executor_from_args(args: argparse.Namespace):
     ray_opts = {k: v for k, v in ray_opts.items() if v is not None}
     if kind != "ray" and ray_opts:
         raise ValueError(f"{', '.join(flags[k] for k in ray_opts)} only apply with --executor ray")
+    return kind, ray_opts
+
+
+def executor_from_args(args: argparse.Namespace):
+    """The executor chosen by :func:`add_executor_options`' options (the caller closes it).
+
+    A missing Ray extra raises :class:`~cimnet_bo.evaluate.RayNotInstalledError`, an
+    unreachable cluster ``ConnectionError``, both before any work starts."""
+    from cimnet_bo.evaluate import get_executor
+
+    kind, ray_opts = executor_choice(args)
+    workers = args.workers
     if kind == "inprocess":
         return get_executor("inprocess")
     if kind == "pool":

@@ -107,11 +107,12 @@ def run(args: argparse.Namespace) -> int:
     """Run (or resume) the labeling; print the summary as JSON."""
     from cimnet_bo.evaluate import label
     from cimnet_bo.space import get_space
+    from cimnet_bo.store import store_errors
 
     space = get_space(args.space)
     store = Path(args.store) if args.store else default_store(args.out)
     evaluators = build_evaluators(args, space)
-    with executor_from_args(args) as executor:
+    with store_errors(store), executor_from_args(args) as executor:
         summary = label(
             space,
             args.n,

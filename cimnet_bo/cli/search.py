@@ -40,7 +40,9 @@ from cimnet_bo.cli.args import (
     add_executor_options,
     add_space_option,
     add_strategy_options,
+    executor_choice,
     executor_from_args,
+    names,
     naturals,
     strategy_overrides,
 )
@@ -55,7 +57,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--config", default=None, help="YAML file with the run's configuration")
     add_space_option(g, required=False, files=True)
     g.add_argument("--mode", default=None, choices=MODES, help=f"default {MODES[0]}")
-    g.add_argument("--objectives", default=None, help="comma-separated, default accuracy,latency_s")
+    g.add_argument("--objectives", type=names, default=None, help="comma-separated, default accuracy,latency_s")
     g.add_argument("--energy", action="store_true", default=None, help="add energy_j as an objective")
     g.add_argument("--area-budget", default=None, help="mm^2, 'baseline' (default) or 'none'")
     g.add_argument(
@@ -130,20 +132,29 @@ def add_withdraw(p: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------------------- helpers
+#: Config keys whose values must be of a kind: key -> (type, what the message calls it).
+CONFIG_KINDS = {
+    "problem": (dict, "a mapping"),
+    "strategy": (str, "a strategy name"),
+    "strategy_options": (dict, "a mapping"),
+    "initial": (list, "a list of configurations"),
+}
+
+
 def _load_config(path: str | None) -> dict[str, Any]:
+    """The search configuration file ``path`` (``{}`` when None): a mapping of
+    :data:`CONFIG_KEYS`; the numbers are checked with the run's configuration."""
+    from cimnet_bo.core import InputFileError, read_yaml
+
     if path is None:
         return {}
-    import yaml
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"config file {p} not found")
-    data = yaml.safe_load(p.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{p}: expected a mapping at the top level")
+    data = read_yaml(path, "config file")
     unknown = sorted(set(data) - set(CONFIG_KEYS) - {"version", "problem_description"})
     if unknown:
-        raise ValueError(f"{p}: unknown keys {unknown}; known: {list(CONFIG_KEYS)}")
+        raise InputFileError(f"config file {path}: unknown keys {unknown}; known: {list(CONFIG_KEYS)}")
+    for key, (kind, noun) in CONFIG_KINDS.items():
+        if data.get(key) is not None and not isinstance(data[key], kind):
+            raise InputFileError(f"config file {path}: {key!r} must be {noun}, got {data[key]!r}")
     return data
 
 
@@ -155,7 +166,7 @@ def _problem_spec(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, An
     if args.mode is not None:
         spec["mode"], given = args.mode, True
     if args.objectives is not None:
-        spec["objectives"], given = [o.strip() for o in args.objectives.split(",") if o.strip()], True
+        spec["objectives"], given = args.objectives, True
     if args.energy:
         spec["energy"], given = True, True
     for key in ("area_budget", "power_budget"):
@@ -180,29 +191,43 @@ def _problem_spec(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, An
 
 
 def _open_run(args: argparse.Namespace, need_budget: bool):
+    """The run of ``--run`` (opened, or created from the options and ``--config``); every input
+    is read and checked before anything is written."""
+    from cimnet_bo.core import check_output_path, removed_on_error
     from cimnet_bo.search import Run, make_strategy, problem_from_spec
+    from cimnet_bo.store import is_run_dir
 
+    check_output_path(args.run, "run folder", folder=True)
     cfg = _load_config(args.config)
     spec = _problem_spec(args, cfg)
     options = {**(cfg.get("strategy_options") or {}), **strategy_overrides(args)}
     strategy = args.strategy or cfg.get("strategy")
     budget = args.budget if args.budget is not None else cfg.get("budget")
-    if budget is None and not need_budget:
-        budget = 10**9  # ask/tell: no budget of its own
+    if budget is None and not need_budget and not is_run_dir(args.run):
+        budget = 10**9  # a new ask/tell run: no budget of its own
     if strategy is not None:  # unknown strategies and options fail before the problem is built
         make_strategy(strategy, **options)
     problem = problem_from_spec(spec) if spec is not None else None
-    return Run.open(
-        args.run,
-        problem,
-        strategy,
-        budget,
-        args.batch_size if args.batch_size is not None else cfg.get("batch_size"),
-        args.seed if args.seed is not None else cfg.get("seed"),
-        args.n_init if args.n_init is not None else cfg.get("n_init"),
-        options or None,
-        _read_configs(args.initial, _space_of(args.run, problem)) if args.initial else cfg.get("initial"),
-    )
+    initial = _read_configs(args.initial, _space_of(args.run, problem)) if args.initial else cfg.get("initial")
+    with removed_on_error(args.run):  # a run folder this call makes is removed when the run cannot be opened
+        return Run.open(
+            args.run,
+            problem,
+            strategy,
+            budget,
+            args.batch_size if args.batch_size is not None else cfg.get("batch_size"),
+            args.seed if args.seed is not None else cfg.get("seed"),
+            args.n_init if args.n_init is not None else cfg.get("n_init"),
+            options or None,
+            initial,
+        )
+
+
+def _store_errors(args: argparse.Namespace):
+    """SQLite errors of the run store of ``--run`` as errors naming the store (a context manager)."""
+    from cimnet_bo.store import RUN_STORE_FILE, store_errors
+
+    return store_errors(Path(args.run) / RUN_STORE_FILE)
 
 
 def _space_of(run_dir: str, problem):
@@ -223,12 +248,15 @@ def _read_configs(path: str, space) -> list[dict[str, Any]]:
     import numpy as np
 
     from cimnet_bo.search import ProblemError
-    from cimnet_bo.search.ask_tell import read_frame
+    from cimnet_bo.store import read_table
 
-    frame = read_frame(path, "initial configurations")
+    frame, _ = read_table(path, "initial configurations")
     names = list(space.names)
+    given = [c for c in frame.columns if c in names]
+    if not given:
+        raise ProblemError(f"{path} has no column named after a choice of space {space.name!r}: {names}")
     out = []
-    for i, cfg in enumerate(frame[[c for c in frame.columns if c in names]].to_dict(orient="records")):
+    for i, cfg in enumerate(frame[given].to_dict(orient="records")):
         empty = [k for k, v in cfg.items() if isinstance(v, float) and np.isnan(v)]
         cfg.update({k: space.choices[names.index(k)].values[0] for k in empty})
         if empty:
@@ -260,11 +288,13 @@ def _summary(run) -> dict[str, Any]:
 def _search(args: argparse.Namespace) -> int:
     from cimnet_bo.search import run_search
 
-    with _open_run(args, need_budget=True) as run:
+    executor_choice(args)  # bad executor options fail before the run is created
+    with _store_errors(args), _open_run(args, need_budget=True) as run:
         cfg = run.config
         problem = run.problem
         strategy = run.strategy
     with (
+        _store_errors(args),
         executor_from_args(args) as executor,
         run_search(
             problem,
@@ -284,12 +314,11 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _propose(args: argparse.Namespace) -> int:
+    from cimnet_bo.core import check_output_path
     from cimnet_bo.search import propose
 
-    out = Path(args.out)
-    if out.is_dir():
-        raise IsADirectoryError(f"--out {out} is a directory, not a CSV file")
-    with _open_run(args, need_budget=False) as run:
+    out = check_output_path(args.out, "--out")
+    with _store_errors(args), _open_run(args, need_budget=False) as run:
         rows = propose(run, args.q, out=out)
         print(
             json.dumps(
@@ -308,9 +337,11 @@ def _propose(args: argparse.Namespace) -> int:
 
 def _tell(args: argparse.Namespace) -> int:
     from cimnet_bo.search import Run, tell
+    from cimnet_bo.search.ask_tell import results_frame
 
-    with Run.open(args.run) as run:
-        res = tell(run, args.results, evaluator=args.evaluator, replace=args.replace)
+    frame = results_frame(args.results)  # the file is read before the run is opened
+    with _store_errors(args), Run.open(args.run) as run:
+        res = tell(run, frame, evaluator=args.evaluator, replace=args.replace)
         res.update(hypervolume=round(run.hypervolume(), 6), best=run.best())
         print(json.dumps(res, indent=2))
     return 0
@@ -319,7 +350,7 @@ def _tell(args: argparse.Namespace) -> int:
 def _withdraw(args: argparse.Namespace) -> int:
     from cimnet_bo.search import Run, withdraw
 
-    with Run.open(args.run) as run:
+    with _store_errors(args), Run.open(args.run) as run:
         res = withdraw(run, args.idx)
         res.update(hypervolume=round(run.hypervolume(), 6), best=run.best())
         print(json.dumps(res, indent=2))

@@ -34,17 +34,43 @@ def add_simulate(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
+#: The words ``--subnet`` and ``--hardware`` take besides a JSON object or file.
+KEYWORDS = {"subnet": ("max", "min", "baseline"), "hardware": ("baseline",)}
+
+
 def _json_arg(text: str, what: str) -> dict:
-    path = Path(text)
-    if not text.lstrip().startswith("{") and path.exists():
-        text = path.read_text()
+    """The JSON object ``text`` holds, or the file it names holds (``what``: ``"subnet"`` or
+    ``"hardware"``, the option)."""
+    from cimnet_bo.core import read_text
+
+    if text.lstrip().startswith(("{", "[")):
+        source = f"--{what} {text!r}"
+    elif Path(text).exists():
+        source = f"--{what} file {text}"
+        text = read_text(text, f"--{what} file")
+    else:
+        words = ", ".join(KEYWORDS[what])
+        raise ValueError(f"--{what} {text!r} is neither {words}, a JSON object nor an existing file")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"--{what}: not 'max', 'min', 'baseline' or a JSON object: {e}") from None
+        raise ValueError(f"{source} is not a JSON object: {e}") from None
     if not isinstance(value, dict):
-        raise ValueError(f"--{what}: expected a JSON object, got {type(value).__name__}")
+        raise ValueError(f"{source}: expected a JSON object, got {type(value).__name__}")
     return value
+
+
+def _check_plot_path(path: str) -> None:
+    """Raise ``ValueError`` unless ``path`` can take a plot: an image format matplotlib writes,
+    not a folder, no file in the way of its folder."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from cimnet_bo.core import check_output_path
+
+    p = check_output_path(path, "--plot")
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    if p.suffix.lower().lstrip(".") not in kinds:
+        raise ValueError(f"--plot {p}: {p.suffix!r} is not an image format matplotlib writes: {sorted(kinds)}")
 
 
 def resolve(space_name: str, subnet: str, hardware: str):
@@ -92,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
     from cimnet_bo.hardware import HardwareConfig, Technology, plot_roofline, simulate, space_technology
     from cimnet_bo.workload import layer_table
 
+    if args.plot:
+        _check_plot_path(args.plot)
     space, sub, hw = resolve(args.space, args.subnet, args.hardware)
     tech = space_technology(space, Technology.from_yaml(args.tech) if args.tech else None)
     config = HardwareConfig.from_dict(hw)

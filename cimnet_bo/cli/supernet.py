@@ -11,8 +11,29 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from typing import Any, Callable
 
-from cimnet_bo.supernet.recipes import AUGMENT_NAMES, FAMILY_SPACES, SHIPPED_RECIPES, TrainConfig
+from cimnet_bo.cli.args import integer, number
+from cimnet_bo.supernet.recipes import (
+    AUGMENT_NAMES,
+    BOUNDS,
+    FAMILY_SPACES,
+    LOW_OPEN,
+    SHIPPED_RECIPES,
+    SPLITS,
+    TrainConfig,
+)
+
+
+def _value_type(name: str, kind: str) -> Callable[[str], Any]:
+    """The option type of the :class:`TrainConfig` field ``name`` (of type ``kind``): its
+    :data:`~cimnet_bo.supernet.recipes.BOUNDS` checked by argparse, text for the others."""
+    if name not in BOUNDS:
+        return str
+    low, high, high_open = BOUNDS[name]
+    if kind == "int":
+        return integer(int(low))
+    return number(low, high, low_open=name in LOW_OPEN, high_open=high_open)
 
 
 def add_train_supernet(p: argparse.ArgumentParser) -> None:
@@ -25,14 +46,14 @@ def add_train_supernet(p: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(TrainConfig):
         if f.name == "family":
             continue
-        kind = {"int": int, "float": float}.get(str(f.type), str)
+        kind = _value_type(f.name, str(f.type))
         per_family = any(f.name in r for r in SHIPPED_RECIPES.values())
         text = (
             ", ".join(f"{fam} {r.get(f.name, f.default)}" for fam, r in SHIPPED_RECIPES.items())
             if per_family
             else f.default
         )
-        choices = list(AUGMENT_NAMES) if f.name == "augment" else None
+        choices = {"augment": list(AUGMENT_NAMES), "train_split": list(SPLITS)}.get(f.name)
         p.add_argument(
             "--" + f.name.replace("_", "-"), type=kind, default=None, choices=choices, help=f"default: {text}"
         )

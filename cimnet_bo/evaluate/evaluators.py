@@ -134,6 +134,9 @@ class AccuracyEvaluator(Evaluator):
         device: str = "cpu",
         batch_size: int = 1000,
     ) -> None:
+        from cimnet_bo.supernet.recipes import check_split
+
+        check_split(split)
         self.space = as_space(space)
         self.checkpoint = checkpoint
         self.split = split

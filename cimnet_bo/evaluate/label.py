@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.core import CimnetError
+from cimnet_bo.core import CimnetError, removed_on_error
 from cimnet_bo.evaluate.base import Evaluator
 from cimnet_bo.evaluate.evaluators import CompositeEvaluator, SubnetCachedEvaluator
 from cimnet_bo.evaluate.executors import Executor, get_executor
@@ -145,27 +145,6 @@ class ReuseError(CimnetError, ValueError):
     subnet space, missing columns)."""
 
 
-def _read_any_table(path: Path) -> tuple[Any, dict[str, Any]]:
-    """A labeled table as (frame, cimnet_bo metadata), read without checking it against any
-    space (its hardware half may be of an older version)."""
-    import json
-
-    import pandas as pd
-
-    if not path.exists():
-        raise FileNotFoundError(f"table {path} not found")
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        raw = (table.schema.metadata or {}).get(b"cimnet_bo")
-        return table.to_pandas(), (json.loads(raw) if raw else {})
-    if suffix == ".csv":
-        return pd.read_csv(path), {}
-    raise ReuseError(f"table {path} must end in .parquet or .csv")
-
-
 def subnet_values_from_table(
     path: str | Path, space: AnySpace, names: Sequence[str], identity: str
 ) -> dict[tuple, np.ndarray]:
@@ -199,8 +178,10 @@ def subnet_values_from_table(
         evaluated by another evaluator (another checkpoint), or holds two different values for
         one subnet.
     """
+    from cimnet_bo.store import read_table
+
     path = Path(path)
-    frame, meta = _read_any_table(path)
+    frame, meta = read_table(path, "table")
     sub = subnet_side(space)
     sub_def = (meta.get("space_def") or {}).get("subnet", meta.get("space_def")) if meta else None
     if sub_def:
@@ -311,10 +292,12 @@ def label(
     ReuseError
         When a ``reuse_from`` table cannot be reused (another checkpoint, another subnet space).
     """
-    from cimnet_bo.store import RunStore, StoreError, config_key
+    from cimnet_bo.store import RunStore, StoreError, check_dataset_path, config_key, store_files
 
     t0 = time.time()
     space = as_space(space)
+    if out is not None:
+        check_dataset_path(out, "output dataset")
     n_sub = None
     if is_joint(space):
         n_sub = default_subnets(n) if subnets is None else int(subnets)
@@ -324,16 +307,17 @@ def label(
     identity = evaluator.identity
     reused = _reusable(cached, space, reuse_from)
     plan_meta = {"n": n, "seed": seed, "subnets": n_sub, "sampler": SAMPLER}
-    with RunStore(store, space, [o.to_dict() for o in evaluator.objectives]) as st:
+    # a store this call creates is removed again when its first batch fails: nothing is recorded
+    with (
+        removed_on_error(*store_files(store), errors=(LabelError,)),
+        RunStore(store, space, [o.to_dict() for o in evaluator.objectives]) as st,
+    ):
         if "plan" in st.meta and st.meta["plan"] != plan_meta:
             raise StoreError(
                 f"{st.path} was started with plan {st.meta['plan']}, not {plan_meta}: "
                 "rerun with the same options or use another store"
             )
-        st.set_meta("plan", plan_meta)
-        if retry_failed:
-            st.delete_failed()
-        rows = st.rows()
+        rows = [r for r in st.rows() if not (retry_failed and r["error"] is not None)]
         others = sorted({r["evaluator"] for r in rows} - {identity})
         if others:
             raise StoreError(
@@ -344,6 +328,9 @@ def label(
             i = r["idx"]
             if i is None or i >= n or config_key(r["config"]) != config_key(plan[i]):
                 raise StoreError(f"{st.path}: recorded candidate idx={i} is not candidate {i} of this plan")
+        st.set_meta("plan", plan_meta)  # the store is written only once it is known to suit this run
+        if retry_failed:
+            st.delete_failed()
         _prime(cached, rows, space)
         done = {r["idx"] for r in rows}
         todo = [i for i in range(n) if i not in done]

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from cimnet_bo.core import InputFileError, read_yaml
 from cimnet_bo.space import AnySpace, hardware_side
 
 #: Version of the model page implemented here (``CIM_MODEL.md``). Run stores, labeled tables
@@ -183,11 +184,19 @@ class Technology:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Technology":
-        """Defaults overridden by a YAML mapping ``{field: value}`` (empty file: defaults)."""
-        import yaml
+        """Defaults overridden by a YAML mapping ``{field: value}`` (empty file: defaults).
 
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        return cls.from_dict(data)
+        Raises
+        ------
+        InputFileError
+            The file cannot be read as a YAML mapping, or a constant is unknown or invalid
+            (naming the file and the constant).
+        """
+        data = read_yaml(path, "technology file")
+        try:
+            return cls.from_dict(data)
+        except ValueError as e:
+            raise InputFileError(f"technology file {path}: {e}") from None
 
     def to_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)

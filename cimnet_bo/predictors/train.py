@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from cimnet_bo.core import check_output_path
 from cimnet_bo.predictors.base import INDICATOR_OUTPUTS, SUBNET_OBJECTIVES, make_predictor
 from cimnet_bo.predictors.metrics import regression_report
 from cimnet_bo.space import AnySpace, is_joint
@@ -256,21 +257,22 @@ def train_predictors(
     from cimnet_bo.store import read_dataset
 
     t0 = time.time()
+    out = check_output_path(out, "predictor folder", folder=True)
+    if source is None and isinstance(data, (str, Path)):
+        source = data
+    name = f"dataset {source}" if source is not None else "the dataset"
     ds = read_dataset(data) if isinstance(data, (str, Path)) else data
     ds = ds.ok()
     if len(ds) < MIN_ROWS:
         raise ValueError(
-            f"{data if isinstance(data, (str, Path)) else 'the dataset'} has {len(ds)} rows without "
-            f"a failure; predictors need at least {MIN_ROWS} (were the labels' evaluations failed?)"
+            f"{name} has {len(ds)} rows without a failure; predictors need at least {MIN_ROWS} "
+            "(were the labels' evaluations failed?)"
         )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     objectives = list(objectives or [o for o in ds.objective_names if o not in INDICATOR_OUTPUTS])
     missing = [o for o in objectives if o not in ds.frame.columns]
     if missing:
-        raise ValueError(f"dataset has no objective columns {missing}; it has {ds.objective_names}")
-    if source is None and isinstance(data, (str, Path)):
-        source = data
+        raise ValueError(f"{name} has no objective columns {missing}; it has {ds.objective_names}")
+    out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
         "data": str(source) if source is not None else "<dataset>",
         "data_sha256": _sha256(source) if source is not None and Path(source).exists() else None,

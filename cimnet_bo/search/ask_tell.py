@@ -43,9 +43,10 @@ def propose(run: Run | str | Path, q: int, out: str | Path | None = None) -> lis
     q : int
         Number of candidates.
     out : path, optional
-        CSV file written with the candidates (``idx``, then a column per choice) before they are
-        recorded as pending, atomically: when the file cannot be written nothing is recorded,
-        and proposing again gives the same candidates.
+        CSV file of the candidates (``idx``, then a column per choice), written whole, and only
+        with the candidates recorded as pending: when the file cannot be written or the
+        candidates cannot be recorded, neither happens, and proposing again gives the same
+        candidates.
 
     Returns
     -------
@@ -57,47 +58,37 @@ def propose(run: Run | str | Path, q: int, out: str | Path | None = None) -> lis
     try:
         new = r.ask(q, by="ask")
         rows = [{"idx": p["idx"], **p["config"]} for p in new]
-        if out is not None:
-            write_csv_atomic(rows, ["idx", *r.problem.space.names], out)
-        r.add_pending(new)
+        if out is None:
+            r.add_pending(new)
+            return rows
+        import pandas as pd
+
+        # the file is written first and renamed into place once the candidates are recorded:
+        # either both happen or neither
+        with atomic_write(out) as tmp:
+            pd.DataFrame(rows, columns=["idx", *r.problem.space.names]).to_csv(tmp, index=False)
+            r.add_pending(new)
         return rows
     finally:
         if r is not run:
             r.close()
 
 
-def write_csv_atomic(rows: list[dict[str, Any]], columns: list[str], out: str | Path) -> Path:
-    """Write ``rows`` as a CSV file through a temporary file renamed over ``out`` (a reader
-    never sees a partial file); returns the path."""
-    import pandas as pd
-
-    with atomic_write(out) as tmp:
-        pd.DataFrame(rows, columns=columns).to_csv(tmp, index=False)
-    return Path(out)
-
-
-def read_frame(path: str | Path, what: str = "table") -> pd.DataFrame:
-    """A ``.parquet`` or CSV file as a DataFrame (``FileNotFoundError`` naming ``what``)."""
-    import pandas as pd
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{what} file {p} not found")
-    return pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
-
-
-def _results_frame(results: Any) -> pd.DataFrame:
+def results_frame(results: Any) -> pd.DataFrame:
     """``results`` (DataFrame, list of dict or path) as a DataFrame with an ``idx`` column."""
     import pandas as pd
 
     if isinstance(results, (str, Path)):
-        frame = read_frame(results, "results")
+        from cimnet_bo.store import read_table
+
+        frame = read_table(results, "results")[0]
     elif isinstance(results, pd.DataFrame):
         frame = results.reset_index(drop=True)
     else:
         frame = pd.DataFrame(list(results))
     if "idx" not in frame.columns:
-        raise TellError("results need an 'idx' column: the candidate numbers that propose gave")
+        where = f"results file {results}" if isinstance(results, (str, Path)) else "results"
+        raise TellError(f"{where} has no 'idx' column (the candidate numbers that propose gave)")
     return frame
 
 
@@ -152,7 +143,7 @@ def tell(run: Run | str | Path, results: Any, evaluator: str = "external", repla
     """
     r = _as_run(run)
     try:
-        frame = _results_frame(results)
+        frame = results_frame(results)
         pending = {p["idx"]: p for p in r.pending()}
         stored = {row["idx"]: row for row in r.store.rows() if row["idx"] is not None}
         idxs, errors = _check_idx(frame, pending, stored, replace)

@@ -162,11 +162,14 @@ def space_problem(
             base = base or baseline_chip(full, tech)
             budget = base[output]
         else:
+            label = "area_budget" if output == "area_mm2" else "power_budget"
             try:
-                budget = float(budget)
+                ok = not isinstance(budget, bool) and math.isfinite(float(budget)) and float(budget) > 0
             except (TypeError, ValueError):
-                label = "area_budget" if output == "area_mm2" else "power_budget"
-                raise ProblemError(f"{label} must be a number, 'baseline' or None, got {budget!r}") from None
+                ok = False
+            if not ok:
+                raise ProblemError(f"{label} must be a number > 0, 'baseline' or None, got {budget!r}")
+            budget = float(budget)
         constraints.append(Constraint(output, "<=", _round_up(budget)))
     refs = REFERENCE_POINTS.get(name, {})
     rp = {o: refs[o][0] for o in objectives if o in refs}

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.core import CimnetError, atomic_write
+from cimnet_bo.core import CimnetError, InputFileError, atomic_write, read_yaml
 from cimnet_bo.moo import best_values, pareto_mask
 from cimnet_bo.search.config import CONFIG_VERSION, config_diff, read_stored, resolve_config
 from cimnet_bo.search.problem import Problem, ProblemError
@@ -65,25 +65,14 @@ STORED_CONFIG_KEY = "run_config"
 
 
 def _read_yaml_config(cfg_path: Path) -> dict[str, Any] | None:
-    """The mapping in a run's ``config.yaml``; None when the file is missing or empty."""
-    import yaml
-
-    if not cfg_path.is_file():
-        return None
-    text = cfg_path.read_text()
-    if not text.strip():
+    """The mapping in a run's ``config.yaml``; None when the file is missing or empty
+    (a malformed one is a :class:`ProblemError` naming the file and the line)."""
+    if not cfg_path.exists():
         return None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ProblemError(f"{cfg_path} is not valid YAML{where}: delete it to restore it from the store") from None
-    if not isinstance(data, dict):
-        raise ProblemError(
-            f"{cfg_path} holds {type(data).__name__}, not a run configuration: delete it to restore it from the store"
-        )
-    return data
+        return read_yaml(cfg_path, "run configuration") or None
+    except InputFileError as e:
+        raise ProblemError(f"{e}; delete it to restore it from the run's store") from None
 
 
 def _stored_config(path: Path) -> tuple[dict[str, Any] | None, bool]:

@@ -33,6 +33,7 @@ def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
         raise ProblemError(f"unknown problem keys {unknown}; known: {sorted(known)}")
     if "space" not in spec:
         raise ProblemError("the problem needs a 'space'")
+    _check_kinds(spec)
     from cimnet_bo.space import list_spaces
 
     space = spec["space"]
@@ -47,6 +48,36 @@ def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
         kw = {k: v for k, v in kw.items() if k not in ("accuracy", "checkpoint")}
         return table_problem(space, spec["table"], **kw)
     return Problem.from_space(space, **kw)
+
+
+def _is_objective(o: Any) -> bool:
+    """A name, or a ``[name, direction]`` pair."""
+    return isinstance(o, str) or (isinstance(o, (list, tuple)) and len(o) == 2 and all(isinstance(x, str) for x in o))
+
+
+#: Problem keys whose values must be of a kind: key -> (check, what the message calls it).
+SPEC_KINDS = {
+    "space": (lambda v: isinstance(v, str), "a registered space or a space file"),
+    "objectives": (
+        lambda v: isinstance(v, (list, tuple)) and all(_is_objective(o) for o in v),
+        "a list of names or [name, direction] pairs",
+    ),
+    "constraints": (lambda v: isinstance(v, (list, tuple)), "a list such as ['area_mm2 <= 1.0']"),
+    "mode": (lambda v: isinstance(v, str), "a mode name"),
+    "energy": (lambda v: isinstance(v, bool), "true or false"),
+    "table": (lambda v: isinstance(v, str), "the path of a labeled dataset"),
+    "checkpoint": (lambda v: isinstance(v, str), "the path of a supernet checkpoint"),
+    "ref_point": (lambda v: isinstance(v, Mapping), "a mapping objective -> value"),
+    "ideal_point": (lambda v: isinstance(v, Mapping), "a mapping objective -> value"),
+}
+
+
+def _check_kinds(spec: Mapping[str, Any]) -> None:
+    """Raise :class:`ProblemError` naming the first key of ``spec`` whose value is of the wrong
+    kind (see :data:`SPEC_KINDS`); values given as None are left to the defaults."""
+    for key, (ok, noun) in SPEC_KINDS.items():
+        if spec.get(key) is not None and not ok(spec[key]):
+            raise ProblemError(f"the problem's {key!r} must be {noun}, got {spec[key]!r}")
 
 
 def table_problem(space: str, table: str | Path, **kwargs: Any) -> Problem:

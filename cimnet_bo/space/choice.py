@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Sequence
+from typing import Any, Hashable, Mapping, Sequence
 
 #: Encoded value of a choice that its condition switches off (see :class:`Condition`).
 INACTIVE_CODE = 0.0
@@ -113,12 +113,22 @@ class Choice:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Choice":
+    def from_dict(cls, d: Mapping[str, Any]) -> "Choice":
+        """A choice from its description ``{name, values, categorical?, active_if?: {choice, in}}``;
+        a malformed one raises ``ValueError`` naming the field."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"a choice must be a mapping with 'name' and 'values', got {d!r}")
         unknown = set(d) - {"name", "values", "categorical", "active_if"}
         if unknown:
             raise ValueError(f"choice {d.get('name')!r}: unknown fields {sorted(unknown)}")
+        if not isinstance(d.get("values"), (list, tuple)):
+            raise ValueError(f"choice {d.get('name')!r}: 'values' must be a list, got {d.get('values')!r}")
         cond = None
         if "active_if" in d:
             a = d["active_if"]
+            if not isinstance(a, Mapping) or set(a) != {"choice", "in"} or not isinstance(a["in"], (list, tuple)):
+                raise ValueError(
+                    f"choice {d.get('name')!r}: 'active_if' must be {{choice: NAME, in: [values]}}, got {a!r}"
+                )
             cond = Condition(a["choice"], frozenset(a["in"]))
-        return cls(d["name"], tuple(d["values"]), bool(d.get("categorical", False)), cond)
+        return cls(d.get("name"), tuple(d["values"]), bool(d.get("categorical", False)), cond)

@@ -69,7 +69,7 @@ class JointSpace(Space):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "JointSpace":  # type: ignore[override]
-        if "subnet" not in d or "hardware" not in d:
+        if not isinstance(d, Mapping) or "subnet" not in d or "hardware" not in d:
             raise ValueError("a joint space description needs 'subnet' and 'hardware'")
         return cls(_side(d["subnet"]), _side(d["hardware"]), d.get("name"))
 

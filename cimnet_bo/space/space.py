@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.core import key_mismatch, plain
+from cimnet_bo.core import InputFileError, key_mismatch, plain, read_yaml
 from cimnet_bo.space.choice import INACTIVE_CODE, Choice, Condition
 
 Config = dict[str, Any]
@@ -268,11 +268,13 @@ class Space:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Space":
+        if not isinstance(d, Mapping):
+            raise ValueError(f"a space description must be a mapping, got {d!r}")
         unknown = set(d) - {"name", "version", "family", "meta", "choices", "baseline", "expand"}
         if unknown:
             raise ValueError(f"space description has unknown fields {sorted(unknown)}")
-        if "choices" not in d:
-            raise ValueError("space description needs a 'choices' list")
+        if not isinstance(d.get("choices"), (list, tuple)):
+            raise ValueError(f"space description needs a 'choices' list, got {d.get('choices')!r}")
         choices = [Choice.from_dict(c) for c in d["choices"]]
         return cls(
             d.get("name", "user"),
@@ -292,17 +294,23 @@ class Space:
     def from_yaml(cls, path: str | Path) -> "Space":
         """Load a space from YAML: ``name``, ``choices`` (each ``name``, ``values``, optional
         ``categorical`` and ``active_if: {choice, in}``), optional ``family``, ``meta``,
-        ``baseline``, ``version``."""
-        import yaml
+        ``baseline``, ``version``; or ``subnet`` and ``hardware`` (a joint space).
 
-        data = yaml.safe_load(Path(path).read_text())
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping at the top level")
-        if "subnet" in data or "hardware" in data:
-            from cimnet_bo.space.joint import JointSpace
+        Raises
+        ------
+        InputFileError
+            The file cannot be read as YAML, or does not describe a space (naming the file and
+            what is wrong).
+        """
+        data = read_yaml(path, "space file")
+        try:
+            if "subnet" in data or "hardware" in data:
+                from cimnet_bo.space.joint import JointSpace
 
-            return JointSpace.from_dict(data)
-        return cls.from_dict(data)
+                return JointSpace.from_dict(data)
+            return cls.from_dict(data)
+        except ValueError as e:
+            raise InputFileError(f"space file {path}: {e}") from None
 
 
 def depth_choices(

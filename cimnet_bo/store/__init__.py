@@ -4,13 +4,24 @@ from cimnet_bo.store.dataset import (
     META_COLUMNS,
     Dataset,
     DatasetError,
+    check_dataset_path,
     check_frame,
     frame_from_rows,
     read_dataset,
+    read_table,
     write_dataset,
 )
 from cimnet_bo.store.lock import LockedError, WriterLock
-from cimnet_bo.store.run import RUN_CONFIG_FILE, RUN_STORE_FILE, RunStore, StoreError, config_key, is_run_dir
+from cimnet_bo.store.run import (
+    RUN_CONFIG_FILE,
+    RUN_STORE_FILE,
+    RunStore,
+    StoreError,
+    config_key,
+    is_run_dir,
+    store_errors,
+    store_files,
+)
 
 __all__ = [
     "RUN_CONFIG_FILE",
@@ -21,11 +32,15 @@ __all__ = [
     "WriterLock",
     "StoreError",
     "config_key",
+    "store_errors",
+    "store_files",
     "Dataset",
     "DatasetError",
     "META_COLUMNS",
+    "check_dataset_path",
     "check_frame",
     "frame_from_rows",
     "read_dataset",
+    "read_table",
     "write_dataset",
 ]

@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.core import CimnetError, atomic_write, plain
+from cimnet_bo.core import CimnetError, atomic_write, check_input_file, check_output_path, plain
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
 from cimnet_bo.moo import default_direction, domain_problems
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, subnet_side
@@ -154,25 +154,42 @@ def _choice_dtype(values: Sequence[Any]) -> Any:
 
 
 # ------------------------------------------------------------------------ writing
+def check_dataset_path(path: str | Path, what: str = "dataset file") -> Path:
+    """``path`` checked as a dataset to write: it ends in ``.parquet`` or ``.csv``, is not a
+    folder and has no file in the way of its folder (nothing is created).
+
+    Raises
+    ------
+    InputFileError
+        A folder, or a file in the way of its folder (naming ``what`` and the path).
+    DatasetError
+        Another suffix.
+    """
+    path = check_output_path(path, what)
+    if path.suffix.lower() not in (".parquet", ".csv"):
+        raise DatasetError(f"{what} {path} must end in .parquet or .csv")
+    return path
+
+
 def write_dataset(frame: Any, path: str | Path) -> Path:
-    """Write a dataset frame to ``.parquet`` (with its metadata) or ``.csv``, atomically
-    (a temporary file renamed into place)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise ValueError(f"dataset file {path} must end in .parquet or .csv")
-    if suffix == ".parquet":
+    """Write a dataset frame to ``.parquet`` (with its metadata) or ``.csv`` (with its metadata
+    sidecar, :func:`csv_meta_path`), atomically: each file is written to a temporary file renamed
+    into place, and the temporary files of a failed write are removed."""
+    path = check_dataset_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta_json = json.dumps(frame.attrs.get("cimnet_bo", {}))
+    if path.suffix.lower() == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
         meta = dict(table.schema.metadata or {})
-        meta[_META_KEY] = json.dumps(frame.attrs.get("cimnet_bo", {})).encode()
+        meta[_META_KEY] = meta_json.encode()
         with atomic_write(path) as tmp:
             pq.write_table(table.replace_schema_metadata(meta), tmp)
     else:
         with atomic_write(csv_meta_path(path)) as tmp:
-            tmp.write_text(json.dumps(frame.attrs.get("cimnet_bo", {})) + "\n")
+            tmp.write_text(meta_json + "\n")
         with atomic_write(path) as tmp:
             frame.to_csv(tmp, index=False)
     return path
@@ -203,31 +220,10 @@ def read_dataset(path: str | Path, space: SpaceLike | None = None, objectives: S
         columns, choice columns holding values the space does not allow, or values outside
         their output's domain (an infinity, accuracy outside [0, 1], a latency <= 0, ...).
     """
-    import pandas as pd
-
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"dataset {path} not found")
-    meta: dict[str, Any] = {}
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        raw = (table.schema.metadata or {}).get(_META_KEY)
-        meta = json.loads(raw) if raw else {}
-        frame = table.to_pandas()
-    elif path.suffix.lower() == ".csv":
-        frame = pd.read_csv(path)
-        side = csv_meta_path(path)
-        if side.exists():
-            try:
-                meta = json.loads(side.read_text())
-            except ValueError as e:
-                raise DatasetError(f"{side} (the metadata of {path}) is not valid JSON: {e}") from None
-        else:
-            meta = _meta_from_columns(frame)
-    else:
-        raise ValueError(f"dataset file {path} must end in .parquet or .csv")
+    frame, meta = read_table(path, "dataset")
+    if path.suffix.lower() == ".csv" and not csv_meta_path(path).exists():
+        meta = _meta_from_columns(frame)
     space = None if space is None else as_space(space)
     if space is None:
         space = _space_from_meta(meta, path)
@@ -245,6 +241,55 @@ def read_dataset(path: str | Path, space: SpaceLike | None = None, objectives: S
     frame, obj_names, extras = check_frame(frame, space, objectives, extras, source=str(path))
     objs = [declared.get(n, {"name": n, "direction": default_direction(n), "cheap": False}) for n in obj_names]
     return Dataset(space, frame, objs, extras, meta)
+
+
+def read_table(path: str | Path, what: str = "table") -> tuple[Any, dict[str, Any]]:
+    """A ``.parquet`` or ``.csv`` file as ``(frame, metadata)``, not checked against any space.
+
+    The metadata is what the file carries (a parquet schema's ``cimnet_bo`` entry, a CSV's
+    sidecar :func:`csv_meta_path`), ``{}`` when it carries none.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    InputFileError
+        ``path`` is a folder.
+    DatasetError
+        Naming ``what`` and the file: another suffix, an empty file, a file that is not parquet
+        or CSV (corrupt, truncated, binary), or a sidecar that is not JSON.
+    """
+    import pandas as pd
+
+    path = check_input_file(path, f"{what} file")
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise DatasetError(f"{what} file {path} must end in .parquet or .csv")
+    if path.stat().st_size == 0:
+        raise DatasetError(f"{what} file {path} is empty")
+    meta: dict[str, Any] = {}
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            raw = (table.schema.metadata or {}).get(_META_KEY)
+            meta = json.loads(raw) if raw else {}
+            frame = table.to_pandas()
+        else:
+            frame = pd.read_csv(path)
+    except (ValueError, OSError) as e:  # pyarrow's ArrowInvalid and pandas' parser errors are ValueErrors
+        kind = "parquet" if suffix == ".parquet" else "CSV"
+        text = " ".join(str(e).split()) or type(e).__name__
+        problem = f"is not a readable {kind} file (corrupt or truncated?)"
+        raise DatasetError(f"{what} file {path} {problem}: {text}") from None
+    side = csv_meta_path(path)
+    if suffix == ".csv" and side.exists():
+        try:
+            meta = json.loads(side.read_text())
+        except ValueError as e:
+            raise DatasetError(f"{side} (the metadata of {path}) is not valid JSON: {e}") from None
+    return frame, meta
 
 
 def csv_meta_path(path: str | Path) -> Path:

@@ -27,12 +27,13 @@ import hashlib
 import json
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from cimnet_bo.core import CimnetError, plain
+from cimnet_bo.core import CimnetError, check_output_path, plain, removed_on_error
 from cimnet_bo.hardware.version import check_model_version, model_version_meta
 from cimnet_bo.space import AnySpace
 from cimnet_bo.store.lock import WriterLock
@@ -132,40 +133,68 @@ class RunStore:
         write: bool = True,
     ) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise StoreError(f"run store {self.path} is a folder, not a file")
         if not self.path.exists():
             if not create or not write:
                 raise FileNotFoundError(f"run store {self.path} does not exist")
             if space is None:
                 raise ValueError(f"creating run store {self.path} needs the space")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = WriterLock(self.path, f"store {self.path}") if write else None
+            check_output_path(self.path, "run store")
+        elif self.path.stat().st_size == 0:
+            raise StoreError(f"{self.path} is not a run store: the file is empty (truncated?)")
         self._conn: sqlite3.Connection | None = None
-        try:
-            self._conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
-            if write:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=FULL")
-                for stmt in _SCHEMA.strip().split(";"):
-                    if stmt.strip():
-                        self._conn.execute(stmt)
-            self.meta = self._read_meta()
-            if not self.meta and not write:
-                raise StoreError(f"{self.path} holds no run store (it is empty)")
-            if not self.meta:
-                self._init_meta(space, objectives)
-            else:
-                self._check(space, objectives)
-            self.space = space if space is not None else self._stored_space()
-        except BaseException:
-            self.close()
-            raise
+        self._lock: WriterLock | None = None
+        # a store that cannot be opened is not left behind; SQLite's errors name the file
+        with removed_on_error(*store_files(self.path)), store_errors(self.path):
+            if not self.path.parent.is_dir():
+                self.path.parent.mkdir(parents=True)
+            try:
+                if write:
+                    self._lock = WriterLock(self.path, f"store {self.path}")
+                self._conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+                self._open(space, objectives, write)
+            except BaseException:
+                self.close()
+                raise
+
+    def _open(self, space: AnySpace | None, objectives: Sequence[Any] | None, write: bool) -> None:
+        """Check that the file is a run store (or a new one), set the connection up, create the
+        tables of a new store (``write``), read (or write) its metadata and check it against
+        ``space`` and ``objectives``."""
+        tables = {name for (name,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        foreign = sorted(tables - {"meta", "evaluations", "sqlite_sequence"})
+        if foreign:
+            raise StoreError(f"{self.path} is not a run store: it holds the tables {foreign}")
+        if write:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            for stmt in _SCHEMA.strip().split(";"):
+                if stmt.strip():
+                    self._conn.execute(stmt)
+        elif "meta" not in tables:
+            raise StoreError(f"{self.path} holds no run store (it is empty)")
+        self.meta = self._read_meta()
+        if not self.meta and not write:
+            raise StoreError(f"{self.path} holds no run store (it is empty)")
+        if not self.meta:
+            self._init_meta(space, objectives)
+        else:
+            self._check(space, objectives)
+        self.space = space if space is not None else self._stored_space()
 
     # ------------------------------------------------------------------ internals
     def _tx(self):
         return _Transaction(self._conn)
 
     def _read_meta(self) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+        meta = {}
+        for k, v in self._conn.execute("SELECT key, value FROM meta"):
+            try:
+                meta[k] = json.loads(v)
+            except ValueError:
+                raise StoreError(f"{self.path}: the stored {k!r} is not JSON (corrupt store?)") from None
+        return meta
 
     def _init_meta(self, space: AnySpace, objectives: Sequence[Any] | None) -> None:
         if space is None:
@@ -459,6 +488,26 @@ class _Transaction:
 
     def __exit__(self, exc_type, *exc: Any) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+@contextmanager
+def store_errors(path: str | Path) -> Iterator[None]:
+    """Turn the SQLite errors raised in the block into a :class:`StoreError` naming the run
+    store ``path``: a file that is not an SQLite database (or a damaged one), or one the system
+    does not let SQLite open, read or write (read-only, disk full, I/O error)."""
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        raise StoreError(f"run store {path}: {e}") from None
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{path} is not a run store (corrupt or truncated?): {e}") from None
+
+
+def store_files(path: str | Path) -> tuple[Path, ...]:
+    """The files of the run store ``path``: itself, SQLite's side files (``-wal``, ``-shm``,
+    ``-journal``) and the writer's lock (``.lock``)."""
+    path = Path(path)
+    return (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal", ".lock")))
 
 
 def _objective_dicts(objectives: Iterable[Any] | None) -> list[dict[str, Any]]:

@@ -24,13 +24,13 @@ import numpy as np
 
 from cimnet_bo.core import CimnetError
 from cimnet_bo.core.shipped import shipped_dir
+from cimnet_bo.supernet.recipes import SHIPPED, check_split
 
 SPLIT_SEED = 20240501
 N_VAL = 10_000
 N_CALIB = 2_000
 IDX_DIRS = ("/usr/share/datasets/fashion-mnist",)
 ENV_DIR = "CIMNET_FMNIST_DIR"
-SHIPPED = ("val", "test", "calib")
 #: Per-pixel normalisation used by both supernets (training-set mean and std of [0,1] pixels).
 MEAN, STD = 0.2860, 0.3530
 
@@ -132,10 +132,9 @@ def load_split(
     ``val``, ``test`` and ``calib`` come from the shipped files (checksum checked);
     ``train`` from the IDX files.
     """
+    check_split(split)
     if split == "train":
         return load_official(idx_dir)["train"]
-    if split not in SHIPPED:
-        raise ValueError(f"unknown split {split!r}; choose from {['train', *SHIPPED]}")
     folder = Path(data_dir) if data_dir else shipped_dir("data") / "fmnist"
     path = folder / f"{split}.npz"
     manifest = folder / "SHA256SUMS.json"

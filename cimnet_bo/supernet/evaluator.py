@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -63,7 +64,14 @@ def load_supernet(space: Space, checkpoint: str | Path | None = None, device: st
         expected = json.loads(meta_path.read_text()).get("sha256")
         if expected and expected != digest:
             raise DataError(f"checksum mismatch for {path}: metadata says {expected}, file is {digest}")
-    blob = torch.load(path, map_location=device, weights_only=True)
+    try:
+        blob = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+        raise DataError(
+            f"supernet checkpoint {path} is not a readable torch checkpoint (damaged?): {type(e).__name__}"
+        ) from None
+    if not isinstance(blob, dict) or "state_dict" not in blob:
+        raise DataError(f"supernet checkpoint {path} holds no supernet weights (no 'state_dict')")
     if blob.get("space") != space.name:
         raise ValueError(f"{path} holds a supernet of space {blob.get('space')!r}, not {space.name!r}")
     model = build_supernet(space).to(device)
@@ -124,14 +132,16 @@ class SupernetEvaluator:
     def _load(self) -> None:
         if self._model is not None:
             return
-        self._model, self.identity = load_supernet(self.space, self.checkpoint, self.device)
-        images, self._labels = load_split(self.split)
+        model, identity = load_supernet(self.space, self.checkpoint, self.device)
+        images, labels = load_split(self.split)
         if self.indices is not None:
             if self.indices.size == 0 or self.indices.min() < 0 or self.indices.max() >= len(images):
                 raise ValueError(f"indices must be non-empty and lie in [0, {len(images)}) for split {self.split!r}")
-            images, self._labels = images[self.indices], self._labels[self.indices]
+            images, labels = images[self.indices], labels[self.indices]
         self._images = to_tensor(images).to(self.device)
         self._calib = to_tensor(load_split("calib")[0]).to(self.device)
+        self._labels = labels
+        self._model, self.identity = model, identity  # set last: a failed load is tried again
 
     def key(self, config: Mapping[str, Any]) -> tuple:
         sub = self.space.validate({n: config[n] for n in self.space.names if n in config})

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from cimnet_bo.core import atomic_write
+from cimnet_bo.core import atomic_write, check_output_path
 from cimnet_bo.space import get_subnet_space
 from cimnet_bo.supernet import build_supernet
 from cimnet_bo.supernet.data import load_split, sha256, to_tensor
@@ -111,10 +111,12 @@ def train_supernet(
     """
     from cimnet_bo.supernet.evaluator import accuracy_of
 
+    run_dir = check_output_path(run_dir, "training run folder", folder=True)
+    if out is not None:
+        check_output_path(out, "supernet checkpoint")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     space = get_subnet_space(FAMILY_SPACES[cfg.family])
     model = build_supernet(space).to(cfg.device)
