@@ -310,6 +310,13 @@ CASES = [
     Case("train-supernet threads -1", "train-supernet --threads -1 --run-dir {tmp}/s", "--threads"),
     Case("train-supernet unknown split", "train-supernet --train-split nosuch --run-dir {tmp}/s", "nosuch"),
     Case("train-supernet run-dir is a file", "train-supernet --epochs 1 --run-dir {tmp}/f", "{tmp}/f", text("f", "x")),
+    Case(
+        "experiment hardware-only with seeds",
+        "experiment --space vit-b-imagenet --hardware-only --seeds 2 --out {tmp}/e",
+        "--seeds",
+    ),
+    Case("train-supernet device unknown", "train-supernet --device gpu0 --run-dir {tmp}/s", "'gpu0'"),
+    Case("train-supernet device absent", "train-supernet --device cuda:7 --run-dir {tmp}/s", "'cuda:7'"),
     Case("train-supernet out is a folder", "train-supernet --run-dir {tmp}/s --out {tmp}/d", "{tmp}/d", folder("d")),
     # ------------------------------------------------------------------ label
     Case(

@@ -323,3 +323,19 @@ def test_label_on_a_store_another_writer_holds_is_refused(tmp_path: Path) -> Non
         k: v for k, v in before.items() if k.endswith(".sqlite")
     }
     assert label(space, 4, [ev], store, progress=False)["new"] == 0
+
+
+def test_full_disk_while_recording_is_a_store_error_naming_the_store(done_run: Path) -> None:
+    from cimnet_bo.store import StoreError
+
+    with RunStore(done_run / "store.sqlite") as store:
+        n = len(store)
+        pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+        store._conn.execute(f"PRAGMA max_page_count = {pages}")
+        big = {"x0": 1, "x1": 2, "x2": 3, "x3": 4}
+        with pytest.raises(StoreError, match="full") as err:
+            for i in range(200):
+                store.record(big, {"f1": 0.5, "f2": 0.5}, evaluator="x" * 4000, idx=1000 + i)
+        assert str(done_run / "store.sqlite") in str(err.value)
+        assert len(store) >= n  # what was committed before stays; the failed row is not half-written
+        assert all(r["evaluator"] in ("x" * 4000,) or r["idx"] < 1000 for r in store.rows())

@@ -80,7 +80,7 @@ def add_experiment(p: argparse.ArgumentParser) -> None:
     """The options of the ``experiment`` sub-command."""
     p.description = __doc__
     add_space_option(p)
-    p.add_argument("--seeds", type=_seeds, default=3, help="number of seeds, or a list such as 0,1,2 (default 3)")
+    p.add_argument("--seeds", type=_seeds, default=None, help="number of seeds, or a list such as 0,1,2 (default 3)")
     p.add_argument(
         "--budget",
         type=COUNT,
@@ -147,6 +147,10 @@ def _experiment(args: argparse.Namespace) -> int:
     from cimnet_bo.analysis.runs import DEFAULT_TARGETS
 
     if args.hardware_only:
+        search_only = ("seeds", "budget", "n_init", "runs", "checkpoint", "targets")
+        given = [f"--{k.replace('_', '-')}" for k in search_only if getattr(args, k) is not None]
+        if given:
+            raise ValueError(f"--hardware-only runs no search: {', '.join(given)} do not apply")
         r = hardware_only_experiment(args.space, out=args.out)
         print(
             f"{args.space}, largest network: baseline chip {r['baseline']['latency_s'] * 1e3:.4g} ms, best chip "
@@ -164,7 +168,7 @@ def _experiment(args: argparse.Namespace) -> int:
         args.space,
         out=args.out,
         runs_dir=args.runs,
-        seeds=args.seeds,
+        seeds=args.seeds if args.seeds is not None else 3,
         budget=args.budget,
         batch_size=args.batch_size,
         n_init=args.n_init,

@@ -185,7 +185,7 @@ class RunStore:
 
     # ------------------------------------------------------------------ internals
     def _tx(self):
-        return _Transaction(self._conn)
+        return _transaction(self._conn, self.path)
 
     def _read_meta(self) -> dict[str, Any]:
         meta = {}
@@ -477,17 +477,18 @@ class RunStore:
         return f"RunStore({str(self.path)!r}, space={self.meta.get('space')!r}, rows={rows})"
 
 
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, *exc: Any) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+@contextmanager
+def _transaction(conn: sqlite3.Connection, path: Path) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection;
+    SQLite's errors (a full disk, a read-only file) become a :class:`StoreError` naming ``path``."""
+    with store_errors(path):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
 @contextmanager
@@ -497,6 +498,8 @@ def store_errors(path: str | Path) -> Iterator[None]:
     does not let SQLite open, read or write (read-only, disk full, I/O error)."""
     try:
         yield
+    except sqlite3.IntegrityError:
+        raise  # a constraint of the data (a candidate recorded twice): the caller's to explain
     except sqlite3.OperationalError as e:
         raise StoreError(f"run store {path}: {e}") from None
     except sqlite3.DatabaseError as e:

@@ -64,6 +64,28 @@ def _save_atomic(obj: Any, path: Path) -> None:
         torch.save(obj, tmp)
 
 
+def check_device(name: str) -> torch.device:
+    """The torch device ``name`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``), checked to exist here.
+
+    Raises
+    ------
+    ValueError
+        An unknown device name, or a device this machine does not have.
+    """
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {name!r}; e.g. 'cpu', 'cuda', 'cuda:1', 'mps'") from None
+    available = {
+        "cpu": lambda: True,
+        "cuda": lambda: torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count(),
+        "mps": lambda: torch.backends.mps.is_available(),
+    }
+    if not available.get(device.type, lambda: False)():
+        raise ValueError(f"device {name!r} is not available on this machine")
+    return device
+
+
 def git_commit() -> str:
     try:
         return (
@@ -114,6 +136,7 @@ def train_supernet(
     run_dir = check_output_path(run_dir, "training run folder", folder=True)
     if out is not None:
         check_output_path(out, "supernet checkpoint")
+    check_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
