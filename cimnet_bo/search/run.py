@@ -97,7 +97,7 @@ def _stored_config(path: Path) -> tuple[dict[str, Any] | None, bool]:
             with RunStore(store_path, write=False) as store:
                 recorded, n_rows = store.meta.get(STORED_CONFIG_KEY), len(store)
         except StoreError:
-            pass  # no store written yet: a run killed while creating it
+            pass  # killed while creating it, or damaged: opening it to write says which
     if written is not None:
         written = read_stored(written)
         if written.get("version") != CONFIG_VERSION:
