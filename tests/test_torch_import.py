@@ -275,3 +275,49 @@ def test_a_bad_unknown_mode_and_an_untraceable_model():
 
     with pytest.raises(UnsupportedOpError, match="torch.fx cannot trace Branchy"):
         from_torch(Branchy(), torch.empty(1, 10))
+
+
+def test_the_imported_vit_simulates_as_the_hand_table(vit_tables):
+    from cimnet_bo.hardware import simulate
+    from cimnet_bo.space import get_space
+
+    hw = get_space("vit-b-imagenet").hardware.baseline
+    got, hand = (simulate(t, hw) for t in vit_tables)
+    assert got.latency_s > 0
+    assert (got.latency_s, got.energy_j, got.area_mm2) == (hand.latency_s, hand.energy_j, hand.area_mm2)
+
+
+def test_simulate_a_model_from_the_command_line(capsys):
+    import json
+
+    from cimnet_bo.cli import main
+    from cimnet_bo.hardware import simulate
+    from cimnet_bo.space import get_space
+
+    argv = ["simulate", "--space", "ofa-resnet50", "--model", f"{__name__}:ResNet50", "--input-shape", "1,3,224,224"]
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    hand = simulate(models.resnet50(), get_space("ofa-resnet50").hardware.baseline)
+    assert out["model"] == f"{__name__}:ResNet50" and out["input_shape"] == [1, 3, 224, 224]
+    assert out["latency_s"] == pytest.approx(hand.latency_s, rel=1e-12)
+    assert out["energy_j"] == pytest.approx(hand.energy_j, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--model", f"{__name__}:ResNet50"], "--model 'test_torch_import:ResNet50' needs --input-shape"),
+        (["--input-shape", "1,3"], "--input-shape applies only with --model"),
+        (["--model", f"{__name__}:ResNet50", "--input-shape", "1,3,224,224", "--subnet", "max"], "--subnet 'max'"),
+        (["--model", "builtins:dict", "--input-shape", "1,3"], "returned a dict, not a torch.nn.Module"),
+        (["--model", "torch.nn:GRU", "--input-shape", "1,3"], "'torch.nn:GRU': calling it without arguments failed"),
+        (["--model", f"{__name__}:Cumsum", "--input-shape", "1,3"], "'cumsum'"),
+    ],
+    ids=["no-shape", "shape-alone", "subnet-too", "not-a-module", "factory-fails", "unsupported-op"],
+)
+def test_simulate_model_errors(capsys, extra, message):
+    from cimnet_bo.cli import main
+
+    assert main(["simulate", "--space", "ofa-resnet50", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

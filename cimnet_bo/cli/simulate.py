@@ -1,15 +1,20 @@
-"""``cimnet-bo simulate``: one subnet on one CiM chip, per-layer table and totals.
+"""``cimnet-bo simulate``: one subnet (or any torch model) on one CiM chip, per-layer table and totals.
 
 Examples::
 
     cimnet-bo simulate --space vit-b-imagenet --subnet max --hardware baseline
     cimnet-bo simulate --space vit-fmnist --subnet min --hardware '{"n_macros": 512}' --json
     cimnet-bo simulate --space vit-b-imagenet --subnet max --plot roofline.png
+    cimnet-bo simulate --space vit-b-imagenet --model mypkg.nets:make_net --input-shape 1,3,224,224
 
 ``--subnet`` is ``max``, ``min``, ``baseline`` or a JSON object (or a path to a JSON file)
-with the complete subnet configuration. ``--hardware`` is ``baseline`` or a JSON object
-(or file) of knobs, applied over the space's baseline chip (so ``'{"cell": "rram"}'`` changes
-one knob; model knobs outside the space, such as ``adc_bits`` or ``rows_active``, are allowed).
+with the complete subnet configuration. ``--model MODULE:FACTORY`` replaces the space's network
+with any ``torch.nn.Module``: the factory is called without arguments on the ``meta`` device (no
+weight memory) and the module traced on an input of ``--input-shape``
+(:func:`cimnet_bo.workload.torch_import.from_torch`); the space then gives only the chip.
+``--hardware`` is ``baseline`` or a JSON object (or file) of knobs, applied over the space's
+baseline chip (so ``'{"cell": "rram"}'`` changes one knob; model knobs outside the space, such
+as ``adc_bits`` or ``rows_active``, are allowed).
 """
 
 from __future__ import annotations
@@ -18,14 +23,22 @@ import argparse
 import json
 from pathlib import Path
 
-from cimnet_bo.cli.args import NATURAL, add_space_option
+from cimnet_bo.cli.args import NATURAL, add_space_option, counts
 
 
 def add_simulate(p: argparse.ArgumentParser) -> None:
     """The options of the ``simulate`` sub-command."""
     p.description = __doc__
     add_space_option(p)
-    p.add_argument("--subnet", default="max", help="max | min | baseline | JSON object or file")
+    p.add_argument("--subnet", default=None, help="max (default) | min | baseline | JSON object or file")
+    p.add_argument("--model", default=None, metavar="MODULE:FACTORY", help="a torch.nn.Module factory (no arguments)")
+    p.add_argument("--input-shape", type=counts, default=None, help="input shape for --model, e.g. 1,3,224,224")
+    p.add_argument(
+        "--unknown-ops",
+        choices=("error", "eltwise"),
+        default="error",
+        help="operations of --model without a mapping: an error, or element-wise rows (with a warning)",
+    )
     p.add_argument("--hardware", default="baseline", help="baseline | JSON object or file (over the baseline)")
     p.add_argument("--tech", default=None, help="YAML file of technology constant overrides")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -91,6 +104,27 @@ def resolve(space_name: str, subnet: str, hardware: str):
     return space, sub, hw
 
 
+def model_table(spec: str, input_shape: list[int] | None, unknown: str):
+    """The layer table of the ``torch.nn.Module`` that ``spec`` (``MODULE:FACTORY``) builds, traced
+    on an input of ``input_shape``."""
+    import torch
+
+    from cimnet_bo.evaluate.evaluators import load_function
+    from cimnet_bo.workload.torch_import import from_torch
+
+    if input_shape is None:
+        raise ValueError(f"--model {spec!r} needs --input-shape (e.g. 1,3,224,224)")
+    factory = load_function(spec)
+    try:
+        with torch.device("meta"):
+            model = factory()
+    except Exception as e:
+        raise ValueError(f"--model {spec!r}: calling it without arguments failed: {type(e).__name__}: {e}") from e
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"--model {spec!r} returned a {type(model).__name__}, not a torch.nn.Module")
+    return from_torch(model.eval(), torch.empty(input_shape, device="meta"), unknown=unknown, label=spec)
+
+
 def _format(res) -> str:
     import pandas as pd
 
@@ -120,15 +154,24 @@ def run(args: argparse.Namespace) -> int:
 
     if args.plot:
         _check_plot_path(args.plot)
-    space, sub, hw = resolve(args.space, args.subnet, args.hardware)
+    if args.model is None and args.input_shape is not None:
+        raise ValueError("--input-shape applies only with --model")
+    if args.model is not None and args.subnet is not None:
+        raise ValueError(f"--subnet {args.subnet!r} and --model {args.model!r} both name the network; give one")
+    space, sub, hw = resolve(args.space, args.subnet or "max", args.hardware)
     tech = space_technology(space, Technology.from_yaml(args.tech) if args.tech else None)
     config = HardwareConfig.from_dict(hw)
-    table = layer_table(space, sub)
+    if args.model is not None:
+        table = model_table(args.model, args.input_shape, args.unknown_ops)
+        network = {"model": args.model, "input_shape": args.input_shape}
+    else:
+        table = layer_table(space, sub)
+        network = {"subnet": sub}
     res = simulate(table, config, tech)
     if args.plot:
         plot_roofline(table, config, args.plot, tech, result=res)
     if args.json:
-        out = {"space": space.name, "subnet": sub, **res.to_dict()}
+        out = {"space": space.name, **network, **res.to_dict()}
         print(json.dumps(out, indent=1, default=str))
         return 0
     top = args.top
@@ -148,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
     )
     df = res.layers
     share = df.groupby("bound")["t_layer"].sum() / res.latency_s
+    if args.model is not None:
+        print(f"model      {args.model} on input {args.input_shape}")
     print(f"space      {space.name}  ({len(df)} layers, {res.arrays_needed} arrays needed, {config.n_macros} on chip)")
     print(
         f"latency    {res.latency_s * 1e6:.6g} us   ({res.tops:.4g} TOPS effective, "

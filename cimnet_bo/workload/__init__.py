@@ -1,4 +1,4 @@
-"""Workloads: subnet configurations as layer tables (numpy only)."""
+"""Workloads: subnet configurations (numpy only) and torch modules (:func:`from_torch`) as layer tables."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from cimnet_bo.workload import models
 from cimnet_bo.workload.families import FAMILIES
 from cimnet_bo.workload.table import LayerTable, TableBuilder, macs, params, weight_bytes
+from cimnet_bo.workload.torch_import import from_torch
 
 
 def layer_table(
@@ -39,4 +40,14 @@ def layer_table(
     return FAMILIES[family](meta, cfg)
 
 
-__all__ = ["LayerTable", "TableBuilder", "layer_table", "macs", "params", "weight_bytes", "models", "FAMILIES"]
+__all__ = [
+    "LayerTable",
+    "TableBuilder",
+    "from_torch",
+    "layer_table",
+    "macs",
+    "params",
+    "weight_bytes",
+    "models",
+    "FAMILIES",
+]
