@@ -224,6 +224,43 @@ def test_linears_and_matmuls():
     assert table.ops[list(table.name).index("mul")] == 2 * 3 * 4 * 7
 
 
+class SelfAttention(nn.Module):
+    def __init__(self, batch_first: bool, **kw) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(32, 4, batch_first=batch_first, **kw)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+class CrossAttention(SelfAttention):
+    def forward(self, x: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        return self.attn(x, key, value, need_weights=False)[0]
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_multihead_self_attention(batch_first):
+    x = torch.empty(2, 10, 32) if batch_first else torch.empty(10, 2, 32)
+    model = SelfAttention(batch_first)
+    table = from_torch(model, x)
+    # per image: QKV 10 x 32 x 96, 4 heads of QK^T 10 x 8 x 10 and AV 10 x 10 x 8, projection 10 x 32 x 32
+    assert list(table.kind) == ["static", "dynamic", "eltwise", "dynamic", "static"]
+    assert (table.M[0], table.K[0], table.N[0]) == (20, 32, 96)
+    assert (table.M[1], table.K[1], table.N[1], table.count[1]) == (10, 8, 10, 8)
+    assert table.ops[2] == 8 * 10 * 10
+    assert macs(table) == 2 * (10 * 32 * 96 + 2 * 10 * 8 * 10 * 4 + 10 * 32 * 32)
+    assert params(table) == sum(p.numel() for p in model.parameters()) == 32 * 96 + 96 + 32 * 32 + 32
+
+
+def test_multihead_cross_attention():
+    model = CrossAttention(True, kdim=16, vdim=24, bias=False)
+    table = from_torch(model, (torch.empty(1, 10, 32), torch.empty(1, 7, 16), torch.empty(1, 7, 24)))
+    assert list(table.kind) == ["static"] * 3 + ["dynamic", "eltwise", "dynamic", "static"]
+    assert [(table.M[i], table.K[i], table.N[i]) for i in range(3)] == [(10, 32, 32), (7, 16, 32), (7, 24, 32)]
+    assert (table.M[3], table.K[3], table.N[3], table.count[3]) == (10, 8, 7, 4)
+    assert params(table) == sum(p.numel() for p in model.parameters())
+
+
 class Cumsum(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cumsum(torch.relu(x), dim=1)
@@ -263,6 +300,13 @@ def test_an_unsupported_op_as_eltwise_warns_once():
         table = from_torch(Cumsum(), torch.empty(1, 10), unknown="eltwise")
     assert len(record) == 1
     assert list(table.kind) == ["eltwise", "eltwise"] and list(table.ops) == [10, 10]
+
+
+def test_an_input_the_model_cannot_take_is_named():
+    with pytest.raises(
+        UnsupportedOpError, match=r"shape \[\(1, 5\)\]: at node '_0' \(call_module 0\).*\[1, 5\] X \[4, 3\]"
+    ):
+        from_torch(nn.Sequential(nn.Linear(4, 3)), torch.empty(1, 5))
 
 
 def test_a_bad_unknown_mode_and_an_untraceable_model():
@@ -312,8 +356,9 @@ def test_simulate_a_model_from_the_command_line(capsys):
         (["--model", "builtins:dict", "--input-shape", "1,3"], "returned a dict, not a torch.nn.Module"),
         (["--model", "torch.nn:GRU", "--input-shape", "1,3"], "'torch.nn:GRU': calling it without arguments failed"),
         (["--model", f"{__name__}:Cumsum", "--input-shape", "1,3"], "'cumsum'"),
+        (["--model", f"{__name__}:ResNet50", "--input-shape", "1,4,224,224"], "at node 'conv1'"),
     ],
-    ids=["no-shape", "shape-alone", "subnet-too", "not-a-module", "factory-fails", "unsupported-op"],
+    ids=["no-shape", "shape-alone", "subnet-too", "not-a-module", "factory-fails", "unsupported-op", "bad-shape"],
 )
 def test_simulate_model_errors(capsys, extra, message):
     from cimnet_bo.cli import main

@@ -14,7 +14,8 @@ Rows, following the hand-written tables of :mod:`cimnet_bo.workload.families`:
   reuse = prod(kernel) / prod(stride); the bias is ``extra_params``.
 * matmul / bmm / ``@`` between activations: ``dynamic``, count = the batch dimensions (batch x
   heads); ``F.scaled_dot_product_attention``: ``dynamic`` QK^T, ``eltwise`` softmax (one op per
-  score), ``dynamic`` AV.
+  score), ``dynamic`` AV; ``nn.MultiheadAttention``: its projections as ``static`` rows around
+  those three.
 * element-wise operations, activations, norms, softmax and windowed pooling: ``eltwise``, one
   op per output element; reductions (``mean``, ``sum``, adaptive pooling) one op per input
   element; a module's own parameters (norm scale and shift) are its row's ``extra_params``.
@@ -29,6 +30,9 @@ names every such op.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import math
 import warnings
 from typing import Any, Iterable
@@ -78,6 +82,7 @@ def _module_kind(module: Any) -> str:
         ((nn.Linear,), "linear"),
         ((nn.Conv1d, nn.Conv2d, nn.Conv3d), "conv"),
         ((nn.Embedding,), "embedding"),
+        ((nn.MultiheadAttention,), "attention"),
         ((nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity, nn.Flatten, nn.Unflatten), "identity"),
         ((nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d), "reduction"),
         (
@@ -151,14 +156,33 @@ def _trace(model: Any, inputs: tuple) -> Any:
             torch.empty(t.shape, dtype=t.dtype, device=device or t.device) if isinstance(t, torch.Tensor) else t
             for t in inputs
         )
+
+    class Propagate(ShapeProp):
+        """ShapeProp that remembers the node it runs."""
+
+        def run_node(self, n: Any) -> Any:
+            self.current = n
+            return super().run_node(n)
+
+    prop = Propagate(gm, fake_mode=fake_mode)
+    fake_log = logging.getLogger("torch._subclasses.fake_tensor")
+    level = fake_log.level
+    fake_log.setLevel(logging.CRITICAL)  # a failing op is reported below, not logged with its traceback
     try:
-        ShapeProp(gm, fake_mode=fake_mode).propagate(*fakes)
+        with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints the traceback of a failure
+            prop.propagate(*fakes)
     except Exception as exc:
         shapes = [tuple(t.shape) for t in inputs if isinstance(t, torch.Tensor)]
+        root = exc
+        while root.__cause__ is not None:
+            root = root.__cause__
+        node, reason = prop.current, (str(root).splitlines() or [""])[0]
         raise UnsupportedOpError(
-            f"cannot run {type(model).__name__} on example input(s) of shape {shapes}: "
-            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            f"cannot run {type(model).__name__} on example input(s) of shape {shapes}: at node {node.name!r} "
+            f"({node.op} {_op_name(node.target)}): {type(root).__name__}: {reason}"
         ) from exc
+    finally:
+        fake_log.setLevel(level)
     return gm
 
 
@@ -251,6 +275,11 @@ class _Importer:
         elif kind == "conv":
             w = tuple(module.weight.shape)
             self._conv(node.target, out, w, module.stride, module.groups, module.bias is not None)
+        elif kind == "attention":
+            if module.bias_k is not None:
+                self._unknown(node, "torch.nn.MultiheadAttention with add_bias_kv")
+            else:
+                self._mha(node, module)
         elif kind == "embedding":
             self.b.eltwise(node.target, 0, params=self._own_params(node.target))
         elif kind == "reduction":
@@ -308,14 +337,35 @@ class _Importer:
         batch = _numel(_shape(node)) // (M * N)
         self.b.dynamic(node.name, M, K, N, count=batch)
 
+    def _attention(self, name: str, L: int, S: int, E: int, Ev: int, count: int) -> None:
+        """QK^T, softmax and AV of ``count`` heads: L queries and S keys of E features, values of Ev."""
+        self.b.dynamic(f"{name}.qk", L, E, S, count=count)
+        self.b.eltwise(f"{name}.softmax", count * L * S)
+        self.b.dynamic(f"{name}.av", L, S, Ev, count=count)
+
     def _sdpa(self, node: Any) -> None:
         q, k, v = (_shape(a) for a in node.args[:3])
-        L, E = q[-2], q[-1]
-        S, Ev = k[-2], v[-1]
-        count = _numel(q[:-2])
-        self.b.dynamic(f"{node.name}.qk", L, E, S, count=count)
-        self.b.eltwise(f"{node.name}.softmax", count * L * S)
-        self.b.dynamic(f"{node.name}.av", L, S, Ev, count=count)
+        self._attention(node.name, q[-2], k[-2], q[-1], v[-1], _numel(q[:-2]))
+
+    def _mha(self, node: Any, m: Any) -> None:
+        """``nn.MultiheadAttention``: Q, K, V projections (one QKV GEMM when the three inputs are one
+        tensor), the attention of every head, the output projection."""
+        args = dict(zip(("query", "key", "value"), node.args))
+        args.update({k: v for k, v in node.kwargs.items() if k in ("query", "key", "value")})
+        q, k, v = (_shape(args[n]) for n in ("query", "key", "value"))
+        seq = 1 if m.batch_first and len(q) == 3 else 0  # (N, L, E) or (L, N, E) or unbatched (L, E)
+        L, S, E = q[seq], k[seq], m.embed_dim
+        batch = _numel(q) // (L * E)
+        bias = m.in_proj_bias is not None
+        if args["query"] is args["key"] is args["value"] and m._qkv_same_embed_dim:
+            self.b.static(f"{node.target}.in_proj", batch * L, E, 3 * E, bias=bias)
+        else:
+            self.b.static(f"{node.target}.q_proj", batch * L, E, E, bias=bias)
+            self.b.static(f"{node.target}.k_proj", batch * S, m.kdim, E, bias=bias)
+            self.b.static(f"{node.target}.v_proj", batch * S, m.vdim, E, bias=bias)
+        hd = E // m.num_heads
+        self._attention(node.target, L, S, hd, hd, batch * m.num_heads)
+        self.b.static(f"{node.target}.out_proj", batch * L, E, E, bias=m.out_proj.bias is not None)
 
 
 def from_torch(
