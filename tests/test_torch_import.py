@@ -4,6 +4,8 @@ linears and matmuls of other shapes give hand-computed rows; unsupported operati
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -57,6 +59,7 @@ class ViT(nn.Module):
         self.head = nn.Linear(dim, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch._assert(x.shape[1] == 3, "RGB input expected")
         x = self.patch_embed(x).flatten(2).transpose(1, 2)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
         x = self.norm(self.blocks(x))
@@ -332,8 +335,6 @@ def test_the_imported_vit_simulates_as_the_hand_table(vit_tables):
 
 
 def test_simulate_a_model_from_the_command_line(capsys):
-    import json
-
     from cimnet_bo.cli import main
     from cimnet_bo.hardware import simulate
     from cimnet_bo.space import get_space
@@ -345,6 +346,20 @@ def test_simulate_a_model_from_the_command_line(capsys):
     assert out["model"] == f"{__name__}:ResNet50" and out["input_shape"] == [1, 3, 224, 224]
     assert out["latency_s"] == pytest.approx(hand.latency_s, rel=1e-12)
     assert out["energy_j"] == pytest.approx(hand.energy_j, rel=1e-12)
+
+
+def built_with_tensors() -> nn.Module:
+    """A factory that computes a width with a tensor: it cannot build on the meta device."""
+    return nn.Sequential(nn.Linear(4, int(torch.tensor(6).item())))
+
+
+def test_simulate_a_model_that_builds_only_off_meta(capsys):
+    from cimnet_bo.cli import main
+
+    argv = ["simulate", "--space", "ofa-resnet50", "--model", f"{__name__}:built_with_tensors", "--input-shape", "2,4"]
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(r["kind"], r["M"], r["K"], r["N"]) for r in out["layers"]] == [("static", 2, 4, 6)]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ Examples::
 ``--subnet`` is ``max``, ``min``, ``baseline`` or a JSON object (or a path to a JSON file)
 with the complete subnet configuration. ``--model MODULE:FACTORY`` replaces the space's network
 with any ``torch.nn.Module``: the factory is called without arguments on the ``meta`` device (no
-weight memory) and the module traced on an input of ``--input-shape``
+weight memory; on the default device if that fails) and the module traced on an input of ``--input-shape``
 (:func:`cimnet_bo.workload.torch_import.from_torch`); the space then gives only the chip.
 ``--hardware`` is ``baseline`` or a JSON object (or file) of knobs, applied over the space's
 baseline chip (so ``'{"cell": "rram"}'`` changes one knob; model knobs outside the space, such
@@ -118,8 +118,11 @@ def model_table(spec: str, input_shape: list[int] | None, unknown: str):
     try:
         with torch.device("meta"):
             model = factory()
-    except Exception as e:
-        raise ValueError(f"--model {spec!r}: calling it without arguments failed: {type(e).__name__}: {e}") from e
+    except Exception:  # a factory that computes with tensors while building cannot run on meta
+        try:
+            model = factory()
+        except Exception as e:
+            raise ValueError(f"--model {spec!r}: calling it without arguments failed: {type(e).__name__}: {e}") from e
     if not isinstance(model, torch.nn.Module):
         raise ValueError(f"--model {spec!r} returned a {type(model).__name__}, not a torch.nn.Module")
     return from_torch(model.eval(), torch.empty(input_shape, device="meta"), unknown=unknown, label=spec)

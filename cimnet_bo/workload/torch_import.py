@@ -21,7 +21,7 @@ Rows, following the hand-written tables of :mod:`cimnet_bo.workload.families`:
   element; a module's own parameters (norm scale and shift) are its row's ``extra_params``.
 * ``nn.Embedding`` and parameters used directly (class token, position embedding): an
   ``eltwise`` row with no ops whose ``extra_params`` is the parameter's size.
-* reshapes, views, permutes, concatenation, indexing, dropout: no row.
+* reshapes, views, permutes, concatenation, indexing, dropout, stochastic depth, assertions: no row.
 
 Anything else is an :class:`UnsupportedOpError` naming the op and the graph node, or, with
 ``unknown="eltwise"``, an ``eltwise`` row (one op per output element) and one warning that
@@ -42,11 +42,13 @@ from cimnet_bo.workload.table import LayerTable, TableBuilder
 
 UNKNOWN_MODES = ("error", "eltwise")
 
-#: Method and function names that only move or view data: no row.
+#: Method and function names that only move or view data, or are identities at inference
+#: (dropout, stochastic depth, assertions): no row.
 MOVES = frozenset(
     """view reshape permute transpose contiguous flatten unflatten squeeze unsqueeze expand expand_as
     repeat cat concat concatenate stack chunk split unbind getitem size dim getattr type_as to float half
-    double clone narrow select t detach dropout identity movedim swapaxes""".split()
+    double clone narrow select t detach dropout identity movedim swapaxes stochastic_depth drop_path
+    assert""".split()
 )
 #: Method and function names of element-wise operations: one op per output element.
 ELTWISE = frozenset(
