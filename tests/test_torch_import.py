@@ -200,12 +200,15 @@ class Mixed(nn.Module):
         self.w2 = nn.Parameter(torch.zeros(7, 5))
         self.b2 = nn.Parameter(torch.zeros(7))
         self.scale = nn.Parameter(torch.ones(7))
+        self.w3 = nn.Parameter(torch.zeros(5, 8))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         h = self.lin(x)  # (2, 3, 4, 8)
         s = torch.matmul(h, y)  # (2, 3, 4, 8) @ (2, 3, 8, 6)
         z = F.linear(h @ self.w, self.w2, self.b2)  # (2, 3, 4, 5) -> (2, 3, 4, 7)
-        return s.sum() + (z * self.scale).mean()
+        u = self.w3 @ y  # (5, 8) @ (2, 3, 8, 6): 36 input vectors of 8
+        d = F.linear(h, h[0, 0])  # (2, 3, 4, 8) x (4, 8)^T: both activations
+        return s.sum() + (z * self.scale).mean() + u.sum() + d.sum()
 
 
 def test_linears_and_matmuls():
@@ -218,8 +221,10 @@ def test_linears_and_matmuls():
     assert rows["matmul"] == ("dynamic", 4, 8, 6, 6)
     assert rows["matmul_1"] == ("static", 24, 8, 5, 1)
     assert rows["linear"] == ("static", 24, 5, 7, 1)
+    assert rows["matmul_2"] == ("static", 36, 8, 5, 1)
+    assert rows["linear_1"] == ("dynamic", 24, 8, 4, 1)
     # w and w2 are GEMM weights, b2 the bias of F.linear; scale is an extra parameter in a row of its own
-    assert params(table) == 16 * 8 + 8 * 5 + 7 * 5 + 7 + 7
+    assert params(table) == 16 * 8 + 8 * 5 + 7 * 5 + 7 + 7 + 5 * 8
     assert table.extra_params[list(table.name).index("linear")] == 7
     assert table.extra_params[list(table.name).index("scale")] == 7
     assert list(table.name).count("w") == list(table.name).count("w2") == list(table.name).count("b2") == 0

@@ -7,12 +7,13 @@ imports as well as one with real weights.
 
 Rows, following the hand-written tables of :mod:`cimnet_bo.workload.families`:
 
-* ``nn.Linear`` / ``F.linear``, and a matmul with a parameter operand: ``static``, M = the
-  product of the leading dimensions; the bias is ``extra_params``.
+* ``nn.Linear`` / ``F.linear`` on a parameter, and a matmul with a 2-D parameter operand:
+  ``static``, M = the input vectors (the product of the leading dimensions); the bias is
+  ``extra_params``.
 * ``nn.Conv1d`` / ``nn.Conv2d`` / ``nn.Conv3d``: ``static``, M = output positions (times batch),
   K = C_in / groups * prod(kernel), N = C_out / groups, count = groups,
   reuse = prod(kernel) / prod(stride); the bias is ``extra_params``.
-* matmul / bmm / ``@`` between activations: ``dynamic``, count = the batch dimensions (batch x
+* matmul / bmm / ``@`` / ``F.linear`` between activations: ``dynamic``, count = the batch dimensions (batch x
   heads); ``F.scaled_dot_product_attention``: ``dynamic`` QK^T, ``eltwise`` softmax (one op per
   score), ``dynamic`` AV; ``nn.MultiheadAttention``: its projections as ``static`` rows around
   those three.
@@ -76,52 +77,27 @@ def _op_name(target: Any) -> str:
     return getattr(target, "__name__", str(target)).strip("_")
 
 
+#: ``torch.nn`` classes by the row they give (``_module_kind``); any other leaf module is unsupported.
+MODULE_KINDS = {
+    "linear": "Linear",
+    "conv": "Conv1d Conv2d Conv3d",
+    "embedding": "Embedding",
+    "attention": "MultiheadAttention",
+    "identity": "Dropout Dropout1d Dropout2d Identity Flatten Unflatten",
+    "reduction": "AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveAvgPool3d",
+    "eltwise": """ReLU ReLU6 GELU SiLU Sigmoid Tanh Hardswish Hardsigmoid Mish ELU LeakyReLU Softplus Softmax
+    LogSoftmax LayerNorm GroupNorm BatchNorm1d BatchNorm2d BatchNorm3d InstanceNorm1d InstanceNorm2d MaxPool1d
+    MaxPool2d MaxPool3d AvgPool1d AvgPool2d AvgPool3d""",
+}
+
+
 def _module_kind(module: Any) -> str:
-    """The op name a leaf module stands for, from its class (``nn.LayerNorm`` -> ``layer_norm``)."""
+    """The key of :data:`MODULE_KINDS` whose classes ``module`` is an instance of, else its
+    qualified class name (``torch.nn.modules.rnn.GRU``)."""
     import torch.nn as nn
 
-    table = (
-        ((nn.Linear,), "linear"),
-        ((nn.Conv1d, nn.Conv2d, nn.Conv3d), "conv"),
-        ((nn.Embedding,), "embedding"),
-        ((nn.MultiheadAttention,), "attention"),
-        ((nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity, nn.Flatten, nn.Unflatten), "identity"),
-        ((nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d), "reduction"),
-        (
-            (
-                nn.ReLU,
-                nn.ReLU6,
-                nn.GELU,
-                nn.SiLU,
-                nn.Sigmoid,
-                nn.Tanh,
-                nn.Hardswish,
-                nn.Hardsigmoid,
-                nn.Mish,
-                nn.ELU,
-                nn.LeakyReLU,
-                nn.Softplus,
-                nn.Softmax,
-                nn.LogSoftmax,
-                nn.LayerNorm,
-                nn.GroupNorm,
-                nn.BatchNorm1d,
-                nn.BatchNorm2d,
-                nn.BatchNorm3d,
-                nn.InstanceNorm1d,
-                nn.InstanceNorm2d,
-                nn.MaxPool1d,
-                nn.MaxPool2d,
-                nn.MaxPool3d,
-                nn.AvgPool1d,
-                nn.AvgPool2d,
-                nn.AvgPool3d,
-            ),
-            "eltwise",
-        ),
-    )
-    for classes, kind in table:
-        if isinstance(module, classes):
+    for kind, names in MODULE_KINDS.items():
+        if isinstance(module, tuple(getattr(nn, n) for n in names.split())):
             return kind
     return f"{type(module).__module__}.{type(module).__name__}"
 
@@ -237,6 +213,7 @@ class _Importer:
         )
 
     def _unknown(self, node: Any, op: str) -> None:
+        """An operation without a mapping: an error, or an eltwise row (one op per output element)."""
         where = f"node {node.name!r} ({node.op} {op})"
         if self.unknown == "error":
             raise UnsupportedOpError(
@@ -298,13 +275,18 @@ class _Importer:
         if op == "linear":
             args = dict(zip(("input", "weight", "bias"), node.args))
             args.update(node.kwargs)
-            self._use_weight(args["weight"])
             N, K = _shape(args["weight"])
-            self._gemm(node.name, _shape(args["input"]), K, N, bias=self._use_weight(args.get("bias")))
+            x = _shape(args["input"])
+            if self._use_weight(args["weight"]):
+                self._gemm(node.name, x, K, N, bias=self._use_weight(args.get("bias")))
+            else:  # both operands are activations
+                self.b.dynamic(node.name, _numel(x[:-1]), K, N)
         elif op in CONVS:
             args = dict(zip(("input", "weight", "bias", "stride", "padding", "dilation", "groups"), node.args))
             args.update(node.kwargs)
-            self._use_weight(args["weight"])
+            if not self._use_weight(args["weight"]):
+                self._unknown(node, f"{op} with a weight that is not a parameter")
+                return
             bias = self._use_weight(args.get("bias"))
             self._conv(node.name, out, _shape(args["weight"]), args.get("stride", 1), args.get("groups", 1), bias)
         elif op in MATMULS:
@@ -327,17 +309,19 @@ class _Importer:
         return True
 
     def _matmul(self, node: Any) -> None:
+        """``a @ b``: a weight GEMM when one operand is a 2-D parameter, else a dynamic GEMM per
+        batch element."""
         a, b = node.args[:2]
         sa, sb = _shape(a), _shape(b)
         M = sa[-2] if len(sa) > 1 else 1
         K = sa[-1]
         N = sb[-1] if len(sb) > 1 else 1
-        if self._param(b) is not None and len(sb) == 2:  # x @ W: a weight GEMM
-            self._use_weight(b)
+        if len(sb) == 2 and self._use_weight(b):  # x @ W: rows of x are the input vectors
             self._gemm(node.name, sa, K, N)
-            return
-        batch = _numel(_shape(node)) // (M * N)
-        self.b.dynamic(node.name, M, K, N, count=batch)
+        elif len(sa) == 2 and len(sb) > 1 and self._use_weight(a):  # W @ x: columns of x are the input vectors
+            self.b.static(node.name, _numel(sb) // K, K, M)
+        else:
+            self.b.dynamic(node.name, M, K, N, count=_numel(_shape(node)) // (M * N))
 
     def _attention(self, name: str, L: int, S: int, E: int, Ev: int, count: int) -> None:
         """QK^T, softmax and AV of ``count`` heads: L queries and S keys of E features, values of Ev."""
@@ -346,7 +330,9 @@ class _Importer:
         self.b.dynamic(f"{name}.av", L, S, Ev, count=count)
 
     def _sdpa(self, node: Any) -> None:
-        q, k, v = (_shape(a) for a in node.args[:3])
+        args = dict(zip(("query", "key", "value"), node.args))
+        args.update(node.kwargs)
+        q, k, v = (_shape(args[n]) for n in ("query", "key", "value"))
         self._attention(node.name, q[-2], k[-2], q[-1], v[-1], _numel(q[:-2]))
 
     def _mha(self, node: Any, m: Any) -> None:
