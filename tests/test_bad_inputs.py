@@ -970,12 +970,12 @@ def workspace(tmp: Path, fixtures: Path) -> dict[str, Path]:
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file (its SHA-256) and folder (``"dir"``) under ``folder``, by relative path. A run
-    store's lock file counts by its presence only: the writer that takes it records itself there."""
+    store's lock file is left out: it is where a writer locks (and records itself) before it
+    looks at the store, not data, and it stays."""
     out = {}
     for p in sorted(folder.rglob("*")):
-        rel = str(p.relative_to(folder))
-        lock = p.name.endswith(".sqlite.lock")
-        out[rel] = "dir" if p.is_dir() else "lock" if lock else hashlib.sha256(p.read_bytes()).hexdigest()
+        if not p.name.endswith(".sqlite.lock"):
+            out[str(p.relative_to(folder))] = "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 
 

@@ -316,13 +316,97 @@ def test_label_on_a_store_another_writer_holds_is_refused(tmp_path: Path) -> Non
     store = tmp_path / "labels.sqlite"
     label(space, 4, [ev], store, progress=False)
     before = _digest(tmp_path)
-    with RunStore(store):
-        with pytest.raises(LockedError, match=f"process {os.getpid()}"):
+    code = f"import time; from cimnet_bo.store import RunStore; s = RunStore({str(store)!r}); print('ok', flush=True)"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code + "; time.sleep(99)"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        with pytest.raises(LockedError, match=f"process {holder.pid}"):
             label(space, 4, [ev], store, progress=False, retry_failed=True)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
     assert {k: v for k, v in _digest(tmp_path).items() if k.endswith(".sqlite")} == {
         k: v for k, v in before.items() if k.endswith(".sqlite")
     }
     assert label(space, 4, [ev], store, progress=False)["new"] == 0
+
+
+RACER = textwrap.dedent(
+    """
+    import sys, time
+    from cimnet_bo.space import get_space
+    from cimnet_bo.store import LockedError, RunStore
+    start = float(sys.argv[2])
+    time.sleep(max(0.0, start - time.time()))
+    try:
+        store = RunStore(sys.argv[1], get_space("vit-fmnist"), ["accuracy"])
+    except LockedError:
+        print("locked", flush=True)
+        sys.exit(0)
+    store.record(get_space("vit-fmnist").sample(1, seed=0)[0], {"accuracy": 0.5}, evaluator="x", idx=0)
+    time.sleep(0.5)
+    print("rows", len(store), flush=True)
+    """
+)
+
+
+def test_two_processes_creating_one_new_store_at_once_leave_one_whole_store(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for trial in range(4):
+        store = tmp_path / f"t{trial}" / "store.sqlite"
+        start = f"{__import__('time').time() + 3.0}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACER, str(store), start], stdout=subprocess.PIPE, text=True, env=env
+            )
+            for _ in range(2)
+        ]
+        outs = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+        assert all(p.returncode == 0 for p in procs), outs
+        assert outs == ["locked", "rows 1"], outs
+        with RunStore(store, write=False) as st:
+            assert len(st) == 1
+
+
+def test_a_run_opened_twice_in_one_process_shares_its_lock(tmp_path: Path) -> None:
+    first = _run(tmp_path / "r", budget=4)  # left open, as a notebook cell run twice leaves it
+    with _run(tmp_path / "r", budget=6) as again:
+        assert again.n_done == 6
+    assert first.n_done == 6
+    first.close()
+    del first
+    with RunStore(tmp_path / "r" / "store.sqlite"):  # released with its last holder
+        pass
+
+
+def test_propose_on_a_run_whose_config_was_deleted_keeps_its_budget(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    table = REPO / "data" / "labels" / "vit_fmnist.parquet"
+    argv = f"search --space vit-fmnist --table {table} --strategy random --budget 4 --batch-size 2 --run {run} --quiet"
+    assert cli_main(argv.split()) == 0
+    (run / "config.yaml").unlink()
+    assert cli_main(f"propose --run {run} -q 1 --out {tmp_path / 'next.csv'}".split()) == 0
+    with Run.open(run) as r:
+        assert r.budget == 4 and r.store.meta["run_config"]["budget"] == 4
+
+
+def test_ask_tell_run_told_past_its_budget_can_still_be_told_and_withdrawn(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from cimnet_bo.search import tell, withdraw
+
+    run = Run.open(tmp_path / "ask", zdt(), "random", budget=3, batch_size=1, seed=0, n_init=2)
+    rows = propose(run, 5)
+    frame = pd.DataFrame([{"idx": r["idx"], **zdt_values(r)} for r in rows])
+    assert tell(run, frame)["evaluations"] == 5
+    run.close()
+    with Run.open(tmp_path / "ask", zdt()) as again:
+        assert withdraw(again, [0])["evaluations"] == 4
+        with pytest.raises(ProblemError, match="budget 2 is below the 4 evaluations"):
+            Run.open(tmp_path / "ask", zdt(), budget=2)
 
 
 def test_full_disk_while_recording_is_a_store_error_naming_the_store(done_run: Path) -> None:

@@ -195,7 +195,7 @@ def _open_run(args: argparse.Namespace, need_budget: bool):
     is read and checked before anything is written."""
     from cimnet_bo.core import check_output_path, removed_on_error
     from cimnet_bo.search import Run, make_strategy, problem_from_spec
-    from cimnet_bo.store import is_run_dir
+    from cimnet_bo.store import holds_run
 
     check_output_path(args.run, "run folder", folder=True)
     cfg = _load_config(args.config)
@@ -203,7 +203,7 @@ def _open_run(args: argparse.Namespace, need_budget: bool):
     options = {**(cfg.get("strategy_options") or {}), **strategy_overrides(args)}
     strategy = args.strategy or cfg.get("strategy")
     budget = args.budget if args.budget is not None else cfg.get("budget")
-    if budget is None and not need_budget and not is_run_dir(args.run):
+    if budget is None and not need_budget and not holds_run(args.run):
         budget = 10**9  # a new ask/tell run: no budget of its own
     if strategy is not None:  # unknown strategies and options fail before the problem is built
         make_strategy(strategy, **options)

@@ -207,6 +207,7 @@ class Run:
                 )
             problem = problem_from_spec(stored["problem"])
         problem = as_problem(problem)
+        budget_given = budget is not None
         if budget is None:
             if stored is None:
                 raise ProblemError("a new run needs a budget (number of evaluations)")
@@ -236,7 +237,7 @@ class Run:
         path.mkdir(parents=True, exist_ok=True)
         store = RunStore(path / RUN_STORE_FILE, problem.space, [o.to_dict() for o in objectives])
         try:
-            if config["budget"] < len(store):
+            if budget_given and config["budget"] < len(store):
                 raise ProblemError(
                     f"budget {config['budget']} is below the {len(store)} evaluations already stored in {path}: "
                     f"give a budget of at least {len(store)}"
@@ -489,9 +490,9 @@ def progress_line(run: Run, round_no: int, seconds: float) -> str:
 
 
 def _stop_if_round_failed(run: Run, idxs: Sequence[int]) -> None:
-    """Raise :class:`SearchError` when every evaluation of a round of two or more failed (the
-    failures are stored; :meth:`Run.retry_failed` evaluates them again)."""
-    if len(idxs) < 2:
+    """Raise :class:`SearchError` when every evaluation of a round of two or more failed and the
+    budget is not spent (the failures are stored; :meth:`Run.retry_failed` evaluates them again)."""
+    if len(idxs) < 2 or run.n_done >= run.budget:
         return
     wanted = set(idxs)
     errors = [r["error"] for r in run.store.rows() if r["idx"] in wanted]

@@ -14,6 +14,7 @@ import os
 import socket
 import sys
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,28 @@ def describe_holder(info: dict[str, Any]) -> str:
     return f"process {info.get('pid')} on {info.get('host')} ({info.get('command')!r}, since {info.get('started')})"
 
 
+#: Locks this process holds: lock file -> [descriptor, number of holders]. Holders in one
+#: process share the lock (one process writes a run at a time; it may open it more than once).
+_HELD: dict[str, list[int]] = {}
+
+
+def _drop(key: str) -> None:
+    """One holder fewer of the lock ``key``; the lock is released with the last one."""
+    entry = _HELD.get(key)
+    if entry is None:
+        return
+    entry[1] -= 1
+    if entry[1] <= 0:
+        del _HELD[key]
+        os.close(entry[0])
+
+
 class WriterLock:
-    """An exclusive, non-blocking lock on ``path`` (``.lock`` appended), held until :meth:`release`.
+    """An exclusive, non-blocking lock on ``path`` (``.lock`` appended) for this process, held
+    until :meth:`release` (or until the object is garbage collected).
+
+    Other processes are refused; within one process, every holder shares the lock, which is
+    released with the last of them.
 
     Parameters
     ----------
@@ -60,19 +81,23 @@ class WriterLock:
 
     def __init__(self, path: str | Path, what: str, wait: float = 0.0) -> None:
         self.path = Path(f"{path}.lock")
-        self._fd: int | None = None
-        try:
-            fd = acquire_flock(self.path, wait)
-        except ImportError:  # not a POSIX system: no locking
-            return
-        if fd is None:
-            raise LockedError(
-                f"{what} is being written by {describe_holder(self._holder_of(self.path))}; wait for it to "
-                "finish or stop it (one process writes a run at a time)"
-            )
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(_holder()).encode(), 0)
-        self._fd = fd
+        self._release: weakref.finalize | None = None
+        key = os.path.realpath(self.path)
+        if key not in _HELD:
+            try:
+                fd = acquire_flock(self.path, wait)
+            except ImportError:  # not a POSIX system: no locking
+                return
+            if fd is None:
+                raise LockedError(
+                    f"{what} is being written by {describe_holder(self._holder_of(self.path))}; wait for it to "
+                    "finish or stop it (one process writes a run at a time)"
+                )
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(_holder()).encode(), 0)
+            _HELD[key] = [fd, 0]
+        _HELD[key][1] += 1
+        self._release = weakref.finalize(self, _drop, key)
 
     @staticmethod
     def _holder_of(path: Path) -> dict[str, Any]:
@@ -83,10 +108,9 @@ class WriterLock:
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._release is not None and self._release.alive
 
     def release(self) -> None:
-        """Release the lock (the lock file stays; it is only a place to lock)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Release this hold (the lock file stays; it is only a place to lock)."""
+        if self._release is not None:
+            self._release()

@@ -27,7 +27,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -75,6 +75,13 @@ def is_run_dir(path: str | Path) -> bool:
     """True when ``path`` holds a run (:data:`RUN_CONFIG_FILE` and :data:`RUN_STORE_FILE`)."""
     p = Path(path)
     return (p / RUN_CONFIG_FILE).is_file() and (p / RUN_STORE_FILE).is_file()
+
+
+def holds_run(path: str | Path) -> bool:
+    """True when ``path`` holds something of a run (its :data:`RUN_CONFIG_FILE` or its
+    :data:`RUN_STORE_FILE`): a run to open, restore or refuse, not a place for a new one."""
+    p = Path(path)
+    return (p / RUN_CONFIG_FILE).exists() or (p / RUN_STORE_FILE).exists()
 
 
 def stored_number(v: Any) -> float:
@@ -141,22 +148,28 @@ class RunStore:
             if space is None:
                 raise ValueError(f"creating run store {self.path} needs the space")
             check_output_path(self.path, "run store")
-        elif self.path.stat().st_size == 0:
-            raise StoreError(f"{self.path} is not a run store: the file is empty (truncated?)")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn: sqlite3.Connection | None = None
         self._lock: WriterLock | None = None
-        # a store that cannot be opened is not left behind; SQLite's errors name the file
-        with removed_on_error(*store_files(self.path)), store_errors(self.path):
-            if not self.path.parent.is_dir():
-                self.path.parent.mkdir(parents=True)
-            try:
+        lock_file = Path(f"{self.path}.lock")
+        lock_made, new = write and not lock_file.exists(), False
+        try:
+            with store_errors(self.path):
+                # the lock first: what exists is then settled (no other writer is creating it)
                 if write:
                     self._lock = WriterLock(self.path, f"store {self.path}")
-                self._conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
-                self._open(space, objectives, write)
-            except BaseException:
-                self.close()
-                raise
+                new = not self.path.exists()
+                if not new and self.path.stat().st_size == 0:
+                    raise StoreError(f"{self.path} is not a run store: the file is empty (truncated?)")
+                # a store this call creates is not left behind when it cannot be set up
+                with removed_on_error(*store_files(self.path)) if new else nullcontext():
+                    self._conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+                    self._open(space, objectives, write)
+        except BaseException:
+            if new and lock_made:  # a store that could not be created leaves no lock file either
+                lock_file.unlink(missing_ok=True)
+            self.close()
+            raise
 
     def _open(self, space: AnySpace | None, objectives: Sequence[Any] | None, write: bool) -> None:
         """Check that the file is a run store (or a new one), set the connection up, create the
@@ -486,7 +499,8 @@ def _transaction(conn: sqlite3.Connection, path: Path) -> Iterator[None]:
         try:
             yield
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back itself (a full disk, an I/O error)
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
@@ -507,10 +521,10 @@ def store_errors(path: str | Path) -> Iterator[None]:
 
 
 def store_files(path: str | Path) -> tuple[Path, ...]:
-    """The files of the run store ``path``: itself, SQLite's side files (``-wal``, ``-shm``,
-    ``-journal``) and the writer's lock (``.lock``)."""
+    """The files of the run store ``path``: itself and SQLite's side files (``-wal``, ``-shm``,
+    ``-journal``); not the writer's lock file, which stays (it is only a place to lock)."""
     path = Path(path)
-    return (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal", ".lock")))
+    return (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal")))
 
 
 def _objective_dicts(objectives: Iterable[Any] | None) -> list[dict[str, Any]]:
