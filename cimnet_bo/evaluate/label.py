@@ -307,9 +307,10 @@ def label(
     identity = evaluator.identity
     reused = _reusable(cached, space, reuse_from)
     plan_meta = {"n": n, "seed": seed, "subnets": n_sub, "sampler": SAMPLER}
-    # a store this call creates is removed again when its first batch fails: nothing is recorded
+    # a store this call creates is removed again (its lock file too) when its first batch fails:
+    # nothing is recorded
     with (
-        removed_on_error(*store_files(store), errors=(LabelError,)),
+        removed_on_error(*store_files(store), f"{store}.lock", errors=(LabelError,)),
         RunStore(store, space, [o.to_dict() for o in evaluator.objectives]) as st,
     ):
         if "plan" in st.meta and st.meta["plan"] != plan_meta:
