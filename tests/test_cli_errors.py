@@ -8,14 +8,7 @@ import sys
 import pytest
 
 from cimnet_bo.cli import main as cli_main
-
-
-def _one_line_error(capsys, command: str) -> str:
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert "Traceback" not in err and len(lines) == 1, err
-    assert lines[0].startswith(f"cimnet-bo {command}: error: ")
-    return lines[0]
+from cli_helpers import one_line_error
 
 
 def test_missing_data_is_one_line(tmp_path, monkeypatch, capsys):
@@ -23,7 +16,7 @@ def test_missing_data_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CIMNET_DATA", str(tmp_path / "empty"))
     (tmp_path / "empty").mkdir()
     assert cli_main(["baseline", "--space", "vit-fmnist", "--run", str(tmp_path / "b")]) == 2
-    line = _one_line_error(capsys, "baseline")
+    line = one_line_error(capsys, "baseline")
     assert "checkpoint" in line and "not found" in line and str(tmp_path / "empty") in line
     assert not (tmp_path / "b").exists()
 
@@ -40,7 +33,7 @@ def test_missing_ray_extra_is_one_line(tmp_path, monkeypatch, capsys):
         ]
     )
     assert rc == 2
-    assert "pip install 'cimnet-bo[ray]'" in _one_line_error(capsys, "label")
+    assert "pip install 'cimnet-bo[ray]'" in one_line_error(capsys, "label")
 
 
 def test_unknown_registry_name_from_a_config_file_is_one_line(tmp_path, capsys):
@@ -49,7 +42,7 @@ def test_unknown_registry_name_from_a_config_file_is_one_line(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("strategy: annealing\nbudget: 4\nproblem: {space: vit-fmnist}\n")
     assert cli_main(["search", "--config", str(cfg), "--run", str(tmp_path / "r"), "--quiet"]) == 2
-    line = _one_line_error(capsys, "search")
+    line = one_line_error(capsys, "search")
     assert "'annealing'" in line and "qnehvi" in line
 
 

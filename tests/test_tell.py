@@ -23,6 +23,7 @@ from cimnet_bo.moo import (
 )
 from cimnet_bo.search import Run, TellError, problem_from_spec, propose, tell, withdraw
 from cimnet_bo.space import get_space
+from cli_helpers import one_line_error
 
 #: Candidates proposed by the template run.
 Q = 4
@@ -70,14 +71,6 @@ def _snapshot(path) -> str:
     """The run's stored rows and pending proposals, as text (NaN compares equal)."""
     with Run.open(path) as run:
         return json.dumps([run.store.rows(), run.store.meta.get("pending")], default=str, sort_keys=True)
-
-
-def _one_line_error(capsys, command: str) -> str:
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert "Traceback" not in err and len(lines) == 1, err
-    assert lines[0].startswith(f"cimnet-bo {command}: error: ")
-    return lines[0]
 
 
 # ============================================================================ domains
@@ -213,7 +206,7 @@ def test_cli_tell_error_is_one_line(asked, tmp_path, capsys):
     _results(proposals, accuracy={3: 7.5}).to_csv(bad, index=False)
     before = _snapshot(path)
     assert cli_main(["tell", "--run", str(path), str(bad)]) == 2
-    line = _one_line_error(capsys, "tell")
+    line = one_line_error(capsys, "tell")
     assert f"row 3 (idx {proposals[2]['idx']}), accuracy = 7.5: outside [0, 1]" in line
     assert _snapshot(path) == before
 
@@ -284,13 +277,13 @@ def test_cli_replace_and_withdraw(asked, tmp_path, capsys):
     capsys.readouterr()
     _results(proposals[:2], accuracy={2: 0.4}).to_csv(results, index=False)
     assert cli_main(["tell", "--run", str(path), str(results)]) == 2
-    assert "--replace" in _one_line_error(capsys, "tell")
+    assert "--replace" in one_line_error(capsys, "tell")
     assert cli_main(["tell", "--run", str(path), "--replace", str(results)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["told"] == 2 and out["replaced"] == 2 and out["evaluations"] == Q
     before = _snapshot(path)
     assert cli_main(["withdraw", "--run", str(path), "--idx", f"{i[0]},{max(i) + 5}"]) == 2
-    assert f"[{max(i) + 5}] were never proposed" in _one_line_error(capsys, "withdraw")
+    assert f"[{max(i) + 5}] were never proposed" in one_line_error(capsys, "withdraw")
     assert _snapshot(path) == before
     assert cli_main(["withdraw", "--run", str(path), "--idx", f"{i[1]},{i[2]}"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -92,7 +92,8 @@ def _stored_config(path: Path) -> tuple[dict[str, Any] | None, bool]:
     cfg_path, store_path = path / RUN_CONFIG_FILE, path / RUN_STORE_FILE
     written = _read_yaml_config(cfg_path)
     recorded, n_rows = None, 0
-    if store_path.is_file() and store_path.stat().st_size > 0:
+    has_store = store_path.is_file() and store_path.stat().st_size > 0
+    if has_store:
         try:
             with RunStore(store_path, write=False) as store:
                 recorded, n_rows = store.meta.get(STORED_CONFIG_KEY), len(store)
@@ -102,7 +103,7 @@ def _stored_config(path: Path) -> tuple[dict[str, Any] | None, bool]:
         written = read_stored(written)
         if written.get("version") != CONFIG_VERSION:
             raise ProblemError(f"{cfg_path}: config version {written.get('version')} is not {CONFIG_VERSION}")
-        if recorded is None and not n_rows and not (store_path.is_file() and store_path.stat().st_size > 0):
+        if not has_store:
             raise ProblemError(
                 f"run {path} has its configuration but its store {store_path} is missing or empty, so its "
                 f"evaluations are gone: restore the store, or delete {cfg_path} to start the run from nothing"

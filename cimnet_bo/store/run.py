@@ -185,9 +185,7 @@ class RunStore:
             for stmt in _SCHEMA.strip().split(";"):
                 if stmt.strip():
                     self._conn.execute(stmt)
-        elif "meta" not in tables:
-            raise StoreError(f"{self.path} holds no run store (it is empty)")
-        self.meta = self._read_meta()
+        self.meta = self._read_meta() if "meta" in tables or write else {}
         if not self.meta and not write:
             raise StoreError(f"{self.path} holds no run store (it is empty)")
         if not self.meta:
