@@ -34,6 +34,7 @@ def check_comparable(runs: Sequence[RunData]) -> None:
             raise RunLoadError(
                 f"runs with different reference points ({first.label}: {first.ref_point}, "
                 f"{r.label}: {r.ref_point}); their hypervolumes are not comparable"
+                + ("; give the problem a ref_point to compare its runs" if r.ref_source != "given" else "")
             )
 
 

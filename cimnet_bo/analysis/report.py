@@ -222,13 +222,18 @@ def write_report(
     # ---------------------------------------------------------------- header and runs
     objs = ", ".join(f"{n} ({d})" for n, d in first.objectives)
     cons = ", ".join(f"{k} {op} {b:g}" for k, (op, b) in first.constraints.items()) or "none"
-    ref = ", ".join(f"{k}={v:g}" for k, v in first.ref_point.items())
+    ref = ", ".join(f"{k}={v:g}" for k, v in first.ref_point.items()) or "none yet"
+    ref_source = {
+        "given": "the problem's fixed reference point",
+        "inferred": "the reference point the run inferred from its initial design",
+        "provisional": "a provisional reference point inferred from the evaluations so far",
+    }[first.ref_source]
     ideal = ", ".join(f"{k}={v:g}" for k, v in (first.ideal_point or {}).items()) or "none"
     if intro:
         doc.p(intro)
     doc.p(
         f"Space `{first.space_name}`; objectives {objs}; constraints {cons}. Hypervolumes are normalised with "
-        f"the problem's fixed reference point ({ref}) and ideal point ({ideal}), "
+        f"{ref_source} ({ref}) and ideal point ({ideal}), "
         f"{'log10 scale for ' + ', '.join(first.log) if first.log else 'linear scales'}: 0 at the reference, "
         f"1 for a point at the ideal corner. Generated {time.strftime('%Y-%m-%d %H:%M:%S')}."
     )

@@ -89,7 +89,11 @@ class RunData:
     constraints : dict
         ``{output: (op, bound)}`` (the form :func:`~cimnet_bo.analysis.feasible_mask` takes).
     ref_point, ideal_point : dict
-        Fixed reference (and ideal, or None) value per objective, in the objectives' units.
+        Fixed reference (and ideal, or None) value per objective, in the objectives' units
+        (``ref_point`` empty when the run has not inferred one and has no successful evaluation).
+    ref_source : {"given", "inferred", "provisional"}
+        Where ``ref_point`` comes from: the problem, the run's initial design (recorded in its
+        store), or the run's evaluations so far (its initial design is not all evaluated).
     log : tuple of str
         Objectives normalised on a log10 scale.
     subnet_choices, hardware_choices : tuple of str
@@ -114,6 +118,7 @@ class RunData:
     ref_point: dict[str, float]
     ideal_point: dict[str, float] | None
     log: tuple[str, ...]
+    ref_source: str = "given"
     subnet_choices: tuple[str, ...] = ()
     hardware_choices: tuple[str, ...] = ()
     fixed: dict[str, Any] = field(default_factory=dict)
@@ -175,7 +180,7 @@ class RunData:
         for ``k = 1 .. n``: array (n,), non-decreasing, comparable across runs of a problem."""
         if self._curve is None:
             Y = self.objectives.matrix(self.frame)
-            self._curve = self.scale().curve(Y, self.feasible) if len(Y) else np.zeros(0)
+            self._curve = self.scale().curve(Y, self.feasible) if len(Y) and self.ref_point else np.zeros(len(Y))
         return self._curve
 
     def hypervolume(self) -> float:
@@ -315,6 +320,8 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
     frame["feasible"] = ok
     mode = _mode(config)
     role = str(meta.get(ROLE_KEY) or mode or "run")
+    log = tuple(desc.get("log") or ())
+    ref_point, ref_source = _ref_point(desc, meta, objectives, log, frame)
     sub = subnet_side(space)
     hw = hardware_side(space)
     return RunData(
@@ -330,9 +337,10 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
         role=role,
         objectives=objectives,
         constraints=constraints,
-        ref_point={k: float(v) for k, v in (desc.get("ref_point") or {}).items()},
+        ref_point=ref_point,
+        ref_source=ref_source,
         ideal_point=None if desc.get("ideal_point") is None else {k: float(v) for k, v in desc["ideal_point"].items()},
-        log=tuple(desc.get("log") or ()),
+        log=log,
         subnet_choices=tuple(sub.names),
         hardware_choices=tuple(hw.names) if hw is not None else (),
     )
@@ -414,3 +422,21 @@ __all__ = [
     "load_runs",
     "expand_run_paths",
 ]
+
+
+def _ref_point(
+    desc: Mapping[str, Any], meta: Mapping[str, Any], objectives: Objectives, log: tuple[str, ...], frame: pd.DataFrame
+) -> tuple[dict[str, float], str]:
+    """A run's reference point and its source (see :class:`RunData`): the problem's, the one its
+    run inferred and recorded, or one inferred from its successful evaluations so far."""
+    from cimnet_bo.evaluate import Objective
+    from cimnet_bo.search.problem import infer_ref_point
+    from cimnet_bo.search.run import REF_POINT_KEY
+
+    if desc.get("ref_point"):
+        return {k: float(v) for k, v in desc["ref_point"].items()}, "given"
+    if meta.get(REF_POINT_KEY):
+        return {k: float(v) for k, v in meta[REF_POINT_KEY]["point"].items()}, "inferred"
+    Y = objectives.matrix(frame) if len(frame) else np.zeros((0, len(objectives)))
+    point = infer_ref_point(Y, [Objective(n, d) for n, d in objectives], log, frame["feasible"].to_numpy())
+    return point or {}, "provisional"

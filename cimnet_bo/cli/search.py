@@ -279,6 +279,8 @@ def _summary(run) -> dict[str, Any]:
         "budget": run.budget,
         "pending": len(run.pending()),
         "hypervolume": round(run.hypervolume(), 6),
+        "ref_point": run.problem.ref_point,
+        "ref_point_source": run.problem.ref_source,
         "best": run.best(),
         "pareto_points": int(len(run.pareto())),
     }

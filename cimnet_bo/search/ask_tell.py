@@ -168,6 +168,7 @@ def tell(run: Run | str | Path, results: Any, evaluator: str = "external", repla
                     tag=pending[row["idx"]]["tag"],
                 )
         r._set_pending(r.pending())
+        r.settle_ref_point()
         return {"told": len(rows), "replaced": len(again), "pending": len(r.pending()), "evaluations": r.n_done}
     finally:
         if r is not run:

@@ -20,6 +20,16 @@ box between the reference and the ideal point that the points dominate, and equa
 ``HypervolumeScale.from_data(..., log=problem.log, ref=problem.ref_point,
 ideal=problem.ideal_point).hypervolume``.
 
+Inferred reference point
+------------------------
+A problem may leave ``ref_point`` out. A run then infers it once its initial design is
+evaluated (:func:`infer_ref_point`: BoTorch's ``infer_reference_point`` on the transformed,
+maximised Pareto front of the initial design's successful, feasible evaluations, pushed out by
+:data:`REF_MARGIN` of the front's range), records it in its store and uses that same point
+from then on, resumes included, so the run's hypervolumes stay comparable with each other.
+Until then (an ask/tell run whose initial design is not all told) the point inferred from the
+evaluations so far is used, and not recorded.
+
 The registered problems (spaces of the catalog, their reference points and budgets) are built
 by :mod:`cimnet_bo.search.registered`.
 """
@@ -45,6 +55,10 @@ from cimnet_bo.space import AnySpace, SpaceLike, as_space, is_joint
 
 #: Constraint operators a search takes (a bound is met or violated by a measurable amount).
 SEARCH_OPERATORS: tuple[str, ...] = ("<=", ">=")
+#: An inferred reference point lies this fraction of the Pareto front's range (per objective, on
+#: the transformed scale) beyond the front's worst value (BoTorch's ``infer_reference_point``
+#: ``scale``; 0.1 after Ishibuchi et al., 2011).
+REF_MARGIN = 0.1
 
 
 class ProblemError(CimnetError, ValueError):
@@ -72,7 +86,8 @@ class Problem:
         of the evaluator (an objective or not).
     ref_point : mapping or sequence, optional
         Reference (worst interesting) value per objective, in the objectives' own units:
-        ``{name: value}`` or a sequence in objective order. Required.
+        ``{name: value}`` or a sequence in objective order. Default: inferred by the run from
+        its initial design (see the module docstring and :meth:`set_ref_point`).
     ideal_point : mapping or sequence, optional
         Ideal value per objective (normalises each axis to [0, 1]; see the module docstring).
     log : sequence of str, optional
@@ -137,23 +152,17 @@ class Problem:
         unknown_log = [n for n in (log or ()) if n not in names]
         if unknown_log:
             raise ProblemError(f"log names {unknown_log}, which are not objectives {names}")
-        self.ref_point = self._point(ref_point, "ref_point", required=True)
-        self.ideal_point = self._point(ideal_point, "ideal_point", required=False)
-        for o in self.objectives:
-            r = self.ref_point[o.name]
-            if o.name in self.log and r <= 0:
-                raise ProblemError(f"ref_point[{o.name!r}] = {r} must be > 0 (log scale)")
-            if self.ideal_point is not None:
-                i = self.ideal_point[o.name]
-                if o.name in self.log and i <= 0:
-                    raise ProblemError(f"ideal_point[{o.name!r}] = {i} must be > 0 (log scale)")
-                if not (i > r if o.direction == "max" else i < r):
-                    raise ProblemError(
-                        f"objective {o.name!r} ({o.direction}): the ideal {i} is not better than the reference {r}"
-                    )
-        self.scale = HypervolumeScale.from_points(
-            [(o.name, o.direction) for o in self.objectives], self.ref_point, self.ideal_point, self.log
-        )
+        self.ideal_point = self._point(ideal_point, "ideal_point")
+        for name, i in (self.ideal_point or {}).items():
+            if name in self.log and i <= 0:
+                raise ProblemError(f"ideal_point[{name!r}] = {i} must be > 0 (log scale)")
+        self.ref_point: dict[str, float] | None = None
+        self.scale: HypervolumeScale | None = None
+        #: ``"given"``, ``"inferred"`` (by a run, from its initial design), ``"provisional"`` (by a
+        #: run whose initial design is not all evaluated) or None (not known yet).
+        self.ref_source: str | None = None
+        if ref_point is not None:
+            self.set_ref_point(ref_point)
         self._cheap_names, self._cheap_evaluator, self._subnet_only = _cheap_parts(evaluator, space)
         self.candidates: list[dict[str, Any]] | None = None
         if candidates is not None:
@@ -197,11 +206,45 @@ class Problem:
             raise ProblemError(f"repeated objectives {dupes}")
         return tuple(out)
 
-    def _point(self, point: Any, label: str, required: bool) -> dict[str, float] | None:
+    def set_ref_point(self, point: Mapping[str, float] | Sequence[float], source: str = "given") -> None:
+        """Set the reference point (``{name: value}`` or a sequence in objective order, own
+        units) and the hypervolume scale; ``source`` is recorded in :attr:`ref_source`."""
+        ref = self._point(point, "ref_point")
+        if ref is None:
+            raise ProblemError("set_ref_point needs a value per objective, got None")
+        for o in self.objectives:
+            r = ref[o.name]
+            if o.name in self.log and r <= 0:
+                raise ProblemError(f"ref_point[{o.name!r}] = {r} must be > 0 (log scale)")
+            if self.ideal_point is not None:
+                i = self.ideal_point[o.name]
+                if not (i > r if o.direction == "max" else i < r):
+                    raise ProblemError(
+                        f"objective {o.name!r} ({o.direction}): the ideal {i} is not better than the reference {r}"
+                    )
+        self.ref_point = ref
+        self.ref_source = source
+        self.scale = HypervolumeScale.from_points(
+            [(o.name, o.direction) for o in self.objectives], ref, self.ideal_point, self.log
+        )
+
+    def without_ref_point(self) -> "Problem":
+        """A shallow copy of this problem with no reference point (a run then infers its own)."""
+        import copy
+
+        out = copy.copy(self)
+        out.ref_point, out.scale, out.ref_source = None, None, None
+        return out
+
+    def infer_ref_point(self, Y: np.ndarray, feasible: np.ndarray | None = None) -> dict[str, float] | None:
+        """The reference point :func:`infer_ref_point` gives for objective rows ``Y`` (n x m,
+        own units; NaN rows and rows not ``feasible`` (n,) left out, all successful rows when no
+        row is feasible); None when no row is finite."""
+        return infer_ref_point(self._check_columns(Y), self.objectives, self.log, feasible)
+
+    def _point(self, point: Any, label: str) -> dict[str, float] | None:
         names = [o.name for o in self.objectives]
         if point is None:
-            if required:
-                raise ProblemError(f"{label} is required: one value per objective {names}")
             return None
         if isinstance(point, Mapping):
             missing = [n for n in names if n not in point]
@@ -274,10 +317,17 @@ class Problem:
         return self.evaluator.identity if self.evaluator is not None else "external"
 
     # ------------------------------------------------------------------ numbers
+    def _scale(self) -> HypervolumeScale:
+        if self.scale is None:
+            raise ProblemError(
+                f"problem {self.name!r} has no reference point yet: a run infers it from its initial design"
+            )
+        return self.scale
+
     def normalize(self, Y: np.ndarray) -> np.ndarray:
         """Objective matrix (n x m, objective order, own units) to the normalised
         larger-is-better scale ``u`` (reference 0, ideal 1; NaN stays NaN), array (n x m)."""
-        return self.scale.maximized(self._check_columns(Y))
+        return self._scale().maximized(self._check_columns(Y))
 
     def _check_columns(self, Y: Any) -> np.ndarray:
         Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
@@ -296,9 +346,9 @@ class Problem:
         """Normalised hypervolume (see the module docstring) of objective rows ``Y`` (n x m,
         own units); rows with NaN or not ``feasible`` (n,) count nothing."""
         Y = np.asarray(Y, dtype=np.float64)
-        if not Y.size:
+        if not Y.size or (self.scale is None and np.isnan(Y).any(axis=-1).all()):
             return 0.0
-        return self.scale.hypervolume(self._check_columns(Y), feasible)
+        return self._scale().hypervolume(self._check_columns(Y), feasible)
 
     def constraints_dict(self) -> dict[str, tuple[str, float]]:
         """Constraints as ``{output: (op, bound)}`` (a form ``cimnet_bo.moo.feasible_mask`` takes)."""
@@ -319,7 +369,7 @@ class Problem:
             "space_size": float(self.space.size),
             "objectives": [o.to_dict() for o in self.objectives],
             "constraints": [c.to_dict() for c in self.constraints],
-            "ref_point": dict(self.ref_point),
+            "ref_point": dict(self.ref_point) if self.ref_source == "given" else None,
             "ideal_point": None if self.ideal_point is None else dict(self.ideal_point),
             "log": list(self.log),
             "evaluator": self.identity,
@@ -338,6 +388,56 @@ class Problem:
         from cimnet_bo.search.registered import space_problem
 
         return space_problem(name, **kwargs)
+
+
+def infer_ref_point(
+    Y: np.ndarray,
+    objectives: Sequence[Objective],
+    log: Sequence[str],
+    feasible: np.ndarray | None = None,
+    margin: float = REF_MARGIN,
+) -> dict[str, float] | None:
+    """A reference point from observed objectives: BoTorch's ``infer_reference_point`` on
+    their Pareto front, in the problem's transformed units (``log10`` for ``log`` objectives,
+    signs flipped so that every objective is maximised).
+
+    Parameters
+    ----------
+    Y : array (n x m)
+        Objective rows in the objectives' own units (NaN rows are left out).
+    objectives : sequence of Objective
+        Names and directions, in column order.
+    log : sequence of str
+        Objectives on a log10 scale.
+    feasible : array of bool (n,), optional
+        Rows that meet the constraints; when none does, every finite row is used.
+    margin : float
+        The point lies ``margin`` times the front's range beyond the front's worst value (a
+        one-point front: ``margin`` times its absolute value).
+
+    Returns
+    -------
+    dict or None
+        ``{name: value}`` in own units; None when no row is finite.
+    """
+    import torch
+    from botorch.utils.multi_objective.hypervolume import infer_reference_point
+
+    from cimnet_bo.moo import pareto_mask
+
+    Y = np.asarray(Y, dtype=np.float64)
+    logs = np.array([o.name in log for o in objectives])
+    ok = np.isfinite(Y).all(axis=1) & ~(logs & (Y <= 0)).any(axis=1)
+    if feasible is not None and (ok & feasible).any():
+        ok &= np.asarray(feasible, dtype=bool)
+    if not ok.any():
+        return None
+    signs = np.array([1.0 if o.direction == "max" else -1.0 for o in objectives])
+    T = np.where(logs, np.log10(np.where(logs, Y[ok], 1.0)), Y[ok]) * signs
+    front = T[pareto_mask(T, ["max"] * len(objectives))]
+    r = infer_reference_point(torch.as_tensor(front), scale=margin).numpy() * signs
+    vals = np.where(logs, 10.0**r, r)
+    return {o.name: float(v) for o, v in zip(objectives, vals)}
 
 
 def _cheap_parts(evaluator: Evaluator | None, space: AnySpace) -> tuple[set[str], Evaluator | None, set[str]]:

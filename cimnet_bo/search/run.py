@@ -12,6 +12,10 @@ A run directory holds
   edited one is refused;
 * ``store.sqlite.lock``: one process writes a run at a time (:class:`~cimnet_bo.store.WriterLock`).
 
+A problem without a reference point gets one inferred from the run's initial design, recorded
+in the store's metadata (``inferred_ref_point``) and used from then on (see
+:mod:`cimnet_bo.search.problem` and :meth:`Run.settle_ref_point`).
+
 Killed at any moment, a run loses no committed evaluation and repeats none: opening it again
 evaluates the pending candidates that are not recorded yet, then continues. Proposals are a
 function of the stored evaluations and of a generator seeded with ``(seed, candidate number)``,
@@ -32,7 +36,7 @@ import numpy as np
 from cimnet_bo.core import CimnetError, InputFileError, atomic_write, read_yaml
 from cimnet_bo.moo import best_values, pareto_mask
 from cimnet_bo.search.config import CONFIG_VERSION, config_diff, read_stored, resolve_config
-from cimnet_bo.search.problem import Problem, ProblemError
+from cimnet_bo.search.problem import REF_MARGIN, Problem, ProblemError
 from cimnet_bo.search.specs import as_problem, problem_from_spec
 from cimnet_bo.search.state import Caches, SearchState
 from cimnet_bo.search.strategies import Strategy, check_int, make_strategy
@@ -62,6 +66,9 @@ class SearchError(CimnetError, RuntimeError):
 #: The store keeps a copy of the run's configuration under this metadata key: the store is the
 #: run's one source of truth, and ``config.yaml`` its readable copy.
 STORED_CONFIG_KEY = "run_config"
+#: Store metadata key of a reference point inferred from the initial design:
+#: ``{"point": {objective: value}, "evaluations": n, "margin": REF_MARGIN}``.
+REF_POINT_KEY = "inferred_ref_point"
 
 
 def _read_yaml_config(cfg_path: Path) -> dict[str, Any] | None:
@@ -158,6 +165,7 @@ class Run:
         self.store = store
         self.caches = Caches.for_problem(problem)
         self._primed = False
+        self._ref_recorded = False
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -208,6 +216,8 @@ class Run:
                 )
             problem = problem_from_spec(stored["problem"])
         problem = as_problem(problem)
+        if problem.ref_source != "given":
+            problem = problem.without_ref_point()  # this run's own, inferred from its initial design
         budget_given = budget is not None
         if budget is None:
             if stored is None:
@@ -298,8 +308,56 @@ class Run:
         nums = [int(t.split("-", 1)[1]) for t in tags if isinstance(t, str) and t.startswith("round-")]
         return max(nums) + 1 if nums else 1
 
+    def settle_ref_point(self) -> bool:
+        """Give a problem without a reference point of its own the run's: the recorded one, or,
+        once every candidate of the initial design is stored, the one inferred from its successful
+        evaluations (then recorded); before that, the one inferred from the successful evaluations
+        so far (not recorded). Returns True when the point was recorded by this call."""
+        p = self.problem
+        if p.ref_source == "given" or self._ref_recorded:
+            return False
+        recorded = self.store.meta.get(REF_POINT_KEY)
+        if recorded is not None:
+            p.set_ref_point(recorded["point"], "inferred")
+            self._ref_recorded = True
+            return False
+        rows = [r for r in self.store.rows() if r["error"] is None]
+        n_init = int(self.config["n_init"])
+        done = self.store.done()
+        design = [r for r in rows if r["idx"] is not None and r["idx"] < n_init]
+        final = bool(design) and all(i in done for i in range(n_init))
+        use = design if final else rows
+        Y = np.array([[r["objectives"].get(n, np.nan) for n in p.objective_names] for r in use], dtype=np.float64)
+        outputs = {c.name: np.array([r["objectives"].get(c.name, np.nan) for r in use]) for c in p.constraints}
+        point = p.infer_ref_point(Y.reshape(len(use), len(p.objectives)), p.feasible(outputs, len(use)))
+        if point is None:
+            return False
+        p.set_ref_point(point, "inferred" if final else "provisional")
+        if final:
+            self.store.set_meta(REF_POINT_KEY, {"point": point, "evaluations": len(use), "margin": REF_MARGIN})
+            self._ref_recorded = True
+        return final
+
+    def ref_point_note(self) -> str:
+        """One line on the reference point: its values and where they come from."""
+        self.settle_ref_point()
+        p = self.problem
+        if p.ref_point is None:
+            return "reference point: not known yet (inferred once an evaluation succeeds)"
+        values = ", ".join(f"{k}={v:.6g}" for k, v in p.ref_point.items())
+        if p.ref_source == "given":
+            return f"reference point (given): {values}"
+        if p.ref_source == "provisional":
+            return f"reference point (provisional, from the {self.n_done} evaluations so far): {values}"
+        recorded = self.store.meta[REF_POINT_KEY]
+        return (
+            f"reference point (inferred from the {recorded['evaluations']} successful evaluations of the initial "
+            f"design, {recorded['margin']:g} of its Pareto front's range beyond it): {values}"
+        )
+
     def state(self) -> SearchState:
         """What the strategy sees now (evaluations and pending proposals)."""
+        self.settle_ref_point()
         return SearchState.from_rows(
             self.problem, self.rows(), [p["config"] for p in self.pending()], self.caches, seed=self.seed
         )
@@ -455,12 +513,15 @@ class Run:
     def hypervolume_curve(self) -> np.ndarray:
         """Normalised hypervolume after each evaluation (candidate order), array (n,)."""
         st = self.state()
-        return self.problem.scale.curve(st.objective_values(), st.feasible()) if st.n else np.zeros(0)
+        if not st.n or self.problem.scale is None:
+            return np.zeros(st.n)
+        return self.problem.scale.curve(st.objective_values(), st.feasible())
 
     def best(self) -> dict[str, float]:
         """Best feasible value of each objective (objectives without a feasible value left out)."""
         st = self.state()
-        best = best_values(st.objective_values(), self.problem.scale.objectives, st.feasible()) if st.n else {}
+        objectives = [(o.name, o.direction) for o in self.problem.objectives]
+        best = best_values(st.objective_values(), objectives, st.feasible()) if st.n else {}
         return {k: v for k, v in best.items() if v == v}
 
     def pareto(self) -> Any:
@@ -592,6 +653,8 @@ def run_search(
                     log(f"[{run.config['strategy']}] no fresh candidate left: the space is exhausted")
                 break
             run.evaluate_pending(executor, only=[p["idx"] for p in new])
+            if run.settle_ref_point() and log:
+                log(f"[{run.config['strategy']}] {run.ref_point_note()}")
             if log:
                 log(progress_line(run, round_no, time.perf_counter() - t0))
             _stop_if_round_failed(run, [p["idx"] for p in new])
