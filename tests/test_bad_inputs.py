@@ -33,6 +33,10 @@ SYN = "cimnet_bo.search.toy:synthetic_accuracy"
 LABEL = f"label --space vit-fmnist -n 4 --accuracy {SYN} --no-progress"
 #: A cheap new search (look-ups in the small dataset, random strategy, 4 evaluations).
 SEARCH = "search --space vit-fmnist --table {small} --strategy random --budget 4 --batch-size 2 --quiet"
+#: The README's example model, and a cheap search of it (random strategy, 4 evaluations).
+TINY_CNN = "examples.tiny_cnn:make_net"
+MODEL = f"--model {TINY_CNN} --input-shape 1,1,28,28"
+MODEL_SEARCH = f"search --run {{tmp}}/r --strategy random --budget 4 --batch-size 2 --quiet {MODEL}"
 #: A cheap experiment (synthetic accuracy, random strategy, 4 evaluations per run).
 EXPERIMENT = f"experiment --space vit-fmnist --accuracy {SYN} --budget 4 --batch-size 2 --strategy random --quiet"
 #: A cheap training of predictors.
@@ -786,6 +790,38 @@ CASES = [
     ),
     Case("search resume with another seed", "search --run {run} --seed 5 --quiet", "seed"),
     Case("search resume budget text", "search --run {run} --budget x", "--budget"),
+    # ------------------------------------------------------------------ search: --model
+    Case("search model without input shape", MODEL_SEARCH.replace(" --input-shape 1,1,28,28", ""), "--input-shape"),
+    Case("search input shape without model", SEARCH + " --run {tmp}/r --input-shape 1,1,28,28", "--input-shape"),
+    Case("search unknown ops without model", SEARCH + " --run {tmp}/r --unknown-ops eltwise", "--unknown-ops"),
+    Case("search unknown ops bogus", MODEL_SEARCH + " --unknown-ops bogus", "bogus"),
+    Case("search input shape zero", MODEL_SEARCH.replace("1,1,28,28", "1,0,28"), "--input-shape"),
+    Case("search input shape text", MODEL_SEARCH.replace("1,1,28,28", "1,x"), "x"),
+    Case("search input shape the model cannot take", MODEL_SEARCH.replace("1,1,28,28", "1,3,28,28"), "3 channels"),
+    Case("search model not MODULE:FACTORY", MODEL_SEARCH.replace(TINY_CNN, "nocolon"), "nocolon"),
+    Case("search model module missing", MODEL_SEARCH.replace(TINY_CNN, "nosuchmodule:make"), "nosuchmodule"),
+    Case("search model factory missing", MODEL_SEARCH.replace(TINY_CNN, "examples.tiny_cnn:nope"), "nope"),
+    Case("search model returns no module", MODEL_SEARCH.replace(TINY_CNN, "builtins:dict"), "builtins:dict"),
+    Case("search model mode joint", MODEL_SEARCH + " --mode joint", "joint"),
+    Case("search model mode model-only", MODEL_SEARCH + " --mode model-only", "model-only"),
+    Case("search model with accuracy", MODEL_SEARCH + " --accuracy supernet", "accuracy"),
+    Case("search model with a table", MODEL_SEARCH + " --table {small}", "table"),
+    Case("search model objective accuracy", MODEL_SEARCH + " --objectives accuracy,latency_s", "accuracy"),
+    Case("search model one objective", MODEL_SEARCH + " --objectives latency_s", "latency_s"),
+    Case("search model unknown space", MODEL_SEARCH + " --space cim-nope", "cim-nope"),
+    Case(
+        "search config model input shape text",
+        "search --run {tmp}/r --budget 4 --config {tmp}/c.yaml",
+        "input_shape",
+        text("c.yaml", f"problem: {{model: '{TINY_CNN}', input_shape: abc}}\n"),
+    ),
+    Case(
+        "search config model table fingerprint differs",
+        "search --run {tmp}/r --budget 4 --config {tmp}/c.yaml",
+        "table_sha256",
+        text("c.yaml", f"problem: {{model: '{TINY_CNN}', input_shape: [1, 1, 28, 28], table_sha256: abc}}\n"),
+    ),
+    Case("search resume with a model", "search --run {run} --quiet " + MODEL, "model"),
     # ------------------------------------------------------------------ propose
     Case("propose out is a folder", "propose --run {run} --out {tmp}/d -q 1", "{tmp}/d", folder("d")),
     Case("propose out under a file", "propose --run {run} --out {tmp}/f/n.csv -q 1", "{tmp}/f", text("f", "x")),

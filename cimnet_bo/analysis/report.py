@@ -324,9 +324,9 @@ def write_report(
             if pts:
                 doc.h(2, "Roofline")
             for stem, caption, point in pts:
-                figures.append(plot_point_roofline(point, first.space_name, out / f"{stem}.png"))
+                figures.append(plot_point_roofline(point, first.space, out / f"{stem}.png"))
                 doc.img(f"{stem}.png", caption)
-        except Exception as e:  # noqa: BLE001 - a user space without a registered joint space
+        except Exception as e:  # noqa: BLE001 - a user space that is not a joint space
             doc.p(f"(no roofline figure: {e})")
 
     # ---------------------------------------------------------------- per run

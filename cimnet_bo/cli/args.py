@@ -116,12 +116,13 @@ def add_space_option(
     required: bool = True,
     help: str = "registered joint space",
     files: bool = False,
+    hardware: bool = False,
 ) -> None:
     """``--space``, one of :func:`cimnet_bo.space.list_spaces` (or, with ``files``, the path of a
-    space YAML file)."""
-    from cimnet_bo.space import list_spaces
+    space YAML file; with ``hardware``, a hardware space of :func:`cimnet_bo.space.list_hardware_spaces`)."""
+    from cimnet_bo.space import list_hardware_spaces, list_spaces
 
-    spaces = list_spaces()
+    spaces = list_spaces() + (list_hardware_spaces() if hardware else [])
     if not files:
         p.add_argument(
             "--space",

@@ -7,6 +7,7 @@ Examples::
     cimnet-bo search --config search.yaml --run runs/demo2
     cimnet-bo search --space vit-fmnist --budget 64 --initial known.csv --run runs/known   # start from known designs
     cimnet-bo search --run runs/demo --executor ray --ray-address auto   # evaluations on a Ray cluster
+    cimnet-bo search --model mypkg.nets:make_net --input-shape 1,3,224,224 --run runs/mynet --budget 100
     cimnet-bo propose --run runs/ask --space vit-fmnist --accuracy external -q 8 --out next.csv
     cimnet-bo tell --run runs/ask results.csv
     cimnet-bo tell --run runs/ask --replace corrected.csv   # correct results told already
@@ -20,6 +21,16 @@ wrong cell (``row 3 (idx 12), accuracy = 7.5: outside [0, 1]``, rows counted fro
 header). ``withdraw`` removes the results of the listed candidates, which become pending
 again under the same numbers (to be told again); an idx without a stored result changes
 nothing.
+
+``--model MODULE:FACTORY`` searches the chip of one fixed ``torch.nn.Module`` (hardware-only;
+:mod:`cimnet_bo.search.network`): the network is imported as ``simulate --model`` does, on an
+input of ``--input-shape``; ``--space`` names the hardware space (``cim-edge``, ``cim-server``)
+or a registered space whose hardware half to use (default: the first hardware space whose
+baseline chip holds the network's weights); objectives two or more of ``latency_s, energy_j,
+area_mm2, power_w`` (default ``latency_s,energy_j``; the network, hence its accuracy, is fixed),
+under the baseline chip's area and peak power. The run records the model, the input shape and a
+fingerprint of the imported layer table: resuming imports the model again and refuses if its
+table changed.
 
 A config file holds the keys of a run's ``config.yaml``: ``problem`` (``space``, ``mode``,
 ``objectives``, ``energy``, ``area_budget``, ``power_budget``, ``accuracy``, ``checkpoint``, ``table``, ...),
@@ -40,6 +51,7 @@ from cimnet_bo.cli.args import (
     add_executor_options,
     add_space_option,
     add_strategy_options,
+    counts,
     executor_choice,
     executor_from_args,
     names,
@@ -55,7 +67,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("problem (for a new run; an existing run keeps its own)")
     g.add_argument("--config", default=None, help="YAML file with the run's configuration")
-    add_space_option(g, required=False, files=True)
+    add_space_option(
+        g, required=False, files=True, hardware=True, help="registered joint space (with --model: or hardware space)"
+    )
     g.add_argument("--mode", default=None, choices=MODES, help=f"default {MODES[0]}")
     g.add_argument("--objectives", type=names, default=None, help="comma-separated, default accuracy,latency_s")
     g.add_argument("--energy", action="store_true", default=None, help="add energy_j as an objective")
@@ -70,6 +84,20 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
     g.add_argument("--table", default=None, help="labeled dataset: search its rows by table look-up")
+    g.add_argument(
+        "--model",
+        default=None,
+        metavar="MODULE:FACTORY",
+        help="search the chip of this torch.nn.Module (a factory without arguments): hardware-only, "
+        "objectives from latency_s, energy_j, area_mm2, power_w (default latency_s,energy_j)",
+    )
+    g.add_argument("--input-shape", type=counts, default=None, help="input shape for --model, e.g. 1,3,224,224")
+    g.add_argument(
+        "--unknown-ops",
+        choices=("error", "eltwise"),
+        default=None,
+        help="operations of --model without a mapping: an error (default), or element-wise rows",
+    )
     s = p.add_argument_group("strategy")
     add_strategy_options(s, default=None)
     s.add_argument("--budget", type=COUNT, default=None, help="evaluations in total, initial design included")
@@ -180,9 +208,15 @@ def _problem_spec(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, An
                     f"--{key.replace('_', '-')} must be a number, 'baseline' or 'none', got {text!r}"
                 ) from None
             given = True
-    for key in ("accuracy", "checkpoint", "table"):
+    for key in ("accuracy", "checkpoint", "table", "model", "input_shape", "unknown_ops"):
         if getattr(args, key) is not None:
             spec[key], given = getattr(args, key), True
+    if spec.get("model") is None:
+        for key in ("input_shape", "unknown_ops"):
+            if getattr(args, key) is not None:
+                raise ValueError(f"--{key.replace('_', '-')} applies only with --model")
+    elif spec.get("input_shape") is None:
+        raise ValueError(f"--model {spec['model']!r} needs --input-shape (e.g. 1,3,224,224)")
     if not spec and not given:
         return None
     if "python" in spec:

@@ -11,7 +11,7 @@ Examples::
 with the complete subnet configuration. ``--model MODULE:FACTORY`` replaces the space's network
 with any ``torch.nn.Module``: the factory is called without arguments on the ``meta`` device (no
 weight memory; on the default device if that fails) and the module traced on an input of ``--input-shape``
-(:func:`cimnet_bo.workload.torch_import.from_torch`); the space then gives only the chip.
+(:func:`cimnet_bo.search.network.load_model_table`); the space then gives only the chip.
 ``--hardware`` is ``baseline`` or a JSON object (or file) of knobs, applied over the space's
 baseline chip (so ``'{"cell": "rram"}'`` changes one knob; model knobs outside the space, such
 as ``adc_bits`` or ``rows_active``, are allowed).
@@ -104,30 +104,6 @@ def resolve(space_name: str, subnet: str, hardware: str):
     return space, sub, hw
 
 
-def model_table(spec: str, input_shape: list[int] | None, unknown: str):
-    """The layer table of the ``torch.nn.Module`` that ``spec`` (``MODULE:FACTORY``) builds, traced
-    on an input of ``input_shape``."""
-    import torch
-
-    from cimnet_bo.evaluate.evaluators import load_function
-    from cimnet_bo.workload.torch_import import from_torch
-
-    if input_shape is None:
-        raise ValueError(f"--model {spec!r} needs --input-shape (e.g. 1,3,224,224)")
-    factory = load_function(spec)
-    try:
-        with torch.device("meta"):
-            model = factory()
-    except Exception:  # a factory that computes with tensors while building cannot run on meta
-        try:
-            model = factory()
-        except Exception as e:
-            raise ValueError(f"--model {spec!r}: calling it without arguments failed: {type(e).__name__}: {e}") from e
-    if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"--model {spec!r} returned a {type(model).__name__}, not a torch.nn.Module")
-    return from_torch(model.eval(), torch.empty(input_shape, device="meta"), unknown=unknown, label=spec)
-
-
 def _format(res) -> str:
     import pandas as pd
 
@@ -165,7 +141,11 @@ def run(args: argparse.Namespace) -> int:
     tech = space_technology(space, Technology.from_yaml(args.tech) if args.tech else None)
     config = HardwareConfig.from_dict(hw)
     if args.model is not None:
-        table = model_table(args.model, args.input_shape, args.unknown_ops)
+        from cimnet_bo.search.network import load_model_table
+
+        if args.input_shape is None:
+            raise ValueError(f"--model {args.model!r} needs --input-shape (e.g. 1,3,224,224)")
+        table = load_model_table(args.model, args.input_shape, args.unknown_ops)
         network = {"model": args.model, "input_shape": args.input_shape}
     else:
         table = layer_table(space, sub)

@@ -13,6 +13,7 @@ Quick start::
 Modules: :mod:`~cimnet_bo.search.problem` (what to search, and how objectives are
 normalised), :mod:`~cimnet_bo.search.registered` (the registered problems and their reference
 points), :mod:`~cimnet_bo.search.specs` (problems from YAML / CLI descriptions),
+:mod:`~cimnet_bo.search.network` (the chip of one fixed network, such as a torch model),
 :mod:`~cimnet_bo.search.config` (a run's checked configuration), :mod:`~cimnet_bo.search.run`
 (runs and resuming), :mod:`~cimnet_bo.search.ask_tell`, :mod:`~cimnet_bo.search.strategies`,
 and :mod:`~cimnet_bo.search.best_chips` for how qNEHVI searches subnets on their best chips.
@@ -20,6 +21,7 @@ and :mod:`~cimnet_bo.search.best_chips` for how qNEHVI searches subnets on their
 
 from cimnet_bo.search.ask_tell import TellError, propose, tell, withdraw
 from cimnet_bo.search.best_chips import BestChips
+from cimnet_bo.search.network import model_problem, network_problem
 from cimnet_bo.search.problem import Problem, ProblemError
 from cimnet_bo.search.qnehvi import QNEHVI
 from cimnet_bo.search.registered import MODES, REFERENCE_POINTS, baseline_chip, space_problem
@@ -35,6 +37,8 @@ __all__ = [
     "MODES",
     "baseline_chip",
     "space_problem",
+    "network_problem",
+    "model_problem",
     "Run",
     "SearchError",
     "run_search",

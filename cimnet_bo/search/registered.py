@@ -152,25 +152,7 @@ def space_problem(
         evaluator = parts[0] if len(parts) == 1 else CompositeEvaluator(parts)
         if acc is None and "accuracy" in objectives:  # external accuracy: declared, not evaluated
             evaluator = ExternalOutputs(evaluator, [Objective("accuracy", "max")])
-    constraints = [Constraint("feasible", ">=", 1.0)]
-    budgets = {"area_mm2": area_budget, "power_w": power_budget}
-    base = None
-    for output, budget in budgets.items():
-        if budget is None:
-            continue
-        if budget == "baseline":
-            base = base or baseline_chip(full, tech)
-            budget = base[output]
-        else:
-            label = "area_budget" if output == "area_mm2" else "power_budget"
-            try:
-                ok = not isinstance(budget, bool) and math.isfinite(float(budget)) and float(budget) > 0
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise ProblemError(f"{label} must be a number > 0, 'baseline' or None, got {budget!r}")
-            budget = float(budget)
-        constraints.append(Constraint(output, "<=", _round_up(budget)))
+    constraints = budget_constraints(full, area_budget, power_budget, tech)
     refs = REFERENCE_POINTS.get(name, {})
     rp = {o: refs[o][0] for o in objectives if o in refs}
     ip = {o: refs[o][1] for o in objectives if o in refs}
@@ -207,6 +189,38 @@ def space_problem(
         name=f"{name}:{mode}",
         spec=spec,
     )
+
+
+def budget_constraints(
+    space: AnySpace, area_budget: float | str | None, power_budget: float | str | None, tech: Any = None
+) -> list[Constraint]:
+    """The constraints of a registered problem: ``feasible >= 1`` (an RRAM chip must not stream
+    weights), ``area_mm2 <= area_budget`` and ``power_w <= power_budget``.
+
+    A budget is a number > 0, ``"baseline"`` (the area or peak power of the space's baseline
+    chip, :func:`baseline_chip`) or None (no constraint); a bound is rounded up to six
+    significant digits, so it prints exactly and the chip it comes from still meets it.
+    """
+    constraints = [Constraint("feasible", ">=", 1.0)]
+    budgets = {"area_mm2": area_budget, "power_w": power_budget}
+    base = None
+    for output, budget in budgets.items():
+        if budget is None:
+            continue
+        if budget == "baseline":
+            base = base or baseline_chip(space, tech)
+            budget = base[output]
+        else:
+            label = "area_budget" if output == "area_mm2" else "power_budget"
+            try:
+                ok = not isinstance(budget, bool) and math.isfinite(float(budget)) and float(budget) > 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ProblemError(f"{label} must be a number > 0, 'baseline' or None, got {budget!r}")
+            budget = float(budget)
+        constraints.append(Constraint(output, "<=", _round_up(budget)))
+    return constraints
 
 
 def _round_up(x: float, digits: int = 6) -> float:

@@ -1,5 +1,6 @@
 """Problems from their YAML / command-line descriptions (what a run's config records), from
-labeled tables, and from user spaces with a ``MODULE:FUNCTION`` evaluator."""
+labeled tables, from user spaces with a ``MODULE:FUNCTION`` evaluator, and from torch models
+(``model: MODULE:FACTORY``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ REGISTERED_KEYS = (
     *("mode", "energy", "area_budget", "power_budget", "accuracy", "checkpoint"),
     *("hardware", "subnet", "ref_point", "ideal_point"),
 )
+#: Keys of a model problem's spec (:func:`~cimnet_bo.search.network.model_problem`).
+MODEL_KEYS = (
+    *("model", "input_shape", "unknown_ops", "table_sha256", "space", "mode", "objectives", "energy"),
+    *("area_budget", "power_budget", "ref_point", "ideal_point"),
+)
 
 
 def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
@@ -25,8 +31,14 @@ def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
     ``hardware`` / ``subnet`` (frozen side), ``table`` (a labeled dataset: tabular problem),
     ``evaluator`` (``MODULE:FUNCTION`` returning a dict of outputs, for user spaces),
     ``constraints`` (strings such as ``"area_mm2 <= 1.0"``), ``ref_point``, ``ideal_point``.
+
+    A spec with ``model`` (``MODULE:FACTORY``) is the hardware-only problem of that torch model
+    (:mod:`cimnet_bo.search.network`): keys :data:`MODEL_KEYS`, ``space`` a hardware space or a
+    registered space (optional).
     """
     spec = dict(spec)
+    if spec.get("model") is not None:
+        return _model_problem(spec)
     known = {"space", "objectives", "table", "evaluator", "constraints", "log", *REGISTERED_KEYS}
     unknown = sorted(set(spec) - known)
     if unknown:
@@ -69,6 +81,13 @@ SPEC_KINDS = {
     "checkpoint": (lambda v: isinstance(v, str), "the path of a supernet checkpoint"),
     "ref_point": (lambda v: isinstance(v, Mapping), "a mapping objective -> value"),
     "ideal_point": (lambda v: isinstance(v, Mapping), "a mapping objective -> value"),
+    "model": (lambda v: isinstance(v, str), "MODULE:FACTORY (a torch.nn.Module factory)"),
+    "input_shape": (
+        lambda v: isinstance(v, (list, tuple)) and v and all(type(n) is int and n >= 1 for n in v),
+        "a list of integers >= 1 such as [1, 3, 224, 224]",
+    ),
+    "unknown_ops": (lambda v: v in ("error", "eltwise"), "'error' or 'eltwise'"),
+    "table_sha256": (lambda v: isinstance(v, str), "the hex digest of a layer table"),
 }
 
 
@@ -78,6 +97,28 @@ def _check_kinds(spec: Mapping[str, Any]) -> None:
     for key, (ok, noun) in SPEC_KINDS.items():
         if spec.get(key) is not None and not ok(spec[key]):
             raise ProblemError(f"the problem's {key!r} must be {noun}, got {spec[key]!r}")
+
+
+def _model_problem(spec: Mapping[str, Any]) -> Problem:
+    """The hardware-only problem of a torch model (``spec["model"]``), checked key by key."""
+    from cimnet_bo.search.network import MODE, model_problem
+
+    unknown = sorted(set(spec) - set(MODEL_KEYS))
+    if unknown:
+        raise ProblemError(
+            f"a model problem takes no {unknown}: the network is fixed, only its chip is searched; "
+            f"its keys are {list(MODEL_KEYS)}"
+        )
+    _check_kinds(spec)
+    if spec.get("mode", MODE) != MODE:
+        raise ProblemError(
+            f"a model problem searches the chip of a fixed network: mode must be {MODE!r}, got {spec['mode']!r}"
+        )
+    if spec.get("input_shape") is None:
+        raise ProblemError(f"model {spec['model']!r} needs an input shape (input_shape, e.g. [1, 3, 224, 224])")
+    budgets = ("area_budget", "power_budget")  # None: no budget
+    kw = {k: v for k, v in spec.items() if k != "mode" and (v is not None or k in budgets)}
+    return model_problem(**kw)
 
 
 def table_problem(space: str, table: str | Path, **kwargs: Any) -> Problem:

@@ -219,3 +219,12 @@ def vgg_table(meta: Mapping[str, Any], cfg: Mapping[str, Any]) -> LayerTable:
         b.static(f"fc{n}", 1, feat, f, bias=True)
         feat = f
     return b.build()
+
+
+# ------------------------------------------------------------------- one fixed network
+@FAMILIES.register("table")
+def stored_table(meta: Mapping[str, Any], cfg: Mapping[str, Any]) -> LayerTable:
+    """A fixed network (an imported torch model): ``meta["table"]`` holds its layer table's
+    columns as lists (:meth:`LayerTable.to_dict`), ``meta["label"]`` its label; the
+    configuration has no say."""
+    return LayerTable.coerce(meta["table"], label=meta.get("label"))
