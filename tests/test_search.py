@@ -659,3 +659,15 @@ def test_strategy_registry():
     with pytest.raises(UnknownNameError, match="unknown surrogate 'rf'"):
         SURROGATES["rf"]
     assert make_strategy("qnehvi").get_params()["surrogate"] == "gp"
+
+
+@pytest.mark.parametrize("budget", ["area_budget", "power_budget"])
+def test_a_problem_without_a_budget_is_rebuilt_without_it(budget):
+    from cimnet_bo.search import problem_from_spec
+
+    output = {"area_budget": "area_mm2", "power_budget": "power_w"}[budget]
+    p = Problem.from_space("vit-fmnist", **{budget: None})
+    assert output not in {c.name for c in p.constraints}
+    again = problem_from_spec(p.spec)
+    assert output not in {c.name for c in again.constraints}
+    assert {c.name for c in again.constraints} == {c.name for c in p.constraints}

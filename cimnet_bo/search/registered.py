@@ -177,7 +177,7 @@ def space_problem(
     if not isinstance(accuracy, str) or tech is not None or candidates is not None or custom_evaluator:
         spec = None  # built from Python objects: reopen the run with the same problem object
     else:
-        spec = {k: v for k, v in spec.items() if v is not None}
+        spec = {k: v for k, v in spec.items() if v is not None or k in ("area_budget", "power_budget")}
     return Problem(
         space,
         evaluator,
