@@ -154,3 +154,15 @@ def test_reference_points_bracket_every_feasible_chip():
 def test_a_fixed_network_has_no_accuracy_objective():
     with pytest.raises(ProblemError, match=r"objectives \['accuracy', 'latency_s'\] of a fixed network"):
         network_problem(_dense(64).build(), "cim-edge", objectives=["accuracy", "latency_s"])
+
+
+def test_a_model_module_in_the_current_folder_is_found(tmp_path, monkeypatch):
+    import sys
+
+    from cimnet_bo.evaluate.evaluators import load_function
+
+    (tmp_path / "netmod_here.py").write_text("def make():\n    return 'a network'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    assert load_function("netmod_here:make")() == "a network"
+    assert sys.path[-1] == str(tmp_path)  # after the installed modules: nothing is shadowed

@@ -281,16 +281,24 @@ class TableEvaluator(Evaluator):
 def load_function(spec: str) -> Callable[..., Any]:
     """The function ``"MODULE:FUNCTION"`` names (e.g. ``cimnet_bo.search.toy:synthetic_accuracy``).
 
+    ``MODULE`` is looked up on the import path and then in the current folder (so
+    ``mymodels.py`` or a package folder next to where the command runs is found, as by
+    ``python -m``, without shadowing installed modules).
+
     Raises
     ------
     ValueError
         ``spec`` is not of that form, or its module or function cannot be found (naming which).
     """
     import importlib
+    import os
+    import sys
 
     mod, sep, name = str(spec).partition(":")
     if not sep or not mod or not name:
         raise ValueError(f"{spec!r} is not MODULE:FUNCTION")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         fn = getattr(importlib.import_module(mod), name)
     except ImportError as e:

@@ -188,9 +188,8 @@ def table_problem(space: str, table: str | Path, **kwargs: Any) -> Problem:
 
 
 def _user_problem(spec: Mapping[str, Any]) -> Problem:
-    import importlib
-
     from cimnet_bo.evaluate import CallableEvaluator
+    from cimnet_bo.evaluate.evaluators import load_function
     from cimnet_bo.space import Space
 
     path = Path(str(spec["space"]))
@@ -202,10 +201,9 @@ def _user_problem(spec: Mapping[str, Any]) -> Problem:
     ev = spec.get("evaluator")
     if not ev or ":" not in str(ev):
         raise ProblemError("a user space needs 'evaluator: MODULE:FUNCTION' (config -> dict of outputs)")
-    mod, fn = str(ev).split(":", 1)
     try:
-        func = getattr(importlib.import_module(mod), fn)
-    except (ImportError, AttributeError) as e:
+        func = load_function(str(ev))
+    except ValueError as e:
         raise ProblemError(f"evaluator {ev!r} not found: {e}") from None
     objs = spec.get("objectives")
     if not objs or any(isinstance(o, str) for o in objs):
