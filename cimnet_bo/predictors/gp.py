@@ -2,18 +2,59 @@
 
 One BoTorch ``SingleTaskGP`` per output, double precision: RBF kernel with ARD lengthscales and
 BoTorch's dimension-scaled priors, standardised outcome, hyper-parameters by exact marginal
-likelihood (L-BFGS-B). :class:`~cimnet_bo.predictors.baselines.GPPredictor` and the search's
+likelihood (L-BFGS-B). Columns that hold categorical choices are compared by equality instead
+(:func:`covar_module`). :class:`~cimnet_bo.predictors.baselines.GPPredictor` and the search's
 GP surrogates (:mod:`cimnet_bo.search.surrogates`) both use it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 
-def gp_model(X: Any, y: Any, d: int | None = None) -> Any:
+def covar_module(d: int, categorical: Sequence[int] = ()) -> Any:
+    """The GP kernel on ``d`` input columns.
+
+    Without categorical columns: BoTorch's RBF kernel with ARD lengthscales and
+    dimension-scaled lognormal priors. With them: that RBF kernel on the other (ordinal)
+    columns times BoTorch's ``CategoricalKernel`` on the categorical ones,
+    ``k(x, x') = k_RBF(x_o, x'_o) * exp(-mean_j([x_j != x'_j] / l_j))``: two different values of
+    a categorical column are equally far apart, whatever their ranks. (BoTorch's
+    ``MixedSingleTaskGP`` adds a sum of the two kernels to this product; the product alone keeps
+    the hyper-parameters of the ordinal kernel and one lengthscale per categorical column.)
+
+    Parameters
+    ----------
+    d : int
+        Input columns the kernel sees.
+    categorical : sequence of int
+        Categorical columns, each in ``[0, d)``.
+
+    Raises
+    ------
+    ValueError
+        A categorical column outside ``[0, d)``, naming it.
+    """
+    from botorch.models.kernels.categorical import CategoricalKernel
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+    from gpytorch.constraints import GreaterThan
+
+    cat = sorted({int(j) for j in categorical})
+    bad = [j for j in cat if not 0 <= j < d]
+    if bad:
+        raise ValueError(f"categorical columns {bad} are outside the {d} input columns")
+    if not cat:
+        return get_covar_module_with_dim_scaled_prior(ard_num_dims=d)
+    kernel = CategoricalKernel(ard_num_dims=len(cat), active_dims=cat, lengthscale_constraint=GreaterThan(1e-6))
+    ordinal = [j for j in range(d) if j not in cat]
+    if ordinal:
+        kernel = get_covar_module_with_dim_scaled_prior(ard_num_dims=len(ordinal), active_dims=ordinal) * kernel
+    return kernel
+
+
+def gp_model(X: Any, y: Any, d: int | None = None, categorical: Sequence[int] = ()) -> Any:
     """An unfitted ``SingleTaskGP`` conditioned on (X, y).
 
     Parameters
@@ -26,6 +67,8 @@ def gp_model(X: Any, y: Any, d: int | None = None) -> Any:
         The GP sees the first ``d`` input columns only (the others are dropped by a
         ``FilterFeatures`` input transform; the search keeps a row lookup column there).
         Default: all ``w``.
+    categorical : sequence of int
+        Columns (among the first ``d``) that hold categorical choices (see :func:`covar_module`).
 
     Returns
     -------
@@ -36,7 +79,6 @@ def gp_model(X: Any, y: Any, d: int | None = None) -> Any:
     from botorch.models import SingleTaskGP
     from botorch.models.transforms.input import FilterFeatures
     from botorch.models.transforms.outcome import Standardize
-    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 
     Xt = torch.as_tensor(X, dtype=torch.float64)
     yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
@@ -44,22 +86,25 @@ def gp_model(X: Any, y: Any, d: int | None = None) -> Any:
     d = w if d is None else int(d)
     filt = FilterFeatures(torch.arange(d)) if d < w else None
     gp = SingleTaskGP(
-        Xt,
-        yt,
-        covar_module=get_covar_module_with_dim_scaled_prior(ard_num_dims=d),
-        input_transform=filt,
-        outcome_transform=Standardize(m=1),
+        Xt, yt, covar_module=covar_module(d, categorical), input_transform=filt, outcome_transform=Standardize(m=1)
     )
     return gp.to(torch.float64)
 
 
-def fit_gp(X: Any, y: Any, d: int | None = None, maxiter: int = 100, fit_rows: np.ndarray | None = None) -> Any:
+def fit_gp(
+    X: Any,
+    y: Any,
+    d: int | None = None,
+    maxiter: int = 100,
+    fit_rows: np.ndarray | None = None,
+    categorical: Sequence[int] = (),
+) -> Any:
     """A ``SingleTaskGP`` (see :func:`gp_model`) on (X (n x w), y (n,)), hyper-parameters fitted
     by exact marginal likelihood, in eval mode.
 
     Parameters
     ----------
-    X, y, d :
+    X, y, d, categorical :
         See :func:`gp_model`.
     maxiter : int
         Most L-BFGS-B iterations of the hyper-parameter fit.
@@ -76,15 +121,15 @@ def fit_gp(X: Any, y: Any, d: int | None = None, maxiter: int = 100, fit_rows: n
     import torch
 
     if fit_rows is None:
-        gp = gp_model(X, y, d)
+        gp = gp_model(X, y, d, categorical)
         _fit_mll(gp, maxiter)
         return gp
     rows = torch.as_tensor(np.asarray(fit_rows, dtype=np.int64))
     Xt = torch.as_tensor(X, dtype=torch.float64)
     yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
-    small = gp_model(Xt[rows], yt[rows], d)
+    small = gp_model(Xt[rows], yt[rows], d, categorical)
     _fit_mll(small, maxiter)
-    gp = gp_model(Xt, yt, d)
+    gp = gp_model(Xt, yt, d, categorical)
     hyper = dict(small.named_parameters())
     with torch.no_grad():
         for name, par in gp.named_parameters():

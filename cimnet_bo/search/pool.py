@@ -181,8 +181,9 @@ def mutate_rows(
     space: AnySpace, parents: np.ndarray, n: int, rng: np.random.Generator, rate: float | None = None
 ) -> np.ndarray:
     """``n`` mutants (n x d) of parent rows (k x d), parents used in turn; each active choice
-    with more than one value is redrawn to another value with probability ``rate`` (default
-    2 / number of such choices), at least one per mutant; canonicalised."""
+    with more than one value is redrawn with probability ``rate`` (default 2 / number of such
+    choices), at least one per mutant, to another of its values, each equally likely (so
+    categorical choices need nothing special); canonicalised."""
     if not len(parents) or n <= 0:
         return np.empty((0, space.dim), dtype=np.int64)
     nvals = np.array([len(c) for c in space.choices])
@@ -230,19 +231,54 @@ def _pymoo_problem(
     return _OnPredictors()
 
 
-def nsga2_operators():
+def nsga2_operators(categorical: Sequence[int] = ()) -> tuple[Any, Any, Any]:
     """pymoo's NSGA-II operators for integer (rank) variables: binary tournament on rank and
-    crowding, SBX crossover and polynomial mutation with rounding repair."""
+    crowding, SBX crossover and polynomial mutation with rounding repair.
+
+    SBX and polynomial mutation move a rank towards nearby ranks, which assumes the values are
+    ordered. Columns in ``categorical`` are labels instead: uniform crossover (each column of
+    one child from a parent drawn at random, the other child's from the other parent) and, with
+    the polynomial mutation's per-variable probability, a move to any other value, each equally
+    likely. Without categorical columns the operators are pymoo's own.
+    """
     from pymoo.algorithms.moo.nsga2 import binary_tournament
     from pymoo.operators.crossover.sbx import SBX
     from pymoo.operators.mutation.pm import PM
     from pymoo.operators.repair.rounding import RoundingRepair
     from pymoo.operators.selection.tournament import TournamentSelection
 
+    cat = np.array(sorted(categorical), dtype=np.int64)
+
+    class LabelSBX(SBX):
+        """SBX on the ordinal columns, uniform crossover on the categorical ones."""
+
+        def _do(self, problem: Any, X: np.ndarray, *args: Any, random_state: Any = None, **kwargs: Any) -> np.ndarray:
+            # X: parents (2 x matings x n_var); returns children (2 x matings x n_var)
+            Q = super()._do(problem, X, *args, random_state=random_state, **kwargs)
+            swap = random_state.random((X.shape[1], len(cat))) < 0.5
+            first, second = X[0][:, cat], X[1][:, cat]
+            Q[:, :, cat] = np.stack([np.where(swap, second, first), np.where(swap, first, second)])
+            return Q
+
+    class LabelPM(PM):
+        """Polynomial mutation on the ordinal columns; categorical ones move to any other value."""
+
+        def _do(self, problem: Any, X: np.ndarray, *args: Any, random_state: Any = None, **kwargs: Any) -> np.ndarray:
+            # X: individuals (n x n_var), ranks as floats
+            Xp = super()._do(problem, X, *args, random_state=random_state, **kwargs)
+            n_values = np.rint(problem.xu[cat] - problem.xl[cat]).astype(np.int64) + 1
+            prob = self.get_prob_var(problem, size=len(X))
+            flip = (random_state.random((len(X), len(cat))) < prob[:, None]) & (n_values > 1)
+            shift = random_state.integers(1, np.maximum(n_values, 2), size=(len(X), len(cat)))
+            labels = np.rint(X[:, cat]).astype(np.int64)
+            Xp[:, cat] = np.where(flip, (labels + shift) % n_values, labels)
+            return Xp
+
+    cx, mut = (LabelSBX, LabelPM) if len(cat) else (SBX, PM)
     return (
         TournamentSelection(func_comp=binary_tournament),
-        SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
-        PM(eta=20, vtype=float, repair=RoundingRepair()),
+        cx(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
+        mut(eta=20, vtype=float, repair=RoundingRepair()),
     )
 
 
@@ -294,7 +330,7 @@ def evolve(
         init = unique_rows(np.asarray(init, dtype=np.int64))[:pop_size]
         start = np.vstack([init, start])[:pop_size]
     problem = _pymoo_problem(space, len(state.problem.objectives), bool(state.problem.constraints), fn)
-    sel, cx, mut = nsga2_operators()
+    sel, cx, mut = nsga2_operators(space.categorical_columns)
     algo = NSGA2(
         pop_size=pop_size,
         sampling=start.astype(float),

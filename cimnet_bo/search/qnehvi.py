@@ -44,6 +44,10 @@ class QNEHVI(Strategy):
     under the problem's budgets (``hardware="best"``, :mod:`cimnet_bo.search.best_chips`): the
     pool and the surrogate live on subnets, the hardware is computed, not searched.
 
+    Categorical choices (``Choice(..., categorical=True)``) are unordered for the search: the GP
+    surrogates compare their values by equality, and NSGA-II on the predictors recombines and
+    mutates them as labels (:func:`cimnet_bo.search.pool.nsga2_operators`).
+
     Parameters
     ----------
     hardware : {"auto", "best", "search"}
@@ -208,7 +212,7 @@ class QNEHVI(Strategy):
         all_rows = np.vstack([rows_tr, pending, pool])
         n_tr, n_pe, N = len(rows_tr), len(pending), len(all_rows)
         X_tr = self._X(state, rows_tr, np.arange(n_tr), N)
-        surrogate = self._make_surrogate().fit(preds, X_tr, T, all_rows, seed)
+        surrogate = self._make_surrogate(state).fit(preds, X_tr, T, all_rows, seed)
         t["surrogate"] = time.perf_counter()
         picks = self._select(state, plan, surrogate, all_rows, n_tr, n_pe, q, seed)
         t["acquisition"] = time.perf_counter()
@@ -223,18 +227,23 @@ class QNEHVI(Strategy):
         return all_rows[picks]
 
     # ---------------------------------------------------------------------- surrogate
+    def _width(self, state: SearchState) -> int:
+        """Encoded columns the surrogate sees: the first ones of the space's encoding."""
+        # with best chips every modelled output depends on the subnet alone
+        return state.problem.space.dim if self._bc is None else self._bc.d_sub
+
     def _X(self, state: SearchState, rows: np.ndarray, ids: np.ndarray, n_rows: int) -> np.ndarray:
-        enc = state.problem.space.encode_indices(rows.copy())
-        if self._bc is not None:  # every modelled output depends on the subnet alone
-            enc = enc[:, : self._bc.d_sub]
+        enc = state.problem.space.encode_indices(rows.copy())[:, : self._width(state)]
         return np.column_stack([enc, id_column(ids, n_rows)])
 
-    def _make_surrogate(self) -> Surrogate:
+    def _make_surrogate(self, state: SearchState) -> Surrogate:
+        d = self._width(state)
         return SURROGATES[self.surrogate](
             ensemble_size=self.ensemble_size,
             cv_folds=self.cv_folds,
             gp_fit_points=self.gp_fit_points,
             gp_maxiter=self.gp_maxiter,
+            categorical=[j for j in state.problem.space.categorical_columns if j < d],
         )
 
     # ---------------------------------------------------------------------- acquisition

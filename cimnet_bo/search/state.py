@@ -327,8 +327,9 @@ class SearchState:
         return got
 
     def snap(self, idx: np.ndarray, n: int | None = None) -> np.ndarray:
-        """For tabular problems: each row of ``idx`` replaced by the nearest (in the encoding)
-        fresh candidate, without repeats; other problems: ``fresh(idx)``."""
+        """For tabular problems: each row of ``idx`` replaced by the nearest (in the encoding;
+        a categorical choice counts 1 where the values differ) fresh candidate, without
+        repeats; other problems: ``fresh(idx)``."""
         if self.candidates is None:
             out = self.fresh(idx)
             return out if n is None else out[:n]
@@ -338,10 +339,13 @@ class SearchState:
             return avail[:0]
         A = space.encode_indices(avail.copy())
         Q = space.encode_indices(np.asarray(idx, dtype=np.int64).copy())
+        cat = list(space.categorical_columns)
         taken = np.zeros(len(avail), dtype=bool)
         out = []
         for q in Q:
-            d2 = np.sum((A - q) ** 2, axis=1)
+            diff = A - q
+            diff[:, cat] = diff[:, cat] != 0
+            d2 = np.sum(diff**2, axis=1)
             d2[taken] = np.inf
             j = int(np.argmin(d2))
             if not np.isfinite(d2[j]):

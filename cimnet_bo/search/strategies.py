@@ -177,7 +177,7 @@ class NSGA2Search(Strategy):
             pop.set("G", cv[:, None])
         n_par = min(len(pop), self.pop_size or max(16, 2 * q))
         parents = RankAndCrowding().do(prob, pop, n_survive=n_par, random_state=rng)
-        sel, cx, mut = nsga2_operators()
+        sel, cx, mut = nsga2_operators(p.space.categorical_columns)
         mating = Mating(sel, cx, mut)
         algo = SimpleNamespace(tournament_type="comp_by_dom_and_crowding", random_state=rng)
         out = np.empty((0, p.space.dim), dtype=np.int64)

@@ -1,7 +1,8 @@
 """Surrogates with uncertainty for qNEHVI, by name, all BoTorch models in double precision.
 
 * ``gp``: one GP per modelled output (a ``ModelListGP`` of the project's ``SingleTaskGP``,
-  :mod:`cimnet_bo.predictors.gp`) on the space encoding (``n x d`` in [0, 1]).
+  :mod:`cimnet_bo.predictors.gp`) on the space encoding (``n x d`` in [0, 1]); columns of
+  categorical choices are compared by equality (:func:`cimnet_bo.predictors.gp.covar_module`).
 * ``xgb-ensemble``: a bootstrap ensemble of XGBoost regressors per output on the predictor
   features (:func:`cimnet_bo.predictors.xgb.xgb_bootstrap`), wrapped as a BoTorch
   :class:`~botorch.models.ensemble.EnsembleModel` (every member is one posterior sample).
@@ -45,6 +46,9 @@ class Surrogate:
     gp_fit_points, gp_maxiter : int
         GP hyper-parameters are fitted on at most ``gp_fit_points`` observations with at most
         ``gp_maxiter`` L-BFGS-B steps (see :func:`fit_gp_list`).
+    categorical : sequence of int
+        Encoded columns of the model inputs that hold categorical choices (the GPs compare
+        them by equality).
 
     Attributes
     ----------
@@ -58,12 +62,18 @@ class Surrogate:
     name = "base"
 
     def __init__(
-        self, ensemble_size: int = 10, cv_folds: int = 5, gp_fit_points: int = 256, gp_maxiter: int = 100
+        self,
+        ensemble_size: int = 10,
+        cv_folds: int = 5,
+        gp_fit_points: int = 256,
+        gp_maxiter: int = 100,
+        categorical: Sequence[int] = (),
     ) -> None:
         self.ensemble_size = ensemble_size
         self.cv_folds = cv_folds
         self.gp_fit_points = gp_fit_points
         self.gp_maxiter = gp_maxiter
+        self.categorical = categorical
 
     def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray, seed: int) -> "Surrogate":
         """Fit on the training rows; returns self.
@@ -104,7 +114,15 @@ class GPSurrogate(Surrogate):
         return self
 
     def _gps(self, X_tr: np.ndarray, T: np.ndarray, seed: int) -> Any:
-        return fit_gp_list(X_tr, T, X_tr.shape[1] - 1, seed, fit_points=self.gp_fit_points, maxiter=self.gp_maxiter)
+        return fit_gp_list(
+            X_tr,
+            T,
+            X_tr.shape[1] - 1,
+            seed,
+            fit_points=self.gp_fit_points,
+            maxiter=self.gp_maxiter,
+            categorical=self.categorical,
+        )
 
 
 @SURROGATES.register("xgb-ensemble")
@@ -168,7 +186,13 @@ def id_column(ids: np.ndarray, n_rows: int) -> np.ndarray:
 
 
 def fit_gp_list(
-    X: np.ndarray, Y: np.ndarray, d: int, seed: int, fit_points: int | None = 256, maxiter: int = 100
+    X: np.ndarray,
+    Y: np.ndarray,
+    d: int,
+    seed: int,
+    fit_points: int | None = 256,
+    maxiter: int = 100,
+    categorical: Sequence[int] = (),
 ) -> Any:
     """A ``ModelListGP`` of one fitted GP (:func:`cimnet_bo.predictors.gp.fit_gp`) per column
     of Y.
@@ -188,6 +212,8 @@ def fit_gp_list(
         every output); the returned GPs condition on all of them. None: fit on all.
     maxiter : int
         L-BFGS-B iterations of the hyper-parameter fit.
+    categorical : sequence of int
+        Columns (among the first ``d``) that hold categorical choices.
     """
     import torch
     from botorch.models import ModelListGP
@@ -197,7 +223,9 @@ def fit_gp_list(
     sub = None
     if fit_points is not None and n > fit_points:
         sub = np.sort(np.random.default_rng(seed).choice(n, fit_points, replace=False))
-    return ModelListGP(*[fit_gp(X, Y[:, j], d, maxiter, fit_rows=sub) for j in range(Y.shape[1])])
+    return ModelListGP(
+        *[fit_gp(X, Y[:, j], d, maxiter, fit_rows=sub, categorical=categorical) for j in range(Y.shape[1])]
+    )
 
 
 def ensemble_model(table: np.ndarray) -> Any:

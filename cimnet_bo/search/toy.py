@@ -3,12 +3,17 @@ examples.
 
 * :func:`zdt_problem`: a discretised ZDT1 (two minimised objectives on ``dims`` choices of
   ``levels`` values each) whose Pareto front is known exactly (:func:`zdt_front`).
+* :func:`operator_problem`: one unordered choice (the operator of a block, eight names whose
+  quality and cost are a scrambled table, not monotone in their list position) and four
+  ordinal choices; two minimised objectives; exact front by enumeration (:func:`operator_front`).
+  A model that takes the operator's list position for a distance is misled on it.
 * :class:`SyntheticAccuracy`: a smooth, saturating function of a subnet's encoding standing in
   for supernet accuracy where no trained supernet is available (benchmarks, tests).
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Mapping
 
 import numpy as np
@@ -81,6 +86,93 @@ def zdt_front(levels: int = 11) -> np.ndarray:
     """The exact Pareto front (levels x 2) of :func:`zdt_problem` (without constraint)."""
     f1 = np.arange(levels) / (levels - 1)
     return np.column_stack([f1, 1.0 - np.sqrt(f1)])
+
+
+#: Operators of :func:`operator_problem` in their list order, each with its (quality, cost)
+#: factor. The table is scrambled: neither factor is monotone in the list position, and
+#: neighbours in the list are not alike (``attention``, the best and costliest, sits between
+#: ``conv5x5`` and ``mlp``).
+OPERATORS: dict[str, tuple[float, float]] = {
+    "conv3x3": (0.80, 0.45),
+    "conv5x5": (0.86, 0.75),
+    "dwconv3x3": (0.72, 0.22),
+    "attention": (0.95, 1.00),
+    "mlp": (0.55, 0.30),
+    "maxpool": (0.30, 0.08),
+    "shift": (0.62, 0.12),
+    "identity": (0.10, 0.03),
+}
+
+#: The ordinal choices of :func:`operator_problem` and their values: two sizes, which buy a
+#: lower error at a higher cost, and two training settings, whose error is lowest at one
+#: value (learning rate 2e-3, dropout 0.1) and which do not change the cost.
+OPERATOR_KNOBS: dict[str, tuple[float, ...]] = {
+    "width": (16, 24, 32, 48, 64, 96, 128, 192),
+    "depth": (1, 2, 3, 4, 5, 6),
+    "lr": (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2),
+    "dropout": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
+}
+
+
+def operator_space(categorical: bool = True) -> Space:
+    """The choice ``op`` (:data:`OPERATORS`; categorical unless ``categorical`` is False, which
+    takes the same values as ordered by list position) and the ordinal choices
+    :data:`OPERATOR_KNOBS`; 16,128 configurations."""
+    choices = [Choice("op", tuple(OPERATORS), categorical=categorical)]
+    choices += [Choice(name, values) for name, values in OPERATOR_KNOBS.items()]
+    return Space("operators", choices)
+
+
+def operator_values(config: Mapping[str, Any]) -> dict[str, float]:
+    """Objectives of :func:`operator_problem`, both minimised.
+
+    With ``(q, c) = OPERATORS[op]`` and ``w, d, l, p`` the ranks of width, depth, lr and
+    dropout scaled to [0, 1]:
+
+    * ``error = 1 - q (0.3 + 0.7 s) + 0.5 ((l - 0.6)^2 + (p - 0.2)^2)``, with the saturating
+      capacity ``s = (1 - exp(-3 (0.6 w + 0.4 d))) / (1 - exp(-3))``; in [0.052, 1.47];
+    * ``cost = c (0.2 + 0.8 (0.3 + 0.7 w) (0.4 + 0.6 d))``; in (0, 1].
+    """
+    q, c = OPERATORS[config["op"]]
+    w, d, lr, p = (OPERATOR_KNOBS[n].index(config[n]) / (len(OPERATOR_KNOBS[n]) - 1) for n in OPERATOR_KNOBS)
+    s = (1.0 - np.exp(-3.0 * (0.6 * w + 0.4 * d))) / (1.0 - np.exp(-3.0))
+    error = 1.0 - q * (0.3 + 0.7 * s) + 0.5 * ((lr - 0.6) ** 2 + (p - 0.2) ** 2)
+    cost = c * (0.2 + 0.8 * (0.3 + 0.7 * w) * (0.4 + 0.6 * d))
+    return {"error": float(error), "cost": float(cost)}
+
+
+def operator_problem(categorical: bool = True) -> Problem:
+    """Minimise ``error`` and ``cost`` (:func:`operator_values`, both expensive: modelled by
+    the surrogates) over :func:`operator_space`; reference point (1, 1.1), ideal (0, 0).
+
+    Parameters
+    ----------
+    categorical : bool
+        False declares the operator choice ordered (by list position): the same problem, for
+        comparing the search with and without the categorical treatment.
+    """
+    space = operator_space(categorical)
+    ev = CallableEvaluator(operator_values, [("error", "min"), ("cost", "min")], space=space, name="operators")
+    return Problem(
+        space,
+        ev,
+        ["error", "cost"],
+        ref_point={"error": 1.0, "cost": 1.1},
+        ideal_point={"error": 0.0, "cost": 0.0},
+        name="operators",
+    )
+
+
+def operator_front() -> np.ndarray:
+    """The exact Pareto front (n x 2: error, cost; by error) of :func:`operator_problem`, by
+    enumerating its 16,128 configurations."""
+    from cimnet_bo.moo import pareto_mask
+
+    space = operator_space()
+    configs = space.from_indices(np.array(list(itertools.product(*(range(len(c)) for c in space.choices)))))
+    Y = np.array([[v["error"], v["cost"]] for v in map(operator_values, configs)])
+    front = Y[pareto_mask(Y, ["min", "min"], deduplicate=True)]
+    return front[np.argsort(front[:, 0])]
 
 
 class SyntheticAccuracy:

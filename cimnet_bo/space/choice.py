@@ -48,8 +48,10 @@ class Choice:
         Allowed values, in their natural order (numbers ascending). Encoding is by rank
         in this order.
     categorical : bool
-        True when the order carries no meaning (cell technology, for example). Encoding is
-        still by rank; mutation and decoding treat the values as unordered labels.
+        True when the order carries no meaning (cell technology, operator type, for example).
+        Encoding is still by rank, but the GP surrogates compare the encoded values by
+        equality only (any two different values are equally far apart), and the NSGA-II
+        operators of the search recombine and mutate them as unordered labels.
     condition : Condition or None
         When set, the choice is active only while the condition holds; an inactive choice
         takes its first value in canonical configurations and encodes to ``INACTIVE_CODE``.

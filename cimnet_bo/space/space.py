@@ -94,6 +94,11 @@ class Space:
         """Number of encoded columns (one per choice)."""
         return len(self.choices)
 
+    @property
+    def categorical_columns(self) -> tuple[int, ...]:
+        """Columns (of index matrices and of the encoding) that hold categorical choices."""
+        return tuple(j for j, c in enumerate(self.choices) if c.categorical)
+
     def __getitem__(self, name: str) -> Choice:
         try:
             return self.choices[self._pos[name]]
@@ -193,7 +198,9 @@ class Space:
         """Encode configurations as floats in [0, 1], array (n x d).
 
         Column j is the rank of choice j divided by (number of values - 1); a choice that
-        its condition switches off is masked to ``INACTIVE_CODE``.
+        its condition switches off is masked to ``INACTIVE_CODE``. Categorical choices are
+        encoded the same way: their columns (:attr:`categorical_columns`) carry a label,
+        whose order models must ignore.
         """
         return self.encode_indices(self.to_indices(configs))
 
@@ -215,7 +222,8 @@ class Space:
     def mutate(
         self, config: Mapping[str, Any], rate: float = 0.1, seed: int | np.random.Generator | None = None
     ) -> Config:
-        """Re-draw each choice with probability ``rate`` to a different allowed value.
+        """Re-draw each choice with probability ``rate`` to a different allowed value, each
+        other value equally likely (ordinal and categorical choices alike).
 
         At least one active choice with more than one value changes, so the result differs
         from ``config`` whenever the space allows it.
