@@ -478,12 +478,17 @@ def _stderr(line: str) -> None:
 
 
 def progress_line(run: Run, round_no: int, seconds: float) -> str:
-    """``round | evaluations | hypervolume | best per objective | time``."""
+    """``round | evaluations | hypervolume | best per objective | time``; the failures so far
+    and, when the strategy's failure model left candidates out of the round's pool, how many."""
     st = run.state()
     best = run.best()
     parts = " ".join(f"{k}={v:.4g}" for k, v in best.items()) or "no feasible point yet"
     failed = int(st.failed.sum())
-    fail = f" ({failed} failed)" if failed else ""
+    removed = getattr(run.strategy, "last_info", {}).get("failure_removed", 0) if round_no else 0
+    notes = [f"{failed} failed"] if failed else []
+    if removed:
+        notes.append(f"{removed} likely failures left out of the pool")
+    fail = f" ({', '.join(notes)})" if notes else ""
     return (
         f"[{run.config['strategy']}] round {round_no:3d} | evals {run.n_done:4d}/{run.budget}{fail} | "
         f"hv {st.hypervolume():.4f} | best {parts} | {seconds:.1f}s"
