@@ -1,5 +1,6 @@
 """A run's stored configuration: constraints are stored structurally, and a run whose
-config.yaml still writes them as text (earlier versions) opens and continues; a run's results
+config.yaml still writes them as text, or lacks a strategy option added since (earlier
+versions), opens and continues; a run's results
 (Pareto set, best values, hypervolume) from the multi-objective layer."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import yaml
 from cimnet_bo.analysis import load_run
 from cimnet_bo.search import Problem, ProblemError, Run, run_search
 from cimnet_bo.search.toy import SyntheticAccuracy
+from search_helpers import zdt
 
 
 def test_constraints_are_stored_structurally_and_text_ones_still_open(tmp_path):
@@ -66,3 +68,15 @@ def test_a_text_constraint_with_more_digits_than_it_printed_still_opens(tmp_path
         assert run.problem.constraints[0].bound == 0.1234567
     with pytest.raises(ProblemError, match="different configuration"):
         Run.open(tmp_path, _told_problem(["f1 <= 0.2"]), budget=8)
+
+
+def test_a_run_made_before_a_strategy_option_existed_opens_with_its_default(tmp_path):
+    run_search(zdt(), "qnehvi", budget=4, batch_size=4, n_init=4, run_dir=tmp_path, progress=False).close()
+    cfg_path = tmp_path / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    del cfg["strategy_options"]["failure_model"]  # as written before the option existed
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with Run.open(tmp_path, zdt(), budget=8) as run:
+        assert run.n_done == 4 and run.strategy.failure_model is True
+    with pytest.raises(ProblemError, match="strategy_options.failure_model: True .stored. vs False .now."):
+        Run.open(tmp_path, zdt(), strategy_options={"failure_model": False})

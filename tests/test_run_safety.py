@@ -251,7 +251,7 @@ def test_search_with_some_failures_records_them_and_goes_on(tmp_path: Path) -> N
     assert failed and all(r["config"]["x0"] % 2 == 0 for r in failed)
 
 
-def test_search_stops_when_a_whole_round_fails_after_a_good_start(tmp_path: Path) -> None:
+def test_search_stops_when_two_whole_rounds_fail_after_a_good_start(tmp_path: Path) -> None:
     calls = []
 
     def breaks_later(config):
@@ -260,11 +260,27 @@ def test_search_stops_when_a_whole_round_fails_after_a_good_start(tmp_path: Path
             raise RuntimeError("disk gone")
         return zdt_values(config)
 
-    with pytest.raises(SearchError, match="disk gone"):
+    with pytest.raises(SearchError, match="4 evaluations of the last 2 rounds.*disk gone"):
         run_search(_problem(breaks_later), "random", budget=12, batch_size=2, run_dir=tmp_path / "r", progress=False)
     with RunStore(tmp_path / "r" / "store.sqlite", write=False) as store:
         rows = store.rows()
-    assert len(rows) == 6 and sum(r["error"] is not None for r in rows) == 2
+    assert len(rows) == 8 and sum(r["error"] is not None for r in rows) == 4
+
+
+def test_one_whole_failing_round_does_not_stop_the_search(tmp_path: Path) -> None:
+    calls = []
+
+    def one_bad_round(config):  # a round that lands in an invalid region, then valid ones
+        calls.append(config)
+        if len(calls) in (5, 6):
+            raise RuntimeError("invalid combination")
+        return zdt_values(config)
+
+    with run_search(
+        _problem(one_bad_round), "random", budget=12, batch_size=2, run_dir=tmp_path / "r", progress=False
+    ) as run:
+        rows = run.rows()
+    assert len(rows) == 12 and sum(r["error"] is not None for r in rows) == 2
 
 
 def test_cli_search_exits_2_when_every_evaluation_fails(tmp_path: Path, capsys) -> None:

@@ -10,7 +10,7 @@ from cimnet_bo.core import plain
 from cimnet_bo.moo import Constraint
 from cimnet_bo.search.problem import Problem, ProblemError
 from cimnet_bo.search.state import row_keys
-from cimnet_bo.search.strategies import Strategy, check_int
+from cimnet_bo.search.strategies import STRATEGIES, Strategy, check_int
 
 #: Version of the ``config.yaml`` layout.
 CONFIG_VERSION = 1
@@ -89,8 +89,12 @@ def _initial_configs(problem: Problem, initial: Sequence[Mapping[str, Any]] | No
 
 def read_stored(config: Mapping[str, Any]) -> dict[str, Any]:
     """A stored ``config.yaml`` in the current form: constraints written as text
-    (``"area_mm2 <= 0.97"``) by earlier versions are read into ``{name, op, bound}``."""
+    (``"area_mm2 <= 0.97"``) by earlier versions are read into ``{name, op, bound}``, and
+    strategy options added since the run was made take their defaults."""
     out = dict(config)
+    opts, name = out.get("strategy_options"), out.get("strategy")
+    if isinstance(opts, Mapping) and isinstance(name, str) and name in STRATEGIES.names():
+        out["strategy_options"] = {**plain(STRATEGIES[name]().get_params()), **opts}
     desc = out.get("problem_description")
     if isinstance(desc, Mapping) and desc.get("constraints"):
         out["problem_description"] = {

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from cimnet_bo.search.best_chips import BestChips, best_chips_for, unsupported
+from cimnet_bo.search.failures import FailureModel
 from cimnet_bo.search.pool import (
     OutputPlan,
     Predictors,
@@ -37,7 +38,9 @@ class QNEHVI(Strategy):
     predictors; for tabular problems, the unseen table rows); fit the surrogate; score the pool
     with qLogNEHVI (reference point 0 on the normalised scale, expensive constraints as
     outcome constraints, pending points as ``X_pending``; see ``shortlist``); pick ``q``
-    greedily by sequential conditioning (``optimize_acqf_discrete``).
+    greedily by sequential conditioning (``optimize_acqf_discrete``). Where evaluations
+    failed, a GP of the failure indicator removes likely failures from the pool and is
+    one more outcome constraint (:mod:`cimnet_bo.search.failures`).
 
     On a joint space where accuracy depends on the subnet alone and latency is the only
     hardware objective (the registered problems), every candidate is a subnet on its best chip
@@ -82,9 +85,13 @@ class QNEHVI(Strategy):
         with at most ``gp_maxiter`` L-BFGS-B steps; the GPs then condition on all observations.
     xgb_params : dict, optional
         XGBoost parameters (predictors, ensemble members, GP means).
+    failure_model : bool
+        Learn where evaluations fail (:mod:`cimnet_bo.search.failures`), once a run has a
+        failed evaluation.
     """
 
     _bc: BestChips | None = None
+    _failure: FailureModel | None = None
 
     def __init__(
         self,
@@ -104,6 +111,7 @@ class QNEHVI(Strategy):
         gp_fit_points: int = 256,
         gp_maxiter: int = 100,
         xgb_params: dict | None = None,
+        failure_model: bool = True,
     ) -> None:
         self.surrogate = surrogate
         self.hardware = hardware
@@ -121,6 +129,7 @@ class QNEHVI(Strategy):
         self.gp_fit_points = gp_fit_points
         self.gp_maxiter = gp_maxiter
         self.xgb_params = xgb_params
+        self.failure_model = failure_model
 
     def check(self, problem: Problem | None) -> None:
         SURROGATES[self.surrogate]  # an unknown name raises UnknownNameError
@@ -144,6 +153,8 @@ class QNEHVI(Strategy):
         check_int("cv_folds", self.cv_folds, 2)
         check_int("gp_fit_points", self.gp_fit_points, 8)
         check_int("gp_maxiter", self.gp_maxiter, 1)
+        if not isinstance(self.failure_model, bool):
+            raise ProblemError(f"failure_model must be true or false, got {self.failure_model!r}")
         check_fraction("mutation_fraction", self.mutation_fraction)
         check_fraction("evolution_fraction", self.evolution_fraction)
         if self.mutation_fraction + self.evolution_fraction > 1.0:
@@ -201,10 +212,15 @@ class QNEHVI(Strategy):
                 self.pop_size,
                 self.n_gen,
             )
-        t["pool"] = time.perf_counter()
         info["pool"] = counts
         if not len(pool):
             return pool
+        self._failure = self._fit_failure_model(state, seed)
+        if self._failure is not None:
+            keep = self._failure.prune(self._X(state, pool, np.zeros(len(pool)), 1), q)
+            info["failure_removed"] = int((~keep).sum())
+            pool = pool[keep]
+        t["pool"] = time.perf_counter()
         pending = state.pending
         if len(pending):
             _, pok = state.caches.cheap.get(pending)
@@ -213,6 +229,8 @@ class QNEHVI(Strategy):
         n_tr, n_pe, N = len(rows_tr), len(pending), len(all_rows)
         X_tr = self._X(state, rows_tr, np.arange(n_tr), N)
         surrogate = self._make_surrogate(state).fit(preds, X_tr, T, all_rows, seed)
+        if self._failure is not None:  # the failure indicator: the last modelled output
+            surrogate.add_output(self._failure.gp_, self._X(state, all_rows, np.arange(N), N), seed + 2)
         t["surrogate"] = time.perf_counter()
         picks = self._select(state, plan, surrogate, all_rows, n_tr, n_pe, q, seed)
         t["acquisition"] = time.perf_counter()
@@ -236,14 +254,27 @@ class QNEHVI(Strategy):
         enc = state.problem.space.encode_indices(rows.copy())[:, : self._width(state)]
         return np.column_stack([enc, id_column(ids, n_rows)])
 
-    def _make_surrogate(self, state: SearchState) -> Surrogate:
+    def _categorical(self, state: SearchState) -> list[int]:
+        """Categorical columns among those the surrogate sees."""
         d = self._width(state)
+        return [j for j in state.problem.space.categorical_columns if j < d]
+
+    def _fit_failure_model(self, state: SearchState, seed: int) -> FailureModel | None:
+        """The GP of the failure indicator of every evaluated row, when the run has failures
+        (None otherwise, or with ``failure_model=False``)."""
+        if not (self.failure_model and state.failed.any()):
+            return None
+        X = self._X(state, state.X, np.arange(state.n), state.n)
+        model = FailureModel(self.gp_fit_points, self.gp_maxiter, self._categorical(state))
+        return model.fit(X, state.failed, seed + 3)
+
+    def _make_surrogate(self, state: SearchState) -> Surrogate:
         return SURROGATES[self.surrogate](
             ensemble_size=self.ensemble_size,
             cv_folds=self.cv_folds,
             gp_fit_points=self.gp_fit_points,
             gp_maxiter=self.gp_maxiter,
-            categorical=[j for j in state.problem.space.categorical_columns if j < d],
+            categorical=self._categorical(state),
         )
 
     # ---------------------------------------------------------------------- acquisition
@@ -299,6 +330,8 @@ class QNEHVI(Strategy):
                 k = plan.modelled.index(c.name)
                 sign, center = model_space_constraint(p, c)
                 constraints.append(lambda Z, k=k, b=center, s=sign: s * (Z[..., k] - b))
+        if self._failure is not None:
+            constraints.append(self._failure.constraint(len(plan.modelled)))
         constraints = constraints or None
         # baseline: evaluated rows that meet the cheap constraints
         base = np.arange(n_tr)

@@ -539,31 +539,48 @@ def _stderr(line: str) -> None:
 
 
 def progress_line(run: Run, round_no: int, seconds: float) -> str:
-    """``round | evaluations | hypervolume | best per objective | time``."""
+    """``round | evaluations | hypervolume | best per objective | time``; the failures so far
+    and, when the strategy's failure model left candidates out of the round's pool, how many."""
     st = run.state()
     best = run.best()
     parts = " ".join(f"{k}={v:.4g}" for k, v in best.items()) or "no feasible point yet"
     failed = int(st.failed.sum())
-    fail = f" ({failed} failed)" if failed else ""
+    removed = getattr(run.strategy, "last_info", {}).get("failure_removed", 0) if round_no else 0
+    notes = [f"{failed} failed"] if failed else []
+    if removed:
+        notes.append(f"{removed} likely failures left out of the pool")
+    fail = f" ({', '.join(notes)})" if notes else ""
     return (
         f"[{run.config['strategy']}] round {round_no:3d} | evals {run.n_done:4d}/{run.budget}{fail} | "
         f"hv {st.hypervolume():.4f} | best {parts} | {seconds:.1f}s"
     )
 
 
-def _stop_if_round_failed(run: Run, idxs: Sequence[int]) -> None:
-    """Raise :class:`SearchError` when every evaluation of a round of two or more failed and the
-    budget is not spent (the failures are stored; :meth:`Run.retry_failed` evaluates them again)."""
-    if len(idxs) < 2 or run.n_done >= run.budget:
+#: A search stops when this many consecutive rounds (of two or more candidates each) failed
+#: entirely after a good start: a set-up that broke during the run (a disk gone, a licence
+#: expired), not a region where evaluations fail, which the search learns to avoid
+#: (:mod:`cimnet_bo.search.failures`).
+STOP_AFTER_FAILED_ROUNDS = 2
+
+
+def _stop_if_rounds_failed(run: Run) -> None:
+    """Raise :class:`SearchError` when the last :data:`STOP_AFTER_FAILED_ROUNDS` rounds (two or
+    more candidates each) failed entirely and the budget is not spent (the failures are
+    stored; :meth:`Run.retry_failed` evaluates them again)."""
+    if run.n_done >= run.budget:
         return
-    wanted = set(idxs)
-    errors = [r["error"] for r in run.store.rows() if r["idx"] in wanted]
-    if errors and all(e is not None for e in errors):
-        raise SearchError(
-            f"every one of the {len(errors)} evaluations of the last round of {run.path} failed, so the search "
-            f"stopped; first error: {errors[0]}. Fix the cause, then evaluate them again with retry_failed "
-            "(cimnet-bo search --retry-failed)"
-        )
+    rounds: dict[str, list[Any]] = {}
+    for r in run.rows():
+        if isinstance(r["tag"], str) and r["tag"].startswith("round-"):
+            rounds.setdefault(r["tag"], []).append(r["error"])
+    last = list(rounds.values())[-STOP_AFTER_FAILED_ROUNDS:]
+    if len(last) < STOP_AFTER_FAILED_ROUNDS or not all(len(e) >= 2 and None not in e for e in last):
+        return
+    raise SearchError(
+        f"every one of the {sum(map(len, last))} evaluations of the last {len(last)} rounds of {run.path} failed, "
+        f"so the search stopped; last error: {last[-1][-1]}. Fix the cause, then evaluate them again with "
+        "retry_failed (cimnet-bo search --retry-failed)"
+    )
 
 
 def run_search(
@@ -657,7 +674,7 @@ def run_search(
                 log(f"[{run.config['strategy']}] {run.ref_point_note()}")
             if log:
                 log(progress_line(run, round_no, time.perf_counter() - t0))
-            _stop_if_round_failed(run, [p["idx"] for p in new])
+            _stop_if_rounds_failed(run)
     except BaseException:
         run.close()
         raise

@@ -103,6 +103,19 @@ class Surrogate:
         """The model the cheap screen of single candidates uses."""
         return marginal_model(self.model_)
 
+    def add_output(self, gp: Any, X_all: np.ndarray, seed: int) -> None:
+        """Model one more output, after the others: a fitted single-output GP on the same
+        inputs (e.g. the failure indicator of :mod:`cimnet_bo.search.failures`).
+
+        Parameters
+        ----------
+        gp : botorch.models.SingleTaskGP
+        X_all : array (N x (d + 1))
+            Inputs of every lookup row.
+        seed : int
+        """
+        raise NotImplementedError
+
 
 @SURROGATES.register("gp")
 class GPSurrogate(Surrogate):
@@ -123,6 +136,12 @@ class GPSurrogate(Surrogate):
             maxiter=self.gp_maxiter,
             categorical=self.categorical,
         )
+
+    def add_output(self, gp: Any, X_all: np.ndarray, seed: int) -> None:
+        """``gp`` joins the model list (joint posterior samples, like the other GPs)."""
+        from botorch.models import ModelListGP
+
+        self.model_ = ModelListGP(*self.model_.models, gp)
 
 
 @SURROGATES.register("xgb-ensemble")
@@ -147,6 +166,14 @@ class XGBEnsembleSurrogate(Surrogate):
 
     def screen_model(self) -> Any:
         return self.model_
+
+    def add_output(self, gp: Any, X_all: np.ndarray, seed: int) -> None:
+        """One more column of the lookup table: for each member, a draw of ``gp``'s marginal
+        posterior at every lookup row (independent across rows and members)."""
+        mean, std = gp_marginals(gp, X_all)
+        table = self.model_.values.numpy()
+        z = np.random.default_rng(seed).standard_normal(table.shape[:2])
+        self.model_ = ensemble_model(np.concatenate([table, (mean[:, None] + std[:, None] * z)[..., None]], axis=-1))
 
 
 @SURROGATES.register("gp-xgb-mean")
@@ -226,6 +253,19 @@ def fit_gp_list(
     return ModelListGP(
         *[fit_gp(X, Y[:, j], d, maxiter, fit_rows=sub, categorical=categorical) for j in range(Y.shape[1])]
     )
+
+
+def gp_marginals(gp: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and standard deviation (n,) of a single-output GP's latent function at
+    inputs ``X`` (n x w), each row on its own (:func:`marginal_model`)."""
+    import torch
+    from botorch.models import ModelListGP
+
+    if not len(X):
+        return np.empty(0), np.empty(0)
+    with torch.no_grad():
+        post = marginal_model(ModelListGP(gp)).posterior(torch.as_tensor(X, dtype=torch.float64).unsqueeze(-2))
+    return post.mean[:, 0, 0].numpy(), post.variance[:, 0, 0].sqrt().numpy()
 
 
 def ensemble_model(table: np.ndarray) -> Any:

@@ -7,6 +7,9 @@ examples.
   quality and cost are a scrambled table, not monotone in their list position) and four
   ordinal choices; two minimised objectives; exact front by enumeration (:func:`operator_front`).
   A model that takes the operator's list position for a distance is misled on it.
+* :func:`zdt_invalid_problem`: the same problem whose evaluator fails in a known region (a disc
+  over the middle of the Pareto front, :func:`zdt_invalid`), for searches that must learn
+  where evaluations fail.
 * :class:`SyntheticAccuracy`: a smooth, saturating function of a subnet's encoding standing in
   for supernet accuracy where no trained supernet is available (benchmarks, tests).
 """
@@ -79,6 +82,58 @@ def zdt_problem(levels: int = 11, dims: int = 4, cheap_constraint: float | None 
         ref_point={"f1": 1.1, "f2": 1.1},
         ideal_point={"f1": 0.0, "f2": 0.0},
         name="zdt1",
+    )
+
+
+#: The invalid disc of :func:`zdt_invalid_problem`: centre ``(x0, x1)`` and radius, in ``x``
+#: (rank / (levels - 1)) units.
+INVALID_DISC = ((0.5, 0.0), 0.3)
+
+
+def zdt_invalid(X: np.ndarray, levels: int = 11) -> np.ndarray:
+    """Bool (n,): whether configurations, as ranks (n x dims), lie in the invalid disc
+    :data:`INVALID_DISC` of the ``(x0, x1)`` plane (boundary included).
+
+    The disc covers the middle of the Pareto front (``x1 = 0``, ``0.2 <= x0 <= 0.8``) and its
+    neighbourhood; with 11 levels it holds 18 of the 121 ``(x0, x1)`` pairs, 14.9 % of the
+    space (:func:`zdt_invalid_share`).
+    """
+    X = np.asarray(X, dtype=np.float64) / (levels - 1)
+    (c0, c1), r = INVALID_DISC
+    return (X[:, 0] - c0) ** 2 + (X[:, 1] - c1) ** 2 <= r**2 + 1e-9
+
+
+def zdt_invalid_share(levels: int = 11) -> float:
+    """The share of the space of :func:`zdt_invalid_problem` that fails (the failure rate of
+    uniform random search)."""
+    g0, g1 = np.meshgrid(np.arange(levels), np.arange(levels))
+    return float(zdt_invalid(np.column_stack([g0.ravel(), g1.ravel()]), levels).mean())
+
+
+class _ZDTWithInvalidRegion(_ZDT):
+    """ZDT1 values, raising ``ValueError`` inside the disc of :func:`zdt_invalid`."""
+
+    def __call__(self, config: Mapping[str, Any]) -> dict[str, float]:
+        if zdt_invalid(np.array([[config["x0"], config["x1"]]]), self.levels)[0]:
+            raise ValueError(f"x0={config['x0']}, x1={config['x1']} lies in the invalid region")
+        return super().__call__(config)
+
+
+def zdt_invalid_problem(levels: int = 11, dims: int = 4) -> Problem:
+    """:func:`zdt_problem` (no constraint) whose evaluations fail inside the disc of
+    :func:`zdt_invalid` (14.9 % of the space with 11 levels): the best points of the front
+    are there, so a search that does not learn the region keeps proposing into it."""
+    space = zdt_space(levels, dims)
+    ev = CallableEvaluator(
+        _ZDTWithInvalidRegion(levels, dims), [("f1", "min"), ("f2", "min")], space=space, name="zdt1-invalid"
+    )
+    return Problem(
+        space,
+        ev,
+        ["f1", "f2"],
+        ref_point={"f1": 1.1, "f2": 1.1},
+        ideal_point={"f1": 0.0, "f2": 0.0},
+        name="zdt1-invalid",
     )
 
 
