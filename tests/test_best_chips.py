@@ -63,6 +63,16 @@ def test_rounds_refine_the_shortlist_and_resume_identically(tmp_path, joint):
     ) as a:
         first = [r["config"] for r in a.rows()]
         assert a.strategy.last_info["pool"]  # a modelled round ran
+        # its time, with the roofline, the chips and the screen apart from the phases
+        assert set(a.strategy.last_info["seconds"]) == {
+            "predictors",
+            "pool",
+            "surrogate",
+            "acquisition",
+            "roofline",
+            "best_chips",
+            "screen",
+        }
     with run_search(
         joint, "qnehvi", budget=12, batch_size=4, seed=2, run_dir=tmp_path / "b", n_init=8, strategy_options=opts
     ):

@@ -158,6 +158,34 @@ def test_roofline_evaluator_matches_simulate(vit):
     assert res2.ok.tolist() == [True, False] and "rows=100" in res2.errors[1]
 
 
+@pytest.mark.parametrize("name", ["vit-fmnist", "cnn-fmnist"])
+def test_roofline_evaluator_batch_agrees_with_one_layer_table_per_pair(name):
+    """ViT subnets are batched straight from their configurations, CNN ones from layer tables:
+    both give each pair's own values, and an invalid configuration fails alone."""
+    from cimnet_bo.hardware import simulate_many
+    from cimnet_bo.workload import layer_table
+
+    space = get_space(name)
+    cfgs = space.sample(30, seed=5)
+    ev = RooflineEvaluator(space)
+    res = ev.evaluate(cfgs)
+    halves = [space.split(c) for c in cfgs]
+    ref = simulate_many(
+        [layer_table(space.subnet, sub) for sub, _ in halves],
+        [hw for _, hw in halves],
+        tech=ev.technology(),
+        as_frame=False,
+    )
+    assert res.ok.all()
+    for j, out in enumerate(ev.names):
+        np.testing.assert_allclose(res.values[:, j], np.asarray(ref[out], dtype=float), rtol=1e-12)
+    mixed = ev.evaluate([*cfgs[:3], dict(cfgs[3], rows=100), *cfgs[4:6]])
+    assert mixed.ok.tolist() == [True, True, True, False, True, True]
+    assert "rows=100" in mixed.errors[3]
+    keep = [0, 1, 2, 4, 5]
+    np.testing.assert_allclose(mixed.values[keep], res.values[keep], rtol=1e-12)
+
+
 def test_roofline_evaluator_uses_the_space_dram():
     """cim-server sets HBM2 (3.9 pJ/bit), cim-edge LPDDR4 (8 pJ/bit); a given tech wins."""
     from cimnet_bo.hardware import Technology

@@ -52,6 +52,19 @@ def test_decode_inverts_encode(name, seed):
     assert space.decode(X) == configs
 
 
+def test_configurations_hold_plain_python_values():
+    """Decoded values are the choices' own values as plain Python objects (no numpy scalars),
+    tuple values included."""
+    space = Space(
+        "t", [Choice("n", (np.int64(1), 2)), Choice("cell", ("sram", "rram")), Choice("shape", ((1, 2), (3,)))]
+    )
+    cfgs = space.from_indices(np.array([[0, 1, 0], [1, 0, 1]]))
+    assert cfgs == [{"n": 1, "cell": "rram", "shape": [1, 2]}, {"n": 2, "cell": "sram", "shape": [3]}]
+    assert type(cfgs[0]["n"]) is int
+    for cfg in SPACES["vit-fmnist"].sample(5, 0):
+        assert all(type(v) in (int, float, str, bool) for v in cfg.values())
+
+
 @pytest.mark.parametrize("name", sorted(SPACES))
 def test_sampling_is_reproducible_and_seed_dependent(name):
     space = SPACES[name]

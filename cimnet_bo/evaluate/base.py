@@ -156,17 +156,7 @@ class Evaluator:
         """
         configs = list(configs)
         out = Evaluations.empty(self.names, len(configs))
-        valid: list[int] = []
-        canon: list[dict] = []
-        for i, c in enumerate(configs):
-            if self.space is not None:
-                try:
-                    c = self.space.validate(c)
-                except Exception as e:  # noqa: BLE001 - recorded per candidate
-                    out.errors[i] = failure_text(e)
-                    continue
-            valid.append(i)
-            canon.append(dict(c))
+        valid, canon = self._validated(configs, out)
         if not canon:
             return out
         try:
@@ -187,6 +177,27 @@ class Evaluator:
         return self.evaluate(configs)
 
     # ---------------------------------------------------------------- internals
+    def _validated(self, configs: list[Mapping[str, Any]], out: Evaluations) -> tuple[list[int], list[dict]]:
+        """``(positions, canonical configurations)`` of the valid ``configs``; the others'
+        errors are written to ``out``. A batch is checked in one pass when every
+        configuration is valid, else one by one."""
+        if self.space is None:
+            return list(range(len(configs))), [dict(c) for c in configs]
+        try:
+            return list(range(len(configs))), self.space.from_indices(self.space.to_indices(configs))
+        except Exception:  # noqa: BLE001 - some configuration is invalid: find which
+            pass
+        valid: list[int] = []
+        canon: list[dict] = []
+        for i, c in enumerate(configs):
+            try:
+                canon.append(dict(self.space.validate(c)))
+            except Exception as e:  # noqa: BLE001 - recorded per candidate
+                out.errors[i] = failure_text(e)
+                continue
+            valid.append(i)
+        return valid, canon
+
     def _evaluate(self, configs: list[dict[str, Any]]) -> Any:
         """Evaluate validated configurations; return ``{name: array (n,)}`` (objectives and
         optional extras) or an array (n x m) in objective order. May raise."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from cimnet_bo.evaluate.base import Evaluations, Evaluator, failure_text
 from cimnet_bo.hardware import ROOFLINE_EXTRAS, ROOFLINE_OBJECTIVES
+from cimnet_bo.hardware.subnets import TableCache, batch_from_configs
 from cimnet_bo.moo import Objective, default_direction, objective_list
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, is_joint, subnet_side
 
@@ -41,8 +42,9 @@ class RooflineEvaluator(Evaluator):
 
     Notes
     -----
-    Layer tables are built once per distinct subnet and shared, so pairs with the same subnet
-    are padded once by ``simulate_many``.
+    Networks are batched by :func:`cimnet_bo.hardware.subnets.batch_from_configs`: ViT-family
+    subnets straight from their configurations (no layer table objects), others from layer
+    tables built once per distinct subnet (kept across calls).
     """
 
     def __init__(self, space: SpaceLike, tech: Any = None, objectives: Sequence[str] = ROOFLINE_OBJECTIVES) -> None:
@@ -54,7 +56,7 @@ class RooflineEvaluator(Evaluator):
             raise ValueError(f"unknown roofline objectives {unknown}; choose from {list(ROOFLINE_OBJECTIVES)}")
         self.tech = tech
         self.objectives = tuple(Objective(o, "max" if o == "feasible" else "min", cheap=True) for o in objectives)
-        self._tables: dict[tuple, Any] = {}
+        self._tables = TableCache(self.space.subnet)
 
     def technology(self) -> Any:
         """The constants used: ``tech`` if given, else the space's technology."""
@@ -70,31 +72,19 @@ class RooflineEvaluator(Evaluator):
         digest = hashlib.sha256(json.dumps(self.technology().to_dict(), sort_keys=True).encode()).hexdigest()[:12]
         return f"roofline-v{MODEL_VERSION}:tech={digest}"
 
-    def layer_table(self, config: Mapping[str, Any]) -> Any:
-        """The (cached) layer table of a configuration's subnet."""
-        from cimnet_bo.workload import layer_table
-
-        k = _subnet_key(self.space, config)
-        t = self._tables.get(k)
-        if t is None:
-            t = layer_table(self.space.subnet, config)
-            self._tables[k] = t
-        return t
-
     def _evaluate(self, configs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         from cimnet_bo.hardware import simulate_many
 
-        tables = [self.layer_table(c) for c in configs]
-        hw_names = self.space.hardware.names
-        hws = [{n: c[n] for n in hw_names} for c in configs]
-        res = simulate_many(tables, hws, tech=self.technology(), as_frame=False)
+        batch, index = batch_from_configs(self.space.subnet, configs, self._tables)
+        hws = {n: [c[n] for c in configs] for n in self.space.hardware.names}
+        res = simulate_many(batch, hws, tech=self.technology(), table_index=index, as_frame=False)
         res["feasible"] = res["feasible"].astype(np.float64)
         res["avg_power_w"] = res["energy_j"] / res["latency_s"]
         return {k: res[k] for k in (*ROOFLINE_OBJECTIVES, *ROOFLINE_EXTRAS)}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_tables"] = {}
+        state["_tables"] = TableCache(self.space.subnet)
         return state
 
 

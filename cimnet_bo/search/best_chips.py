@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from cimnet_bo.search.problem import Problem
-from cimnet_bo.search.state import SearchState, row_keys, unique_rows
+from cimnet_bo.search.state import Clock, SearchState, row_keys, unique_rows
 from cimnet_bo.space import is_joint
 
 #: Hardware objectives the per-subnet optimiser handles exactly and fast.
@@ -90,15 +90,18 @@ class BestChips:
     ----------
     problem : Problem
         A problem :func:`unsupported` accepts.
+    clock : Clock, optional
+        Where the time of the roofline simulations of chips is counted (as ``"best_chips"``).
     """
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, clock: Clock | None = None) -> None:
         from cimnet_bo.hardware.optimise import candidate_chips
 
         reason = unsupported(problem)
         if reason is not None:
             raise ValueError(f"best chips cannot serve problem {problem.name!r}: {reason}")
         self.problem = problem
+        self.clock = clock or Clock()
         self.space = problem.space
         self.d_sub = self.space.subnet.dim
         self.tech = _roofline(problem).technology()
@@ -139,7 +142,9 @@ class BestChips:
             from cimnet_bo.hardware.optimise import best_chip_indices
 
             subs = self.space.subnet.from_indices(sub[todo])
-            for i, (idx, _) in zip(todo, best_chip_indices(self.space, subs, self.chips, tech=self.tech)):
+            with self.clock.timed("best_chips"):
+                best = best_chip_indices(self.space, subs, self.chips, tech=self.tech)
+            for i, (idx, _) in zip(todo, best):
                 self._exact[keys[i]] = self.chip_ranks[idx[0]] if idx.size else None
         hw = np.zeros((len(sub), self.space.dim - self.d_sub), dtype=np.int64)
         ok = np.zeros(len(sub), dtype=bool)
@@ -173,7 +178,8 @@ class BestChips:
             return hw, np.zeros(len(sub), dtype=bool)
         cfg = self.space.hardware.from_indices(lib)
         chips = {n: np.asarray([c[n] for c in cfg]) for n in self.space.hardware.names}
-        r = simulate_grid(self.space, self.space.subnet.from_indices(sub), chips, self.tech)
+        with self.clock.timed("best_chips"):
+            r = simulate_grid(self.space, self.space.subnet.from_indices(sub), chips, self.tech)
         lat = np.where(r["feasible"], r["latency_s"], np.inf)
         j = np.argmin(lat, axis=1)
         ok = np.isfinite(lat[np.arange(len(sub)), j])
@@ -292,7 +298,7 @@ def best_chips_for(state: SearchState) -> BestChips:
     """The state's :class:`BestChips` (built once per run and process)."""
     bc = state.caches.extra.get("best-chips")
     if bc is None:
-        bc = BestChips(state.problem)
+        bc = BestChips(state.problem, state.caches.clock)
         state.caches.extra["best-chips"] = bc
     return bc
 

@@ -3,7 +3,6 @@ discrete candidate pool, on one of the surrogates of :mod:`cimnet_bo.search.surr
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ from cimnet_bo.search.pool import (
     training_targets,
 )
 from cimnet_bo.search.problem import Problem, ProblemError
-from cimnet_bo.search.state import SearchState
+from cimnet_bo.search.state import RoundTimer, SearchState
 from cimnet_bo.search.strategies import STRATEGIES, Strategy, check_fraction, check_int
 from cimnet_bo.search.surrogates import SURROGATES, Surrogate, acquisition_objective, id_column, lookup_ids
 
@@ -177,7 +176,7 @@ class QNEHVI(Strategy):
     def propose(self, state: SearchState, q: int, rng: np.random.Generator) -> np.ndarray:
         import torch
 
-        t = {"start": time.perf_counter()}
+        timer = RoundTimer(state.caches.clock)
         info: dict[str, Any] = {}
         self.last_info = info
         self._bc = bc = self.best_chips(state)
@@ -188,7 +187,7 @@ class QNEHVI(Strategy):
         seed = int(rng.integers(2**31 - 1))
         torch.manual_seed(seed)
         preds = Predictors(state, plan, seed, self.xgb_params).fit()
-        t["predictors"] = time.perf_counter()
+        timer.lap("predictors")
         if bc is None:
             pool, counts = build_pool(
                 state,
@@ -212,6 +211,7 @@ class QNEHVI(Strategy):
                 self.pop_size,
                 self.n_gen,
             )
+        timer.lap("pool")
         info["pool"] = counts
         if not len(pool):
             return pool
@@ -220,7 +220,7 @@ class QNEHVI(Strategy):
             keep = self._failure.prune(self._X(state, pool, np.zeros(len(pool)), 1), q)
             info["failure_removed"] = int((~keep).sum())
             pool = pool[keep]
-        t["pool"] = time.perf_counter()
+            timer.lap("failure_model")
         pending = state.pending
         if len(pending):
             _, pok = state.caches.cheap.get(pending)
@@ -231,15 +231,10 @@ class QNEHVI(Strategy):
         surrogate = self._make_surrogate(state).fit(preds, X_tr, T, all_rows, seed)
         if self._failure is not None:  # the failure indicator: the last modelled output
             surrogate.add_output(self._failure.gp_, self._X(state, all_rows, np.arange(N), N), seed + 2)
-        t["surrogate"] = time.perf_counter()
+        timer.lap("surrogate")
         picks = self._select(state, plan, surrogate, all_rows, n_tr, n_pe, q, seed)
-        t["acquisition"] = time.perf_counter()
-        info["seconds"] = {
-            k: round(t[k] - t[p], 3)
-            for p, k in zip(
-                ["start", "predictors", "pool", "surrogate"], ["predictors", "pool", "surrogate", "acquisition"]
-            )
-        }
+        timer.lap("acquisition")
+        info["seconds"] = timer.seconds()
         info["n_train"] = n_tr
         info["pool_size"] = len(pool)
         return all_rows[picks]
@@ -363,7 +358,8 @@ class QNEHVI(Strategy):
                     objective=objective,
                     constraints=constraints,
                 )
-                vals = torch.cat([screen(chunk.unsqueeze(-2)) for chunk in pool.split(2048)])
+                with state.caches.clock.timed("screen"):
+                    vals = torch.cat([screen(chunk.unsqueeze(-2)) for chunk in pool.split(2048)])
                 top = torch.topk(vals, k).indices
                 self.last_info["screen_max"] = float(vals.max())
             else:

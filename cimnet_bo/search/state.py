@@ -7,8 +7,10 @@ Configurations are handled as canonical rank matrices (``n x d`` int64, see
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -41,6 +43,30 @@ def unique_rows(idx: np.ndarray, exclude: set[bytes] | None = None) -> np.ndarra
     return idx[np.asarray(keep, dtype=np.int64)] if keep else idx[:0]
 
 
+class Clock:
+    """Seconds spent in named kinds of work (roofline evaluations, best chips, ...), summed
+    over the life of a run's caches. A timing inside another one counts for the outer one only,
+    so the totals never count a second twice."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._busy = False
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        """Add the time spent in the ``with`` block to ``seconds[name]``."""
+        if self._busy:
+            yield
+            return
+        self._busy = True
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._busy = False
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
 class CheapCache:
     """Cheap outputs (``problem.cheap_outputs``) of configurations, computed once per row.
 
@@ -48,9 +74,10 @@ class CheapCache:
     False where the cheap evaluator failed.
     """
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, clock: Clock | None = None) -> None:
         self.problem = problem
         self.names = problem.cheap_outputs
+        self.clock = clock or Clock()
         self._cache: dict[bytes, np.ndarray | None] = {}
 
     def put(self, idx: np.ndarray, values: np.ndarray) -> None:
@@ -69,15 +96,8 @@ class CheapCache:
         if todo:
             if len(self._cache) + len(todo) > CACHE_LIMIT:
                 self._cache.clear()
-            ev = self.problem.cheap_evaluator
-            space = self.problem.space
-            cols = [ev.names.index(nm) for nm in self.names]
-            for s in range(0, len(todo), CHEAP_CHUNK):
-                part = todo[s : s + CHEAP_CHUNK]
-                res = ev.evaluate(space.from_indices(idx[part]))
-                vals = res.values[:, cols]
-                for j, i in enumerate(part):
-                    self._cache[keys[i]] = vals[j] if res.errors[j] is None and np.all(np.isfinite(vals[j])) else None
+            with self.clock.timed("roofline"):
+                self._compute(idx, keys, todo)
         for i, k in enumerate(keys):
             v = self._cache.get(k)
             if v is None:
@@ -85,6 +105,18 @@ class CheapCache:
             else:
                 V[i] = v
         return V, ok
+
+    def _compute(self, idx: np.ndarray, keys: list[bytes], todo: list[int]) -> None:
+        """Evaluate rows ``todo`` of ``idx`` and cache them under ``keys``."""
+        ev = self.problem.cheap_evaluator
+        space = self.problem.space
+        cols = [ev.names.index(nm) for nm in self.names]
+        for s in range(0, len(todo), CHEAP_CHUNK):
+            part = todo[s : s + CHEAP_CHUNK]
+            res = ev.evaluate(space.from_indices(idx[part]))
+            vals = res.values[:, cols]
+            for j, i in enumerate(part):
+                self._cache[keys[i]] = vals[j] if res.errors[j] is None and np.all(np.isfinite(vals[j])) else None
 
 
 class FeatureCache:
@@ -151,17 +183,47 @@ class FeatureCache:
         return np.vstack([cache[k] for k in keys])
 
 
+class RoundTimer:
+    """Wall time of a round's phases, with the time of the :class:`Clock`'s kinds of work taken
+    out of the phase they ran in and reported under their own names (the entries add up to the
+    round's time).
+
+    ``lap(phase)`` ends a phase; ``seconds()`` gives ``{phase or kind: seconds}``.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._t = time.perf_counter()
+        self._c = dict(clock.seconds)
+        self._out: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now, c = time.perf_counter(), dict(self.clock.seconds)
+        spent = {k: v - self._c.get(k, 0.0) for k, v in c.items()}
+        self._out[phase] = self._out.get(phase, 0.0) + (now - self._t) - sum(spent.values())
+        for k, v in spent.items():
+            if v > 0:
+                self._out[k] = self._out.get(k, 0.0) + v
+        self._t, self._c = now, c
+
+    def seconds(self, digits: int = 3) -> dict[str, float]:
+        return {k: round(v, digits) for k, v in self._out.items()}
+
+
 @dataclass
 class Caches:
-    """Per-process caches of a run (kept across rounds; rebuilt after a restart)."""
+    """Per-process caches of a run (kept across rounds; rebuilt after a restart), and the
+    :class:`Clock` of their costly work."""
 
     cheap: CheapCache
     features: FeatureCache
     extra: dict[str, Any] = field(default_factory=dict)
+    clock: Clock = field(default_factory=Clock)
 
     @classmethod
     def for_problem(cls, problem: Problem) -> "Caches":
-        return cls(CheapCache(problem), FeatureCache(problem.space))
+        clock = Clock()
+        return cls(CheapCache(problem, clock), FeatureCache(problem.space), clock=clock)
 
 
 @dataclass

@@ -18,6 +18,14 @@ from cimnet_bo.space.choice import INACTIVE_CODE, Choice, Condition
 Config = dict[str, Any]
 
 
+def _object_array(values: Sequence[Any]) -> np.ndarray:
+    """A 1-D object array (n,) holding ``values`` as they are (tuples stay elements)."""
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = v
+    return out
+
+
 class Space:
     """An ordered list of named choices.
 
@@ -80,6 +88,8 @@ class Space:
             if c.condition is not None
         ]
         self._n_values = np.array([len(c) for c in self.choices])
+        # per choice: its values as plain Python objects, indexed by rank (decoding)
+        self._plain_values = [_object_array([plain(v) for v in c.values]) for c in self.choices]
         self.baseline: Config | None = self.validate(baseline) if baseline is not None else None
 
     # ------------------------------------------------------------------ basics
@@ -152,8 +162,8 @@ class Space:
     def from_indices(self, idx: np.ndarray) -> list[Config]:
         """Configurations from a rank matrix (n x d); ranks are assumed canonical."""
         idx = np.asarray(idx)
-        cols = [np.asarray(c.values, dtype=object)[idx[:, j]] for j, c in enumerate(self.choices)]
-        return [dict(zip(self.names, (plain(v) for v in row))) for row in zip(*cols)]
+        cols = [self._plain_values[j][idx[:, j]].tolist() for j in range(self.dim)]
+        return [dict(zip(self.names, row)) for row in zip(*cols)]
 
     def _ranks(self, config: Mapping[str, Any]) -> list[int]:
         if not isinstance(config, Mapping):
