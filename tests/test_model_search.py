@@ -166,3 +166,18 @@ def test_a_model_module_in_the_current_folder_is_found(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
     assert load_function("netmod_here:make")() == "a network"
     assert sys.path[-1] == str(tmp_path)  # after the installed modules: nothing is shadowed
+
+
+def test_the_fingerprint_ignores_layer_names_and_sees_every_number():
+    from cimnet_bo.search.network import load_model_table, table_fingerprint
+    from cimnet_bo.workload import LayerTable
+
+    table = load_model_table("examples.tiny_cnn:make_net", [1, 1, 28, 28])
+    columns = table.to_dict()
+    renamed = LayerTable.coerce({**columns, "name": np.array([f"node_{i}" for i in range(len(table))])}, label="x")
+    assert table_fingerprint(renamed) == table_fingerprint(table)
+    for col in ("M", "K", "N", "count", "reuse"):
+        bumped = np.array(columns[col]).copy()
+        bumped[-1] += 1
+        changed = LayerTable.coerce({**columns, col: bumped}, label=table.label)
+        assert table_fingerprint(changed) != table_fingerprint(table), col

@@ -1,11 +1,13 @@
-"""Inferred reference points: the rule (BoTorch's ``infer_reference_point`` on the transformed
-Pareto front, checked against hand-computed values), its recording once the initial design is
-evaluated, its reuse on resume, and how runs and reports show it."""
+"""Inferred reference and ideal points: the rule (BoTorch's ``infer_reference_point`` on the
+transformed Pareto front, with fall-backs for fronts without a range; checked against
+hand-computed values), their recording once the initial design is evaluated, their reuse on
+resume, and how runs and reports show them."""
 
 from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -16,11 +18,17 @@ from cimnet_bo.cli import main as cli_main
 from cimnet_bo.evaluate import CallableEvaluator, Objective
 from cimnet_bo.moo import HypervolumeScale
 from cimnet_bo.search import Problem, ProblemError, Run, run_search, tell
-from cimnet_bo.search.problem import REF_MARGIN, infer_ref_point
+from cimnet_bo.search.problem import REF_MARGIN, infer_points
 from cimnet_bo.search.run import REF_POINT_KEY
 from cimnet_bo.space import Choice, Space
 
 OBJ = [Objective("acc", "max"), Objective("lat", "min")]
+
+
+def infer_ref_point(*args, **kwargs):
+    """The reference point of :func:`infer_points` (None when it gives none)."""
+    points = infer_points(*args, **kwargs)
+    return None if points is None else points[0]
 
 
 def test_margin_is_botorchs_default():
@@ -41,9 +49,37 @@ def test_log_objectives_are_pushed_out_on_the_log_scale():
     assert ref == pytest.approx({"acc": 0.46, "lat": 10**-1.9})
 
 
-def test_one_point_front_uses_a_tenth_of_its_absolute_value():
-    ref = infer_ref_point(np.array([[0.5, 2.0]]), OBJ, log=())
-    assert ref == pytest.approx({"acc": 0.45, "lat": 2.2})
+def test_the_ideal_is_the_fronts_best():
+    Y = np.array([[0.2, 1.0], [0.5, 2.0], [0.8, 3.0], [0.3, 2.5]])
+    assert infer_points(Y, OBJ, log=())[1] == pytest.approx({"acc": 0.8, "lat": 1.0})
+
+
+def test_a_one_point_front_takes_the_range_of_all_rows():
+    Y = np.array([[0.9, 1.0], [0.5, 2.0], [0.3, 5.0]])  # the first dominates the others
+    ref, ideal = infer_points(Y, OBJ, log=())
+    # acc rows 0.3..0.9 (range 0.6), lat 1..5 (range 4): 0.9 - 0.06, 1 + 0.4
+    assert ref == pytest.approx({"acc": 0.84, "lat": 1.4})
+    assert ideal == pytest.approx({"acc": 0.9, "lat": 1.0})
+
+
+def test_a_single_row_uses_a_tenth_of_its_magnitude_at_least_one():
+    assert infer_ref_point(np.array([[0.5, 2.0]]), OBJ, log=()) == pytest.approx({"acc": 0.4, "lat": 2.2})
+    assert infer_ref_point(np.array([[0.0, 0.0]]), OBJ, log=()) == pytest.approx({"acc": -0.1, "lat": 0.1})
+
+
+def test_a_given_ideal_worse_than_the_front_keeps_the_reference_beyond_it():
+    Y = np.array([[0.2, 1.0], [0.5, 2.0], [0.8, 3.0]])
+    ref, ideal = infer_points(Y, OBJ, (), ideal={"acc": 0.1, "lat": 4.0})
+    assert ideal == {"acc": 0.1, "lat": 4.0}
+    assert ref == pytest.approx({"acc": 0.04, "lat": 4.2})
+
+
+def test_large_linear_values_infer_without_overflow():
+    Y = np.array([[1e6, 5e5], [2e6, 9e5]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ref = infer_ref_point(Y, OBJ, log=())
+    assert ref == pytest.approx({"acc": 0.9e6, "lat": 9.4e5})
 
 
 def test_infeasible_and_failed_rows_are_left_out_unless_none_is_feasible():
@@ -51,8 +87,9 @@ def test_infeasible_and_failed_rows_are_left_out_unless_none_is_feasible():
     feasible = np.array([True, True, False, True])
     assert infer_ref_point(Y, OBJ, (), feasible) == pytest.approx({"acc": 0.14, "lat": 3.2})
     none_feasible = infer_ref_point(Y[:3], OBJ, (), np.zeros(3, bool))
-    # all three finite rows: the front is (0.99, 0.1) alone
-    assert none_feasible == pytest.approx({"acc": 0.891, "lat": 0.11})
+    # all three finite rows: the front is (0.99, 0.1) alone, so the rows' ranges count
+    # (acc 0.2..0.99, lat 0.1..3): 0.99 - 0.079, 0.1 + 0.29
+    assert none_feasible == pytest.approx({"acc": 0.911, "lat": 0.39})
     assert infer_ref_point(np.full((2, 2), np.nan), OBJ, ()) is None
 
 
@@ -76,9 +113,14 @@ def _expected(rows) -> dict[str, float]:
     front = [y for y in Y if not any((z[0] >= y[0]) and (z[1] <= y[1]) and (z != y).any() for z in Y)]
     F = np.array(front)
     acc_lo, acc_hi, lat_lo, lat_hi = F[:, 0].min(), F[:, 0].max(), F[:, 1].min(), F[:, 1].max()
-    if len(F) == 1:
-        return {"acc": acc_lo - 0.1 * abs(acc_lo), "lat": lat_hi + 0.1 * abs(lat_hi)}
-    return {"acc": acc_lo - 0.1 * (acc_hi - acc_lo), "lat": lat_hi + 0.1 * (lat_hi - lat_lo)}
+    acc_w = (acc_hi - acc_lo) or (Y[:, 0].max() - Y[:, 0].min()) or max(abs(acc_lo), 1.0)
+    lat_w = (lat_hi - lat_lo) or (Y[:, 1].max() - Y[:, 1].min()) or max(abs(lat_hi), 1.0)
+    return {"acc": acc_lo - 0.1 * acc_w, "lat": lat_hi + 0.1 * lat_w}
+
+
+def _expected_ideal(rows) -> dict[str, float]:
+    """The best value of each objective over the rows (the front's best)."""
+    return {"acc": max(r["objectives"]["acc"] for r in rows), "lat": min(r["objectives"]["lat"] for r in rows)}
 
 
 def test_a_run_records_the_point_of_its_initial_design_and_keeps_it(tmp_path):
@@ -87,9 +129,10 @@ def test_a_run_records_the_point_of_its_initial_design_and_keeps_it(tmp_path):
         design = [r for r in run.rows() if r["idx"] < 4]
         recorded = run.store.meta[REF_POINT_KEY]
         assert recorded["point"] == pytest.approx(_expected(design))
+        assert recorded["ideal"] == pytest.approx(_expected_ideal(design))
         assert recorded["evaluations"] == 4
         assert run.problem.ref_source == "inferred"
-        scale = HypervolumeScale.from_points([("acc", "max"), ("lat", "min")], recorded["point"], None, ())
+        scale = HypervolumeScale.from_points([("acc", "max"), ("lat", "min")], recorded["point"], recorded["ideal"], ())
         Y = np.array([[r["objectives"]["acc"], r["objectives"]["lat"]] for r in run.rows()])
         assert run.hypervolume() == pytest.approx(scale.hypervolume(Y))
     assert problem.ref_point is None  # the caller's problem is not changed
@@ -158,8 +201,9 @@ def test_reports_and_the_cli_show_where_the_point_comes_from(tmp_path, capsys):
     assert data.ref_point == pytest.approx(_expected(design))
     assert math.isfinite(data.hypervolume_curve()[-1])
     Y = data.objectives.matrix(data.frame)
+    assert data.ideal_point == pytest.approx(_expected_ideal(design))
     assert data.hypervolume_curve()[-1] == pytest.approx(
-        HypervolumeScale.from_points(data.objectives, data.ref_point, None, ()).hypervolume(Y)
+        HypervolumeScale.from_points(data.objectives, data.ref_point, data.ideal_point, ()).hypervolume(Y)
     )
     assert cli_main(["report", "--run", str(tmp_path / "r"), "--out", str(tmp_path / "rep")]) == 0
     text = (tmp_path / "rep" / "report.md").read_text()
@@ -185,3 +229,26 @@ def test_cli_search_of_a_user_space_without_a_point(tmp_path, capsys):
     assert out["ref_point_source"] == "inferred"
     with Run.open(tmp_path / "run") as run:
         assert out["ref_point"] == pytest.approx(_expected([r for r in run.rows() if r["idx"] < 4]))
+
+
+def test_a_problem_with_its_own_ideal_keeps_it_and_the_reference_beyond_it(tmp_path):
+    problem = _problem()
+    problem = Problem(problem.space, problem.evaluator, ideal_point={"acc": 0.95, "lat": 1.2}, name="refs")
+    with run_search(problem, "random", budget=8, batch_size=2, n_init=4, run_dir=tmp_path, progress=False) as run:
+        recorded = run.store.meta[REF_POINT_KEY]
+        assert recorded["ideal"] is None and run.problem.scale_ideal == {"acc": 0.95, "lat": 1.2}
+        assert recorded["point"]["acc"] < 0.95 and recorded["point"]["lat"] > 1.2
+        assert run.n_done == 8
+
+
+@pytest.mark.parametrize("strategy", ["qnehvi", "nsga2", "random"])
+def test_ask_tell_proposes_after_a_design_that_failed_entirely(tmp_path, strategy):
+    problem = Problem(_space(), None, [("acc", "max"), ("lat", "min")], name="told")
+    options = {"pool_size": 200, "n_gen": 1, "shortlist": 16} if strategy == "qnehvi" else {}
+    with Run.open(tmp_path, problem, strategy, budget=10, batch_size=2, n_init=4, strategy_options=options) as run:
+        asked = run.propose(4)
+        failed = pd.DataFrame([{"idx": p["idx"], **p["config"], "error": "simulator crashed"} for p in asked])
+        tell(run, failed)
+        assert run.problem.ref_point is None
+        more = run.propose(2)
+    assert len(more) == 2 and {p["idx"] for p in more} == {4, 5}

@@ -12,6 +12,7 @@ import yaml
 from cimnet_bo.analysis import load_run
 from cimnet_bo.search import Problem, ProblemError, Run, run_search
 from cimnet_bo.search.toy import SyntheticAccuracy
+from cimnet_bo.store import RunStore
 from search_helpers import zdt
 
 
@@ -70,13 +71,18 @@ def test_a_text_constraint_with_more_digits_than_it_printed_still_opens(tmp_path
         Run.open(tmp_path, _told_problem(["f1 <= 0.2"]), budget=8)
 
 
-def test_a_run_made_before_a_strategy_option_existed_opens_with_its_default(tmp_path):
+def test_a_run_made_before_a_strategy_option_existed_goes_on_as_it_began(tmp_path):
     run_search(zdt(), "qnehvi", budget=4, batch_size=4, n_init=4, run_dir=tmp_path, progress=False).close()
     cfg_path = tmp_path / "config.yaml"
     cfg = yaml.safe_load(cfg_path.read_text())
-    del cfg["strategy_options"]["failure_model"]  # as written before the option existed
+    # as written before these options existed (the store's copy is edited the same way)
+    del cfg["strategy_options"]["failure_model"], cfg["strategy_options"]["shortlist"]
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with RunStore(tmp_path / "store.sqlite") as store:
+        store.set_meta("run_config", cfg)
     with Run.open(tmp_path, zdt(), budget=8) as run:
-        assert run.n_done == 4 and run.strategy.failure_model is True
-    with pytest.raises(ProblemError, match="strategy_options.failure_model: True .stored. vs False .now."):
-        Run.open(tmp_path, zdt(), strategy_options={"failure_model": False})
+        assert run.n_done == 4
+        assert run.strategy.failure_model is False  # its value before it existed (OPTIONS_BEFORE)
+        assert run.strategy.shortlist == 256  # not listed there: the default
+    with pytest.raises(ProblemError, match="strategy_options.failure_model: False .stored. vs True .now."):
+        Run.open(tmp_path, zdt(), strategy_options={"failure_model": True})

@@ -321,7 +321,7 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
     mode = _mode(config)
     role = str(meta.get(ROLE_KEY) or mode or "run")
     log = tuple(desc.get("log") or ())
-    ref_point, ref_source = _ref_point(desc, meta, objectives, log, frame)
+    ref_point, ideal_point, ref_source = _ref_point(desc, meta, objectives, log, frame)
     sub = subnet_side(space)
     hw = hardware_side(space)
     return RunData(
@@ -339,7 +339,7 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
         constraints=constraints,
         ref_point=ref_point,
         ref_source=ref_source,
-        ideal_point=None if desc.get("ideal_point") is None else {k: float(v) for k, v in desc["ideal_point"].items()},
+        ideal_point=ideal_point,
         log=log,
         subnet_choices=tuple(sub.names),
         hardware_choices=tuple(hw.names) if hw is not None else (),
@@ -426,17 +426,25 @@ __all__ = [
 
 def _ref_point(
     desc: Mapping[str, Any], meta: Mapping[str, Any], objectives: Objectives, log: tuple[str, ...], frame: pd.DataFrame
-) -> tuple[dict[str, float], str]:
-    """A run's reference point and its source (see :class:`RunData`): the problem's, the one its
-    run inferred and recorded, or one inferred from its successful evaluations so far."""
+) -> tuple[dict[str, float], dict[str, float] | None, str]:
+    """A run's reference point, the ideal point of its scale, and the reference's source (see
+    :class:`RunData`): the problem's, the ones its run inferred and recorded, or ones inferred
+    from its successful evaluations so far."""
     from cimnet_bo.evaluate import Objective
-    from cimnet_bo.search.problem import infer_ref_point
+    from cimnet_bo.search.problem import infer_points
     from cimnet_bo.search.run import REF_POINT_KEY
 
+    def floats(point: Mapping[str, Any] | None) -> dict[str, float] | None:
+        return None if point is None else {k: float(v) for k, v in point.items()}
+
+    given_ideal = floats(desc.get("ideal_point"))
     if desc.get("ref_point"):
-        return {k: float(v) for k, v in desc["ref_point"].items()}, "given"
-    if meta.get(REF_POINT_KEY):
-        return {k: float(v) for k, v in meta[REF_POINT_KEY]["point"].items()}, "inferred"
+        return floats(desc["ref_point"]) or {}, given_ideal, "given"
+    recorded = meta.get(REF_POINT_KEY)
+    if recorded:
+        return floats(recorded["point"]) or {}, given_ideal or floats(recorded.get("ideal")), "inferred"
     Y = objectives.matrix(frame) if len(frame) else np.zeros((0, len(objectives)))
-    point = infer_ref_point(Y, [Objective(n, d) for n, d in objectives], log, frame["feasible"].to_numpy())
-    return point or {}, "provisional"
+    points = infer_points(Y, [Objective(n, d) for n, d in objectives], log, frame["feasible"].to_numpy(), given_ideal)
+    if points is None:
+        return {}, given_ideal, "provisional"
+    return points[0], given_ideal or points[1], "provisional"

@@ -315,6 +315,7 @@ def _summary(run) -> dict[str, Any]:
         "hypervolume": round(run.hypervolume(), 6),
         "ref_point": run.problem.ref_point,
         "ref_point_source": run.problem.ref_source,
+        "ideal_point": run.problem.scale_ideal,
         "best": run.best(),
         "pareto_points": int(len(run.pareto())),
     }

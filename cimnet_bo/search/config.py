@@ -16,6 +16,9 @@ from cimnet_bo.search.strategies import STRATEGIES, Strategy, check_int
 CONFIG_VERSION = 1
 #: Config keys that may change when a run is opened again (a larger budget continues a run).
 MUTABLE_KEYS = ("budget",)
+#: Strategy options whose value for runs made before the option existed is not its default:
+#: such a run goes on as it began. Other options missing from a stored run take their defaults.
+OPTIONS_BEFORE: dict[str, dict[str, Any]] = {"qnehvi": {"failure_model": False}}
 
 
 def default_n_init(batch_size: int) -> int:
@@ -90,11 +93,13 @@ def _initial_configs(problem: Problem, initial: Sequence[Mapping[str, Any]] | No
 def read_stored(config: Mapping[str, Any]) -> dict[str, Any]:
     """A stored ``config.yaml`` in the current form: constraints written as text
     (``"area_mm2 <= 0.97"``) by earlier versions are read into ``{name, op, bound}``, and
-    strategy options added since the run was made take their defaults."""
+    strategy options added since the run was made take the value that keeps the run as it was
+    (:data:`OPTIONS_BEFORE`), else their defaults."""
     out = dict(config)
     opts, name = out.get("strategy_options"), out.get("strategy")
     if isinstance(opts, Mapping) and isinstance(name, str) and name in STRATEGIES.names():
-        out["strategy_options"] = {**plain(STRATEGIES[name]().get_params()), **opts}
+        defaults = plain(STRATEGIES[name]().get_params())
+        out["strategy_options"] = {**defaults, **OPTIONS_BEFORE.get(name, {}), **opts}
     desc = out.get("problem_description")
     if isinstance(desc, Mapping) and desc.get("constraints"):
         out["problem_description"] = {

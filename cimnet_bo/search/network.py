@@ -93,8 +93,10 @@ def load_model_table(model: str, input_shape: Sequence[int], unknown: str = "err
 
 
 def table_fingerprint(table: LayerTable) -> str:
-    """SHA-256 (hex) of a layer table's columns (layer names, kinds and numbers; not its label)."""
-    text = json.dumps(plain(table.to_dict()), sort_keys=True, separators=(",", ":"))
+    """SHA-256 (hex) of a layer table's kinds and numbers, in layer order (not its label nor its
+    layer names, which a tracer may spell differently from one torch version to the next)."""
+    columns = {k: v for k, v in table.to_dict().items() if k != "name"}
+    text = json.dumps(plain(columns), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -23,12 +23,15 @@ ideal=problem.ideal_point).hypervolume``.
 Inferred reference point
 ------------------------
 A problem may leave ``ref_point`` out. A run then infers it once its initial design is
-evaluated (:func:`infer_ref_point`: BoTorch's ``infer_reference_point`` on the transformed,
-maximised Pareto front of the initial design's successful, feasible evaluations, pushed out by
-:data:`REF_MARGIN` of the front's range), records it in its store and uses that same point
-from then on, resumes included, so the run's hypervolumes stay comparable with each other.
-Until then (an ask/tell run whose initial design is not all told) the point inferred from the
-evaluations so far is used, and not recorded.
+evaluated (:func:`infer_points`: the rule of BoTorch's ``infer_reference_point`` on the
+transformed, maximised Pareto front of the initial design's successful, feasible evaluations,
+pushed out by :data:`REF_MARGIN` of the front's range), and, when the problem has no
+``ideal_point`` either, takes the front's best values as the ideal, so hypervolumes are
+unit-free (1: the box between the inferred reference and the initial design's best values;
+later points may exceed it). It records both in its store and uses them from then on, resumes
+included, so the run's hypervolumes stay comparable with each other. Until then (an ask/tell
+run whose initial design is not all told) the points inferred from the evaluations so far are
+used, and not recorded.
 
 The registered problems (spaces of the catalog, their reference points and budgets) are built
 by :mod:`cimnet_bo.search.registered`.
@@ -158,6 +161,8 @@ class Problem:
                 raise ProblemError(f"ideal_point[{name!r}] = {i} must be > 0 (log scale)")
         self.ref_point: dict[str, float] | None = None
         self.scale: HypervolumeScale | None = None
+        #: The ideal point of :attr:`scale`: ``ideal_point``, or one a run inferred (or None).
+        self.scale_ideal: dict[str, float] | None = self.ideal_point
         #: ``"given"``, ``"inferred"`` (by a run, from its initial design), ``"provisional"`` (by a
         #: run whose initial design is not all evaluated) or None (not known yet).
         self.ref_source: str | None = None
@@ -206,41 +211,50 @@ class Problem:
             raise ProblemError(f"repeated objectives {dupes}")
         return tuple(out)
 
-    def set_ref_point(self, point: Mapping[str, float] | Sequence[float], source: str = "given") -> None:
+    def set_ref_point(
+        self,
+        point: Mapping[str, float] | Sequence[float],
+        source: str = "given",
+        ideal: Mapping[str, float] | None = None,
+    ) -> None:
         """Set the reference point (``{name: value}`` or a sequence in objective order, own
-        units) and the hypervolume scale; ``source`` is recorded in :attr:`ref_source`."""
+        units) and the hypervolume scale; ``source`` is recorded in :attr:`ref_source`.
+        ``ideal``: the ideal point of the scale when the problem has none of its own (an
+        inferred one), kept in :attr:`scale_ideal`."""
         ref = self._point(point, "ref_point")
         if ref is None:
             raise ProblemError("set_ref_point needs a value per objective, got None")
+        top = self.ideal_point if self.ideal_point is not None else self._point(ideal, "ideal_point")
         for o in self.objectives:
             r = ref[o.name]
             if o.name in self.log and r <= 0:
                 raise ProblemError(f"ref_point[{o.name!r}] = {r} must be > 0 (log scale)")
-            if self.ideal_point is not None:
-                i = self.ideal_point[o.name]
+            if top is not None:
+                i = top[o.name]
                 if not (i > r if o.direction == "max" else i < r):
                     raise ProblemError(
                         f"objective {o.name!r} ({o.direction}): the ideal {i} is not better than the reference {r}"
                     )
         self.ref_point = ref
         self.ref_source = source
-        self.scale = HypervolumeScale.from_points(
-            [(o.name, o.direction) for o in self.objectives], ref, self.ideal_point, self.log
-        )
+        self.scale_ideal = top
+        self.scale = HypervolumeScale.from_points([(o.name, o.direction) for o in self.objectives], ref, top, self.log)
 
     def without_ref_point(self) -> "Problem":
         """A shallow copy of this problem with no reference point (a run then infers its own)."""
         import copy
 
         out = copy.copy(self)
-        out.ref_point, out.scale, out.ref_source = None, None, None
+        out.ref_point, out.scale, out.ref_source, out.scale_ideal = None, None, None, self.ideal_point
         return out
 
-    def infer_ref_point(self, Y: np.ndarray, feasible: np.ndarray | None = None) -> dict[str, float] | None:
-        """The reference point :func:`infer_ref_point` gives for objective rows ``Y`` (n x m,
-        own units; NaN rows and rows not ``feasible`` (n,) left out, all successful rows when no
-        row is feasible); None when no row is finite."""
-        return infer_ref_point(self._check_columns(Y), self.objectives, self.log, feasible)
+    def infer_points(
+        self, Y: np.ndarray, feasible: np.ndarray | None = None
+    ) -> tuple[dict[str, float], dict[str, float]] | None:
+        """``(reference, ideal)`` that :func:`infer_points` gives for objective rows ``Y``
+        (n x m, own units; rows not ``feasible`` (n,) left out unless none is), with the
+        problem's ideal point where it has one; None when no row is usable."""
+        return infer_points(self._check_columns(Y), self.objectives, self.log, feasible, self.ideal_point)
 
     def _point(self, point: Any, label: str) -> dict[str, float] | None:
         names = [o.name for o in self.objectives]
@@ -320,14 +334,18 @@ class Problem:
     def _scale(self) -> HypervolumeScale:
         if self.scale is None:
             raise ProblemError(
-                f"problem {self.name!r} has no reference point yet: a run infers it from its initial design"
+                f"problem {self.name!r} has no reference point yet: a run infers it from its successful evaluations"
             )
         return self.scale
 
     def normalize(self, Y: np.ndarray) -> np.ndarray:
         """Objective matrix (n x m, objective order, own units) to the normalised
-        larger-is-better scale ``u`` (reference 0, ideal 1; NaN stays NaN), array (n x m)."""
-        return self._scale().maximized(self._check_columns(Y))
+        larger-is-better scale ``u`` (reference 0, ideal 1; NaN stays NaN), array (n x m).
+        Without a reference point yet, rows that all hold NaN (failed) stay NaN."""
+        Y = self._check_columns(Y)
+        if self.scale is None and np.isnan(Y).any(axis=1).all():
+            return np.full(Y.shape, np.nan)
+        return self._scale().maximized(Y)
 
     def _check_columns(self, Y: Any) -> np.ndarray:
         Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
@@ -390,39 +408,44 @@ class Problem:
         return space_problem(name, **kwargs)
 
 
-def infer_ref_point(
+def infer_points(
     Y: np.ndarray,
     objectives: Sequence[Objective],
     log: Sequence[str],
     feasible: np.ndarray | None = None,
+    ideal: Mapping[str, float] | None = None,
     margin: float = REF_MARGIN,
-) -> dict[str, float] | None:
-    """A reference point from observed objectives: BoTorch's ``infer_reference_point`` on
-    their Pareto front, in the problem's transformed units (``log10`` for ``log`` objectives,
-    signs flipped so that every objective is maximised).
+) -> tuple[dict[str, float], dict[str, float]] | None:
+    """A reference and an ideal point from observed objectives, on the problem's transformed
+    scale (``log10`` for ``log`` objectives, signs flipped so that every objective is maximised).
+
+    The rule of BoTorch's ``infer_reference_point``: the reference is the worst value of the
+    Pareto front minus ``margin`` times the front's range, per objective; where the front has
+    no range (one point, or one value on that objective), the range of all the rows used is
+    taken instead, and where they have none either, the value's magnitude (at least 1). The
+    ideal is the front's best value, or ``ideal`` where given; the reference is then kept at
+    least ``margin`` times the range worse than it.
 
     Parameters
     ----------
     Y : array (n x m)
-        Objective rows in the objectives' own units (NaN rows are left out).
+        Objective rows in the objectives' own units (rows with NaN, or a value <= 0 on a log
+        objective, are left out).
     objectives : sequence of Objective
         Names and directions, in column order.
     log : sequence of str
         Objectives on a log10 scale.
     feasible : array of bool (n,), optional
-        Rows that meet the constraints; when none does, every finite row is used.
+        Rows that meet the constraints; when none does, every usable row is used.
+    ideal : mapping, optional
+        A given ideal point (own units).
     margin : float
-        The point lies ``margin`` times the front's range beyond the front's worst value (a
-        one-point front: ``margin`` times its absolute value).
 
     Returns
     -------
-    dict or None
-        ``{name: value}`` in own units; None when no row is finite.
+    (dict, dict) or None
+        ``({name: reference}, {name: ideal})`` in own units; None when no row is usable.
     """
-    import torch
-    from botorch.utils.multi_objective.hypervolume import infer_reference_point
-
     from cimnet_bo.moo import pareto_mask
 
     Y = np.asarray(Y, dtype=np.float64)
@@ -433,11 +456,24 @@ def infer_ref_point(
     if not ok.any():
         return None
     signs = np.array([1.0 if o.direction == "max" else -1.0 for o in objectives])
-    T = np.where(logs, np.log10(np.where(logs, Y[ok], 1.0)), Y[ok]) * signs
+
+    def to_t(V: np.ndarray) -> np.ndarray:  # own units -> transformed and maximised
+        return np.where(logs, np.log10(np.where(logs, V, 1.0)), V) * signs
+
+    def from_t(T: np.ndarray) -> np.ndarray:
+        T = T * signs
+        return np.where(logs, 10.0 ** np.where(logs, T, 0.0), T)
+
+    T = to_t(Y[ok])
     front = T[pareto_mask(T, ["max"] * len(objectives))]
-    r = infer_reference_point(torch.as_tensor(front), scale=margin).numpy() * signs
-    vals = np.where(logs, 10.0**r, r)
-    return {o.name: float(v) for o, v in zip(objectives, vals)}
+    nadir, best = front.min(axis=0), front.max(axis=0)
+    width = best - nadir
+    width = np.where(width > 0, width, T.max(axis=0) - T.min(axis=0))
+    width = np.where(width > 0, width, np.maximum(np.abs(nadir), 1.0))
+    top = best if ideal is None else to_t(np.array([float(ideal[o.name]) for o in objectives]))
+    ref = np.minimum(nadir, top) - margin * width
+    names = [o.name for o in objectives]
+    return dict(zip(names, map(float, from_t(ref)))), dict(zip(names, map(float, from_t(top))))
 
 
 def _cheap_parts(evaluator: Evaluator | None, space: AnySpace) -> tuple[set[str], Evaluator | None, set[str]]:

@@ -67,7 +67,8 @@ class SearchError(CimnetError, RuntimeError):
 #: run's one source of truth, and ``config.yaml`` its readable copy.
 STORED_CONFIG_KEY = "run_config"
 #: Store metadata key of a reference point inferred from the initial design:
-#: ``{"point": {objective: value}, "evaluations": n, "margin": REF_MARGIN}``.
+#: ``{"point": {objective: value}, "ideal": {objective: value} or None, "evaluations": n,
+#: "margin": REF_MARGIN}`` (``ideal`` None when the problem has its own).
 REF_POINT_KEY = "inferred_ref_point"
 
 
@@ -318,7 +319,7 @@ class Run:
             return False
         recorded = self.store.meta.get(REF_POINT_KEY)
         if recorded is not None:
-            p.set_ref_point(recorded["point"], "inferred")
+            p.set_ref_point(recorded["point"], "inferred", recorded.get("ideal"))
             self._ref_recorded = True
             return False
         rows = [r for r in self.store.rows() if r["error"] is None]
@@ -329,12 +330,14 @@ class Run:
         use = design if final else rows
         Y = np.array([[r["objectives"].get(n, np.nan) for n in p.objective_names] for r in use], dtype=np.float64)
         outputs = {c.name: np.array([r["objectives"].get(c.name, np.nan) for r in use]) for c in p.constraints}
-        point = p.infer_ref_point(Y.reshape(len(use), len(p.objectives)), p.feasible(outputs, len(use)))
-        if point is None:
+        points = p.infer_points(Y.reshape(len(use), len(p.objectives)), p.feasible(outputs, len(use)))
+        if points is None:
             return False
-        p.set_ref_point(point, "inferred" if final else "provisional")
+        point, ideal = points[0], None if p.ideal_point is not None else points[1]
+        p.set_ref_point(point, "inferred" if final else "provisional", ideal)
         if final:
-            self.store.set_meta(REF_POINT_KEY, {"point": point, "evaluations": len(use), "margin": REF_MARGIN})
+            record = {"point": point, "ideal": ideal, "evaluations": len(use), "margin": REF_MARGIN}
+            self.store.set_meta(REF_POINT_KEY, record)
             self._ref_recorded = True
         return final
 
@@ -345,6 +348,8 @@ class Run:
         if p.ref_point is None:
             return "reference point: not known yet (inferred once an evaluation succeeds)"
         values = ", ".join(f"{k}={v:.6g}" for k, v in p.ref_point.items())
+        if p.ref_source != "given" and p.ideal_point is None and p.scale_ideal is not None:
+            values += "; ideal (the design's best) " + ", ".join(f"{k}={v:.6g}" for k, v in p.scale_ideal.items())
         if p.ref_source == "given":
             return f"reference point (given): {values}"
         if p.ref_source == "provisional":
