@@ -12,7 +12,7 @@ from cimnet_bo.analysis import run_experiment
 from cimnet_bo.analysis.runs import load_run
 from cimnet_bo.hardware import best_hardware
 from cimnet_bo.search import Problem, ProblemError, make_strategy, run_search
-from cimnet_bo.search.best_chips import BestChips, unsupported
+from cimnet_bo.search.best_chips import CACHE_FILE, BestChips, cache_key, unsupported
 from cimnet_bo.search.toy import SyntheticAccuracy
 
 SYNTHETIC = "cimnet_bo.search.toy:synthetic_accuracy"
@@ -79,8 +79,9 @@ def test_rounds_refine_the_shortlist_and_resume_identically(tmp_path, joint):
         pass
     with run_search(
         joint, "qnehvi", budget=16, batch_size=4, seed=2, run_dir=tmp_path / "b", n_init=8, strategy_options=opts
-    ) as b:  # resumed in a new process state
+    ) as b:  # resumed in a new process state, its exact best chips read from the run directory
         assert [r["config"] for r in b.rows()] == first
+    assert (tmp_path / "b" / CACHE_FILE).is_file()
 
 
 def test_library_and_nearest_chip_bound_the_exact_one(joint):
@@ -99,6 +100,76 @@ def test_library_and_nearest_chip_bound_the_exact_one(joint):
     lat_exact, _ = state.caches.cheap.get(bc.join(sub, exact))
     col = joint.cheap_outputs.index("latency_s")
     assert np.all(lat_exact[:, col] <= lat_near[:, col]) and np.any(lat_exact[:, col] < lat_near[:, col])
+
+
+def _exact_fresh(bc, sub):
+    """``bc.exact(sub)`` and whether it placed any subnet (ran the roofline) to get it."""
+    before = bc.clock.seconds.get("best_chips", 0.0)
+    hw, ok = bc.exact(sub)
+    return hw, ok, bc.clock.seconds.get("best_chips", 0.0) > before
+
+
+def test_best_chips_persist_in_the_run_directory(tmp_path, joint):
+    sub = joint.space.subnet.sample_indices(10, 3)
+    want, ok_want, _ = _exact_fresh(BestChips(joint), sub)  # no directory: nothing written
+    assert ok_want.all() and len(np.unique(want, axis=0)) > 1
+    hw, ok, placed = _exact_fresh(BestChips(joint, directory=tmp_path), sub)
+    assert placed and (tmp_path / CACHE_FILE).is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name != CACHE_FILE]  # no temporary left
+    again = BestChips(joint, directory=tmp_path)  # a new process: read from the file
+    hw2, ok2, placed2 = _exact_fresh(again, sub)
+    assert not placed2
+    np.testing.assert_array_equal(hw2, want)
+    np.testing.assert_array_equal(ok2, ok_want)
+    np.testing.assert_array_equal(hw, want)
+    # a subnet not in the file is placed and added to it
+    more = np.vstack([sub, joint.space.subnet.sample_indices(2, 4)])
+    assert _exact_fresh(again, more)[2]
+    assert not _exact_fresh(BestChips(joint, directory=tmp_path), more)[2]
+
+
+def test_a_stale_best_chip_cache_is_not_used(tmp_path, joint):
+    sub = joint.space.subnet.sample_indices(6, 5)
+    want, _ = BestChips(joint).exact(sub)
+    BestChips(joint, directory=tmp_path).exact(sub)
+    path = tmp_path / CACHE_FILE
+    with np.load(path) as f:
+        saved = {k: f[k] for k in f.files}
+    # the same subnets with other chips under another key (another budget, model, ...)
+    wrong = (saved["chips"] + 1) % 2
+    assert not np.array_equal(wrong, saved["chips"])
+    np.savez(path, **{**saved, "chips": wrong, "key": np.array("0" * 64)})
+    hw, ok, placed = _exact_fresh(BestChips(joint, directory=tmp_path), sub)
+    assert placed and ok.all()
+    np.testing.assert_array_equal(hw, want)
+    # the key follows every input of a best chip
+    bc = BestChips(joint)
+    key = cache_key(bc.space, bc.tech, bc.area_max, bc.power_max)
+    assert key == bc.key
+    assert cache_key(bc.space, bc.tech, bc.area_max * 0.9, bc.power_max) != key
+    assert cache_key(bc.space, bc.tech, bc.area_max, None) != key
+    other_tech = type(bc.tech)(**{**bc.tech.to_dict(), "e_dram": bc.tech.e_dram * 2})
+    assert cache_key(bc.space, other_tech, bc.area_max, bc.power_max) != key
+    assert cache_key(Problem.from_space("cnn-fmnist").space, bc.tech, bc.area_max, bc.power_max) != key
+
+
+def test_a_stale_cache_under_another_model_version_is_not_used(tmp_path, joint, monkeypatch):
+    import cimnet_bo.hardware.technology as technology
+
+    key = BestChips(joint).key
+    monkeypatch.setattr(technology, "MODEL_VERSION", "99")
+    assert BestChips(joint).key != key
+
+
+@pytest.mark.parametrize("content", [b"", b"not a cache", b"PK\x03\x04 truncated zip"])
+def test_a_corrupt_best_chip_cache_is_rebuilt(tmp_path, joint, content):
+    sub = joint.space.subnet.sample_indices(5, 6)
+    want, _ = BestChips(joint).exact(sub)
+    (tmp_path / CACHE_FILE).write_bytes(content)
+    hw, ok, placed = _exact_fresh(BestChips(joint, directory=tmp_path), sub)
+    assert placed and ok.all()
+    np.testing.assert_array_equal(hw, want)
+    assert not _exact_fresh(BestChips(joint, directory=tmp_path), sub)[2]  # rewritten, readable
 
 
 def test_best_mode_is_refused_where_it_cannot_hold():

@@ -8,8 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
-from cimnet_bo.hardware import simulate, simulate_many
-from cimnet_bo.hardware.optimise import RESOURCES, best_hardware, candidate_chips
+from cimnet_bo.hardware import optimise, simulate, simulate_many
+from cimnet_bo.hardware.optimise import RESOURCES, best_hardware, candidate_chips, chip_area_power, simulate_grid
+from cimnet_bo.hardware.technology import space_technology
 from cimnet_bo.space import JointSpace, get_space
 from cimnet_bo.space.catalog import cim_space
 from cimnet_bo.workload import layer_table
@@ -132,3 +133,28 @@ def test_no_budget_and_errors(small):
         best_hardware(small, [sub], objectives=("latency_s", "energy_j"), chips=candidate_chips(small))
     with pytest.raises(ValueError, match="no chip of space 'cim-small'"):
         candidate_chips(small, area_max=1e-6)
+
+
+def test_candidate_area_power_match_each_chip(small):
+    # every chip of the space (operating points with and without bits_per_cell), its area and
+    # power computed again chip by chip from its full knob arrays
+    every = candidate_chips(small, maximal=False)
+    assert len(every) == every.total == len(_all_chips(small.hardware))
+    area, power = chip_area_power(every.configs, space_technology(small))
+    np.testing.assert_array_equal(every.area_mm2, area)
+    np.testing.assert_array_equal(every.power_w, power)
+
+
+@pytest.mark.parametrize("broadcast_from", [1, 10**9])  # per network / all pairs in one call
+def test_simulate_grid_matches_pairs(small, monkeypatch, broadcast_from):
+    monkeypatch.setattr(optimise, "BROADCAST_CHIPS", broadcast_from)
+    chips = candidate_chips(small, maximal=False)
+    subs = [small.subnet.extreme("max"), small.subnet.extreme("min"), small.subnet.extreme("max")]
+    r = simulate_grid(small, subs, chips.configs, outputs=("latency_s", "energy_j", "feasible"))
+    assert r["latency_s"].shape == (3, len(chips))
+    for i, sub in enumerate(subs):
+        want = simulate_many(layer_table(small.subnet, sub), chips.configs, as_frame=False)
+        np.testing.assert_allclose(r["latency_s"][i], want["latency_s"], rtol=1e-12)
+        np.testing.assert_allclose(r["energy_j"][i], want["energy_j"], rtol=1e-12)
+        np.testing.assert_array_equal(r["feasible"][i], want["feasible"])
+    assert not np.allclose(r["latency_s"][0], r["latency_s"][1])

@@ -302,6 +302,26 @@ def test_other_surrogates(tmp_path, surrogate):
         assert run.n_done == 16 and run.hypervolume() > 0
 
 
+@pytest.mark.parametrize("chunk", [7, 256, 4096])
+def test_marginal_model_gives_each_candidates_own_posterior(chunk):
+    import torch
+    from botorch.models import ModelListGP, SingleTaskGP
+
+    from cimnet_bo.search.surrogates import marginal_model
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(40, 3, generator=g, dtype=torch.float64)
+    gps = [SingleTaskGP(X, torch.sin(3 * X[:, :1] * k) + X[:, 1:2]) for k in (1, 2)]
+    model = ModelListGP(*gps).eval()
+    Xc = torch.rand(600, 1, 3, generator=g, dtype=torch.float64)
+    got = marginal_model(model, chunk=chunk).posterior(Xc)
+    assert got.mean.shape == (600, 1, 2)
+    for j, gp in enumerate(gps):  # each candidate alone, through GPyTorch's batched path
+        want = gp.posterior(Xc)
+        np.testing.assert_allclose(got.mean[..., j].detach(), want.mean[..., 0].detach(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got.variance[..., j].detach(), want.variance[..., 0].detach(), rtol=1e-7, atol=1e-12)
+
+
 # ============================================================================ runs
 def test_same_seed_same_results(tmp_path):
     for s in ("qnehvi", "nsga2"):

@@ -95,6 +95,21 @@ def chip_area_power(knobs: Mapping[str, np.ndarray], tech: Technology) -> tuple[
     return area_and_power(k, t_s, tech.e_adc_pj(k["adc_bits"], t_s), tech)
 
 
+def _split_knobs(
+    ops: Sequence[Mapping[str, Any]], grid: Mapping[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Validated knob arrays of the operating points (O,) and of the resource grid (G,),
+    each validated once: resources and operating-point knobs are checked independently
+    (the grid with the first operating point, the operating points with the grid's first
+    resources). Knobs missing from an operating point take their defaults."""
+    names = sorted({n for op in ops for n in op})
+    n_ops, n_grid = len(ops), len(next(iter(grid.values())))
+    op_cols = {n: np.array([op.get(n, DEFAULTS[n]) for op in ops]) for n in names}
+    op_knobs = knob_arrays({**op_cols, **{n: np.broadcast_to(g[:1], (n_ops,)) for n, g in grid.items()}}, n=n_ops)
+    grid_knobs = knob_arrays({**{n: np.broadcast_to(v[:1], (n_grid,)) for n, v in op_cols.items()}, **grid}, n=n_grid)
+    return ({n: v for n, v in op_knobs.items() if n not in grid}, {n: v for n, v in grid_knobs.items() if n in grid})
+
+
 def candidate_chips(
     space: AnySpace,
     area_max: float | None = None,
@@ -131,10 +146,14 @@ def candidate_chips(
     grid = {n: g.ravel() for n, g in zip(res_names, grids)}
     G = grids[0].size
     ops = _operating_points(hw, [n for n in hw.names if n not in RESOURCES])
+    op_knobs, grid_knobs = _split_knobs(ops, grid)
     keep_cfg: dict[str, list[np.ndarray]] = {n: [] for n in hw.names}
     keep_area, keep_power = [], []
-    for op in ops:
-        area, power = chip_area_power({**{n: np.broadcast_to(v, (G,)) for n, v in op.items()}, **grid}, tech)
+    for o, op in enumerate(ops):
+        # the operating point's knobs as (1,) arrays broadcast over the resource grid (G,)
+        k = {**{n: v[o : o + 1] for n, v in op_knobs.items()}, **grid_knobs}
+        t_s = t_s_seconds(k["adc_bits"], k["rows_active"], k["dac_bits"], tech)
+        area, power = area_and_power(k, t_s, tech.e_adc_pj(k["adc_bits"], t_s), tech)
         ok = np.ones(G, dtype=bool)
         if area_max is not None:
             ok &= area <= area_max
@@ -186,6 +205,9 @@ def _check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:
 
 #: (subnet x chip) pairs simulated per :func:`simulate_many` call.
 PAIRS_PER_CALL = 1 << 21
+#: From this many chips on, :func:`simulate_grid` broadcasts each network over the chips (one
+#: call per network) instead of simulating every (subnet x chip) pair in one call.
+BROADCAST_CHIPS = 512
 
 
 def simulate_grid(
@@ -222,13 +244,21 @@ def simulate_grid(
     for lo in range(0, S, block):
         part = subnets[lo : lo + block]
         batch, index = batch_from_configs(space, part)
-        if len(part) == 1:  # one network broadcast over the chips
-            r = simulate_many(batch.take(index), dict(chips), tech=tech, as_frame=False)
-        else:
+        if H < BROADCAST_CHIPS:  # few chips: (subnet x chip) pairs in one call
             hws = {k: np.tile(v, len(part)) for k, v in chips.items()}
             r = simulate_many(batch, hws, tech=tech, table_index=np.repeat(index, H), as_frame=False)
-        for o in outputs:
-            out[o][lo : lo + len(part)] = np.asarray(r[o]).reshape(len(part), H)
+            for o in outputs:
+                out[o][lo : lo + len(part)] = np.asarray(r[o]).reshape(len(part), H)
+            continue
+        order = np.argsort(index, kind="stable")
+        starts = np.flatnonzero(np.r_[True, index[order][1:] != index[order][:-1]])
+        for at, rows in zip(starts, np.split(lo + order, starts[1:])):
+            # each distinct network broadcast over the chips: no (subnet x chip) copies of
+            # the knobs, and one set of layer weights per kernel chunk (BLAS sums)
+            j = int(index[order[at]])
+            r = simulate_many(batch.slice(j, j + 1), dict(chips), tech=tech, as_frame=False)
+            for o in outputs:
+                out[o][rows] = r[o]
     return out
 
 

@@ -19,10 +19,20 @@ for a pool of thousands of subnets every round, so a round works in two steps:
 
 The initial design follows the same rule: configurations given in it (a known design) are
 also proposed on their subnets' best chips, then random subnets on their best chips.
+
+Exact best chips are kept per subnet for the life of the run's caches and, for a run with a
+directory, in its file :data:`CACHE_FILE` (so the first round after a restart does not place
+the evaluated subnets again). The file is keyed by everything a best chip depends on (the
+joint space's definition and version, the technology, the budgets and the CiM model's
+version, :func:`cache_key`); a file with another key, or one that cannot be read, is ignored
+and written again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -37,6 +47,10 @@ HARDWARE_OBJECTIVES = ("latency_s",)
 LIBRARY_SIZE = 64
 #: Cheap constraints it enforces: ``(output, operator)``; ``feasible >= 1`` always holds.
 BUDGETS = {"area_mm2": "<=", "power_w": "<="}
+#: The file of a run directory that keeps the exact best chips across processes.
+CACHE_FILE = "best_chips.npz"
+#: The layout of :data:`CACHE_FILE` (part of its key).
+CACHE_FORMAT = 1
 
 
 def unsupported(problem: Problem) -> str | None:
@@ -92,9 +106,12 @@ class BestChips:
         A problem :func:`unsupported` accepts.
     clock : Clock, optional
         Where the time of the roofline simulations of chips is counted (as ``"best_chips"``).
+    directory : path, optional
+        The run directory whose :data:`CACHE_FILE` keeps the exact best chips across
+        processes; None: they are kept in memory only.
     """
 
-    def __init__(self, problem: Problem, clock: Clock | None = None) -> None:
+    def __init__(self, problem: Problem, clock: Clock | None = None, directory: str | Path | None = None) -> None:
         from cimnet_bo.hardware.optimise import candidate_chips
 
         reason = unsupported(problem)
@@ -111,7 +128,9 @@ class BestChips:
         self.chips = candidate_chips(self.space, self.area_max, self.power_max, self.tech, maximal=True)
         self.chip_ranks = self.space.hardware.to_indices(self.chips.records(range(len(self.chips))))
         self.baseline_chip = self._baseline_within_budgets()
-        self._exact: dict[bytes, np.ndarray | None] = {}
+        self.key = cache_key(self.space, self.tech, self.area_max, self.power_max)
+        self.cache_path = None if directory is None else Path(directory) / CACHE_FILE
+        self._exact: dict[bytes, np.ndarray | None] = self._load()
 
     def _baseline_within_budgets(self) -> np.ndarray | None:
         """The baseline chip's hardware row (1 x d_h), or None (no baseline, or over a budget)."""
@@ -146,6 +165,7 @@ class BestChips:
                 best = best_chip_indices(self.space, subs, self.chips, tech=self.tech)
             for i, (idx, _) in zip(todo, best):
                 self._exact[keys[i]] = self.chip_ranks[idx[0]] if idx.size else None
+            self._save()
         hw = np.zeros((len(sub), self.space.dim - self.d_sub), dtype=np.int64)
         ok = np.zeros(len(sub), dtype=bool)
         for i, k in enumerate(keys):
@@ -153,6 +173,51 @@ class BestChips:
             if r is not None:
                 hw[i], ok[i] = r, True
         return hw, ok
+
+    def _load(self) -> dict[bytes, np.ndarray | None]:
+        """The exact best chips of :attr:`cache_path` when it holds this key (else none)."""
+        if self.cache_path is None or not self.cache_path.is_file():
+            return {}
+        d_hw = self.space.dim - self.d_sub
+        try:
+            with np.load(self.cache_path, allow_pickle=False) as f:
+                if str(f["key"]) != self.key:
+                    return {}
+                sub, hw, ok = (np.asarray(f[k]) for k in ("subnets", "chips", "ok"))
+        except Exception:  # noqa: BLE001 - a file that cannot be read is rebuilt
+            return {}
+        n = len(ok)
+        sizes = np.asarray([len(c.values) for c in self.space.hardware.choices])
+        if not (
+            sub.shape == (n, self.d_sub)
+            and hw.shape == (n, d_hw)
+            and ok.dtype == bool
+            and sub.dtype.kind == hw.dtype.kind == "i"
+            and np.all((hw >= 0) & (hw < sizes))
+        ):
+            return {}
+        hw = hw.astype(np.int64)
+        return {k: (hw[i] if ok[i] else None) for i, k in enumerate(row_keys(sub))}
+
+    def _save(self) -> None:
+        """Write the exact best chips to :attr:`cache_path` (atomically; skipped without a
+        directory or when it cannot be written: the cache is optional)."""
+        from cimnet_bo.core import atomic_write
+
+        if self.cache_path is None:
+            return
+        d_hw = self.space.dim - self.d_sub
+        keys = list(self._exact)
+        sub = np.frombuffer(b"".join(keys), dtype=np.int64).reshape(len(keys), self.d_sub)
+        ok = np.array([self._exact[k] is not None for k in keys], dtype=bool)
+        hw = np.zeros((len(keys), d_hw), dtype=np.int64)
+        if ok.any():
+            hw[ok] = np.vstack([self._exact[k] for k, o in zip(keys, ok) if o])
+        try:
+            with atomic_write(self.cache_path) as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, key=np.array(self.key), subnets=sub, chips=hw, ok=ok)
+        except OSError:
+            pass
 
     def library(self, state: SearchState) -> np.ndarray:
         """Hardware rows (L x d_h), L <= :data:`LIBRARY_SIZE` + 1: the exact best chips of the
@@ -294,13 +359,30 @@ class BestChips:
         return rows, ok
 
 
+def cache_key(space: Any, tech: Any, area_max: float | None, power_max: float | None) -> str:
+    """The key of a best-chip cache: a hash of what the exact best chips depend on (the joint
+    space's definition and version, the technology's constants, the budgets, the CiM model's
+    version and the file's layout)."""
+    from cimnet_bo.hardware.technology import MODEL_VERSION
+
+    spec = {
+        "format": CACHE_FORMAT,
+        "space": space.to_dict(),
+        "technology": tech.to_dict(),
+        "budgets": [area_max, power_max],
+        "cim_model_version": MODEL_VERSION,
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def best_chips_for(state: SearchState) -> BestChips:
-    """The state's :class:`BestChips` (built once per run and process)."""
+    """The state's :class:`BestChips` (built once per run and process; with the run's
+    directory, its exact best chips persist across processes)."""
     bc = state.caches.extra.get("best-chips")
     if bc is None:
-        bc = BestChips(state.problem, state.caches.clock)
+        bc = BestChips(state.problem, state.caches.clock, state.caches.directory)
         state.caches.extra["best-chips"] = bc
     return bc
 
 
-__all__ = ["BestChips", "best_chips_for", "unsupported"]
+__all__ = ["BestChips", "best_chips_for", "cache_key", "unsupported"]

@@ -164,7 +164,7 @@ class Run:
         self.problem = problem
         self.strategy = strategy
         self.store = store
-        self.caches = Caches.for_problem(problem)
+        self.caches = Caches.for_problem(problem, path)
         self._primed = False
         self._ref_recorded = False
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -213,17 +214,20 @@ class RoundTimer:
 @dataclass
 class Caches:
     """Per-process caches of a run (kept across rounds; rebuilt after a restart), and the
-    :class:`Clock` of their costly work."""
+    :class:`Clock` of their costly work. ``directory`` is the run's directory, where a cache
+    may keep what outlives the process (None: nothing is written)."""
 
     cheap: CheapCache
     features: FeatureCache
     extra: dict[str, Any] = field(default_factory=dict)
     clock: Clock = field(default_factory=Clock)
+    directory: Path | None = None
 
     @classmethod
-    def for_problem(cls, problem: Problem) -> "Caches":
+    def for_problem(cls, problem: Problem, directory: str | Path | None = None) -> "Caches":
         clock = Clock()
-        return cls(CheapCache(problem, clock), FeatureCache(problem.space), clock=clock)
+        where = None if directory is None else Path(directory)
+        return cls(CheapCache(problem, clock), FeatureCache(problem.space), clock=clock, directory=where)
 
 
 @dataclass

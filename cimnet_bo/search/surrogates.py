@@ -344,13 +344,16 @@ def acquisition_objective(
     return KnownAndModelled()
 
 
-def marginal_model(model: Any, chunk: int = 4096) -> Any:
+def marginal_model(model: Any, chunk: int = 256) -> Any:
     """A view of a ``ModelListGP`` for single-point candidates (``b x 1 x d`` inputs) that
-    computes each candidate's posterior marginals in plain (non-batched) calls.
+    computes each candidate's posterior marginals in plain (non-batched) calls of ``chunk``
+    points.
 
     For one point per batch the marginal is the whole posterior, so acquisition values with
     ``q = 1`` are unchanged; GPyTorch's batched prediction expands the training data over the
-    batch, which is several times slower for large pools.
+    batch, which is several times slower for large pools. A plain call forms the joint
+    covariance of its points (``chunk x chunk``) before the variances are read off it, so
+    small chunks keep that cost low (work linear in the number of points).
     """
     import torch
     from botorch.models.model import Model
