@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from cimnet_bo.analysis import load_run
-from cimnet_bo.search import Problem, ProblemError, Run, run_search
+from cimnet_bo.search import Problem, ProblemError, Run, make_strategy, run_search
 from cimnet_bo.search.toy import SyntheticAccuracy
 from cimnet_bo.store import RunStore
 from search_helpers import zdt
@@ -83,6 +83,6 @@ def test_a_run_made_before_a_strategy_option_existed_goes_on_as_it_began(tmp_pat
     with Run.open(tmp_path, zdt(), budget=8) as run:
         assert run.n_done == 4
         assert run.strategy.failure_model is False  # its value before it existed (OPTIONS_BEFORE)
-        assert run.strategy.shortlist == 256  # not listed there: the default
+        assert run.strategy.shortlist == make_strategy("qnehvi").shortlist  # not listed there: the default
     with pytest.raises(ProblemError, match="strategy_options.failure_model: False .stored. vs True .now."):
         Run.open(tmp_path, zdt(), strategy_options={"failure_model": True})

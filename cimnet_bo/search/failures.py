@@ -58,7 +58,7 @@ class FailureModel:
         column dropped by an input transform).
     """
 
-    def __init__(self, fit_points: int = 256, maxiter: int = 100, categorical: Sequence[int] = ()) -> None:
+    def __init__(self, fit_points: int = 128, maxiter: int = 100, categorical: Sequence[int] = ()) -> None:
         self.fit_points = fit_points
         self.maxiter = maxiter
         self.categorical = categorical

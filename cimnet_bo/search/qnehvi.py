@@ -107,7 +107,7 @@ class QNEHVI(Strategy):
         shortlist: int = 128,
         ensemble_size: int = 10,
         cv_folds: int = 5,
-        gp_fit_points: int = 256,
+        gp_fit_points: int = 128,
         gp_maxiter: int = 100,
         xgb_params: dict | None = None,
         failure_model: bool = True,

@@ -65,7 +65,7 @@ class Surrogate:
         self,
         ensemble_size: int = 10,
         cv_folds: int = 5,
-        gp_fit_points: int = 256,
+        gp_fit_points: int = 128,
         gp_maxiter: int = 100,
         categorical: Sequence[int] = (),
     ) -> None:
