@@ -76,13 +76,15 @@ def test_a_run_made_before_a_strategy_option_existed_goes_on_as_it_began(tmp_pat
     cfg_path = tmp_path / "config.yaml"
     cfg = yaml.safe_load(cfg_path.read_text())
     # as written before these options existed (the store's copy is edited the same way)
-    del cfg["strategy_options"]["failure_model"], cfg["strategy_options"]["shortlist"]
+    for option in ("failure_model", "gp_warm_maxiter", "shortlist"):
+        del cfg["strategy_options"][option]
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     with RunStore(tmp_path / "store.sqlite") as store:
         store.set_meta("run_config", cfg)
     with Run.open(tmp_path, zdt(), budget=8) as run:
         assert run.n_done == 4
         assert run.strategy.failure_model is False  # its value before it existed (OPTIONS_BEFORE)
+        assert run.strategy.gp_warm_maxiter is None
         assert run.strategy.shortlist == make_strategy("qnehvi").shortlist  # not listed there: the default
     with pytest.raises(ProblemError, match="strategy_options.failure_model: False .stored. vs True .now."):
         Run.open(tmp_path, zdt(), strategy_options={"failure_model": True})

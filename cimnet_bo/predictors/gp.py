@@ -9,7 +9,7 @@ GP surrogates (:mod:`cimnet_bo.search.surrogates`) both use it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -98,6 +98,8 @@ def fit_gp(
     maxiter: int = 100,
     fit_rows: np.ndarray | None = None,
     categorical: Sequence[int] = (),
+    start: Mapping[str, np.ndarray] | None = None,
+    start_maxiter: int | None = None,
 ) -> Any:
     """A ``SingleTaskGP`` (see :func:`gp_model`) on (X (n x w), y (n,)), hyper-parameters fitted
     by exact marginal likelihood, in eval mode.
@@ -112,6 +114,12 @@ def fit_gp(
         Fit the hyper-parameters on these rows only (the cost of each marginal-likelihood step
         grows with the cube of the rows); the returned GP still conditions on all ``n``.
         Default: all rows.
+    start : mapping of str to array, optional
+        Hyper-parameters to start the fit from (:func:`hyper_parameters` of an earlier fit on
+        the same inputs); ignored unless every name and shape matches. Default: the kernel's
+        initial values.
+    start_maxiter : int, optional
+        Most L-BFGS-B iterations of a fit that starts from ``start``. Default: ``maxiter``.
 
     Notes
     -----
@@ -122,13 +130,13 @@ def fit_gp(
 
     if fit_rows is None:
         gp = gp_model(X, y, d, categorical)
-        _fit_mll(gp, maxiter)
+        _fit_mll(gp, _steps(gp, start, maxiter, start_maxiter))
         return gp
     rows = torch.as_tensor(np.asarray(fit_rows, dtype=np.int64))
     Xt = torch.as_tensor(X, dtype=torch.float64)
     yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
     small = gp_model(Xt[rows], yt[rows], d, categorical)
-    _fit_mll(small, maxiter)
+    _fit_mll(small, _steps(small, start, maxiter, start_maxiter))
     gp = gp_model(Xt, yt, d, categorical)
     hyper = dict(small.named_parameters())
     with torch.no_grad():
@@ -136,6 +144,34 @@ def fit_gp(
             par.copy_(hyper[name])
     gp.eval()
     return gp
+
+
+def hyper_parameters(gp: Any) -> dict[str, np.ndarray]:
+    """A GP's raw hyper-parameters by parameter name (arrays of the parameters' shapes)."""
+    return {name: par.detach().cpu().numpy().copy() for name, par in gp.named_parameters()}
+
+
+def _steps(gp: Any, start: Mapping[str, np.ndarray] | None, maxiter: int, start_maxiter: int | None) -> int:
+    """Load ``start`` into ``gp`` where it fits; the fit's iteration limit accordingly."""
+    if _set_hyper_parameters(gp, start) and start_maxiter is not None:
+        return int(start_maxiter)
+    return int(maxiter)
+
+
+def _set_hyper_parameters(gp: Any, start: Mapping[str, np.ndarray] | None) -> bool:
+    """Load ``start`` (see :func:`hyper_parameters`) into ``gp`` when every name and shape
+    matches; returns whether it was loaded."""
+    import torch
+
+    params = dict(gp.named_parameters())
+    if not start or set(start) != set(params):
+        return False
+    if any(tuple(np.shape(start[k])) != tuple(p.shape) for k, p in params.items()):
+        return False
+    with torch.no_grad():
+        for k, p in params.items():
+            p.copy_(torch.as_tensor(np.asarray(start[k]), dtype=p.dtype))
+    return True
 
 
 def _fit_mll(gp: Any, maxiter: int) -> None:

@@ -28,6 +28,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from cimnet_bo.search.surrogates import fit_gp_list, gp_marginals
+from cimnet_bo.search.warm_start import WarmStart
 
 #: The outcome constraint on the failure indicator's latent value: ``indicator <= 0.5``.
 FAILURE_BOUND = 0.5
@@ -50,6 +51,8 @@ class FailureModel:
         with at most ``maxiter`` L-BFGS-B steps (:func:`~cimnet_bo.search.surrogates.fit_gp_list`).
     categorical : sequence of int
         Input columns that hold categorical choices (compared by equality).
+    warm : WarmStart, optional
+        Start from the run's hyper-parameters of an earlier round (:mod:`cimnet_bo.search.warm_start`).
 
     Attributes
     ----------
@@ -58,10 +61,13 @@ class FailureModel:
         column dropped by an input transform).
     """
 
-    def __init__(self, fit_points: int = 128, maxiter: int = 100, categorical: Sequence[int] = ()) -> None:
+    def __init__(
+        self, fit_points: int = 128, maxiter: int = 100, categorical: Sequence[int] = (), warm: WarmStart | None = None
+    ) -> None:
         self.fit_points = fit_points
         self.maxiter = maxiter
         self.categorical = categorical
+        self.warm = warm
 
     def fit(self, X: np.ndarray, failed: np.ndarray, seed: int) -> "FailureModel":
         """Fit on the evaluated rows; returns self.
@@ -75,7 +81,7 @@ class FailureModel:
         """
         y = np.asarray(failed, dtype=np.float64)[:, None]
         d = X.shape[1] - 1
-        self.gp_ = fit_gp_list(X, y, d, seed, self.fit_points, self.maxiter, self.categorical).models[0]
+        self.gp_ = fit_gp_list(X, y, d, seed, self.fit_points, self.maxiter, self.categorical, self.warm).models[0]
         return self
 
     def probability(self, X: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from cimnet_bo.search.problem import Problem, ProblemError
 from cimnet_bo.search.state import RoundTimer, SearchState
 from cimnet_bo.search.strategies import STRATEGIES, Strategy, check_fraction, check_int
 from cimnet_bo.search.surrogates import SURROGATES, Surrogate, acquisition_objective, id_column, lookup_ids
+from cimnet_bo.search.warm_start import GPStarts, WarmStart
 
 #: Hardware modes of :class:`QNEHVI` (see its ``hardware`` parameter).
 HARDWARE_MODES: tuple[str, ...] = ("auto", "best", "search")
@@ -82,6 +83,11 @@ class QNEHVI(Strategy):
     gp_fit_points, gp_maxiter : int
         GP hyper-parameters are fitted on at most ``gp_fit_points`` observations (random subset)
         with at most ``gp_maxiter`` L-BFGS-B steps; the GPs then condition on all observations.
+    gp_warm_maxiter : int or None
+        After a run's first GP fit, each round's fit starts from the hyper-parameters of the
+        round before (kept in the run directory, so a resumed run fits as an uninterrupted one)
+        with at most this many L-BFGS-B steps (:mod:`cimnet_bo.search.warm_start`). None: every
+        fit starts from the defaults with ``gp_maxiter`` steps.
     xgb_params : dict, optional
         XGBoost parameters (predictors, ensemble members, GP means).
     failure_model : bool
@@ -109,6 +115,7 @@ class QNEHVI(Strategy):
         cv_folds: int = 5,
         gp_fit_points: int = 128,
         gp_maxiter: int = 100,
+        gp_warm_maxiter: int | None = 30,
         xgb_params: dict | None = None,
         failure_model: bool = True,
     ) -> None:
@@ -127,6 +134,7 @@ class QNEHVI(Strategy):
         self.cv_folds = cv_folds
         self.gp_fit_points = gp_fit_points
         self.gp_maxiter = gp_maxiter
+        self.gp_warm_maxiter = gp_warm_maxiter
         self.xgb_params = xgb_params
         self.failure_model = failure_model
 
@@ -152,6 +160,8 @@ class QNEHVI(Strategy):
         check_int("cv_folds", self.cv_folds, 2)
         check_int("gp_fit_points", self.gp_fit_points, 8)
         check_int("gp_maxiter", self.gp_maxiter, 1)
+        if self.gp_warm_maxiter is not None:
+            check_int("gp_warm_maxiter", self.gp_warm_maxiter, 1)
         if not isinstance(self.failure_model, bool):
             raise ProblemError(f"failure_model must be true or false, got {self.failure_model!r}")
         check_fraction("mutation_fraction", self.mutation_fraction)
@@ -260,7 +270,8 @@ class QNEHVI(Strategy):
         if not (self.failure_model and state.failed.any()):
             return None
         X = self._X(state, state.X, np.arange(state.n), state.n)
-        model = FailureModel(self.gp_fit_points, self.gp_maxiter, self._categorical(state))
+        warm = self._warm(state, "failure")
+        model = FailureModel(self.gp_fit_points, self.gp_maxiter, self._categorical(state), warm)
         return model.fit(X, state.failed, seed + 3)
 
     def _make_surrogate(self, state: SearchState) -> Surrogate:
@@ -270,7 +281,17 @@ class QNEHVI(Strategy):
             gp_fit_points=self.gp_fit_points,
             gp_maxiter=self.gp_maxiter,
             categorical=self._categorical(state),
+            warm=self._warm(state, self.surrogate),
         )
+
+    def _warm(self, state: SearchState, prefix: str) -> WarmStart | None:
+        """This round's view of the run's stored GP hyper-parameters (None without warm starts)."""
+        if self.gp_warm_maxiter is None:
+            return None
+        starts = state.caches.extra.get("gp_starts")
+        if starts is None:
+            starts = state.caches.extra["gp_starts"] = GPStarts(state.caches.directory)
+        return WarmStart(starts, state.n, prefix, self.gp_warm_maxiter)
 
     # ---------------------------------------------------------------------- acquisition
     def _select(

@@ -25,9 +25,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from cimnet_bo.core import Registry
-from cimnet_bo.predictors.gp import fit_gp
+from cimnet_bo.predictors.gp import fit_gp, hyper_parameters
 from cimnet_bo.predictors.xgb import xgb_bootstrap, xgb_oof
 from cimnet_bo.search.pool import Predictors
+from cimnet_bo.search.warm_start import WarmStart
 
 #: Surrogate classes by name (``@SURROGATES.register(name)`` sets the class's ``name``).
 SURROGATES: Registry[type["Surrogate"]] = Registry("surrogate", attribute="name")
@@ -49,6 +50,9 @@ class Surrogate:
     categorical : sequence of int
         Encoded columns of the model inputs that hold categorical choices (the GPs compare
         them by equality).
+    warm : WarmStart, optional
+        The GPs start from the run's hyper-parameters of an earlier round (see
+        :mod:`cimnet_bo.search.warm_start`).
 
     Attributes
     ----------
@@ -68,12 +72,14 @@ class Surrogate:
         gp_fit_points: int = 128,
         gp_maxiter: int = 100,
         categorical: Sequence[int] = (),
+        warm: WarmStart | None = None,
     ) -> None:
         self.ensemble_size = ensemble_size
         self.cv_folds = cv_folds
         self.gp_fit_points = gp_fit_points
         self.gp_maxiter = gp_maxiter
         self.categorical = categorical
+        self.warm = warm
 
     def fit(self, preds: Predictors, X_tr: np.ndarray, T: np.ndarray, all_rows: np.ndarray, seed: int) -> "Surrogate":
         """Fit on the training rows; returns self.
@@ -135,6 +141,7 @@ class GPSurrogate(Surrogate):
             fit_points=self.gp_fit_points,
             maxiter=self.gp_maxiter,
             categorical=self.categorical,
+            warm=self.warm,
         )
 
     def add_output(self, gp: Any, X_all: np.ndarray, seed: int) -> None:
@@ -220,6 +227,7 @@ def fit_gp_list(
     fit_points: int | None = 256,
     maxiter: int = 100,
     categorical: Sequence[int] = (),
+    warm: WarmStart | None = None,
 ) -> Any:
     """A ``ModelListGP`` of one fitted GP (:func:`cimnet_bo.predictors.gp.fit_gp`) per column
     of Y.
@@ -241,6 +249,9 @@ def fit_gp_list(
         L-BFGS-B iterations of the hyper-parameter fit.
     categorical : sequence of int
         Columns (among the first ``d``) that hold categorical choices.
+    warm : WarmStart, optional
+        Start each output's fit from the run's hyper-parameters of an earlier round, with at
+        most ``warm.maxiter`` steps (``maxiter`` where there are none), and record the result.
     """
     import torch
     from botorch.models import ModelListGP
@@ -250,9 +261,23 @@ def fit_gp_list(
     sub = None
     if fit_points is not None and n > fit_points:
         sub = np.sort(np.random.default_rng(seed).choice(n, fit_points, replace=False))
-    return ModelListGP(
-        *[fit_gp(X, Y[:, j], d, maxiter, fit_rows=sub, categorical=categorical) for j in range(Y.shape[1])]
-    )
+    gps = []
+    for j in range(Y.shape[1]):
+        start = None if warm is None else warm.start(j)
+        gp = fit_gp(
+            X,
+            Y[:, j],
+            d,
+            maxiter,
+            fit_rows=sub,
+            categorical=categorical,
+            start=start,
+            start_maxiter=None if warm is None else warm.maxiter,
+        )
+        if warm is not None:
+            warm.keep(j, hyper_parameters(gp))
+        gps.append(gp)
+    return ModelListGP(*gps)
 
 
 def gp_marginals(gp: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,150 @@
+"""GP hyper-parameters carried from round to round: the store's lookup rule and its file, the fit
+starting where it is told, a mismatched start ignored, and a resumed run fitting as an
+uninterrupted one because the hyper-parameters are kept in the run directory."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import search_helpers as H
+from cimnet_bo.predictors.gp import fit_gp, hyper_parameters
+from cimnet_bo.search import ProblemError, make_strategy, run_search
+from cimnet_bo.search.warm_start import FILE_NAME, KEEP, GPStarts
+
+OPTIONS = {**H.FAST_QNEHVI, "gp_warm_maxiter": 5}
+
+
+def _data(n: int = 60, d: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, d))
+    return X, np.sin(4 * X[:, 0]) + X[:, 1] ** 2 + 0.05 * rng.standard_normal(n)
+
+
+def _mll(gp) -> float:
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    gp.train()
+    with torch.no_grad():
+        return float(ExactMarginalLogLikelihood(gp.likelihood, gp)(gp(*gp.train_inputs), gp.train_targets))
+
+
+# ============================================================================ the store
+def test_a_round_starts_from_the_newest_entry_fitted_with_fewer_evaluations(tmp_path):
+    starts = GPStarts(tmp_path)
+    assert starts.before("gp/0", 10) is None
+    for n in (8, 12, 16):
+        starts.put("gp/0", n, {"a": np.array([float(n)])})
+    assert starts.before("gp/0", 16)["a"][0] == 12.0  # a round run again with 16 starts where it did
+    assert starts.before("gp/0", 17)["a"][0] == 16.0
+    assert starts.before("gp/0", 8) is None
+    assert starts.before("gp/1", 17) is None  # another output has its own entries
+
+
+def test_the_newest_entries_are_kept_in_the_file_exactly(tmp_path):
+    starts = GPStarts(tmp_path)
+    value = np.array([[0.1, -1.0 / 3.0, 1e-300]])
+    for n in range(KEEP + 2):
+        starts.put("failure/0", n, {"raw": value * (n + 1)})
+    again = GPStarts(tmp_path)  # as a new process reads them
+    assert sorted(json.loads((tmp_path / FILE_NAME).read_text())["failure/0"]) == [
+        str(n) for n in range(2, KEEP + 2)
+    ]
+    got = again.before("failure/0", KEEP + 2)["raw"]
+    assert got.shape == (1, 3) and np.array_equal(got, value * (KEEP + 2))  # bit for bit
+    assert again.before("failure/0", 2) is None  # the oldest were dropped
+
+
+def test_an_unreadable_file_means_fitting_from_the_defaults(tmp_path):
+    (tmp_path / FILE_NAME).write_text("{not json")
+    assert GPStarts(tmp_path).before("gp/0", 100) is None
+    memory = GPStarts(None)
+    memory.put("gp/0", 3, {"a": np.ones(2)})
+    assert memory.before("gp/0", 4)["a"].tolist() == [1.0, 1.0]
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+# ============================================================================ the fit
+def test_a_fit_started_from_converged_hyper_parameters_stays_there():
+    X, y = _data()
+    torch.manual_seed(0)
+    converged = fit_gp(X, y, maxiter=200)
+    start = hyper_parameters(converged)
+    torch.manual_seed(0)
+    warm = fit_gp(X, y, maxiter=200, start=start, start_maxiter=2)
+    torch.manual_seed(0)
+    cold = fit_gp(X, y, maxiter=2)
+    assert _mll(warm) == pytest.approx(_mll(converged), abs=1e-3)
+    assert _mll(cold) < _mll(converged) - 0.05  # two steps from the defaults are not enough
+    for name, value in hyper_parameters(warm).items():
+        assert np.allclose(value, start[name], atol=1e-2), name
+
+
+def test_a_start_that_does_not_fit_the_model_is_ignored():
+    X, y = _data()
+    torch.manual_seed(0)
+    reference = hyper_parameters(fit_gp(X, y, maxiter=20))
+    other = hyper_parameters(fit_gp(X[:, :2], y, maxiter=20))  # two lengthscales, not three
+    torch.manual_seed(0)
+    got = hyper_parameters(fit_gp(X, y, maxiter=20, start=other, start_maxiter=1))
+    assert all(np.array_equal(got[k], reference[k]) for k in reference)
+    torch.manual_seed(0)
+    got = hyper_parameters(fit_gp(X, y, maxiter=20, start={"nonsense": np.zeros(1)}, start_maxiter=1))
+    assert all(np.array_equal(got[k], reference[k]) for k in reference)
+
+
+# ============================================================================ runs
+def _entries(run_dir) -> dict:
+    return json.loads((run_dir / FILE_NAME).read_text())
+
+
+def test_a_resumed_run_starts_its_fits_where_an_uninterrupted_one_does(tmp_path):
+    def search(run_dir, budget):
+        return run_search(
+            H.zdt(),
+            "qnehvi",
+            budget=budget,
+            batch_size=4,
+            n_init=8,
+            seed=3,
+            run_dir=run_dir,
+            strategy_options=OPTIONS,
+            progress=False,
+        )
+
+    with search(tmp_path / "straight", 20) as run:
+        straight = run.rows()
+    search(tmp_path / "resumed", 16).close()
+    with search(tmp_path / "resumed", 20) as run:
+        resumed = run.rows()
+    assert [r["config"] for r in resumed] == [r["config"] for r in straight]
+    assert _entries(tmp_path / "resumed") == _entries(tmp_path / "straight")
+    assert set(_entries(tmp_path / "straight")["gp/0"]) == {"8", "12", "16"}  # one entry per round
+    # without the file the round after the resume starts from the defaults, and fits differently
+    search(tmp_path / "forgot", 16).close()
+    (tmp_path / "forgot" / FILE_NAME).unlink()
+    search(tmp_path / "forgot", 20).close()
+    assert _entries(tmp_path / "forgot")["gp/0"]["16"] != _entries(tmp_path / "straight")["gp/0"]["16"]
+
+
+def test_without_warm_starts_nothing_is_kept(tmp_path):
+    run_search(
+        H.zdt(),
+        "qnehvi",
+        budget=12,
+        batch_size=4,
+        n_init=8,
+        run_dir=tmp_path,
+        strategy_options={**OPTIONS, "gp_warm_maxiter": None},
+        progress=False,
+    ).close()
+    assert not (tmp_path / FILE_NAME).exists()
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "30", True])
+def test_a_bad_warm_iteration_count_is_refused_by_name(bad):
+    with pytest.raises(ProblemError, match="gp_warm_maxiter"):
+        make_strategy("qnehvi", gp_warm_maxiter=bad).check(None)
