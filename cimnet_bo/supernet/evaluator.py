@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, ContextManager, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -25,9 +26,14 @@ def accuracy_of(
     labels: np.ndarray,
     calib: torch.Tensor | None = None,
     batch_size: int = 1000,
+    compute: Callable[[], ContextManager] | None = None,
 ) -> float:
     """Top-1 accuracy of one subnet: extract it, re-estimate BatchNorm statistics on
-    ``calib`` when it has BatchNorm, and classify ``images`` (n x 1 x 28 x 28)."""
+    ``calib`` when it has BatchNorm, and classify ``images`` (n x 1 x 28 x 28).
+
+    ``compute`` (optional) makes the context the classification runs in, e.g. a chip's
+    computation (:class:`cimnet_bo.supernet.analog.AnalogCompute`); BatchNorm statistics are
+    estimated outside it, in floating point."""
     sub = supernet.get_subnet(config)
     device = next(sub.parameters()).device
     if needs_bn_calibration(sub):
@@ -38,9 +44,10 @@ def accuracy_of(
     sub.eval()
     correct = 0
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
-    for i in range(0, len(images), batch_size):
-        logits = sub(images[i : i + batch_size].to(device))
-        correct += int((logits.argmax(1) == y[i : i + batch_size]).sum())
+    with compute() if compute is not None else contextlib.nullcontext():
+        for i in range(0, len(images), batch_size):
+            logits = sub(images[i : i + batch_size].to(device))
+            correct += int((logits.argmax(1) == y[i : i + batch_size]).sum())
     return correct / len(images)
 
 
