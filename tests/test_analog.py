@@ -313,3 +313,82 @@ def test_subnet_accuracy_does_not_rise_as_adc_bits_fall(vit):
     ]
     assert all(later <= earlier + 1 / 300 for earlier, later in zip(acc, acc[1:])), acc
     assert acc[-1] < acc[0] - 0.2  # 4 bits for 64 rows: far below
+
+
+# ============================================================================ the evaluator
+def test_the_chip_evaluator_caches_by_subnet_and_accuracy_knobs_only():
+    from cimnet_bo.space import get_space
+    from cimnet_bo.supernet.evaluator import ChipAccuracyEvaluator, SupernetEvaluator
+
+    space = get_space("vit-fmnist")
+    ev = ChipAccuracyEvaluator(space, indices=range(200))
+    base = {**space.subnet.extreme("min"), **space.hardware.baseline}
+    bigger = {**base, "n_macros": 4096, "glb_kb": 512, "clock_mhz": 1000}  # time and area only
+    lossless = {**base, "adc_bits": 7}  # 64 rows, 1-bit inputs and cells
+    acc = ev.evaluate([base, bigger, lossless])
+    assert acc[0] == acc[1]
+    assert len(ev._cache) == 2
+    plain = SupernetEvaluator(space, indices=range(200))
+    digital = plain.evaluate([base])[0]
+    assert abs(acc[2] - digital) <= 0.03  # 8-bit quantisation loses little
+    assert acc[0] < acc[2] - 0.2  # the roofline's default 4-bit ADC saturates (see the README)
+    assert "analog-v1:fast:clip" in ev.identity
+    assert ev.identity.startswith(plain.identity + "|")  # the checkpoint, then the chip model
+    with pytest.raises(ValueError, match="'rows'"):
+        ev.evaluate([space.subnet.extreme("min")])
+    with pytest.raises(ValueError, match="mode 'slow'"):
+        ChipAccuracyEvaluator(space, mode="slow")
+
+
+# ============================================================================ review cases
+def test_weights_made_on_the_fly_are_never_mistaken_for_one_another():
+    torch.manual_seed(8)
+    base, x = torch.randn(12, 32, 16), torch.randn(3, 16)
+    idx = torch.randperm(32)[:24]
+    spec = AnalogSpec(16, 16, adc_bits=4)
+    alone = [_run(spec, F.linear, x, base[j][idx])[0] for j in range(12)]
+    with AnalogCompute(spec, "exact") as chip:
+        together = [F.linear(x, base[j][idx]) for j in range(12)]  # fresh copies, freed at once
+    assert len(chip._layers) == 12
+    assert all(torch.equal(a, b) for a, b in zip(alone, together))
+    W = torch.randn(16, 16)
+    with AnalogCompute(spec, "exact"):
+        y, y_t = F.linear(x, W), F.linear(x, W.t())  # one storage, two layouts
+    assert torch.equal(y, _run(spec, F.linear, x, W)[0])
+    assert torch.equal(y_t, _run(spec, F.linear, x, W.t().contiguous())[0])
+
+
+def test_the_fast_full_rule_counts_only_row_groups_that_hold_rows():
+    torch.manual_seed(9)
+    x, W, b = torch.randn(8, 32, 32), torch.randn(64, 32) * 0.1, torch.zeros(64)
+    ref = _digital_linear(x, W, b)
+    spec = AnalogSpec(128, 64, adc_bits=5)  # K = 32: one group of 64 rows, half empty
+    exact, _ = _run(spec, F.linear, x, W, b, adc="full")
+    fast, _ = _run(spec, F.linear, x, W, b, mode="fast", adc="full")
+    e_exact = float((exact.double() - ref).pow(2).mean())
+    assert float((fast.double() - ref).pow(2).mean()) == pytest.approx(e_exact, rel=0.25)
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_a_lossy_convolution_is_the_lossy_linear_layer_of_its_patches(mode):
+    torch.manual_seed(10)
+    x, W = torch.randn(2, 4, 9, 9), torch.randn(6, 4, 3, 3)
+    spec = AnalogSpec(16, 8, adc_bits=3)
+    y, _ = _run(spec, F.conv2d, x, W, None, mode=mode, stride=2, padding=1)
+    patches = F.unfold(x, 3, padding=1, stride=2).transpose(1, 2)  # (B x L x K): every pixel in a patch
+    lin, _ = _run(spec, F.linear, patches, W.reshape(6, -1), None, mode=mode)
+    assert torch.allclose(y.flatten(2).transpose(1, 2), lin, rtol=1e-5, atol=1e-5)
+    clean, _ = _run(AnalogSpec(16, 8, adc_bits=12), F.conv2d, x, W, None, stride=2, padding=1)
+    assert not torch.allclose(y, clean, atol=1e-3)
+
+
+def test_exact_mode_gives_the_same_numbers_in_any_chunk_size():
+    torch.manual_seed(11)
+    x, W = torch.randn(2, 8, 10, 10), torch.randn(8, 1, 3, 3)
+    spec = AnalogSpec(64, 4, adc_bits=2, cell="rram", sigma=0.05)
+    kw = dict(padding=1, groups=8)
+    with AnalogCompute(spec, "exact", chunk_elements=2**10):
+        small = F.conv2d(x, W, None, **kw)
+    with AnalogCompute(spec, "exact", chunk_elements=2**26):
+        large = F.conv2d(x, W, None, **kw)
+    assert torch.equal(small, large)

@@ -45,8 +45,8 @@ lossless ADC with exact cells gives the quantised digital layer in both modes.
 ADC range rules (:data:`ADC_RANGES`; ``adc_range=`` picks one):
 
 * ``full``: the ``2^B`` levels span ``[0, full_scale]`` in steps of
-  ``2^(lossless_adc_bits - B)`` (the low bits of the sum are dropped, rounding half to even).
-  Never clips; each bit fewer doubles the step.
+  ``2^(lossless_adc_bits - B)`` (the low bits of the sum are dropped, rounding half to even; a
+  sum rounding up past the top level takes the top level). Each bit fewer doubles the step.
 * ``clip`` (default): unit steps (the integer partial sums themselves) up to ``2^B - 1``, larger
   sums saturate: fine resolution for the small sums, clipping for large ones. This is the
   premise of NeuroSim's ADC rule (partial sums rarely reach the top of their range).
@@ -57,11 +57,15 @@ falls from 88 % to chance), while under ``clip`` accuracy falls gradually as sat
 
 The default ``adc_bits`` rule of the roofline (NeuroSim's ``dac_bits + bits_per_cell - 1 +
 ceil(0.5 log2 rows_active)``) is below :attr:`AnalogSpec.lossless_adc_bits` for every
-``rows_active > 1``: the roofline's default chips are lossy, and this module measures by how much.
+``rows_active >= 4``: the roofline's default chips are lossy, and this module measures by how much.
+
+The fast mode's Gaussian noise is drawn per layer call, so its draws (not their statistics)
+depend on how the inputs are batched; everything else depends on each sample alone.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Mapping
@@ -256,9 +260,10 @@ def _quantise(v: torch.Tensor, bits: int, dims: tuple[int, ...]) -> tuple[torch.
 
 
 class _Layer:
-    """One static layer's weights as the chip holds them: per-output-channel scales, the cell
-    slices with their programmed variation by row group (``stacked``: groups x G x rows_active
-    x (n_cw * N)), and the effective weights (groups x K x N) the fast mode uses."""
+    """One static layer's weights as the chip holds them: per-output-channel scales, the
+    programmed unsigned weights (``wu``: groups x K x N), the cell slices by row group with
+    their variation (``stacked``: groups x G x rows_active x (n_cw * N)) and without it
+    (``stacked_clean``), and the weights the varied cells hold (``effective``: groups x K x N)."""
 
     def __init__(self, W: torch.Tensor, spec: AnalogSpec, generator: torch.Generator | None) -> None:
         # W: (groups x N x K)
@@ -291,15 +296,24 @@ class _Layer:
         return grouped.reshape(*grouped.shape[:3], -1).to(torch.float32)
 
 
+@functools.lru_cache(maxsize=256)
+def _group_index(K: int, rows: int, rows_active: int) -> torch.Tensor:
+    """Reduction positions of each row group (G x rows_active): the reduction tiled over arrays
+    of ``rows`` rows and each array's rows in groups of ``rows_active``; ``K`` (a zero column)
+    fills a short group."""
+    index = []
+    for start in range(0, K, rows):
+        end = min(start + rows, K)
+        for g in range(start, end, rows_active):
+            members = list(range(g, min(g + rows_active, end)))
+            index.append(members + [K] * (rows_active - len(members)))
+    return torch.tensor(index, dtype=torch.long)
+
+
 def _row_groups(v: torch.Tensor, spec: AnalogSpec, K: int) -> torch.Tensor:
-    """(... x K) -> (... x G x rows_active): the reduction tiled over arrays of ``rows`` rows and
-    each array's rows in groups of ``rows_active`` (zeros fill the last of each)."""
-    rows, ra = spec.rows, spec.rows_active
-    tiles = -(-K // rows)
-    per_tile = -(-rows // ra)
-    v = F.pad(v, (0, tiles * rows - K)).reshape(*v.shape[:-1], tiles, rows)
-    v = F.pad(v, (0, per_tile * ra - rows)).reshape(*v.shape[:-2], tiles * per_tile, ra)
-    return v
+    """(... x K) -> (... x G x rows_active): the values of each row group
+    (:func:`_group_index`), zeros where a group is short."""
+    return F.pad(v, (0, 1))[..., _group_index(K, spec.rows, spec.rows_active)]
 
 
 class AnalogCompute(TorchFunctionMode):
@@ -353,12 +367,13 @@ class AnalogCompute(TorchFunctionMode):
 
     def _layer(self, W: torch.Tensor, groups: int) -> _Layer:
         """The chip's copy of a weight tensor (N x K_per_group, or conv weights), made once."""
-        key = (W.data_ptr(), tuple(W.shape), W._version, groups)
+        key = (W.data_ptr(), tuple(W.shape), W.stride(), W._version, groups)
         layer = self._layers.get(key)
         if layer is None:
             Wg = W.detach().reshape(groups, W.shape[0] // groups, -1).cpu()
             gen = self._generator(len(self._layers)) if self.spec.noisy else None
             layer = self._layers[key] = _Layer(Wg, self.spec, gen)
+            layer.source = W  # held: the address of the key is not reused while the context lives
         return layer
 
     # ------------------------------------------------------------------ the matmul
@@ -386,7 +401,9 @@ class AnalogCompute(TorchFunctionMode):
     def _chunked(self, fn: Callable, xu: torch.Tensor, layer: _Layer, pairs: int) -> torch.Tensor:
         """``fn(xu, layer)`` on chunks of rows that keep the partial sums within
         ``chunk_elements``."""
-        step = max(1, self.chunk_elements // (layer.groups * layer.n_groups * pairs * layer.N))
+        spec = self.spec
+        per_row = layer.groups * layer.n_groups * (pairs * layer.N + 3 * spec.n_in * spec.rows_active)
+        step = max(1, self.chunk_elements // per_row)
         return torch.cat([fn(xu[:, i : i + step], layer) for i in range(0, xu.shape[1], step)], dim=1)
 
     def _top_errors(self, xu: torch.Tensor, layer: _Layer) -> torch.Tensor:
@@ -397,13 +414,13 @@ class AnalogCompute(TorchFunctionMode):
         spec = self.spec
         d, b = spec.dac_bits, spec.bits_per_cell
         top = d * (spec.n_in - 1) + b * (spec.n_cw - 1) - FAST_EXACT_BITS
-        xg = _row_groups(xu, spec, layer.K).permute(0, 2, 1, 3)  # (groups x G x m x ra)
+        xg = _row_groups(xu.to(torch.float32), spec, layer.K).permute(0, 2, 1, 3)  # (groups x G x m x ra)
         E = torch.zeros(xu.shape[0], xu.shape[1], layer.N, dtype=torch.float64)
         for i in range(spec.n_in):
             c0 = max(0, -(-(top - d * i) // b))
             if c0 >= spec.n_cw:
                 continue
-            plane = (torch.floor(xg / 2 ** (d * i)) % 2**d).to(torch.float32)
+            plane = torch.floor(xg / 2 ** (d * i)) % 2**d
             P = plane @ layer.stacked[..., c0 * layer.N :]  # (groups x G x m x (n_cw - c0)*N)
             P_clean = P if layer.stacked_clean is layer.stacked else plane @ layer.stacked_clean[..., c0 * layer.N :]
             err = (self.adc.convert(P, spec.adc_bits, spec.full_scale) - P_clean).sum(1, dtype=torch.float64)
@@ -418,9 +435,9 @@ class AnalogCompute(TorchFunctionMode):
         spec = self.spec
         d, n_in = spec.dac_bits, spec.n_in
         groups, m, _ = xu.shape
-        xg = _row_groups(xu, spec, layer.K).permute(0, 2, 1, 3)  # (groups x G x m x ra)
+        xg = _row_groups(xu.to(torch.float32), spec, layer.K).permute(0, 2, 1, 3)  # (groups x G x m x ra)
         planes = torch.stack([torch.floor(xg / 2 ** (d * i)) % 2**d for i in range(n_in)], dim=2)
-        planes = planes.reshape(groups, layer.n_groups, n_in * m, -1).to(torch.float32)
+        planes = planes.reshape(groups, layer.n_groups, n_in * m, -1)
         P = planes @ layer.stacked  # (groups x G x n_in*m x n_cw*N)
         P = self.adc.convert(P, spec.adc_bits, spec.full_scale).sum(1)  # (groups x n_in*m x n_cw*N)
         P = P.reshape(groups, n_in, m, spec.n_cw, layer.N).to(torch.float64)
@@ -439,6 +456,7 @@ def _linear(
     mode: AnalogCompute, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
 ) -> torch.Tensor:
     spec = mode.spec
+    device, x = x.device, x.cpu()  # the chip's computation runs on the CPU
     shape = x.shape
     x3 = x.reshape(1, -1, shape[-1]) if x.dim() == 1 else x.reshape(shape[0], -1, shape[-1])
     xq, sx = _per_sample_quantise(x3, spec.a_bits)  # (B x T x K), (B,)
@@ -447,8 +465,8 @@ def _linear(
     T = x3.shape[1]
     y = y.reshape(x3.shape[0], T, -1) * sx.reshape(-1, 1, 1) * layer.scale[0]
     if bias is not None:
-        y = y + bias.detach().to(torch.float64)
-    return y.to(x.dtype).reshape(*shape[:-1], -1)
+        y = y + bias.detach().cpu().to(torch.float64)
+    return y.to(x.dtype).reshape(*shape[:-1], -1).to(device)
 
 
 def _conv(
@@ -463,6 +481,7 @@ def _conv(
     groups: int = 1,
 ) -> torch.Tensor:
     spec = mode.spec
+    device, x = x.device, x.cpu()  # the chip's computation runs on the CPU
     squeeze = x.dim() == dims + 1
     if squeeze:
         x = x.unsqueeze(0)
@@ -486,11 +505,11 @@ def _conv(
     Ho = (H + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     y = y.reshape(B, -1, Ho, L // Ho)
     if bias is not None:
-        y = y + bias.detach().to(torch.float64).reshape(1, -1, 1, 1)
+        y = y + bias.detach().cpu().to(torch.float64).reshape(1, -1, 1, 1)
     y = y.to(x.dtype)
     if dims == 1:
         y = y.squeeze(2)
-    return y[0] if squeeze else y
+    return (y[0] if squeeze else y).to(device)
 
 
 def _one(v: Any) -> int:

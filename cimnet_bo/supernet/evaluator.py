@@ -162,6 +162,88 @@ class SupernetEvaluator:
         if todo:
             self._load()
             for k in todo:
-                cfg = dict(zip(self.space.names, k))
-                self._cache[k] = accuracy_of(self._model, cfg, self._images, self._labels, self._calib, self.batch_size)
+                self._cache[k] = self._accuracy(k)
         return np.array([self._cache[k] for k in keys])
+
+    def _accuracy(self, key: tuple) -> float:
+        """The accuracy of one cache key (loaded supernet)."""
+        cfg = dict(zip(self.space.names, key))
+        return accuracy_of(self._model, cfg, self._images, self._labels, self._calib, self.batch_size)
+
+
+class ChipAccuracyEvaluator(SupernetEvaluator):
+    """Accuracy (fraction in [0, 1]) of the subnet of a joint configuration as its chip computes
+    it (:mod:`cimnet_bo.supernet.analog`).
+
+    Parameters
+    ----------
+    space, checkpoint, split, device, batch_size, indices :
+        See :class:`SupernetEvaluator`.
+    mode : str
+        ``"fast"`` (default) or ``"exact"``.
+    adc_range : str
+        ADC range rule (:data:`cimnet_bo.supernet.analog.ADC_RANGES`).
+    seed : int
+        Seeds the RRAM cell variation (the same for every chip: one programmed instance).
+    sigma : float, optional
+        RRAM cell variation (default :data:`cimnet_bo.supernet.analog.RRAM_SIGMA`).
+
+    Notes
+    -----
+    Results are cached by the subnet and the chip's accuracy knobs
+    (:data:`cimnet_bo.supernet.analog.ACCURACY_KNOBS`, resolved by
+    :meth:`~cimnet_bo.supernet.analog.AnalogSpec.from_config`): chips that differ only in macro
+    count, buffers or clock share one evaluation.
+    """
+
+    def __init__(
+        self,
+        space: str | Space,
+        checkpoint: str | Path | None = None,
+        split: str = "val",
+        device: str = "cpu",
+        batch_size: int = 1000,
+        indices: Iterable[int] | None = None,
+        mode: str = "fast",
+        adc_range: str = "clip",
+        seed: int = 0,
+        sigma: float | None = None,
+    ) -> None:
+        from cimnet_bo.supernet.analog import ADC_RANGES, MODES, RRAM_SIGMA
+
+        super().__init__(space, checkpoint, split, device, batch_size, indices)
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose from {list(MODES)}")
+        ADC_RANGES[adc_range]  # an unknown name raises, listing the rules
+        self.mode, self.adc_range, self.seed = mode, adc_range, int(seed)
+        self.sigma = RRAM_SIGMA if sigma is None else float(sigma)
+
+    def key(self, config: Mapping[str, Any]) -> tuple:
+        from cimnet_bo.supernet.analog import AnalogSpec
+
+        return super().key(config), AnalogSpec.from_config(config, sigma=self.sigma)
+
+    def _accuracy(self, key: tuple) -> float:
+        from cimnet_bo.supernet.analog import AnalogCompute
+
+        sub, chip = key
+        cfg = dict(zip(self.space.names, sub))
+        return accuracy_of(
+            self._model,
+            cfg,
+            self._images,
+            self._labels,
+            self._calib,
+            self.batch_size,
+            compute=lambda: AnalogCompute(chip, self.mode, self.adc_range, self.seed),
+        )
+
+    def _load(self) -> None:
+        from cimnet_bo.supernet.analog import ANALOG_VERSION
+
+        super()._load()
+        if "analog" not in self.identity:
+            self.identity = (
+                f"{self.identity}|analog-v{ANALOG_VERSION}:{self.mode}:{self.adc_range}:"
+                f"sigma={self.sigma}:seed={self.seed}:batch={self.batch_size}"
+            )
