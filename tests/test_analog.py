@@ -14,13 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from cimnet_bo.hardware.config import default_adc_bits
-from cimnet_bo.supernet.analog import (
-    ADC_RANGES,
-    FAST_EXACT_BITS,
-    AnalogCompute,
-    AnalogSpec,
-    analog_accuracy,
-)
+from cimnet_bo.supernet.analog import ADC_RANGES, FAST_EXACT_BITS, AnalogCompute, AnalogSpec, analog_accuracy
 
 
 def _q(v: torch.Tensor, bits: int, dims) -> tuple[torch.Tensor, torch.Tensor]:

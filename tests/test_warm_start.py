@@ -50,9 +50,7 @@ def test_the_newest_entries_are_kept_in_the_file_exactly(tmp_path):
     for n in range(KEEP + 2):
         starts.put("failure/0", n, {"raw": value * (n + 1)})
     again = GPStarts(tmp_path)  # as a new process reads them
-    assert sorted(json.loads((tmp_path / FILE_NAME).read_text())["failure/0"]) == [
-        str(n) for n in range(2, KEEP + 2)
-    ]
+    assert sorted(json.loads((tmp_path / FILE_NAME).read_text())["failure/0"]) == [str(n) for n in range(2, KEEP + 2)]
     got = again.before("failure/0", KEEP + 2)["raw"]
     assert got.shape == (1, 3) and np.array_equal(got, value * (KEEP + 2))  # bit for bit
     assert again.before("failure/0", 2) is None  # the oldest were dropped
