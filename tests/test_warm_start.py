@@ -81,7 +81,7 @@ def test_a_fit_started_from_converged_hyper_parameters_stays_there():
         assert np.allclose(value, start[name], atol=1e-2), name
 
 
-def test_a_start_that_does_not_fit_the_model_is_ignored():
+def test_a_start_that_does_not_fit_the_model_or_is_not_finite_is_ignored():
     X, y = _data()
     torch.manual_seed(0)
     reference = hyper_parameters(fit_gp(X, y, maxiter=20))
@@ -91,6 +91,10 @@ def test_a_start_that_does_not_fit_the_model_is_ignored():
     assert all(np.array_equal(got[k], reference[k]) for k in reference)
     torch.manual_seed(0)
     got = hyper_parameters(fit_gp(X, y, maxiter=20, start={"nonsense": np.zeros(1)}, start_maxiter=1))
+    assert all(np.array_equal(got[k], reference[k]) for k in reference)
+    broken = {k: np.full_like(v, np.nan) for k, v in reference.items()}  # a diverged fit
+    torch.manual_seed(0)
+    got = hyper_parameters(fit_gp(X, y, maxiter=20, start=broken, start_maxiter=1))
     assert all(np.array_equal(got[k], reference[k]) for k in reference)
 
 

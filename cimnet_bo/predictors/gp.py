@@ -160,13 +160,15 @@ def _steps(gp: Any, start: Mapping[str, np.ndarray] | None, maxiter: int, start_
 
 def _set_hyper_parameters(gp: Any, start: Mapping[str, np.ndarray] | None) -> bool:
     """Load ``start`` (see :func:`hyper_parameters`) into ``gp`` when every name and shape
-    matches; returns whether it was loaded."""
+    matches and every value is finite; returns whether it was loaded."""
     import torch
 
     params = dict(gp.named_parameters())
     if not start or set(start) != set(params):
         return False
     if any(tuple(np.shape(start[k])) != tuple(p.shape) for k, p in params.items()):
+        return False
+    if not all(np.isfinite(np.asarray(v, dtype=np.float64)).all() for v in start.values()):
         return False
     with torch.no_grad():
         for k, p in params.items():
