@@ -384,10 +384,10 @@ class AnalogCompute(TorchFunctionMode):
         o_a, o_w = 2 ** (spec.a_bits - 1), 2 ** (spec.w_bits - 1)
         xu = xq + o_a
         sum_xu = xu.sum(dim=-1, keepdim=True)  # (groups x M x 1), digital
-        if spec.lossless and not spec.noisy:
-            return xu @ layer.wu - o_a * layer.sum_wu.unsqueeze(1) - o_w * sum_xu + layer.K * o_a * o_w
         var = None if spec.lossless else self.adc.error_variance(spec.adc_bits, spec.full_scale)
-        if self.mode == "exact":
+        if spec.lossless and not spec.noisy:  # nothing lost: the digital product
+            A = xu @ layer.wu
+        elif self.mode == "exact":
             A = self._chunked(self._exact, xu, layer, spec.n_in * spec.n_cw)
         elif var is not None and not spec.noisy:  # a closed form: Gaussian noise of every conversion's rounding
             A = xu @ layer.wu
