@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--adc-range", default="clip")
+    ap.add_argument("--adc-range", default=None, help="ADC range rule (default: the library's)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--plot", default=None)
     args = ap.parse_args(argv)
@@ -40,9 +40,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from cimnet_bo.space import get_space, subnet_side
-    from cimnet_bo.supernet.analog import RRAM_SIGMA, AnalogSpec, analog_accuracy
+    from cimnet_bo.supernet.analog import DEFAULT_ADC_RANGE, RRAM_SIGMA, AnalogSpec, analog_accuracy
     from cimnet_bo.supernet.data import load_split, to_tensor
     from cimnet_bo.supernet.evaluator import accuracy_of, load_supernet
+
+    args.adc_range = args.adc_range or DEFAULT_ADC_RANGE
 
     space = get_space(args.space)
     sub = subnet_side(space)

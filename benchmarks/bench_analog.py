@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--space", default="vit-fmnist")
     ap.add_argument("--pairs", type=int, default=50)
     ap.add_argument("--images", type=int, default=200)
-    ap.add_argument("--adc-range", default="clip")
+    ap.add_argument("--adc-range", default=None, help="ADC range rule (default: the library's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None)
@@ -43,9 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from cimnet_bo.core import plain
     from cimnet_bo.space import get_space, subnet_side
-    from cimnet_bo.supernet.analog import AnalogSpec, analog_accuracy
+    from cimnet_bo.supernet.analog import DEFAULT_ADC_RANGE, AnalogSpec, analog_accuracy
     from cimnet_bo.supernet.data import load_split, to_tensor
     from cimnet_bo.supernet.evaluator import load_supernet
+
+    args.adc_range = args.adc_range or DEFAULT_ADC_RANGE
 
     space = get_space(args.space)
     net, _ = load_supernet(subnet_side(space))

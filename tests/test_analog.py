@@ -136,6 +136,10 @@ def _loop_reference(x, W, spec: AnalogSpec, rule: str) -> np.ndarray:
                 P = int(sum(xi[k] * wc[k] for k in g))
                 if rule == "clip":
                     P = min(P, levels)
+                elif rule == "centred":  # a window of 2^B levels around the expected sum
+                    center = (2**spec.dac_bits - 1) / 2 * sum(wc[k] for k in g)
+                    low = min(max(round(center - 2 ** (spec.adc_bits - 1)), 0), max(0, spec.full_scale - levels))
+                    P = min(max(P, low), low + levels)
                 else:
                     P = min(round(P / step), levels) * step  # Python rounds half to even too
                 A += 2 ** (spec.dac_bits * i + spec.bits_per_cell * c) * P
@@ -144,7 +148,7 @@ def _loop_reference(x, W, spec: AnalogSpec, rule: str) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("rule", ["clip", "full"])
+@pytest.mark.parametrize("rule", ["clip", "full", "centred"])
 @pytest.mark.parametrize("rows,ra,dac,bpc,bits", [(8, 4, 1, 1, 2), (8, 8, 2, 2, 4), (6, 4, 1, 2, 3)])
 def test_the_exact_mode_is_the_bit_sliced_sum_of_the_description(rule, rows, ra, dac, bpc, bits):
     torch.manual_seed(2)
@@ -162,7 +166,7 @@ def test_each_adc_bit_fewer_never_shrinks_the_error_of_a_layer():
     torch.manual_seed(3)
     x, W, b = torch.randn(4, 10, 96), torch.randn(32, 96) * 0.1, torch.zeros(32)
     ref = _digital_linear(x, W, b)
-    for rule in ("clip", "full"):
+    for rule in ("clip", "full", "centred"):
         errors = []
         for bits in range(7, 1, -1):
             y, _ = _run(AnalogSpec(64, 64, adc_bits=bits), F.linear, x, W, b, adc=rule)
@@ -240,7 +244,36 @@ def test_the_fast_clip_rule_keeps_the_significant_conversions_exact():
     # the conversions left out carry at most 2^-FAST_EXACT_BITS of the error's scale each
     assert float((fast.double() - exact.double()).pow(2).mean()) < 0.01 * float(err_exact)
     assert FAST_EXACT_BITS >= 4
-    assert set(ADC_RANGES.names()) >= {"clip", "full"}
+    assert set(ADC_RANGES.names()) >= {"clip", "full", "centred"}
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_a_centred_window_loses_less_than_one_at_zero(mode):
+    # offset-binary operands make about half of each bit plane ones: 64-row sums sit near 16,
+    # at the top of a 4- or 5-bit window starting at zero, in the middle of a centred one
+    torch.manual_seed(9)
+    x, W, b = torch.randn(4, 16, 64), torch.randn(32, 64) * 0.1, torch.zeros(32)
+    ref = _digital_linear(x, W, b)
+    for bits in (5, 4):
+        spec = AnalogSpec(64, 64, adc_bits=bits)
+        clip, _ = _run(spec, F.linear, x, W, b, mode=mode, adc="clip")
+        centred, _ = _run(spec, F.linear, x, W, b, mode=mode, adc="centred")
+        e_clip = float((clip.double() - ref).pow(2).mean())
+        e_centred = float((centred.double() - ref).pow(2).mean())
+        assert e_centred < 0.1 * e_clip, (bits, e_centred, e_clip)
+
+
+def test_the_centred_window_stays_within_the_range_of_the_sums():
+    rule = ADC_RANGES["centred"]()
+    P = torch.arange(0.0, 64.0).reshape(1, 64, 1).expand(1, 64, 3)
+    center = torch.tensor([[[0.0, 30.0, 63.0]]])
+    out = rule.convert(P.clone(), 4, 63, center)
+    assert torch.equal(out[0, :, 0], P[0, :, 0].clamp(0, 15))  # a window at the bottom
+    assert torch.equal(out[0, :, 1], P[0, :, 1].clamp(22, 37))  # 30 - 8 .. 30 + 7
+    assert torch.equal(out[0, :, 2], P[0, :, 2].clamp(48, 63))  # a window at the top
+    assert torch.equal(rule.convert(P.clone(), 6, 63, center), P)  # 64 levels: lossless
+    with pytest.raises(KeyError, match="centred"):
+        ADC_RANGES["centered"]
 
 
 # ============================================================================ a trained subnet
@@ -326,7 +359,7 @@ def test_the_chip_evaluator_caches_by_subnet_and_accuracy_knobs_only():
     digital = plain.evaluate([base])[0]
     assert abs(acc[2] - digital) <= 0.03  # 8-bit quantisation loses little
     assert acc[0] < acc[2] - 0.2  # the roofline's default 4-bit ADC saturates (see the README)
-    assert "analog-v1:fast:clip" in ev.identity
+    assert "analog-v1:fast:centred" in ev.identity
     assert ev.identity.startswith(plain.identity + "|")  # the checkpoint, then the chip model
     with pytest.raises(ValueError, match="'rows'"):
         ev.evaluate([space.subnet.extreme("min")])

@@ -125,7 +125,7 @@ def test_registered_problems(vit_problem):
     assert set(REFERENCE_POINTS) == set(list_spaces())
 
 
-@pytest.mark.parametrize("name", ["vit-fmnist", "cnn-fmnist", "vit-b-imagenet", "ofa-mbv3"])
+@pytest.mark.parametrize("name", ["vit-fmnist", "cnn-fmnist", "vit-b-imagenet", "ofa-mbv3", "vit-fmnist-hwa"])
 def test_reference_points_bracket_every_feasible_point(name):
     """The fixed reference and ideal points enclose the feasible points of the space (within the
     baseline chip's budgets): random ones, the largest subnet on every chip within the budgets

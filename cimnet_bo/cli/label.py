@@ -75,14 +75,14 @@ def default_store(out: str | Path) -> Path:
 
 def build_evaluators(args: argparse.Namespace, space):
     """The evaluators a labeling run uses, from the command-line options."""
-    from cimnet_bo.evaluate import AccuracyEvaluator, CallableEvaluator, RooflineEvaluator
+    from cimnet_bo.evaluate import CallableEvaluator, RooflineEvaluator, supernet_accuracy
     from cimnet_bo.evaluate.evaluators import load_function
 
     evals = []
     acc = args.accuracy
     if acc == "supernet":
         device = args.device or ("cuda" if (getattr(args, "ray_num_gpus", None) or 0) > 0 else "cpu")
-        evals.append(AccuracyEvaluator(space, checkpoint=args.checkpoint, split=args.split, device=device))
+        evals.append(supernet_accuracy(space, checkpoint=args.checkpoint, split=args.split, device=device))
     elif acc and acc != "none":
         try:
             fn = load_function(acc)

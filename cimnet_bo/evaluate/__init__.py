@@ -6,10 +6,12 @@ from cimnet_bo.evaluate.evaluators import (
     ROOFLINE_OBJECTIVES,
     AccuracyEvaluator,
     CallableEvaluator,
+    ChipAccuracy,
     CompositeEvaluator,
     RooflineEvaluator,
     SubnetCachedEvaluator,
     TableEvaluator,
+    supernet_accuracy,
 )
 from cimnet_bo.evaluate.executors import Executor, InProcessExecutor, LocalPoolExecutor, get_executor
 from cimnet_bo.evaluate.label import batches_by_subnet, default_subnets, label, sample_pairs
@@ -28,6 +30,8 @@ __all__ = [
     "failure_text",
     "RooflineEvaluator",
     "AccuracyEvaluator",
+    "ChipAccuracy",
+    "supernet_accuracy",
     "SupernetAccuracyEvaluator",
     "TableEvaluator",
     "CallableEvaluator",

@@ -115,6 +115,9 @@ class Evaluator:
     space: AnySpace | None = None
     #: True when the values depend on the subnet half of a joint configuration only.
     subnet_only: bool = False
+    #: The hardware knobs the values depend on besides the subnet, when the evaluator knows
+    #: them (e.g. a chip's accuracy knobs); None: any knob. Moot when ``subnet_only``.
+    chip_knobs: tuple[str, ...] | None = None
 
     # ------------------------------------------------------------------ declared
     @property

@@ -12,9 +12,10 @@ import numpy as np
 
 from cimnet_bo.evaluate.base import Evaluations, Evaluator, failure_text
 from cimnet_bo.hardware import ROOFLINE_EXTRAS, ROOFLINE_OBJECTIVES
+from cimnet_bo.hardware.config import ACCURACY_KNOBS
 from cimnet_bo.hardware.subnets import TableCache, batch_from_configs
 from cimnet_bo.moo import Objective, default_direction, objective_list
-from cimnet_bo.space import AnySpace, SpaceLike, as_space, is_joint, subnet_side
+from cimnet_bo.space import AnySpace, SpaceLike, accuracy_on_chip, as_space, is_joint, subnet_side
 
 
 def _subnet_key(space: AnySpace, config: Mapping[str, Any]) -> tuple:
@@ -190,6 +191,75 @@ class AccuracyEvaluator(Evaluator):
         return state
 
 
+class ChipAccuracy(AccuracyEvaluator):
+    """Top-1 accuracy of the subnet of each configuration as its chip computes it: the
+    supernet's subnet with its static layers bit-sliced, converted by the chip's ADCs and
+    (RRAM) held by varied cells
+    (:class:`cimnet_bo.supernet.evaluator.ChipAccuracyEvaluator`). Accuracy then depends on the
+    hardware too (``subnet_only`` is False); evaluations are cached by the subnet and the
+    chip's accuracy knobs (:data:`cimnet_bo.hardware.config.ACCURACY_KNOBS`, its
+    ``chip_knobs``).
+
+    Parameters
+    ----------
+    space, checkpoint, split, indices, device, batch_size :
+        See :class:`AccuracyEvaluator`; ``space`` must be joint.
+    mode, adc_range, seed, sigma :
+        See :class:`cimnet_bo.supernet.evaluator.ChipAccuracyEvaluator`.
+    """
+
+    subnet_only = False
+    chip_knobs = ACCURACY_KNOBS
+
+    def __init__(
+        self,
+        space: SpaceLike,
+        checkpoint: str | Path | None = None,
+        split: str = "val",
+        indices: Sequence[int] | None = None,
+        device: str = "cpu",
+        batch_size: int = 1000,
+        mode: str = "fast",
+        adc_range: str | None = None,
+        seed: int = 0,
+        sigma: float | None = None,
+    ) -> None:
+        super().__init__(space, checkpoint, split, indices, device, batch_size)
+        if not is_joint(self.space):
+            raise ValueError(f"accuracy on the chip needs a joint (subnet x hardware) space, got {self.space.name!r}")
+        self.chip = {"mode": mode, "adc_range": adc_range, "seed": seed, "sigma": sigma}
+        self._supernet()  # bad options fail here (the supernet itself loads on first use)
+
+    @property
+    def identity(self) -> str:
+        """:attr:`AccuracyEvaluator.identity`, then the chip model
+        (:attr:`~cimnet_bo.supernet.evaluator.ChipAccuracyEvaluator.chip_identity`)."""
+        return f"{super().identity}|{self._supernet().chip_identity}"
+
+    def _supernet(self):
+        if self._inner is None:
+            from cimnet_bo.supernet.evaluator import ChipAccuracyEvaluator
+
+            self._inner = ChipAccuracyEvaluator(
+                subnet_side(self.space),
+                checkpoint=self.checkpoint_path(),
+                split=self.split,
+                device=self.device,
+                batch_size=self.batch_size,
+                indices=self.indices,
+                **self.chip,
+            )
+        return self._inner
+
+
+def supernet_accuracy(space: SpaceLike, **kwargs: Any) -> AccuracyEvaluator:
+    """The supernet's accuracy evaluator for ``space``: on the chip (:class:`ChipAccuracy`) for a
+    hardware-aware space (:func:`cimnet_bo.space.accuracy_on_chip`), else of the subnet alone
+    (:class:`AccuracyEvaluator`). ``kwargs`` go to the class."""
+    space = as_space(space)
+    return ChipAccuracy(space, **kwargs) if accuracy_on_chip(space) else AccuracyEvaluator(space, **kwargs)
+
+
 # ------------------------------------------------------------------------ table
 class TableEvaluator(Evaluator):
     """Objective values looked up in a user's table of configurations (tabular benchmarks).
@@ -319,6 +389,10 @@ class CallableEvaluator(Evaluator):
     subnet_only : bool
         Declare that the values depend on the subnet half of a joint configuration only (lets
         labeling evaluate each distinct subnet once).
+    chip_knobs : sequence of str, optional
+        Declare the hardware knobs the values depend on besides the subnet (e.g. an accuracy on
+        the chip that depends on the ADC bits, not on the macro count); qNEHVI then places each
+        subnet with those knobs on its best chip (:mod:`cimnet_bo.search.best_chips`).
 
     Notes
     -----
@@ -333,9 +407,16 @@ class CallableEvaluator(Evaluator):
         batched: bool = False,
         name: str | None = None,
         subnet_only: bool = False,
+        chip_knobs: Sequence[str] | None = None,
     ) -> None:
         if not callable(fn):
             raise ValueError(f"fn must be callable, got {type(fn).__name__}")
+        if chip_knobs is not None:
+            if subnet_only:
+                raise ValueError("give subnet_only or chip_knobs, not both")
+            if isinstance(chip_knobs, str) or not all(isinstance(k, str) for k in chip_knobs):
+                raise ValueError(f"chip_knobs must be a sequence of knob names, got {chip_knobs!r}")
+            self.chip_knobs = tuple(chip_knobs)
         self.fn = fn
         self.objectives = objective_list(objectives)
         self.space = None if space is None else as_space(space)

@@ -66,6 +66,10 @@ KNOBS: tuple[KnobSpec, ...] = (
     KnobSpec("digital_macs", "int", True, lo=1, doc="MACs per cycle of the digital unit"),
 )
 KNOB_NAMES: tuple[str, ...] = tuple(k.name for k in KNOBS)
+#: Knobs that change what a network computes on the chip, and so its accuracy
+#: (:mod:`cimnet_bo.supernet.analog`); the others (macro count, buffers, clock, ...) change only
+#: time, energy, area and power.
+ACCURACY_KNOBS: tuple[str, ...] = ("rows", "rows_active", "dac_bits", "cell", "bits_per_cell", "adc_bits")
 REQUIRED: tuple[str, ...] = tuple(k.name for k in KNOBS if k.required)
 _SPEC = {k.name: k for k in KNOBS}
 

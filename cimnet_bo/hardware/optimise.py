@@ -72,6 +72,12 @@ class ChipSet:
         """The chips at ``idx`` as plain knob dicts."""
         return [{k: v[i].item() for k, v in self.configs.items()} for i in idx]
 
+    def subset(self, idx: np.ndarray) -> "ChipSet":
+        """The chips at ``idx`` (int array, in that order; ``maximal`` and ``total`` kept: a
+        subset of one operating point's maximal chips is still exactly those)."""
+        configs = {k: v[idx] for k, v in self.configs.items()}
+        return ChipSet(configs, self.area_mm2[idx], self.power_w[idx], self.maximal, self.total)
+
 
 def _operating_points(space: AnySpace, names: Sequence[str]) -> list[dict[str, Any]]:
     """Every combination of the non-resource choices, a conditional choice only where active."""

@@ -6,6 +6,14 @@ computed exactly by the hardware optimiser (:func:`cimnet_bo.hardware.best_hardw
 searched for. qNEHVI then spends its evaluations on subnets: every candidate it proposes is a
 subnet on its best chip, and the surrogate models accuracy on the subnet encoding alone.
 
+When accuracy is computed on the chip (:class:`cimnet_bo.evaluate.ChipAccuracy`), it depends on
+the subnet and on the hardware knobs it declares (``chip_knobs``: ADC bits, rows, DAC bits,
+cell, bits per cell), not on the others (macro count, buffers, clock, ADC sharing, ...). The
+expensive half is then a *design*: a subnet and the values of those knobs
+(:func:`design_knobs`), and the optimiser places each design on its best chip among the
+chips with those values. Everything below that says "subnet" holds for designs; with no such
+knobs a design is a subnet.
+
 Exact projections cost milliseconds per subnet (a few thousand maximal chips each), too many
 for a pool of thousands of subnets every round, so a round works in two steps:
 
@@ -54,7 +62,27 @@ CACHE_FORMAT = 1
 
 
 def unsupported(problem: Problem) -> str | None:
-    """Why :class:`BestChips` cannot serve ``problem`` (None when it can)."""
+    """Why :class:`BestChips` cannot serve ``problem`` (None when it can): see
+    :func:`design_knobs`."""
+    found = _design_knobs(problem)
+    return found if isinstance(found, str) else None
+
+
+def design_knobs(problem: Problem) -> tuple[str, ...]:
+    """The hardware knobs (in the space's order) that the problem's expensive outputs depend on
+    besides the subnet: fixed with the subnet in a design (empty when they depend on the subnet
+    alone). Raises ``ValueError`` with the reason when :class:`BestChips` cannot serve the
+    problem."""
+    found = _design_knobs(problem)
+    if isinstance(found, str):
+        raise ValueError(f"best chips cannot serve problem {problem.name!r}: {found}")
+    return found
+
+
+def _design_knobs(problem: Problem) -> tuple[str, ...] | str:
+    """:func:`design_knobs`, or the reason why there is no such split (a string)."""
+    from cimnet_bo.hardware.optimise import RESOURCES
+
     space = problem.space
     if not is_joint(space):
         return "the space is not a joint (subnet x hardware) space"
@@ -64,22 +92,37 @@ def unsupported(problem: Problem) -> str | None:
         return "the problem is tabular (a fixed candidate set)"
     if _roofline(problem) is None:
         return "its cheap outputs do not come from the roofline model alone"
+    knobs: set[str] = set()
     for name in problem.objective_names:
-        if not problem.subnet_only(name) and name not in HARDWARE_OBJECTIVES:
+        if name in HARDWARE_OBJECTIVES:
+            continue
+        on = problem.chip_knobs(name)
+        if on is None:
             return (
                 f"objective {name!r} depends on the hardware and is not one of {list(HARDWARE_OBJECTIVES)} "
                 "(energy has a front of chips per subnet)"
             )
+        knobs.update(on)
     if not any(problem.is_cheap(o) for o in problem.objective_names):
         return "no objective comes from the roofline"
     for c in problem.constraints:
-        if problem.subnet_only(c.name):
+        on = problem.chip_knobs(c.name)
+        if on is not None:
+            knobs.update(on)
             continue
         if c.name == "feasible" and c.op == ">=" and c.bound <= 1.0:
             continue
         if BUDGETS.get(c.name) != c.op:
             return f"constraint {c} is not an area or peak-power budget"
-    return None
+    hw = space.hardware
+    resources = sorted(knobs & set(RESOURCES))
+    if resources:
+        return f"the expensive outputs depend on the resource knobs {resources}, which the optimiser maximises"
+    for choice in hw.choices:
+        if choice.name in knobs and choice.condition is not None and choice.condition.parent not in knobs:
+            parent = choice.condition.parent
+            return f"knob {choice.name!r} is fixed with the subnet but {parent!r}, on which it depends, is not"
+    return tuple(n for n in hw.names if n in knobs)
 
 
 def _roofline(problem: Problem) -> Any:
@@ -95,10 +138,12 @@ def _roofline(problem: Problem) -> Any:
 
 
 class BestChips:
-    """Places subnets of a problem's joint space on their best chips (see the module docstring).
+    """Places designs (subnets, with the hardware knobs accuracy depends on) of a problem's
+    joint space on their best chips (see the module docstring).
 
     Rows are canonical rank matrices: joint rows ``(n x d)`` are subnet ranks ``(n x d_s)``
-    followed by hardware ranks ``(n x d_h)``.
+    followed by hardware ranks ``(n x d_h)``; design rows ``(n x d_e)`` are the joint rows'
+    :attr:`design_columns`: the subnet ranks, then the ranks of the :attr:`fixed` knobs.
 
     Parameters
     ----------
@@ -114,13 +159,16 @@ class BestChips:
     def __init__(self, problem: Problem, clock: Clock | None = None, directory: str | Path | None = None) -> None:
         from cimnet_bo.hardware.optimise import candidate_chips
 
-        reason = unsupported(problem)
-        if reason is not None:
-            raise ValueError(f"best chips cannot serve problem {problem.name!r}: {reason}")
+        self.fixed = design_knobs(problem)
         self.problem = problem
         self.clock = clock or Clock()
         self.space = problem.space
         self.d_sub = self.space.subnet.dim
+        hw = self.space.hardware
+        self.fixed_idx = np.array([hw.names.index(n) for n in self.fixed], dtype=np.int64)
+        self.design_columns = np.concatenate([np.arange(self.d_sub), self.d_sub + self.fixed_idx])
+        self.d_design = len(self.design_columns)
+        self.design_space = self._design_space()
         self.tech = _roofline(problem).technology()
         budgets = {c.name: c.bound for c in problem.constraints if c.name in BUDGETS}
         self.area_max = budgets.get("area_mm2")
@@ -128,7 +176,7 @@ class BestChips:
         self.chips = candidate_chips(self.space, self.area_max, self.power_max, self.tech, maximal=True)
         self.chip_ranks = self.space.hardware.to_indices(self.chips.records(range(len(self.chips))))
         self.baseline_chip = self._baseline_within_budgets()
-        self.key = cache_key(self.space, self.tech, self.area_max, self.power_max)
+        self.key = cache_key(self.space, self.tech, self.area_max, self.power_max, self.fixed)
         self.cache_path = None if directory is None else Path(directory) / CACHE_FILE
         self._exact: dict[bytes, np.ndarray | None] = self._load()
 
@@ -147,27 +195,62 @@ class BestChips:
         )
         return row if fits else None
 
-    # ------------------------------------------------------------------ rows
-    def join(self, sub: np.ndarray, hw: np.ndarray) -> np.ndarray:
-        """Joint rows (n x d) from subnet rows (n x d_s) and hardware rows (n x d_h)."""
-        return self.space.canonicalize_indices(np.hstack([sub, hw]).astype(np.int64))
+    def _design_space(self) -> Any:
+        """The space of design rows: the subnet's choices, then the fixed knobs' (the subnet
+        space itself when nothing is fixed)."""
+        from cimnet_bo.space import Space
 
-    def exact(self, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(hw (n x d_h), ok (n,))``: each subnet's best chip (lowest latency among the
-        feasible chips within the budgets; cached per subnet); ``ok`` False where none is."""
-        keys = row_keys(sub)
-        todo = list({k: i for i, k in enumerate(keys) if k not in self._exact}.values())
-        if todo:
+        sub = self.space.subnet
+        if not self.fixed:
+            return sub
+        hw = self.space.hardware
+        return Space(f"{sub.name}+{'+'.join(self.fixed)}", [*sub.choices, *(hw.choices[i] for i in self.fixed_idx)])
+
+    # ------------------------------------------------------------------ rows
+    def join(self, design: np.ndarray, hw: np.ndarray) -> np.ndarray:
+        """Joint rows (n x d) from design rows (n x d_e) and hardware rows (n x d_h), the
+        fixed knobs taken from the designs."""
+        hw = np.array(hw, dtype=np.int64)
+        hw[:, self.fixed_idx] = design[:, self.d_sub :]
+        return self.space.canonicalize_indices(np.hstack([design[:, : self.d_sub], hw]).astype(np.int64))
+
+    def designs(self, rows: np.ndarray) -> np.ndarray:
+        """The design rows (n x d_e) of joint rows (n x d)."""
+        return np.asarray(rows, dtype=np.int64)[:, self.design_columns]
+
+    def _groups(self, design: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Design rows by the values of their fixed knobs: ``(fixed ranks (k_f,), members)``."""
+        fixed = design[:, self.d_sub :]
+        if not self.fixed:
+            return [(fixed[0] if len(design) else fixed.reshape(-1), np.arange(len(design)))]
+        uniq, inverse = np.unique(fixed, axis=0, return_inverse=True)
+        return [(u, np.flatnonzero(inverse.reshape(-1) == g)) for g, u in enumerate(uniq)]
+
+    def exact(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(hw (n x d_h), ok (n,))``: each design's best chip (lowest latency among the
+        feasible chips within the budgets that have the design's fixed knobs; cached per
+        design); ``ok`` False where none is."""
+        keys = row_keys(design)
+        todo = np.array(list({k: i for i, k in enumerate(keys) if k not in self._exact}.values()), dtype=np.int64)
+        if len(todo):
             from cimnet_bo.hardware.optimise import best_chip_indices
 
-            subs = self.space.subnet.from_indices(sub[todo])
-            with self.clock.timed("best_chips"):
-                best = best_chip_indices(self.space, subs, self.chips, tech=self.tech)
-            for i, (idx, _) in zip(todo, best):
-                self._exact[keys[i]] = self.chip_ranks[idx[0]] if idx.size else None
+            for values, members in self._groups(design[todo]):
+                at = todo[members]
+                match = np.all(self.chip_ranks[:, self.fixed_idx] == values, axis=1)
+                index = np.flatnonzero(match)
+                subs = self.space.subnet.from_indices(design[at, : self.d_sub])
+                if not len(index):
+                    best = [(np.empty(0, dtype=np.int64), None)] * len(at)
+                else:
+                    chips = self.chips if len(index) == len(self.chips) else self.chips.subset(index)
+                    with self.clock.timed("best_chips"):
+                        best = best_chip_indices(self.space, subs, chips, tech=self.tech)
+                for i, (idx, _) in zip(at, best):
+                    self._exact[keys[i]] = self.chip_ranks[index[idx[0]]] if idx.size else None
             self._save()
-        hw = np.zeros((len(sub), self.space.dim - self.d_sub), dtype=np.int64)
-        ok = np.zeros(len(sub), dtype=bool)
+        hw = np.zeros((len(design), self.space.dim - self.d_sub), dtype=np.int64)
+        ok = np.zeros(len(design), dtype=bool)
         for i, k in enumerate(keys):
             r = self._exact[k]
             if r is not None:
@@ -189,7 +272,7 @@ class BestChips:
         n = len(ok)
         sizes = np.asarray([len(c.values) for c in self.space.hardware.choices])
         if not (
-            sub.shape == (n, self.d_sub)
+            sub.shape == (n, self.d_design)
             and hw.shape == (n, d_hw)
             and ok.dtype == bool
             and sub.dtype.kind == hw.dtype.kind == "i"
@@ -208,7 +291,7 @@ class BestChips:
             return
         d_hw = self.space.dim - self.d_sub
         keys = list(self._exact)
-        sub = np.frombuffer(b"".join(keys), dtype=np.int64).reshape(len(keys), self.d_sub)
+        sub = np.frombuffer(b"".join(keys), dtype=np.int64).reshape(len(keys), self.d_design)
         ok = np.array([self._exact[k] is not None for k in keys], dtype=bool)
         hw = np.zeros((len(keys), d_hw), dtype=np.int64)
         if ok.any():
@@ -221,10 +304,10 @@ class BestChips:
 
     def library(self, state: SearchState) -> np.ndarray:
         """Hardware rows (L x d_h), L <= :data:`LIBRARY_SIZE` + 1: the exact best chips of the
-        evaluated and pending subnets, those that are best for the most subnets first (ties:
+        evaluated and pending designs, those that are best for the most designs first (ties:
         first seen), and the space's baseline chip when it meets the budgets."""
         rows = np.vstack([state.X, state.pending]).astype(np.int64)
-        hw, ok = self.exact(rows[:, : self.d_sub])
+        hw, ok = self.exact(self.designs(rows))
         lib = np.empty((0, hw.shape[1]), dtype=np.int64)
         if ok.any():
             uniq, first, counts = np.unique(hw[ok], axis=0, return_index=True, return_counts=True)
@@ -233,51 +316,71 @@ class BestChips:
             lib = unique_rows(np.vstack([lib, self.baseline_chip]))
         return lib
 
-    def nearest(self, sub: np.ndarray, lib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(hw (n x d_h), ok (n,))``: each subnet's fastest feasible chip of the library
-        ``lib`` (L x d_h); ``ok`` False where none is feasible."""
-        from cimnet_bo.hardware.optimise import simulate_grid
+    def nearest(self, design: np.ndarray, lib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(hw (n x d_h), ok (n,))``: each design's fastest feasible chip of the library
+        ``lib`` (L x d_h), its fixed knobs set to the design's (chips that then break a budget
+        left out); ``ok`` False where none is feasible."""
+        from cimnet_bo.hardware.optimise import chip_area_power, simulate_grid
 
-        hw = np.zeros((len(sub), self.space.dim - self.d_sub), dtype=np.int64)
-        if not len(sub) or not len(lib):
-            return hw, np.zeros(len(sub), dtype=bool)
-        cfg = self.space.hardware.from_indices(lib)
-        chips = {n: np.asarray([c[n] for c in cfg]) for n in self.space.hardware.names}
-        with self.clock.timed("best_chips"):
-            r = simulate_grid(self.space, self.space.subnet.from_indices(sub), chips, self.tech)
-        lat = np.where(r["feasible"], r["latency_s"], np.inf)
-        j = np.argmin(lat, axis=1)
-        ok = np.isfinite(lat[np.arange(len(sub)), j])
-        hw[ok] = lib[j[ok]]
+        hw_space = self.space.hardware
+        hw = np.zeros((len(design), hw_space.dim), dtype=np.int64)
+        ok = np.zeros(len(design), dtype=bool)
+        if not len(design) or not len(lib):
+            return hw, ok
+        for values, members in self._groups(design):
+            chips_rows = np.array(lib, dtype=np.int64)
+            chips_rows[:, self.fixed_idx] = values
+            chips_rows = unique_rows(hw_space.canonicalize_indices(chips_rows))
+            cfg = hw_space.from_indices(chips_rows)
+            chips = {n: np.asarray([c[n] for c in cfg]) for n in hw_space.names}
+            if self.fixed:  # the library's chips are within the budgets with their own knobs only
+                area, power = chip_area_power(chips, self.tech)
+                fits = np.ones(len(chips_rows), dtype=bool)
+                if self.area_max is not None:
+                    fits &= area <= self.area_max
+                if self.power_max is not None:
+                    fits &= power <= self.power_max
+                if not fits.any():
+                    continue
+                chips_rows = chips_rows[fits]
+                chips = {n: v[fits] for n, v in chips.items()}
+            subnets = self.space.subnet.from_indices(design[members, : self.d_sub])
+            with self.clock.timed("best_chips"):
+                r = simulate_grid(self.space, subnets, chips, self.tech)
+            lat = np.where(r["feasible"], r["latency_s"], np.inf)
+            j = np.argmin(lat, axis=1)
+            found = np.isfinite(lat[np.arange(len(members)), j])
+            hw[members[found]] = chips_rows[j[found]]
+            ok[members[found]] = True
         return hw, ok
 
     # ------------------------------------------------------------------ candidates
     def done_subnets(self, state: SearchState) -> set[bytes]:
-        """Keys of the subnets already evaluated or pending on their best chip."""
+        """Keys of the designs already evaluated or pending on their best chip."""
         rows = np.vstack([state.X, state.pending]).astype(np.int64)
         if not len(rows):
             return set()
-        sub = rows[:, : self.d_sub]
-        hw, ok = self.exact(sub)
+        design = self.designs(rows)
+        hw, ok = self.exact(design)
         on_best = ok & np.all(hw == rows[:, self.d_sub :], axis=1)
-        return set(row_keys(sub[on_best]))
+        return set(row_keys(design[on_best]))
 
-    def fresh_subnets(self, state: SearchState, sub: np.ndarray) -> np.ndarray:
-        """Subnet rows of ``sub`` not yet evaluated or pending on their best chip, without
+    def fresh_subnets(self, state: SearchState, design: np.ndarray) -> np.ndarray:
+        """Design rows of ``design`` not yet evaluated or pending on their best chip, without
         repeats."""
-        return unique_rows(np.asarray(sub, dtype=np.int64).reshape(-1, self.d_sub), self.done_subnets(state))
+        return unique_rows(np.asarray(design, dtype=np.int64).reshape(-1, self.d_design), self.done_subnets(state))
 
     def initial(self, state: SearchState, n: int, rng: np.random.Generator, tries: int = 30) -> np.ndarray:
-        """Up to ``n`` joint rows (k x d): the subnets evaluated or pending on another chip
-        (a known design of the initial design), then random fresh subnets, each on its best
-        chip. Fewer only when the subnets run out."""
-        known = np.vstack([state.X, state.pending]).astype(np.int64)[:, : self.d_sub]
+        """Up to ``n`` joint rows (k x d): the designs evaluated or pending on another chip
+        (a known design of the initial design), then random fresh designs, each on its best
+        chip. Fewer only when the designs run out."""
+        known = self.designs(np.vstack([state.X, state.pending]).astype(np.int64))
         sub = self.fresh_subnets(state, known)[:n]
         stale = 0
         for _ in range(tries):
             if len(sub) >= n or stale >= 3:
                 break
-            draws = self.space.subnet.sample_indices(2 * (n - len(sub)) + 16, rng)
+            draws = self.design_space.sample_indices(2 * (n - len(sub)) + 16, rng)
             new = unique_rows(self.fresh_subnets(state, draws), set(row_keys(sub)))[: n - len(sub)]
             stale = 0 if len(new) else stale + 1
             sub = np.vstack([sub, new])
@@ -296,16 +399,16 @@ class BestChips:
         pop_size: int,
         n_gen: int,
     ) -> tuple[np.ndarray, dict[str, int]]:
-        """The round's pool: up to ``size`` joint rows (k x d) of fresh subnets on their
-        library chips, from mutations of the Pareto set's subnets, NSGA-II over subnets (on the
-        predictors and library latencies) and the run's random reservoir of subnets."""
+        """The round's pool: up to ``size`` joint rows (k x d) of fresh designs on their
+        library chips, from mutations of the Pareto set's designs, NSGA-II over designs (on the
+        predictors and library latencies) and the run's random reservoir of designs."""
         from cimnet_bo.search.pool import evolve, mutate_rows, rank_rows, score_rows
 
-        space = self.space.subnet
+        space = self.design_space
         lib = self.library(state)
         counts: dict[str, int] = {}
         parts: list[np.ndarray] = []
-        pareto = state.pareto_rows()[:, : self.d_sub]
+        pareto = self.designs(state.pareto_rows())
 
         n_mut = int(size * mutation_fraction)
         if n_mut and len(pareto):
@@ -329,7 +432,7 @@ class BestChips:
                 fresh = fresh[rank_rows(U[sel], cv[sel], n_evo, rng)]
             parts.append(fresh)
             counts["evolution"] = len(fresh)
-        sub = unique_rows(np.vstack(parts)) if parts else np.empty((0, self.d_sub), dtype=np.int64)
+        sub = unique_rows(np.vstack(parts)) if parts else np.empty((0, self.d_design), dtype=np.int64)
         need = size - len(sub)
         if need > 0:
             res = self._reservoir(state, size)
@@ -340,29 +443,31 @@ class BestChips:
         return state.fresh(self.join(sub[ok], hw[ok]))[:size], counts
 
     def _reservoir(self, state: SearchState, n: int) -> np.ndarray:
-        """A fixed set of up to ``n`` random subnet rows per run and process."""
+        """A fixed set of up to ``n`` random design rows per run and process."""
         key = ("subnet-reservoir", n, int(state.seed))
         res = state.caches.extra.get(key)
         if res is None:
-            space = self.space.subnet
+            space = self.design_space
             rng = np.random.default_rng([int(state.seed), 20_011])
             res = unique_rows(space.sample_indices(int(min(n * 1.3 + 64, 200_000)), rng))[: int(min(n, space.size))]
             state.caches.extra[key] = res
         return res
 
     def refine(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(rows (n x d), ok (n,))``: joint rows with each subnet moved to its exact best
-        chip; ``ok`` False where the subnet has no feasible chip (the row is unchanged)."""
+        """``(rows (n x d), ok (n,))``: joint rows with each design moved to its exact best
+        chip; ``ok`` False where the design has no feasible chip (the row is unchanged)."""
         rows = np.array(rows, dtype=np.int64)
-        hw, ok = self.exact(rows[:, : self.d_sub])
-        rows[ok] = self.join(rows[ok, : self.d_sub], hw[ok])
+        hw, ok = self.exact(self.designs(rows))
+        rows[ok] = self.join(self.designs(rows[ok]), hw[ok])
         return rows, ok
 
 
-def cache_key(space: Any, tech: Any, area_max: float | None, power_max: float | None) -> str:
+def cache_key(
+    space: Any, tech: Any, area_max: float | None, power_max: float | None, fixed: tuple[str, ...] = ()
+) -> str:
     """The key of a best-chip cache: a hash of what the exact best chips depend on (the joint
     space's definition and version, the technology's constants, the budgets, the CiM model's
-    version and the file's layout)."""
+    version, the file's layout and the knobs fixed with the subnet)."""
     from cimnet_bo.hardware.technology import MODEL_VERSION
 
     spec = {
@@ -372,6 +477,8 @@ def cache_key(space: Any, tech: Any, area_max: float | None, power_max: float | 
         "budgets": [area_max, power_max],
         "cim_model_version": MODEL_VERSION,
     }
+    if fixed:  # designs, not subnets (absent otherwise: earlier runs' files keep their key)
+        spec["fixed_knobs"] = list(fixed)
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -385,4 +492,4 @@ def best_chips_for(state: SearchState) -> BestChips:
     return bc
 
 
-__all__ = ["BestChips", "best_chips_for", "cache_key", "unsupported"]
+__all__ = ["BestChips", "best_chips_for", "cache_key", "design_knobs", "unsupported"]

@@ -168,7 +168,7 @@ class Problem:
         self.ref_source: str | None = None
         if ref_point is not None:
             self.set_ref_point(ref_point)
-        self._cheap_names, self._cheap_evaluator, self._subnet_only = _cheap_parts(evaluator, space)
+        self._cheap_names, self._cheap_evaluator, self._subnet_only, self._chip_knobs = _cheap_parts(evaluator, space)
         self.candidates: list[dict[str, Any]] | None = None
         if candidates is not None:
             cand = [space.validate(c) for c in candidates]
@@ -320,6 +320,17 @@ class Problem:
     def subnet_only(self, name: str) -> bool:
         """True when output ``name`` depends on the subnet half of a joint configuration only."""
         return name in self._subnet_only
+
+    def chip_knobs(self, name: str) -> tuple[str, ...] | None:
+        """The hardware knobs of the space that output ``name`` depends on besides the subnet:
+        ``()`` when it depends on the subnet alone, None when it may depend on any (or the
+        space is not joint)."""
+        if self.subnet_only(name):
+            return ()
+        knobs = self._chip_knobs.get(name)
+        if knobs is None:
+            return None
+        return tuple(n for n in self.space.hardware.names if n in knobs)
 
     @property
     def can_evaluate(self) -> bool:
@@ -476,19 +487,25 @@ def infer_points(
     return dict(zip(names, map(float, from_t(ref)))), dict(zip(names, map(float, from_t(top))))
 
 
-def _cheap_parts(evaluator: Evaluator | None, space: AnySpace) -> tuple[set[str], Evaluator | None, set[str]]:
-    """(cheap output names, an evaluator of exactly those, subnet-only output names)."""
+def _cheap_parts(
+    evaluator: Evaluator | None, space: AnySpace
+) -> tuple[set[str], Evaluator | None, set[str], dict[str, tuple[str, ...]]]:
+    """(cheap output names, an evaluator of exactly those, subnet-only output names, the
+    hardware knobs of the outputs that declare them besides the subnet)."""
     if evaluator is None:
-        return set(), None, set()
+        return set(), None, set(), {}
     parts = evaluator.parts if isinstance(evaluator, CompositeEvaluator) else [evaluator]
     if isinstance(evaluator, ExternalOutputs):
         inner = evaluator.inner
         parts = inner.parts if isinstance(inner, CompositeEvaluator) else [inner]
     cheap: list[Evaluator] = []
     subnet_only: set[str] = set()
+    knobs: dict[str, tuple[str, ...]] = {}
     for p in parts:
         if p.subnet_only:
             subnet_only.update(p.names)
+        elif p.chip_knobs is not None:
+            knobs.update({n: tuple(p.chip_knobs) for n in p.names})
         if p.objectives and all(o.cheap for o in p.objectives):
             cheap.append(p)
     names = {n for p in cheap for n in p.names}
@@ -496,5 +513,5 @@ def _cheap_parts(evaluator: Evaluator | None, space: AnySpace) -> tuple[set[str]
     if evaluator.subnet_only:
         subnet_only.update(evaluator.names)
     if not is_joint(space):
-        subnet_only = set()
-    return names, ev, subnet_only
+        return names, ev, set(), {}
+    return names, ev, subnet_only, knobs

@@ -250,19 +250,19 @@ class QNEHVI(Strategy):
         return all_rows[picks]
 
     # ---------------------------------------------------------------------- surrogate
-    def _width(self, state: SearchState) -> int:
-        """Encoded columns the surrogate sees: the first ones of the space's encoding."""
-        # with best chips every modelled output depends on the subnet alone
-        return state.problem.space.dim if self._bc is None else self._bc.d_sub
+    def _columns(self, state: SearchState) -> np.ndarray:
+        """Columns of the space's encoding the surrogate sees: all, or with best chips those of
+        the designs (every modelled output depends on the subnet and the fixed knobs alone)."""
+        return np.arange(state.problem.space.dim) if self._bc is None else self._bc.design_columns
 
     def _X(self, state: SearchState, rows: np.ndarray, ids: np.ndarray, n_rows: int) -> np.ndarray:
-        enc = state.problem.space.encode_indices(rows.copy())[:, : self._width(state)]
+        enc = state.problem.space.encode_indices(rows.copy())[:, self._columns(state)]
         return np.column_stack([enc, id_column(ids, n_rows)])
 
     def _categorical(self, state: SearchState) -> list[int]:
-        """Categorical columns among those the surrogate sees."""
-        d = self._width(state)
-        return [j for j in state.problem.space.categorical_columns if j < d]
+        """Positions of the categorical columns among those the surrogate sees."""
+        cat = set(state.problem.space.categorical_columns)
+        return [i for i, j in enumerate(self._columns(state)) if j in cat]
 
     def _fit_failure_model(self, state: SearchState, seed: int) -> FailureModel | None:
         """The GP of the failure indicator of every evaluated row, when the run has failures

@@ -149,12 +149,18 @@ CIM_SPACE_VERSION = "2"
 
 
 def cim_space(
-    name: str, ranges: dict, baseline: dict, tech: dict | None = None, version: str = CIM_SPACE_VERSION
+    name: str,
+    ranges: dict,
+    baseline: dict,
+    tech: dict | None = None,
+    version: str = CIM_SPACE_VERSION,
+    extra_meta: dict | None = None,
 ) -> Space:
     """A CiM hardware space over the knobs of the roofline model. ``bits_per_cell`` is a
     choice only for RRAM (SRAM cells hold one bit). ``tech`` holds the technology constants
     this space sets (``meta["tech"]``, e.g. its DRAM's energy per bit), which the roofline
-    uses unless the user gives a technology of their own."""
+    uses unless the user gives a technology of their own; ``extra_meta`` is added to the
+    space's ``meta`` (e.g. ``accuracy_on_chip``)."""
     choices = []
     for knob, values in ranges.items():
         if knob == "bits_per_cell":
@@ -162,7 +168,39 @@ def cim_space(
         else:
             choices.append(Choice(knob, tuple(values), categorical=knob == "cell"))
     meta = {"tech": dict(tech)} if tech else {}
+    meta.update(extra_meta or {})
     return Space(name, choices, family="cim", meta=meta, baseline=baseline, version=version)
+
+
+#: Knobs and baseline of ``cim-edge`` (see its docstring).
+CIM_EDGE_RANGES = dict(
+    rows=(64, 128, 256),
+    cols=(64, 128, 256),
+    n_macros=(32, 64, 128, 256, 512, 1024, 1536, 2048, 2560, 3072, 4096),
+    cols_per_adc=(1, 2, 4, 8, 16),
+    dac_bits=(1, 2),
+    cell=("sram", "rram"),
+    bits_per_cell=(1, 2),
+    glb_kb=(32, 64, 128, 256, 512),
+    dram_bw_gbps=(1, 2, 4, 8, 16),
+    glb_width=(8, 16, 32, 64, 128),
+    clock_mhz=(200, 400, 800, 1000, 1400),
+    digital_macs=(16, 32, 64, 128),
+)
+CIM_EDGE_BASELINE = dict(
+    rows=64,
+    cols=64,
+    n_macros=2560,
+    cols_per_adc=8,
+    dac_bits=1,
+    cell="sram",
+    bits_per_cell=1,
+    glb_kb=128,
+    dram_bw_gbps=4,
+    glb_width=64,
+    clock_mhz=400,
+    digital_macs=64,
+)
 
 
 @HARDWARE_SPACES.register("cim-edge")
@@ -180,35 +218,28 @@ def _cim_edge() -> Space:
     ViT; their latency is 93 % and 94 % compute-bound (the rest buffer-bound). The README has
     the full breakdown (``benchmarks/baselines.py``).
     """
-    ranges = dict(
-        rows=(64, 128, 256),
-        cols=(64, 128, 256),
-        n_macros=(32, 64, 128, 256, 512, 1024, 1536, 2048, 2560, 3072, 4096),
-        cols_per_adc=(1, 2, 4, 8, 16),
-        dac_bits=(1, 2),
-        cell=("sram", "rram"),
-        bits_per_cell=(1, 2),
-        glb_kb=(32, 64, 128, 256, 512),
-        dram_bw_gbps=(1, 2, 4, 8, 16),
-        glb_width=(8, 16, 32, 64, 128),
-        clock_mhz=(200, 400, 800, 1000, 1400),
-        digital_macs=(16, 32, 64, 128),
-    )
-    baseline = dict(
-        rows=64,
-        cols=64,
-        n_macros=2560,
-        cols_per_adc=8,
-        dac_bits=1,
-        cell="sram",
-        bits_per_cell=1,
-        glb_kb=128,
-        dram_bw_gbps=4,
-        glb_width=64,
-        clock_mhz=400,
-        digital_macs=64,
-    )
-    return cim_space("cim-edge", ranges, baseline, tech={"e_dram": 8.0})
+    return cim_space("cim-edge", CIM_EDGE_RANGES, CIM_EDGE_BASELINE, tech={"e_dram": 8.0})
+
+
+#: ADC resolutions of ``cim-edge-adc``: from below the roofline's default rule (4 bits for 64
+#: rows) to lossless for 128 rows of 1-bit inputs and cells.
+CIM_EDGE_ADC_BITS = (3, 4, 5, 6, 7, 8)
+
+
+@HARDWARE_SPACES.register("cim-edge-adc")
+def _cim_edge_adc() -> Space:
+    """``cim-edge`` with the ADC resolution as a knob (``adc_bits``, :data:`CIM_EDGE_ADC_BITS`),
+    for hardware-aware search: its joint spaces (``vit-fmnist-hwa``, ``cnn-fmnist-hwa``) compute
+    accuracy on the chip (``meta["accuracy_on_chip"]``, :mod:`cimnet_bo.supernet.analog`), so
+    fewer ADC bits buy latency, energy and area and cost accuracy.
+
+    Baseline: ``cim-edge``'s with a 6-bit ADC, one bit below lossless for its 64 rows (the
+    roofline's default rule gives 4 bits, at which the ViT is at chance; 6 bits cost at most
+    0.2 points, see the README's "Accuracy on the chip").
+    """
+    ranges = {**CIM_EDGE_RANGES, "adc_bits": CIM_EDGE_ADC_BITS}
+    baseline = {**CIM_EDGE_BASELINE, "adc_bits": 6}
+    return cim_space("cim-edge-adc", ranges, baseline, tech={"e_dram": 8.0}, extra_meta={"accuracy_on_chip": True})
 
 
 @HARDWARE_SPACES.register("cim-server")
@@ -259,6 +290,7 @@ def _cim_server() -> Space:
 
 
 # -------------------------------------------------------------- joint spaces
+#: Joint spaces named after their subnet space: ``(subnet, hardware)``.
 for _subnet, _hw in [
     ("vit-fmnist", "cim-edge"),
     ("cnn-fmnist", "cim-edge"),
@@ -270,3 +302,6 @@ for _subnet, _hw in [
     ("autoformer-b", "cim-server"),
 ]:
     register_joint(_subnet, _subnet, _hw)
+# hardware-aware joint spaces: accuracy computed on the chip, the ADC resolution a knob
+for _subnet in ("vit-fmnist", "cnn-fmnist"):
+    register_joint(f"{_subnet}-hwa", _subnet, "cim-edge-adc")

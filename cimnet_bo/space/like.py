@@ -45,6 +45,12 @@ def subnet_side(space: AnySpace) -> Space:
     return space.subnet if isinstance(space, JointSpace) else space
 
 
+def accuracy_on_chip(space: AnySpace) -> bool:
+    """True for a joint space whose hardware declares that accuracy is computed on the chip
+    (``meta["accuracy_on_chip"]``: the hardware-aware spaces, e.g. ``vit-fmnist-hwa``)."""
+    return isinstance(space, JointSpace) and bool(space.hardware.meta.get("accuracy_on_chip"))
+
+
 def hardware_side(space: AnySpace) -> Space | None:
     """The hardware half of a joint space; None for a plain space."""
     return space.hardware if isinstance(space, JointSpace) else None

@@ -5,7 +5,8 @@ Every static layer (``linear``, ``conv1d``, ``conv2d``: the calls that the layer
 roofline place on the CiM arrays) is replaced, inside :class:`AnalogCompute`, by the chip's
 computation; dynamic layers (attention's matmuls) and element-wise operations stay digital, in
 floating point, as on the chip's digital unit. The chip is described by :class:`AnalogSpec`, the
-knobs of ``../shared/CIM_MODEL.md`` that change the numbers (:data:`ACCURACY_KNOBS`) and the layer
+knobs of ``../shared/CIM_MODEL.md`` that change the numbers
+(:data:`cimnet_bo.hardware.config.ACCURACY_KNOBS`) and the layer
 precisions ``w_bits``, ``a_bits``.
 
 The computation of one static layer ``y = x W^T + b`` (x: M x K, W: N x K), in ``exact`` mode:
@@ -47,17 +48,29 @@ ADC range rules (:data:`ADC_RANGES`; ``adc_range=`` picks one):
 * ``full``: the ``2^B`` levels span ``[0, full_scale]`` in steps of
   ``2^(lossless_adc_bits - B)`` (the low bits of the sum are dropped, rounding half to even; a
   sum rounding up past the top level takes the top level). Each bit fewer doubles the step.
-* ``clip`` (default): unit steps (the integer partial sums themselves) up to ``2^B - 1``, larger
-  sums saturate: fine resolution for the small sums, clipping for large ones. This is the
-  premise of NeuroSim's ADC rule (partial sums rarely reach the top of their range).
+* ``clip``: unit steps (the integer partial sums themselves) up to ``2^B - 1``, larger sums
+  saturate: fine resolution for the small sums, clipping for large ones.
+* ``centred`` (default): unit steps over a window of ``2^B`` levels centred on the column's
+  expected partial sum, ``(2^dac_bits - 1) / 2 * sum_k W_c[k, n]`` over the row group (inputs'
+  bit planes half ones, as offset-binary inputs give; the programmed cell levels are known once
+  the weights are written), shifted to lie within ``[0, full_scale]``; sums outside saturate.
+  The window's lower end is a per-column constant set when the weights are programmed (the
+  ADC's reference) and added back digitally. This is the premise of NeuroSim's ADC rule: the
+  spread of a sum of ``rows_active`` random products grows as ``sqrt(rows_active)``, so
+  ``0.5 log2(rows_active)`` bits cover it, and a window of that width around its mean loses
+  little where a window at zero (``clip``) saturates: offset-binary operands make about half
+  of every bit plane ones, so a 64-row sum sits near 16, at the top of a 4-bit ``clip`` range.
 
 Each bit-slice pair's error is multiplied by its shift (up to ``2^14`` for 8-bit operands), so
 under ``full`` one bit below lossless already ruins a layer (the ViT supernet's largest subnet
-falls from 88 % to chance), while under ``clip`` accuracy falls gradually as saturation spreads.
+falls from 88 % to chance), while under ``clip`` and ``centred`` accuracy falls gradually as
+saturation spreads. In both, each bit fewer narrows the window around the same point, so no
+conversion's error shrinks.
 
 The default ``adc_bits`` rule of the roofline (NeuroSim's ``dac_bits + bits_per_cell - 1 +
 ceil(0.5 log2 rows_active)``) is below :attr:`AnalogSpec.lossless_adc_bits` for every
-``rows_active >= 4``: the roofline's default chips are lossy, and this module measures by how much.
+``rows_active >= 4``: the roofline's default chips are lossy, and this module measures by how
+much (little under ``centred``; the README has the figures).
 
 The fast mode's Gaussian noise is drawn per layer call, so its draws (not their statistics)
 depend on how the inputs are batched; everything else depends on each sample alone.
@@ -76,12 +89,8 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from cimnet_bo.core import Registry
-from cimnet_bo.hardware.config import default_adc_bits
+from cimnet_bo.hardware.config import ACCURACY_KNOBS, default_adc_bits  # noqa: F401 - ACCURACY_KNOBS re-exported
 
-#: Hardware knobs (``CIM_MODEL.md`` hardware table) that change what a network computes on the
-#: chip, and so its accuracy; the others (macro count, buffers, clock, ...) change only time,
-#: energy, area and power.
-ACCURACY_KNOBS = ("rows", "rows_active", "dac_bits", "cell", "bits_per_cell", "adc_bits")
 #: Relative standard deviation of an RRAM cell's conductance from its programmed level (one
 #: draw per cell). An assumption in the range reported for multi-level RRAM and PCM after
 #: iterative write-verify programming: about 2 to 5 % of the target conductance (Joshi et al.,
@@ -92,6 +101,8 @@ RRAM_SIGMA = 0.03
 #: bits of the largest (for 8-bit inputs and weights in 1-bit cycles and cells, 28 of the 64
 #: (cycle, slice) pairs, carrying all but 2.7 % of the total shift).
 FAST_EXACT_BITS = 6
+#: The ADC range rule used unless one is named (:data:`ADC_RANGES`).
+DEFAULT_ADC_RANGE = "centred"
 #: Modes of :class:`AnalogCompute`.
 MODES = ("exact", "fast")
 #: Version of the analog computation (stored with hardware-aware labels and caches).
@@ -205,8 +216,17 @@ class ADCRange:
 
     name = "base"
 
-    def convert(self, P: torch.Tensor, bits: int, full_scale: int) -> torch.Tensor:
-        """The converted values (same shape as ``P``, in partial-sum units)."""
+    def convert(self, P: torch.Tensor, bits: int, full_scale: int, center: torch.Tensor) -> torch.Tensor:
+        """The converted values (same shape as ``P``, in partial-sum units).
+
+        Parameters
+        ----------
+        P : tensor (... x m x C)
+            Partial sums of ``C`` columns.
+        bits, full_scale : int
+        center : tensor (... x 1 x C)
+            Each column's expected partial sum (see ``centred``).
+        """
         raise NotImplementedError
 
     def error_variance(self, bits: int, full_scale: int) -> float | None:
@@ -230,7 +250,7 @@ class FullRange(ADCRange):
     """Levels spanning ``[0, full_scale]`` in power-of-two steps, rounding half to even (see the
     module docstring)."""
 
-    def convert(self, P: torch.Tensor, bits: int, full_scale: int) -> torch.Tensor:
+    def convert(self, P: torch.Tensor, bits: int, full_scale: int, center: torch.Tensor) -> torch.Tensor:
         step = adc_step(bits, full_scale)
         return torch.round(P / step).clamp_(0, 2**bits - 1) * step
 
@@ -245,8 +265,18 @@ class FullRange(ADCRange):
 class ClipRange(ADCRange):
     """Unit steps up to ``2^B - 1``; larger sums saturate (see the module docstring)."""
 
-    def convert(self, P: torch.Tensor, bits: int, full_scale: int) -> torch.Tensor:
+    def convert(self, P: torch.Tensor, bits: int, full_scale: int, center: torch.Tensor) -> torch.Tensor:
         return torch.round(P).clamp_(0, 2**bits - 1)
+
+
+@ADC_RANGES.register("centred")
+class CentredRange(ADCRange):
+    """Unit steps over ``2^B`` levels centred on each column's expected sum (see the module
+    docstring)."""
+
+    def convert(self, P: torch.Tensor, bits: int, full_scale: int, center: torch.Tensor) -> torch.Tensor:
+        low = torch.round(center - 2 ** (bits - 1)).clamp_(0, max(0, full_scale - 2**bits + 1))
+        return torch.minimum(torch.maximum(torch.round(P), low), low + (2**bits - 1))
 
 
 # ============================================================================ one static layer
@@ -263,7 +293,8 @@ class _Layer:
     """One static layer's weights as the chip holds them: per-output-channel scales, the
     programmed unsigned weights (``wu``: groups x K x N), the cell slices by row group with
     their variation (``stacked``: groups x G x rows_active x (n_cw * N)) and without it
-    (``stacked_clean``), and the weights the varied cells hold (``effective``: groups x K x N)."""
+    (``stacked_clean``), each conversion's expected sum (``center``: groups x G x 1 x (n_cw * N)),
+    and the weights the varied cells hold (``effective``: groups x K x N)."""
 
     def __init__(self, W: torch.Tensor, spec: AnalogSpec, generator: torch.Generator | None) -> None:
         # W: (groups x N x K)
@@ -283,6 +314,8 @@ class _Layer:
         self.effective = sum(2 ** (b * c) * slices[c] for c in range(spec.n_cw))  # (groups x K x N)
         self.stacked = self._stacked(slices, spec)
         self.stacked_clean = self._stacked(clean, spec) if spec.noisy else self.stacked
+        # each conversion column's expected sum: inputs' planes half ones, programmed levels
+        self.center = (2**spec.dac_bits - 1) / 2 * self.stacked_clean.sum(dim=2, keepdim=True)
         self.n_groups = self.stacked.shape[1]
         i = torch.arange(spec.n_in, dtype=torch.float64).unsqueeze(1)
         c = torch.arange(spec.n_cw, dtype=torch.float64).unsqueeze(0)
@@ -340,7 +373,12 @@ class AnalogCompute(TorchFunctionMode):
     """
 
     def __init__(
-        self, spec: AnalogSpec, mode: str = "fast", adc_range: str = "clip", seed: int = 0, chunk_elements: int = 2**24
+        self,
+        spec: AnalogSpec,
+        mode: str = "fast",
+        adc_range: str = DEFAULT_ADC_RANGE,
+        seed: int = 0,
+        chunk_elements: int = 2**24,
     ) -> None:
         super().__init__()
         if mode not in MODES:
@@ -423,7 +461,8 @@ class AnalogCompute(TorchFunctionMode):
             plane = torch.floor(xg / 2 ** (d * i)) % 2**d
             P = plane @ layer.stacked[..., c0 * layer.N :]  # (groups x G x m x (n_cw - c0)*N)
             P_clean = P if layer.stacked_clean is layer.stacked else plane @ layer.stacked_clean[..., c0 * layer.N :]
-            err = (self.adc.convert(P, spec.adc_bits, spec.full_scale) - P_clean).sum(1, dtype=torch.float64)
+            center = layer.center[..., c0 * layer.N :]
+            err = (self.adc.convert(P, spec.adc_bits, spec.full_scale, center) - P_clean).sum(1, dtype=torch.float64)
             err = err.reshape(xu.shape[0], xu.shape[1], spec.n_cw - c0, layer.N)
             E += torch.einsum("gmcn,c->gmn", err, layer.shifts[i, c0:])
         return E
@@ -439,7 +478,7 @@ class AnalogCompute(TorchFunctionMode):
         planes = torch.stack([torch.floor(xg / 2 ** (d * i)) % 2**d for i in range(n_in)], dim=2)
         planes = planes.reshape(groups, layer.n_groups, n_in * m, -1)
         P = planes @ layer.stacked  # (groups x G x n_in*m x n_cw*N)
-        P = self.adc.convert(P, spec.adc_bits, spec.full_scale).sum(1)  # (groups x n_in*m x n_cw*N)
+        P = self.adc.convert(P, spec.adc_bits, spec.full_scale, layer.center).sum(1)  # (groups x n_in*m x n_cw*N)
         P = P.reshape(groups, n_in, m, spec.n_cw, layer.N).to(torch.float64)
         return torch.einsum("gimcn,ic->gmn", P, layer.shifts)
 
@@ -547,7 +586,7 @@ def analog_accuracy(
     labels: np.ndarray,
     calib: torch.Tensor | None = None,
     mode: str = "fast",
-    adc_range: str = "clip",
+    adc_range: str = DEFAULT_ADC_RANGE,
     seed: int = 0,
     batch_size: int = 1000,
     **spec: Any,

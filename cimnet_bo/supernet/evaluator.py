@@ -181,8 +181,9 @@ class ChipAccuracyEvaluator(SupernetEvaluator):
         See :class:`SupernetEvaluator`.
     mode : str
         ``"fast"`` (default) or ``"exact"``.
-    adc_range : str
-        ADC range rule (:data:`cimnet_bo.supernet.analog.ADC_RANGES`).
+    adc_range : str, optional
+        ADC range rule (:data:`cimnet_bo.supernet.analog.ADC_RANGES`; default
+        :data:`~cimnet_bo.supernet.analog.DEFAULT_ADC_RANGE`).
     seed : int
         Seeds the RRAM cell variation (the same for every chip: one programmed instance).
     sigma : float, optional
@@ -191,7 +192,7 @@ class ChipAccuracyEvaluator(SupernetEvaluator):
     Notes
     -----
     Results are cached by the subnet and the chip's accuracy knobs
-    (:data:`cimnet_bo.supernet.analog.ACCURACY_KNOBS`, resolved by
+    (:data:`cimnet_bo.hardware.config.ACCURACY_KNOBS`, resolved by
     :meth:`~cimnet_bo.supernet.analog.AnalogSpec.from_config`): chips that differ only in macro
     count, buffers or clock share one evaluation.
     """
@@ -205,15 +206,16 @@ class ChipAccuracyEvaluator(SupernetEvaluator):
         batch_size: int = 1000,
         indices: Iterable[int] | None = None,
         mode: str = "fast",
-        adc_range: str = "clip",
+        adc_range: str | None = None,
         seed: int = 0,
         sigma: float | None = None,
     ) -> None:
-        from cimnet_bo.supernet.analog import ADC_RANGES, MODES, RRAM_SIGMA
+        from cimnet_bo.supernet.analog import ADC_RANGES, DEFAULT_ADC_RANGE, MODES, RRAM_SIGMA
 
         super().__init__(space, checkpoint, split, device, batch_size, indices)
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {list(MODES)}")
+        adc_range = DEFAULT_ADC_RANGE if adc_range is None else adc_range
         ADC_RANGES[adc_range]  # an unknown name raises, listing the rules
         self.mode, self.adc_range, self.seed = mode, adc_range, int(seed)
         self.sigma = RRAM_SIGMA if sigma is None else float(sigma)
@@ -238,12 +240,18 @@ class ChipAccuracyEvaluator(SupernetEvaluator):
             compute=lambda: AnalogCompute(chip, self.mode, self.adc_range, self.seed),
         )
 
-    def _load(self) -> None:
+    @property
+    def chip_identity(self) -> str:
+        """The chip model's part of :attr:`identity`: ``analog-v<version>:<mode>:<rule>:sigma=..:
+        seed=..:batch=..``."""
         from cimnet_bo.supernet.analog import ANALOG_VERSION
 
+        return (
+            f"analog-v{ANALOG_VERSION}:{self.mode}:{self.adc_range}:"
+            f"sigma={self.sigma}:seed={self.seed}:batch={self.batch_size}"
+        )
+
+    def _load(self) -> None:
         super()._load()
         if "analog" not in self.identity:
-            self.identity = (
-                f"{self.identity}|analog-v{ANALOG_VERSION}:{self.mode}:{self.adc_range}:"
-                f"sigma={self.sigma}:seed={self.seed}:batch={self.batch_size}"
-            )
+            self.identity = f"{self.identity}|{self.chip_identity}"
