@@ -4,6 +4,8 @@ on) on its best chip among those with the design's knobs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -96,6 +98,8 @@ def test_design_knobs_are_the_declared_chip_knobs_and_refusals_name_the_reason(p
         CallableEvaluator(chip_synthetic_accuracy, ["accuracy"], subnet_only=True, chip_knobs=["adc_bits"])
     with pytest.raises(ValueError, match="sequence of knob names"):
         CallableEvaluator(chip_synthetic_accuracy, ["accuracy"], chip_knobs="adc_bits")
+    with pytest.raises(ValueError, match=r"unknown hardware knobs \['adc_bit'\]"):
+        CallableEvaluator(chip_synthetic_accuracy, ["accuracy"], chip_knobs=["adc_bit"])
 
 
 def _narrowed(space: JointSpace, design_config: dict, knobs) -> JointSpace:
@@ -151,3 +155,56 @@ def test_a_hardware_aware_search_proposes_designs_on_their_best_chips_and_resume
     assert ok.all()
     placed = problem.space.from_indices(bc.join(designs, hw))
     assert configs == placed  # every proposal is its design on its exact best chip
+
+
+def test_a_design_whose_knobs_break_every_library_chip_still_gets_a_chip(problem):
+    """Library chips sit at the budgets with their own knobs: moved to a costlier ADC, arrays and
+    cells they break a budget, and the design falls back to its group's exact chip."""
+    bc = BestChips(problem)
+    space, d = bc.design_space, bc.d_sub
+    subs = space.sample_indices(6, np.random.default_rng(8))
+
+    def with_knobs(**knobs):
+        rows = subs.copy()
+        for knob, value in knobs.items():
+            j = space.names.index(knob)
+            rows[:, j] = space.choices[j].values.index(value)
+        return space.canonicalize_indices(rows)
+
+    cheap = with_knobs(rows=64, dac_bits=1, cell="sram", adc_bits=3)
+    costly = with_knobs(rows=256, dac_bits=2, cell="rram", bits_per_cell=2, adc_bits=8)
+    lib, ok_lib = bc.exact(cheap)
+    assert ok_lib.all()
+    b = _budgets(problem)
+    moved = RooflineEvaluator(problem.space).evaluate(problem.space.from_indices(bc.join(costly, lib)))
+    breaks = (moved.column("area_mm2") > b["area_mm2"]) | (moved.column("power_w") > b["power_w"])
+    assert breaks.sum() >= 2
+    lib = lib[breaks]  # a library none of whose chips fits the costly designs' knobs
+    hw, ok = bc.nearest(costly, lib)
+    assert ok.all()
+    got = RooflineEvaluator(problem.space).evaluate(problem.space.from_indices(bc.join(costly, hw)))
+    assert np.all(got.column("area_mm2") <= b["area_mm2"]) and np.all(got.column("power_w") <= b["power_w"])
+    exact, _ = bc.exact(costly)
+    best = RooflineEvaluator(problem.space).evaluate(problem.space.from_indices(bc.join(costly, exact)))
+    assert np.all(best.column("latency_s") <= got.column("latency_s") * (1 + 1e-12))
+    assert costly[:, d:].tolist() == [costly[0, d:].tolist()] * len(costly)  # one knob group
+
+
+def test_a_table_of_a_hardware_aware_space_models_accuracy_on_the_chip(tmp_path):
+    import pandas as pd
+
+    from cimnet_bo.search import table_problem
+
+    space = get_space(SPACE)
+    configs = space.sample(24, 1)
+    res = RooflineEvaluator(space).evaluate(configs)
+    frame = pd.DataFrame(configs)
+    for name in ("latency_s", "energy_j", "area_mm2", "power_w", "feasible"):
+        frame[name] = res.column(name)
+    frame["accuracy"] = [chip_synthetic_accuracy(c) for c in configs]
+    frame.to_parquet(tmp_path / "hwa.parquet")
+    p = table_problem(SPACE, tmp_path / "hwa.parquet")
+    assert not p.subnet_only("accuracy")
+    assert p.chip_knobs("accuracy") == ("rows", "dac_bits", "cell", "bits_per_cell", "adc_bits")
+    plain = table_problem("vit-fmnist", Path(__file__).parents[1] / "data" / "labels" / "vit_fmnist.parquet")
+    assert plain.subnet_only("accuracy") and plain.chip_knobs("accuracy") == ()

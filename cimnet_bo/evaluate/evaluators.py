@@ -12,7 +12,7 @@ import numpy as np
 
 from cimnet_bo.evaluate.base import Evaluations, Evaluator, failure_text
 from cimnet_bo.hardware import ROOFLINE_EXTRAS, ROOFLINE_OBJECTIVES
-from cimnet_bo.hardware.config import ACCURACY_KNOBS
+from cimnet_bo.hardware.config import ACCURACY_KNOBS, KNOB_NAMES
 from cimnet_bo.hardware.subnets import TableCache, batch_from_configs
 from cimnet_bo.moo import Objective, default_direction, objective_list
 from cimnet_bo.space import AnySpace, SpaceLike, accuracy_on_chip, as_space, is_joint, subnet_side
@@ -416,6 +416,9 @@ class CallableEvaluator(Evaluator):
                 raise ValueError("give subnet_only or chip_knobs, not both")
             if isinstance(chip_knobs, str) or not all(isinstance(k, str) for k in chip_knobs):
                 raise ValueError(f"chip_knobs must be a sequence of knob names, got {chip_knobs!r}")
+            unknown = [k for k in chip_knobs if k not in KNOB_NAMES]
+            if unknown:
+                raise ValueError(f"chip_knobs: unknown hardware knobs {unknown}; the knobs are {list(KNOB_NAMES)}")
             self.chip_knobs = tuple(chip_knobs)
         self.fn = fn
         self.objectives = objective_list(objectives)

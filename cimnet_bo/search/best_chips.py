@@ -28,12 +28,12 @@ for a pool of thousands of subnets every round, so a round works in two steps:
 The initial design follows the same rule: configurations given in it (a known design) are
 also proposed on their subnets' best chips, then random subnets on their best chips.
 
-Exact best chips are kept per subnet for the life of the run's caches and, for a run with a
-directory, in its file :data:`CACHE_FILE` (so the first round after a restart does not place
-the evaluated subnets again). The file is keyed by everything a best chip depends on (the
-joint space's definition and version, the technology, the budgets and the CiM model's
-version, :func:`cache_key`); a file with another key, or one that cannot be read, is ignored
-and written again.
+Exact best chips are kept per subnet (design) for the life of the run's caches and, for a
+run with a directory, in its file :data:`CACHE_FILE` (so the first round after a restart does
+not place the evaluated subnets again). The file is keyed by everything a best chip depends on
+(the joint space's definition and version, the technology, the budgets, the CiM model's
+version and the knobs fixed in a design, :func:`cache_key`); a file with another key, or one
+that cannot be read, is ignored and written again.
 """
 
 from __future__ import annotations
@@ -319,7 +319,10 @@ class BestChips:
     def nearest(self, design: np.ndarray, lib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(hw (n x d_h), ok (n,))``: each design's fastest feasible chip of the library
         ``lib`` (L x d_h), its fixed knobs set to the design's (chips that then break a budget
-        left out); ``ok`` False where none is feasible."""
+        left out), and, with fixed knobs, of the exact best chip of the first design with the
+        same knob values (library chips sit at the budgets with their own knobs, so a costlier
+        ADC or array could otherwise leave a design with none); ``ok`` False where none is
+        feasible."""
         from cimnet_bo.hardware.optimise import chip_area_power, simulate_grid
 
         hw_space = self.space.hardware
@@ -330,6 +333,9 @@ class BestChips:
         for values, members in self._groups(design):
             chips_rows = np.array(lib, dtype=np.int64)
             chips_rows[:, self.fixed_idx] = values
+            if self.fixed:
+                own, own_ok = self.exact(design[members[:1]])
+                chips_rows = np.vstack([chips_rows, own[own_ok]])
             chips_rows = unique_rows(hw_space.canonicalize_indices(chips_rows))
             cfg = hw_space.from_indices(chips_rows)
             chips = {n: np.asarray([c[n] for c in cfg]) for n in hw_space.names}

@@ -22,7 +22,8 @@ power) tightly, rounded outwards to a 1-2-5 step (latency, energy) or to 0.01 (a
   ADC resolution a knob) keep their subnets' accuracy bracket: on the chip a subnet gains at
   most a few tenths of a point (8-bit quantisation's noise) and may lose all of it; chips that
   lose much fall below the reference. Their larger baseline
-  (a 6-bit ADC) admits faster and more frugal chips, hence their lower ideal points.
+  (a 6-bit ADC) admits other chips: ``vit-fmnist-hwa`` reaches lower latency and energy
+  (lower ideal points), ``cnn-fmnist-hwa`` more energy (a higher energy reference).
 
 On the Fashion-MNIST spaces a Pareto front spanning the subnets' accuracies covers about half
 of the accuracy axis and one to two of the three latency decades, so neither objective

@@ -128,7 +128,8 @@ def table_problem(space: str, table: str | Path, **kwargs: Any) -> Problem:
     ``kwargs`` go to :meth:`Problem.from_space`."""
     from cimnet_bo.evaluate import CompositeEvaluator, Objective, TableEvaluator
     from cimnet_bo.hardware import ROOFLINE_OBJECTIVES
-    from cimnet_bo.space import get_space
+    from cimnet_bo.hardware.config import ACCURACY_KNOBS
+    from cimnet_bo.space import accuracy_on_chip, get_space
     from cimnet_bo.store import read_dataset
 
     full = get_space(space)
@@ -142,7 +143,10 @@ def table_problem(space: str, table: str | Path, **kwargs: Any) -> Problem:
             objectives=[Objective("accuracy", "max")],
             name=f"table:{Path(table).name}:accuracy",
         )
-        acc.subnet_only = True  # accuracy is a property of the subnet (its predictors see no hardware)
+        if accuracy_on_chip(full):  # accuracy on the chip: the subnet and the chip's accuracy knobs
+            acc.chip_knobs = ACCURACY_KNOBS
+        else:  # accuracy is a property of the subnet (its predictors see no hardware)
+            acc.subnet_only = True
         parts.append(acc)
     hw = [c for c in ROOFLINE_OBJECTIVES if c in cols]
     if hw:

@@ -70,7 +70,10 @@ conversion's error shrinks.
 The default ``adc_bits`` rule of the roofline (NeuroSim's ``dac_bits + bits_per_cell - 1 +
 ceil(0.5 log2 rows_active)``) is below :attr:`AnalogSpec.lossless_adc_bits` for every
 ``rows_active >= 4``: the roofline's default chips are lossy, and this module measures by how
-much (little under ``centred``; the README has the figures).
+much. On the shipped supernets they are at chance under every rule: the sums spread wider
+than NeuroSim's premise, and a clipped conversion of the top bit planes moves an output by up
+to ``2^14`` units of the quantised product (the README has the figures). Two bits below
+lossless, ``centred`` loses at most half a point where ``clip`` loses 8 to 16.
 
 The fast mode's Gaussian noise is drawn per layer call, so its draws (not their statistics)
 depend on how the inputs are batched; everything else depends on each sample alone.
