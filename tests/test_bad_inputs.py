@@ -413,6 +413,12 @@ CASES = [
         "{tmp}/c.pt",
         data("c.pt", GARBAGE),
     ),
+    Case("label images 0", LABEL + " --out {tmp}/o.parquet --store {tmp}/s.sqlite --images 0", "--images"),
+    Case(
+        "label images without the supernet",
+        LABEL + " --out {tmp}/o.parquet --store {tmp}/s.sqlite --images 9",
+        "--images",
+    ),
     Case(
         "label unknown split",
         "label --space vit-fmnist -n 4 --out {tmp}/o.parquet --store {tmp}/s.sqlite --split nosuch --no-progress",
@@ -775,6 +781,13 @@ CASES = [
         "search checkpoint missing",
         "search --run {tmp}/r --space vit-fmnist --budget 4 --checkpoint {tmp}/none.pt",
         "{tmp}/none.pt",
+    ),
+    Case("search images 0", "search --run {tmp}/r --space vit-fmnist --budget 4 --images 0", "--images"),
+    Case("search images past the split", "search --run {tmp}/r --space vit-fmnist --budget 4 --images 10001", "10001"),
+    Case(
+        "search images without the supernet",
+        "search --run {tmp}/r --space vit-fmnist --budget 4 --images 50 --accuracy external",
+        "external",
     ),
     Case("search option without =", SEARCH + " --run {tmp}/r -o pool_size", "pool_size"),
     Case("search option bad YAML", SEARCH + " --run {tmp}/r -o pool_size=[", "pool_size"),

@@ -208,3 +208,32 @@ def test_a_table_of_a_hardware_aware_space_models_accuracy_on_the_chip(tmp_path)
     assert p.chip_knobs("accuracy") == ("rows", "dac_bits", "cell", "bits_per_cell", "adc_bits")
     plain = table_problem("vit-fmnist", Path(__file__).parents[1] / "data" / "labels" / "vit_fmnist.parquet")
     assert plain.subnet_only("accuracy") and plain.chip_knobs("accuracy") == ()
+
+
+# ============================================================================ a validation subset
+def test_accuracy_on_the_first_images_of_the_split_is_recorded_and_rebuilt():
+    from cimnet_bo.search import problem_from_spec
+
+    p = Problem.from_space(SPACE, images=50)
+    assert p.spec["images"] == 50 and "[" in p.evaluator.identity and ":50]" in p.evaluator.identity
+    assert problem_from_spec(p.spec).evaluator.identity == p.evaluator.identity  # a resumed run's
+    assert Problem.from_space(SPACE).evaluator.identity != p.evaluator.identity  # all 10,000 images
+    space = get_space(SPACE)
+    acc = p.evaluator.evaluate([{**space.subnet.extreme("min"), **space.hardware.baseline}]).column("accuracy")[0]
+    assert 0.5 < acc and acc * 50 == pytest.approx(round(acc * 50), abs=1e-9)  # a count of 50 images
+
+
+def test_search_command_takes_the_number_of_images_and_the_run_keeps_it(tmp_path):
+    import yaml
+
+    from cimnet_bo.cli import main as cli_main
+
+    run = tmp_path / "r"
+    args = ["search", "--space", "vit-fmnist", "--images", "30", "--strategy", "random", "--run", str(run)]
+    assert cli_main([*args, "--budget", "2", "--batch-size", "2", "--n-init", "2", "--quiet"]) == 0
+    assert yaml.safe_load((run / "config.yaml").read_text())["problem"]["images"] == 30
+    assert cli_main(["search", "--run", str(run), "--budget", "3", "--quiet"]) == 0  # resumes with it
+    problem = Problem.from_space("vit-fmnist", images=30)
+    with run_search(problem, "random", budget=3, batch_size=2, n_init=2, run_dir=run, progress=False) as r:
+        acc = [row["objectives"]["accuracy"] for row in r.rows()]
+    assert len(acc) == 3 and all(a * 30 == pytest.approx(round(a * 30), abs=1e-9) for a in acc)

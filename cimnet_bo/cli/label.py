@@ -57,6 +57,9 @@ def add_label(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--split", default="val", help="split for supernet accuracy (default val)")
     p.add_argument(
+        "--images", type=COUNT, default=None, help="supernet accuracy on the first N images of the split (default all)"
+    )
+    p.add_argument(
         "--device", default=None, help="torch device for supernet accuracy (default cpu; cuda with --ray-num-gpus > 0)"
     )
     p.add_argument("--tech", default=None, help="YAML of technology constants for the roofline")
@@ -80,9 +83,14 @@ def build_evaluators(args: argparse.Namespace, space):
 
     evals = []
     acc = args.accuracy
+    if args.images is not None and acc != "supernet":
+        raise ValueError(f"--images applies to --accuracy supernet, not to --accuracy {acc!r}")
     if acc == "supernet":
         device = args.device or ("cuda" if (getattr(args, "ray_num_gpus", None) or 0) > 0 else "cpu")
-        evals.append(supernet_accuracy(space, checkpoint=args.checkpoint, split=args.split, device=device))
+        indices = None if args.images is None else range(args.images)
+        evals.append(
+            supernet_accuracy(space, checkpoint=args.checkpoint, split=args.split, device=device, indices=indices)
+        )
     elif acc and acc != "none":
         try:
             fn = load_function(acc)

@@ -33,7 +33,8 @@ fingerprint of the imported layer table: resuming imports the model again and re
 table changed.
 
 A config file holds the keys of a run's ``config.yaml``: ``problem`` (``space``, ``mode``,
-``objectives``, ``energy``, ``area_budget``, ``power_budget``, ``accuracy``, ``checkpoint``, ``table``, ...),
+``objectives``, ``energy``, ``area_budget``, ``power_budget``, ``accuracy``, ``checkpoint``,
+``images``, ``table``, ...),
 ``strategy``, ``strategy_options``, ``budget``, ``batch_size``, ``n_init``, ``seed``, ``initial`` (a
 list of configurations). Options on the command line override it.
 """
@@ -83,6 +84,12 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         help="'supernet' (default), 'external' (ask/tell) or MODULE:FUNCTION (subnet config -> accuracy)",
     )
     g.add_argument("--checkpoint", default=None, help="supernet weights (default data/supernets/<space>.pt)")
+    g.add_argument(
+        "--images",
+        type=COUNT,
+        default=None,
+        help="supernet accuracy on the first N validation images (default all; fewer are faster, less precise)",
+    )
     g.add_argument("--table", default=None, help="labeled dataset: search its rows by table look-up")
     g.add_argument(
         "--model",
@@ -208,7 +215,7 @@ def _problem_spec(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, An
                     f"--{key.replace('_', '-')} must be a number, 'baseline' or 'none', got {text!r}"
                 ) from None
             given = True
-    for key in ("accuracy", "checkpoint", "table", "model", "input_shape", "unknown_ops"):
+    for key in ("accuracy", "checkpoint", "images", "table", "model", "input_shape", "unknown_ops"):
         if getattr(args, key) is not None:
             spec[key], given = getattr(args, key), True
     if spec.get("model") is None:

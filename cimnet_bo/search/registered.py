@@ -96,6 +96,7 @@ def space_problem(
     power_budget: float | str | None = "baseline",
     accuracy: Any = "supernet",
     checkpoint: str | None = None,
+    images: int | None = None,
     tech: Any = None,
     hardware: Mapping[str, Any] | str | None = None,
     subnet: Mapping[str, Any] | str | None = None,
@@ -129,6 +130,11 @@ def space_problem(
         ``data/supernets/<space>.pt``), outside the library (ask/tell only), an evaluator,
         or a function ``subnet config -> accuracy``.
     checkpoint : str, optional
+    images : int, optional
+        Supernet accuracy on the first ``images`` validation images only (default: all of
+        them). Fewer images evaluate faster and measure accuracy less precisely (one image of
+        1,000 is 0.1 point); accuracy on the chip (hardware-aware spaces) costs far more per
+        image than the digital subnet's.
     tech : Technology, optional
         Technology constants of the roofline.
     hardware, subnet : dict or "baseline" / "max" / "min", optional
@@ -155,7 +161,7 @@ def space_problem(
     custom_evaluator = evaluator is not None
     if evaluator is None:
         parts: list[Evaluator] = []
-        acc = _accuracy_evaluator(full, accuracy, checkpoint) if "accuracy" in objectives else None
+        acc = _accuracy_evaluator(full, accuracy, checkpoint, images) if "accuracy" in objectives else None
         if acc is not None:
             parts.append(acc)
         parts.append(RooflineEvaluator(full, tech=tech))
@@ -179,6 +185,7 @@ def space_problem(
         "power_budget": power_budget,
         "accuracy": accuracy,
         "checkpoint": None if checkpoint is None else str(checkpoint),
+        "images": images,
         "hardware": hardware,
         "subnet": subnet,
         "ref_point": dict(ref_point or {}) or None,
@@ -280,12 +287,22 @@ def _frozen_space(full: Any, mode: str, hardware: Any, subnet: Any) -> Any:
         raise ProblemError(f"frozen {side} configuration is not in space {half.name!r}: {e}") from None
 
 
-def _accuracy_evaluator(space: AnySpace, accuracy: Any, checkpoint: str | None) -> Evaluator | None:
+def _accuracy_evaluator(
+    space: AnySpace, accuracy: Any, checkpoint: str | None, images: int | None = None
+) -> Evaluator | None:
     from cimnet_bo.evaluate import CallableEvaluator, supernet_accuracy
 
+    if images is not None:
+        from cimnet_bo.supernet.data import N_VAL
+
+        if type(images) is not int or not 1 <= images <= N_VAL:
+            raise ProblemError(f"images must be a whole number in [1, {N_VAL}] (the validation split), got {images!r}")
+        if accuracy != "supernet":
+            raise ProblemError(f"images applies to the supernet's accuracy, not to accuracy={accuracy!r}")
     if isinstance(accuracy, str):
         if accuracy == "supernet":  # on the chip for a hardware-aware space
-            ev: Evaluator = supernet_accuracy(space, checkpoint=checkpoint)
+            indices = None if images is None else range(images)
+            ev: Evaluator = supernet_accuracy(space, checkpoint=checkpoint, indices=indices)
             try:
                 ev.identity  # noqa: B018 - fails early when the checkpoint is missing
             except FileNotFoundError as e:

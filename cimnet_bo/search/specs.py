@@ -11,7 +11,7 @@ from cimnet_bo.search.problem import Problem, ProblemError
 
 #: Keys of a spec that go to :func:`~cimnet_bo.search.registered.space_problem` as they are.
 REGISTERED_KEYS = (
-    *("mode", "energy", "area_budget", "power_budget", "accuracy", "checkpoint"),
+    *("mode", "energy", "area_budget", "power_budget", "accuracy", "checkpoint", "images"),
     *("hardware", "subnet", "ref_point", "ideal_point"),
 )
 #: Keys of a model problem's spec (:func:`~cimnet_bo.search.network.model_problem`).
@@ -27,7 +27,8 @@ def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
     Keys: ``space`` (a registered joint space, or a space YAML file), ``mode``, ``objectives``
     (names, or ``[name, direction]`` pairs for user evaluators), ``energy``, ``area_budget``,
     ``power_budget``,
-    ``accuracy`` (``supernet``, ``external`` or ``MODULE:FUNCTION``), ``checkpoint``,
+    ``accuracy`` (``supernet``, ``external`` or ``MODULE:FUNCTION``), ``checkpoint``, ``images``
+    (supernet accuracy on the first that many validation images),
     ``hardware`` / ``subnet`` (frozen side), ``table`` (a labeled dataset: tabular problem),
     ``evaluator`` (``MODULE:FUNCTION`` returning a dict of outputs, for user spaces),
     ``constraints`` (strings such as ``"area_mm2 <= 1.0"``), ``ref_point``, ``ideal_point``.
@@ -57,7 +58,7 @@ def problem_from_spec(spec: Mapping[str, Any]) -> Problem:
     if spec.get("constraints"):
         raise ProblemError("registered problems take area_budget and power_budget; 'constraints' is for user problems")
     if spec.get("table"):
-        kw = {k: v for k, v in kw.items() if k not in ("accuracy", "checkpoint")}
+        kw = {k: v for k, v in kw.items() if k not in ("accuracy", "checkpoint", "images")}
         return table_problem(space, spec["table"], **kw)
     return Problem.from_space(space, **kw)
 
@@ -79,6 +80,7 @@ SPEC_KINDS = {
     "energy": (lambda v: isinstance(v, bool), "true or false"),
     "table": (lambda v: isinstance(v, str), "the path of a labeled dataset"),
     "checkpoint": (lambda v: isinstance(v, str), "the path of a supernet checkpoint"),
+    "images": (lambda v: type(v) is int and v >= 1, "a whole number >= 1 (validation images)"),
     "ref_point": (lambda v: isinstance(v, Mapping), "a mapping objective -> value"),
     "ideal_point": (lambda v: isinstance(v, Mapping), "a mapping objective -> value"),
     "model": (lambda v: isinstance(v, str), "MODULE:FACTORY (a torch.nn.Module factory)"),
