@@ -18,7 +18,9 @@ CONFIG_VERSION = 1
 MUTABLE_KEYS = ("budget",)
 #: Strategy options whose value for runs made before the option existed is not its default:
 #: such a run goes on as it began. Other options missing from a stored run take their defaults.
-OPTIONS_BEFORE: dict[str, dict[str, Any]] = {"qnehvi": {"failure_model": False, "gp_warm_maxiter": None}}
+OPTIONS_BEFORE: dict[str, dict[str, Any]] = {
+    "qnehvi": {"failure_model": False, "gp_warm_maxiter": None, "screen": "qlogehvi"}
+}
 
 
 def default_n_init(batch_size: int) -> int:

@@ -23,10 +23,11 @@ hypervolume; an evaluated row, failed or not, is never proposed again (``SearchS
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from cimnet_bo.search.screen import OutcomeBound
 from cimnet_bo.search.surrogates import fit_gp_list, gp_marginals
 from cimnet_bo.search.warm_start import WarmStart
 
@@ -104,10 +105,10 @@ class FailureModel:
         return keep
 
     @staticmethod
-    def constraint(k: int) -> Callable[[Any], Any]:
-        """The outcome constraint (BoTorch's form: feasible where the value is <= 0) on model
-        output ``k``, the failure indicator."""
-        return lambda Z: Z[..., k] - FAILURE_BOUND
+    def constraint(k: int) -> OutcomeBound:
+        """The outcome constraint ``indicator <= FAILURE_BOUND`` on model output ``k``, the
+        failure indicator."""
+        return OutcomeBound(k, 1.0, FAILURE_BOUND)
 
 
 __all__ = ["FAILURE_BOUND", "PRUNE_PROBABILITY", "FailureModel"]

@@ -19,6 +19,7 @@ from cimnet_bo.search.pool import (
     training_targets,
 )
 from cimnet_bo.search.problem import Problem, ProblemError
+from cimnet_bo.search.screen import SCREENS, OutcomeBound, ScreenInputs, shortlist
 from cimnet_bo.search.state import RoundTimer, SearchState
 from cimnet_bo.search.strategies import STRATEGIES, Strategy, check_fraction, check_int
 from cimnet_bo.search.surrogates import SURROGATES, Surrogate, acquisition_objective, id_column, lookup_ids
@@ -70,12 +71,15 @@ class QNEHVI(Strategy):
         NSGA-II on the predictors.
     mc_samples : int
         Quasi-MC samples of the GP posteriors in qLogNEHVI (ensembles use each member once).
+    screen : {"ehvi", "qlogehvi"}
+        How the pool is screened (:mod:`cimnet_bo.search.screen`): each candidate alone, by its
+        expected hypervolume improvement over the Pareto front of the posterior mean, in closed
+        form (``"ehvi"``) or with ``screen_samples`` quasi-MC samples (``"qlogehvi"``).
     screen_samples : int
-        Quasi-MC samples of the qLogEHVI screen.
+        Quasi-MC samples of the ``"qlogehvi"`` screen.
     shortlist : int
-        The pool is screened with ``qLogExpectedHypervolumeImprovement`` over the Pareto front
-        of the posterior mean (each candidate alone: cheap); the ``shortlist`` best go to
-        qLogNEHVI (joint posterior with the observed points: exact but costly per candidate).
+        The ``shortlist`` best candidates of the screen go to qLogNEHVI (joint posterior with
+        the observed points: exact but costly per candidate).
     ensemble_size : int
         Bootstrap members of ``xgb-ensemble``.
     cv_folds : int
@@ -109,6 +113,7 @@ class QNEHVI(Strategy):
         pop_size: int = 64,
         n_gen: int = 12,
         mc_samples: int = 64,
+        screen: str = "ehvi",
         screen_samples: int = 8,
         shortlist: int = 128,
         ensemble_size: int = 10,
@@ -128,6 +133,7 @@ class QNEHVI(Strategy):
         self.pop_size = pop_size
         self.n_gen = n_gen
         self.mc_samples = mc_samples
+        self.screen = screen
         self.screen_samples = screen_samples
         self.shortlist = shortlist
         self.ensemble_size = ensemble_size
@@ -140,6 +146,7 @@ class QNEHVI(Strategy):
 
     def check(self, problem: Problem | None) -> None:
         SURROGATES[self.surrogate]  # an unknown name raises UnknownNameError
+        SCREENS[self.screen]
         if self.hardware not in HARDWARE_MODES:
             raise ProblemError(f"unknown hardware mode {self.hardware!r}; choose from {list(HARDWARE_MODES)}")
         if self.hardware == "best" and problem is not None:
@@ -308,10 +315,7 @@ class QNEHVI(Strategy):
         import warnings
 
         import torch
-        from botorch.acquisition.multi_objective.logei import (
-            qLogExpectedHypervolumeImprovement,
-            qLogNoisyExpectedHypervolumeImprovement,
-        )
+        from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
         from botorch.acquisition.multi_objective.utils import prune_inferior_points_multi_objective
         from botorch.optim import optimize_acqf_discrete
         from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
@@ -345,10 +349,9 @@ class QNEHVI(Strategy):
             if c.name in plan.modelled:  # an outcome constraint on the model's samples
                 k = plan.modelled.index(c.name)
                 sign, center = model_space_constraint(p, c)
-                constraints.append(lambda Z, k=k, b=center, s=sign: s * (Z[..., k] - b))
+                constraints.append(OutcomeBound(k, sign, center))
         if self._failure is not None:
             constraints.append(self._failure.constraint(len(plan.modelled)))
-        constraints = constraints or None
         # baseline: evaluated rows that meet the cheap constraints
         base = np.arange(n_tr)
         if any(p.is_cheap(c.name) for c in p.constraints):
@@ -367,22 +370,23 @@ class QNEHVI(Strategy):
                 post = model.posterior(X_base)
                 mean = post.mean
                 Yb = objective(mean.unsqueeze(0), X=X_base)[0]
-                if constraints is not None:
+                if constraints:
                     feas = torch.stack([c(mean) <= 0 for c in constraints], dim=-1).all(dim=-1)
                     Yb = Yb[feas]
                 part = FastNondominatedPartitioning(ref_point=ref, Y=Yb)
-                screen = qLogExpectedHypervolumeImprovement(
-                    model=surrogate.screen_model(),
-                    ref_point=ref,
-                    partitioning=part,
-                    sampler=surrogate.sampler(self.screen_samples, seed + 1),
+                inputs = ScreenInputs(
+                    surrogate=surrogate,
+                    pool=pool,
                     objective=objective,
                     constraints=constraints,
+                    cells=part.get_hypercell_bounds(),
+                    partitioning=part,
+                    ref_point=ref,
+                    samples=self.screen_samples,
+                    seed=seed + 1,
                 )
                 with state.caches.clock.timed("screen"):
-                    vals = torch.cat([screen(chunk.unsqueeze(-2)) for chunk in pool.split(2048)])
-                top = torch.topk(vals, k).indices
-                self.last_info["screen_max"] = float(vals.max())
+                    top = shortlist(inputs, self.screen, k)
             else:
                 top = torch.arange(len(pool))
             if self._bc is not None and known is not None:
@@ -394,7 +398,7 @@ class QNEHVI(Strategy):
                 objective = acquisition_objective(m, modelled, known, list(range(m)), shift=surrogate.shift_)
             if len(X_base) > 1:
                 X_base = prune_inferior_points_multi_objective(
-                    model, X_base, ref, objective=objective, constraints=constraints, num_samples=256
+                    model, X_base, ref, objective=objective, constraints=constraints or None, num_samples=256
                 )
             acq = qLogNoisyExpectedHypervolumeImprovement(
                 model=model,
@@ -402,7 +406,7 @@ class QNEHVI(Strategy):
                 X_baseline=X_base,
                 sampler=surrogate.sampler(self.mc_samples, seed),
                 objective=objective,
-                constraints=constraints,
+                constraints=constraints or None,
                 X_pending=X_pend,
                 prune_baseline=False,
             )

@@ -106,8 +106,24 @@ class Surrogate:
         return SobolQMCNormalSampler(sample_shape=torch.Size([n]), seed=seed)
 
     def screen_model(self) -> Any:
-        """The model the cheap screen of single candidates uses."""
+        """The model the sampled screen of single candidates uses (``"qlogehvi"``)."""
         return marginal_model(self.model_)
+
+    def marginals(self, X: Any) -> tuple[Any, Any]:
+        """Each candidate's marginal posterior, alone.
+
+        Parameters
+        ----------
+        X : torch.Tensor (n x (d + 1))
+            Model inputs (encoding and lookup column).
+
+        Returns
+        -------
+        mean, variance : torch.Tensor (n x k)
+            Of every modelled output, before ``shift_``.
+        """
+        post = marginal_model(self.model_).posterior(X.unsqueeze(-2))
+        return post.mean[:, 0, :], post.variance[:, 0, :]
 
     def add_output(self, gp: Any, X_all: np.ndarray, seed: int) -> None:
         """Model one more output, after the others: a fitted single-output GP on the same
@@ -173,6 +189,11 @@ class XGBEnsembleSurrogate(Surrogate):
 
     def screen_model(self) -> Any:
         return self.model_
+
+    def marginals(self, X: Any) -> tuple[Any, Any]:
+        """The members' mean and variance (unbiased) at each row (n x k)."""
+        v = self.model_.values[lookup_ids(X, self.model_.values.shape[0])]  # n x s x k
+        return v.mean(dim=1), v.var(dim=1)
 
     def add_output(self, gp: Any, X_all: np.ndarray, seed: int) -> None:
         """One more column of the lookup table: for each member, a draw of ``gp``'s marginal
