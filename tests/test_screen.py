@@ -18,7 +18,16 @@ import search_helpers as H
 from cimnet_bo.evaluate import CallableEvaluator, CompositeEvaluator, Objective
 from cimnet_bo.search import QNEHVI, Problem
 from cimnet_bo.search.config import OPTIONS_BEFORE, read_stored
-from cimnet_bo.search.screen import SCREENS, OutcomeBound, closed_form_screen, log_ehvi, log_ei, sampled_screen
+from cimnet_bo.search.screen import (
+    PREFILTER,
+    SCREENS,
+    OutcomeBound,
+    closed_form_screen,
+    log_ehvi,
+    log_ei,
+    sampled_screen,
+    shortlist,
+)
 from cimnet_bo.search.state import Caches, SearchState
 from cimnet_bo.search.toy import zdt_invalid, zdt_invalid_problem, zdt_space, zdt_values
 
@@ -169,9 +178,9 @@ def _screen_inputs(monkeypatch, problem: Problem, surrogate: str, with_failures:
     seen = {}
     real = qnehvi_module.shortlist
 
-    def spy(inputs, screen, k):
+    def spy(inputs, screen):
         seen["inputs"] = inputs
-        return real(inputs, screen, k)
+        return real(inputs, screen)
 
     monkeypatch.setattr(qnehvi_module, "shortlist", spy)
     opts = {**H.FAST_QNEHVI, "pool_size": 600, "shortlist": 16, "surrogate": surrogate}
@@ -207,6 +216,24 @@ def test_closed_form_ranks_the_pool_as_the_sampled_screen_with_many_samples(
     assert len(shared) >= 16
 
 
+@pytest.mark.parametrize("case, with_failures", [("known f1", False), ("failures", True)])
+def test_the_staged_screen_picks_the_sampled_screens_shortlist_from_the_closed_forms_best(
+    monkeypatch, case, with_failures
+):
+    problem = _known_f1_problem() if case == "known f1" else zdt_invalid_problem()
+    inputs = _screen_inputs(monkeypatch, problem, "gp", with_failures, seed=3)
+    assert len(inputs.pool) > PREFILTER * inputs.keep  # the first stage leaves candidates out
+    with torch.no_grad():
+        staged = shortlist(inputs, "staged")
+        sampled = shortlist(inputs, "qlogehvi")
+        closed = SCREENS["ehvi"](inputs)
+    assert staged.tolist() == sampled.tolist()
+    # and the first stage did drop candidates: the closed form's worst never reach the shortlist
+    worst = torch.argsort(closed)[: len(inputs.pool) - PREFILTER * inputs.keep]
+    assert not set(worst.tolist()) & set(staged.tolist())
+    assert torch.isinf(SCREENS["staged"](inputs)[worst]).all()
+
+
 def test_ensemble_marginals_are_its_members_mean_and_variance(monkeypatch):
     inputs = _screen_inputs(monkeypatch, _known_f1_problem(), "xgb-ensemble", False, seed=2)
     sur = inputs.surrogate
@@ -218,21 +245,21 @@ def test_ensemble_marginals_are_its_members_mean_and_variance(monkeypatch):
 
 
 def test_screen_option_is_checked_and_runs_made_before_it_keep_the_sampled_screen():
-    assert set(SCREENS.names()) == {"ehvi", "qlogehvi"}
-    assert QNEHVI().screen == "ehvi"
+    assert set(SCREENS.names()) == {"staged", "ehvi", "qlogehvi"}
+    assert QNEHVI().screen == "staged"
     with pytest.raises(Exception, match="nope"):
         QNEHVI(screen="nope").check(H.zdt())
     old = {"strategy": "qnehvi", "strategy_options": {"pool_size": 100}}
     assert read_stored(old)["strategy_options"]["screen"] == "qlogehvi" == OPTIONS_BEFORE["qnehvi"]["screen"]
     new = {"strategy": "qnehvi", "strategy_options": QNEHVI().get_params()}
-    assert read_stored(new)["strategy_options"]["screen"] == "ehvi"
+    assert read_stored(new)["strategy_options"]["screen"] == "staged"
 
 
 def test_both_screens_run_a_search(tmp_path):
     from cimnet_bo.search import run_search
 
     hv = {}
-    for screen, seed in itertools.product(("ehvi", "qlogehvi"), (0,)):
+    for screen, seed in itertools.product(("staged", "ehvi", "qlogehvi"), (0,)):
         with run_search(
             H.zdt(),
             "qnehvi",

@@ -71,12 +71,13 @@ class QNEHVI(Strategy):
         NSGA-II on the predictors.
     mc_samples : int
         Quasi-MC samples of the GP posteriors in qLogNEHVI (ensembles use each member once).
-    screen : {"ehvi", "qlogehvi"}
+    screen : {"staged", "ehvi", "qlogehvi"}
         How the pool is screened (:mod:`cimnet_bo.search.screen`): each candidate alone, by its
         expected hypervolume improvement over the Pareto front of the posterior mean, in closed
-        form (``"ehvi"``) or with ``screen_samples`` quasi-MC samples (``"qlogehvi"``).
+        form (``"ehvi"``), with ``screen_samples`` quasi-MC samples (``"qlogehvi"``), or with
+        samples on the closed form's best candidates (``"staged"``, the default).
     screen_samples : int
-        Quasi-MC samples of the ``"qlogehvi"`` screen.
+        Quasi-MC samples of the ``"qlogehvi"`` and ``"staged"`` screens.
     shortlist : int
         The ``shortlist`` best candidates of the screen go to qLogNEHVI (joint posterior with
         the observed points: exact but costly per candidate).
@@ -113,7 +114,7 @@ class QNEHVI(Strategy):
         pop_size: int = 64,
         n_gen: int = 12,
         mc_samples: int = 64,
-        screen: str = "ehvi",
+        screen: str = "staged",
         screen_samples: int = 8,
         shortlist: int = 128,
         ensemble_size: int = 10,
@@ -384,9 +385,10 @@ class QNEHVI(Strategy):
                     ref_point=ref,
                     samples=self.screen_samples,
                     seed=seed + 1,
+                    keep=k,
                 )
                 with state.caches.clock.timed("screen"):
-                    top = shortlist(inputs, self.screen, k)
+                    top = shortlist(inputs, self.screen)
             else:
                 top = torch.arange(len(pool))
             if self._bc is not None and known is not None:

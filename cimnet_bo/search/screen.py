@@ -5,7 +5,11 @@ Every screen scores a candidate by its expected hypervolume improvement over the
 the posterior mean at the baseline, weighted by its probability of meeting the outcome
 constraints, in log space. Screens (:data:`SCREENS`):
 
-* ``"ehvi"`` (default): the closed form from each candidate's marginal posterior. The modelled
+* ``"staged"`` (default): ``"ehvi"`` keeps the best :data:`PREFILTER` times the shortlist, which
+  ``"qlogehvi"`` then ranks. It picks the shortlist of ``"qlogehvi"`` in about half the time:
+  on the ``vit-fmnist`` overhead benchmark the sampled screen's 128 best of 11,700 candidates
+  always lay within the closed form's best 256.
+* ``"ehvi"``: the closed form from each candidate's marginal posterior. The modelled
   objectives and constrained outputs are independent Gaussians (the surrogate's marginals:
   :meth:`~cimnet_bo.search.surrogates.Surrogate.marginals`; an ensemble's member mean and
   variance), the known objectives exact. The front's non-dominated region is split into boxes
@@ -18,13 +22,22 @@ constraints, in log space. Screens (:data:`SCREENS`):
   multiplies by ``Phi(-sign * (mu_k - b) / s_k)``. The work is a few passes over
   (candidates x boxes x objectives): no samples.
 * ``"qlogehvi"``: BoTorch's ``qLogExpectedHypervolumeImprovement`` with ``screen_samples``
-  quasi-MC samples of the marginal posterior (runs made before ``"ehvi"`` existed go on with it).
+  quasi-MC samples of the marginal posterior, over the whole pool (runs made before the other
+  screens existed go on with it).
+
+The log of a mean of 8 samples is biased low the more a candidate's improvement varies between
+samples, so the sampled screen prefers candidates that improve surely over those that might
+improve much (unexplored values, the edge of a failure region). The exact closed form alone
+therefore explores more. On the toy problems of ``benchmarks/bench_failures.py`` and
+``benchmarks/bench_categorical.py`` it proposed more failing configurations and reached lower
+hypervolume on the categorical toy, so the default keeps the sampled screen's choice and uses
+the closed form to make it cheaper.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from cimnet_bo.core import Registry
@@ -37,6 +50,8 @@ SCREENS: Registry[Callable[["ScreenInputs"], Any]] = Registry("screen")
 BOX_CAP = 1e10
 #: Candidates scored per pass (bounds the (candidates x boxes x objectives) work arrays).
 CHUNK = 2048
+#: The ``"staged"`` screen's closed form keeps this many times the shortlist.
+PREFILTER = 8
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,8 @@ class ScreenInputs:
     samples : int
         Quasi-MC samples of ``"qlogehvi"``.
     seed : int
+    keep : int
+        The size of the shortlist the screen feeds.
     """
 
     surrogate: Any
@@ -94,6 +111,7 @@ class ScreenInputs:
     ref_point: Any
     samples: int
     seed: int
+    keep: int
 
 
 def log_ei(x: Any) -> Any:
@@ -188,11 +206,25 @@ def sampled_screen(inputs: ScreenInputs) -> Any:
     return torch.cat([acq(chunk.unsqueeze(-2)) for chunk in inputs.pool.split(CHUNK)])
 
 
-def shortlist(inputs: ScreenInputs, screen: str, k: int) -> Any:
-    """Indices (k,) of the ``k`` best candidates of ``inputs.pool`` by screen ``screen``
-    (ties and ``-inf`` values in pool order)."""
+@SCREENS.register("staged")
+def staged_screen(inputs: ScreenInputs) -> Any:
+    """``"qlogehvi"`` on the best ``PREFILTER * inputs.keep`` candidates of ``"ehvi"`` (the
+    others ``-inf``)."""
     import torch
 
-    vals = SCREENS[screen](inputs)
-    order = torch.argsort(-torch.nan_to_num(vals, nan=-math.inf), stable=True)
-    return order[:k]
+    first = _order(closed_form_screen(inputs))[: PREFILTER * inputs.keep]
+    out = torch.full((len(inputs.pool),), -math.inf, dtype=inputs.pool.dtype)
+    out[first] = sampled_screen(replace(inputs, pool=inputs.pool[first]))
+    return out
+
+
+def _order(vals: Any) -> Any:
+    """Indices sorting ``vals`` from the best (ties and ``-inf`` / NaN values in pool order)."""
+    import torch
+
+    return torch.argsort(-torch.nan_to_num(vals, nan=-math.inf), stable=True)
+
+
+def shortlist(inputs: ScreenInputs, screen: str) -> Any:
+    """Indices (``inputs.keep``,) of the best candidates of ``inputs.pool`` by screen ``screen``."""
+    return _order(SCREENS[screen](inputs))[: inputs.keep]
