@@ -81,6 +81,26 @@ def test_a_fit_started_from_converged_hyper_parameters_stays_there():
         assert np.allclose(value, start[name], atol=1e-2), name
 
 
+def test_a_start_held_in_a_worse_optimum_loses_to_the_fit_from_the_defaults():
+    from cimnet_bo.predictors.gp import _fit_mll, _set_hyper_parameters, gp_model
+
+    X, y = _data()
+    torch.manual_seed(0)
+    good = hyper_parameters(fit_gp(X, y, maxiter=200))
+    # a start that explains the data as noise: very long lengthscales, very large noise
+    bad = {k: (v + 6.0 if ("lengthscale" in k or "noise" in k) else v) for k, v in good.items()}
+    alone = gp_model(X, y)
+    assert _set_hyper_parameters(alone, bad)
+    _fit_mll(alone, 5)
+    fresh = gp_model(X, y)
+    _fit_mll(fresh, 5)
+    assert _mll(alone) < _mll(fresh) - 0.05  # five steps from the bad start stay worse
+    torch.manual_seed(0)
+    got = fit_gp(X, y, maxiter=200, start=bad, start_maxiter=5)
+    assert _mll(got) == pytest.approx(_mll(fresh), abs=1e-9)
+    assert not all(np.allclose(v, hyper_parameters(alone)[k]) for k, v in hyper_parameters(got).items())
+
+
 def test_a_start_that_does_not_fit_the_model_or_is_not_finite_is_ignored():
     X, y = _data()
     torch.manual_seed(0)

@@ -119,7 +119,8 @@ def fit_gp(
         the same inputs); ignored unless every name and shape matches. Default: the kernel's
         initial values.
     start_maxiter : int, optional
-        Most L-BFGS-B iterations of a fit that starts from ``start``. Default: ``maxiter``.
+        Most L-BFGS-B iterations of a fit that starts from ``start``, and of a second fit from
+        the defaults; the fit of the larger marginal likelihood is kept. Default: ``maxiter``.
 
     Notes
     -----
@@ -129,14 +130,11 @@ def fit_gp(
     import torch
 
     if fit_rows is None:
-        gp = gp_model(X, y, d, categorical)
-        _fit_mll(gp, _steps(gp, start, maxiter, start_maxiter))
-        return gp
+        return _fitted(lambda: gp_model(X, y, d, categorical), start, maxiter, start_maxiter)
     rows = torch.as_tensor(np.asarray(fit_rows, dtype=np.int64))
     Xt = torch.as_tensor(X, dtype=torch.float64)
     yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
-    small = gp_model(Xt[rows], yt[rows], d, categorical)
-    _fit_mll(small, _steps(small, start, maxiter, start_maxiter))
+    small = _fitted(lambda: gp_model(Xt[rows], yt[rows], d, categorical), start, maxiter, start_maxiter)
     gp = gp_model(Xt, yt, d, categorical)
     hyper = dict(small.named_parameters())
     with torch.no_grad():
@@ -151,11 +149,36 @@ def hyper_parameters(gp: Any) -> dict[str, np.ndarray]:
     return {name: par.detach().cpu().numpy().copy() for name, par in gp.named_parameters()}
 
 
-def _steps(gp: Any, start: Mapping[str, np.ndarray] | None, maxiter: int, start_maxiter: int | None) -> int:
-    """Load ``start`` into ``gp`` where it fits; the fit's iteration limit accordingly."""
-    if _set_hyper_parameters(gp, start) and start_maxiter is not None:
-        return int(start_maxiter)
-    return int(maxiter)
+def _fitted(make: Any, start: Mapping[str, np.ndarray] | None, maxiter: int, start_maxiter: int | None) -> Any:
+    """A GP from ``make()`` with its hyper-parameters fitted: from the defaults with ``maxiter``
+    steps, or, where ``start`` fits the model, from ``start`` and from the defaults with
+    ``start_maxiter`` steps each, keeping the fit of the larger marginal likelihood (a start
+    from an earlier round can hold the fit in a worse optimum that the defaults avoid)."""
+    gp = make()
+    if not _set_hyper_parameters(gp, start):
+        _fit_mll(gp, maxiter)
+        return gp
+    steps = int(maxiter if start_maxiter is None else start_maxiter)
+    _fit_mll(gp, steps)
+    fresh = make()
+    _fit_mll(fresh, steps)
+    return fresh if _log_likelihood(fresh) > _log_likelihood(gp) else gp
+
+
+def _log_likelihood(gp: Any) -> float:
+    """The exact marginal log likelihood of a GP's training data (per point)."""
+    import torch
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
+    gp.train()
+    try:
+        with torch.no_grad():  # as BoTorch's fitting closure computes it
+            out = gp(*gp.train_inputs)
+            value = float(mll(out, gp.train_targets, *(gp.transform_inputs(X=x) for x in gp.train_inputs)))
+    finally:
+        gp.eval()
+    return value
 
 
 def _set_hyper_parameters(gp: Any, start: Mapping[str, np.ndarray] | None) -> bool:

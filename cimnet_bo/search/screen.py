@@ -28,10 +28,10 @@ constraints, in log space. Screens (:data:`SCREENS`):
 The log of a mean of 8 samples is biased low the more a candidate's improvement varies between
 samples, so the sampled screen prefers candidates that improve surely over those that might
 improve much (unexplored values, the edge of a failure region). The exact closed form alone
-therefore explores more. On the toy problems of ``benchmarks/bench_failures.py`` and
-``benchmarks/bench_categorical.py`` it proposed more failing configurations and reached lower
-hypervolume on the categorical toy, so the default keeps the sampled screen's choice and uses
-the closed form to make it cheaper.
+therefore explores more. On the toy problem of ``benchmarks/bench_failures.py`` it proposed
+more failing configurations (19.4 % against 15.4 % over 10 seeds, above random search's
+rate), so the default keeps the sampled screen's choice and uses the closed form to make it
+cheaper.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class ScreenInputs:
         The same boxes, for BoTorch's acquisition functions.
     ref_point : torch.Tensor (m,)
     samples : int
-        Quasi-MC samples of ``"qlogehvi"``.
+        Quasi-MC samples of ``"qlogehvi"`` and ``"staged"``.
     seed : int
     keep : int
         The size of the shortlist the screen feeds.

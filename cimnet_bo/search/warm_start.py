@@ -4,6 +4,9 @@ Each round fits its GPs again on the run's evaluations, which have grown by one 
 last fit, so the last round's fitted hyper-parameters are a close starting point: fitting from
 them converges in a few L-BFGS-B steps (``gp_warm_maxiter`` of
 :class:`~cimnet_bo.search.qnehvi.QNEHVI`) where a fit from the priors' defaults needs a hundred.
+A start can also hold the fit in an optimum that later data no longer favour (seen with a
+categorical kernel), so a warm round also fits from the defaults with as many steps and keeps
+the fit of the larger marginal likelihood (:func:`~cimnet_bo.predictors.gp.fit_gp`).
 
 A round that starts from stored hyper-parameters must find the same ones whether the run went
 on in one process or was stopped and resumed, so they are kept in the run directory
