@@ -169,18 +169,25 @@ class AccuracyEvaluator(Evaluator):
         return f"supernet:{name}:{self.split}{sub}:sha256={self._digest}"
 
     def _supernet(self):
+        """The supernet evaluator doing the work (made on first use)."""
         if self._inner is None:
-            from cimnet_bo.supernet.evaluator import SupernetEvaluator
-
-            self._inner = SupernetEvaluator(
+            cls, options = self._inner_kind()
+            self._inner = cls(
                 subnet_side(self.space),
                 checkpoint=self.checkpoint_path(),
                 split=self.split,
                 device=self.device,
                 batch_size=self.batch_size,
                 indices=self.indices,
+                **options,
             )
         return self._inner
+
+    def _inner_kind(self) -> tuple[type, dict[str, Any]]:
+        """The class of :meth:`_supernet` and its options beyond the common ones."""
+        from cimnet_bo.supernet.evaluator import SupernetEvaluator
+
+        return SupernetEvaluator, {}
 
     def _evaluate(self, configs: list[dict[str, Any]]) -> np.ndarray:
         return self._supernet().evaluate(configs)
@@ -236,20 +243,10 @@ class ChipAccuracy(AccuracyEvaluator):
         (:attr:`~cimnet_bo.supernet.evaluator.ChipAccuracyEvaluator.chip_identity`)."""
         return f"{super().identity}|{self._supernet().chip_identity}"
 
-    def _supernet(self):
-        if self._inner is None:
-            from cimnet_bo.supernet.evaluator import ChipAccuracyEvaluator
+    def _inner_kind(self) -> tuple[type, dict[str, Any]]:
+        from cimnet_bo.supernet.evaluator import ChipAccuracyEvaluator
 
-            self._inner = ChipAccuracyEvaluator(
-                subnet_side(self.space),
-                checkpoint=self.checkpoint_path(),
-                split=self.split,
-                device=self.device,
-                batch_size=self.batch_size,
-                indices=self.indices,
-                **self.chip,
-            )
-        return self._inner
+        return ChipAccuracyEvaluator, self.chip
 
 
 def supernet_accuracy(space: SpaceLike, **kwargs: Any) -> AccuracyEvaluator:
