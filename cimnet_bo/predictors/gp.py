@@ -9,7 +9,7 @@ GP surrogates (:mod:`cimnet_bo.search.surrogates`) both use it.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -149,7 +149,9 @@ def hyper_parameters(gp: Any) -> dict[str, np.ndarray]:
     return {name: par.detach().cpu().numpy().copy() for name, par in gp.named_parameters()}
 
 
-def _fitted(make: Any, start: Mapping[str, np.ndarray] | None, maxiter: int, start_maxiter: int | None) -> Any:
+def _fitted(
+    make: Callable[[], Any], start: Mapping[str, np.ndarray] | None, maxiter: int, start_maxiter: int | None
+) -> Any:
     """A GP from ``make()`` with its hyper-parameters fitted: from the defaults with ``maxiter``
     steps, or, where ``start`` fits the model, from ``start`` and from the defaults with
     ``start_maxiter`` steps each, keeping the fit of the larger marginal likelihood (a start

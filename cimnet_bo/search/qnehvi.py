@@ -354,6 +354,7 @@ class QNEHVI(Strategy):
                 constraints.append(OutcomeBound(k, sign, center))
         if self._failure is not None:
             constraints.append(self._failure.constraint(len(plan.modelled)))
+        outcome = constraints or None  # BoTorch's form: None without constraints
         # baseline: evaluated rows that meet the cheap constraints
         base = np.arange(n_tr)
         if any(p.is_cheap(c.name) for c in p.constraints):
@@ -381,7 +382,6 @@ class QNEHVI(Strategy):
                     pool=pool,
                     objective=objective,
                     constraints=constraints,
-                    cells=part.get_hypercell_bounds(),
                     partitioning=part,
                     ref_point=ref,
                     samples=self.screen_samples,
@@ -401,7 +401,7 @@ class QNEHVI(Strategy):
                 objective = acquisition_objective(m, modelled, known, list(range(m)), shift=surrogate.shift_)
             if len(X_base) > 1:
                 X_base = prune_inferior_points_multi_objective(
-                    model, X_base, ref, objective=objective, constraints=constraints or None, num_samples=256
+                    model, X_base, ref, objective=objective, constraints=outcome, num_samples=256
                 )
             acq = qLogNoisyExpectedHypervolumeImprovement(
                 model=model,
@@ -409,7 +409,7 @@ class QNEHVI(Strategy):
                 X_baseline=X_base,
                 sampler=surrogate.sampler(self.mc_samples, seed),
                 objective=objective,
-                constraints=constraints or None,
+                constraints=outcome,
                 X_pending=X_pend,
                 prune_baseline=False,
             )

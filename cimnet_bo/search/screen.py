@@ -90,10 +90,8 @@ class ScreenInputs:
         Model outputs to normalised objectives (maximised); a column selection plus a constant
         per lookup row, see :func:`~cimnet_bo.search.surrogates.acquisition_objective`.
     constraints : list of OutcomeBound
-    cells : torch.Tensor (2 x C x m)
-        Lower and upper corners of the boxes of the front's non-dominated region.
     partitioning : botorch.utils.multi_objective.box_decompositions.non_dominated.FastNondominatedPartitioning
-        The same boxes, for BoTorch's acquisition functions.
+        The boxes of the front's non-dominated region.
     ref_point : torch.Tensor (m,)
     samples : int
         Quasi-MC samples of ``"qlogehvi"`` and ``"staged"``.
@@ -106,7 +104,6 @@ class ScreenInputs:
     pool: Any
     objective: Any
     constraints: list[OutcomeBound]
-    cells: Any
     partitioning: Any
     ref_point: Any
     samples: int
@@ -173,6 +170,7 @@ def closed_form_screen(inputs: ScreenInputs) -> Any:
     """Closed-form log EHVI times the probability of feasibility (see the module docstring)."""
     import torch
 
+    cells = inputs.partitioning.get_hypercell_bounds()  # 2 x C x m
     out = []
     for X in inputs.pool.split(CHUNK):
         mean, var = inputs.surrogate.marginals(X)  # n x k_out
@@ -182,7 +180,7 @@ def closed_form_screen(inputs: ScreenInputs) -> Any:
         rows = X.unsqueeze(-2)
         mu_obj = inputs.objective(mean.unsqueeze(-2), X=rows)[:, 0]
         sd_obj = inputs.objective((mean + std).unsqueeze(-2), X=rows)[:, 0] - mu_obj
-        val = log_ehvi(mu_obj, sd_obj.clamp_min(0.0), inputs.cells)
+        val = log_ehvi(mu_obj, sd_obj.clamp_min(0.0), cells)
         for c in inputs.constraints:
             val = val + c.log_probability(mean, std)
         out.append(val)
