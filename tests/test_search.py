@@ -302,24 +302,133 @@ def test_other_surrogates(tmp_path, surrogate):
         assert run.n_done == 16 and run.hypervolume() > 0
 
 
-@pytest.mark.parametrize("chunk", [7, 256, 4096])
-def test_marginal_model_gives_each_candidates_own_posterior(chunk):
+def _two_gps():
+    """Two GPs on 40 points of [0, 1]^3 plus a lookup column: a plain SingleTaskGP and the
+    project's (input filter, categorical column 1), and the inputs (X_train, generator)."""
     import torch
-    from botorch.models import ModelListGP, SingleTaskGP
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.input import FilterFeatures
+
+    from cimnet_bo.predictors.gp import gp_model
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(40, 4, generator=g, dtype=torch.float64)
+    X[:, 1] = torch.round(X[:, 1] * 3) / 3
+    plain = SingleTaskGP(X, torch.sin(3 * X[:, :1]) + X[:, 1:2], input_transform=FilterFeatures(torch.arange(3)))
+    ours = gp_model(X, torch.cos(5 * X[:, 0]) * X[:, 2], d=3, categorical=[1])
+    return [plain.eval(), ours.eval()], g
+
+
+@pytest.mark.parametrize("chunk", [7, 4096])
+def test_latent_marginals_are_each_candidates_own_posterior(chunk):
+    import torch
+
+    from cimnet_bo.search.surrogates import latent_marginals
+
+    gps, g = _two_gps()
+    Xc = torch.rand(600, 4, generator=g, dtype=torch.float64)
+    for gp in gps:  # each candidate alone, through GPyTorch's batched path
+        mean, var = latent_marginals(gp, Xc, chunk=chunk)
+        want = gp.posterior(Xc.unsqueeze(-2))
+        np.testing.assert_allclose(mean, want.mean[:, 0, 0].detach(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(var, want.variance[:, 0, 0].detach(), rtol=1e-7, atol=1e-12)
+
+
+def test_marginal_model_gives_each_candidates_own_posterior():
+    import torch
+    from botorch.models import ModelListGP
 
     from cimnet_bo.search.surrogates import marginal_model
 
-    g = torch.Generator().manual_seed(0)
-    X = torch.rand(40, 3, generator=g, dtype=torch.float64)
-    gps = [SingleTaskGP(X, torch.sin(3 * X[:, :1] * k) + X[:, 1:2]) for k in (1, 2)]
-    model = ModelListGP(*gps).eval()
-    Xc = torch.rand(600, 1, 3, generator=g, dtype=torch.float64)
-    got = marginal_model(model, chunk=chunk).posterior(Xc)
-    assert got.mean.shape == (600, 1, 2)
-    for j, gp in enumerate(gps):  # each candidate alone, through GPyTorch's batched path
+    gps, g = _two_gps()
+    Xc = torch.rand(300, 1, 4, generator=g, dtype=torch.float64)
+    got = marginal_model(ModelListGP(*gps)).posterior(Xc)
+    assert got.mean.shape == (300, 1, 2)
+    for j, gp in enumerate(gps):
         want = gp.posterior(Xc)
         np.testing.assert_allclose(got.mean[..., j].detach(), want.mean[..., 0].detach(), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(got.variance[..., j].detach(), want.variance[..., 0].detach(), rtol=1e-7, atol=1e-12)
+
+
+def test_finite_model_is_the_joint_posterior_at_its_rows():
+    import torch
+    from botorch.models import ModelListGP
+
+    from cimnet_bo.search.surrogates import finite_model, id_column
+
+    gps, g = _two_gps()
+    model = ModelListGP(*gps)
+    n_rows = 200
+    rows = torch.rand(n_rows, 4, generator=g, dtype=torch.float64)
+    rows[:, 3] = torch.as_tensor(id_column(np.arange(n_rows), n_rows))
+    keep = torch.randperm(n_rows, generator=g)[:50]
+    finite = finite_model(model, rows[keep], n_rows)
+    # batched joint inputs, as qNEHVI asks: 7 candidates, each with the same 5 baseline rows
+    X = torch.cat([rows[keep[:5]].expand(7, 5, 4), rows[keep[5:12]].unsqueeze(1)], dim=1)
+    got, want = finite.posterior(X), model.posterior(X)
+    np.testing.assert_allclose(got.mean.detach(), want.mean.detach(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        got.distribution.covariance_matrix.detach(), want.distribution.covariance_matrix.detach(), atol=1e-9
+    )
+    outside = np.setdiff1d(np.arange(n_rows), keep.numpy())[:1]
+    with pytest.raises(ValueError, match="outside the rows"):
+        finite.posterior(rows[outside].unsqueeze(0))
+
+
+def test_the_finite_model_leaves_qnehvi_picks_and_values_unchanged():
+    import torch
+    from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+    from botorch.models import ModelListGP
+    from botorch.optim import optimize_acqf_discrete
+    from botorch.sampling.normal import SobolQMCNormalSampler
+
+    from cimnet_bo.search.surrogates import finite_model, id_column
+
+    gps, g = _two_gps()
+    model = ModelListGP(*gps)
+    n_rows = 120
+    rows = torch.rand(n_rows, 4, generator=g, dtype=torch.float64)
+    rows[:, 3] = torch.as_tensor(id_column(np.arange(n_rows), n_rows))
+    base, pool = rows[:30], rows[30:]
+    picks = []
+    for m in (model, finite_model(model, rows, n_rows)):
+        acq = qLogNoisyExpectedHypervolumeImprovement(
+            model=m,
+            ref_point=torch.tensor([-1.0, -1.0], dtype=torch.float64),
+            X_baseline=base,
+            sampler=SobolQMCNormalSampler(torch.Size([32]), seed=0),
+            prune_baseline=False,
+        )
+        picks.append(optimize_acqf_discrete(acq, q=4, choices=pool, unique=True))
+    (c0, v0), (c1, v1) = picks
+    assert torch.equal(c0, c1)
+    np.testing.assert_allclose(v1, v0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_prune_baseline_keeps_botorchs_rows(m):
+    import torch
+    from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+    from botorch.acquisition.multi_objective.utils import prune_inferior_points_multi_objective
+    from botorch.models import ModelListGP
+
+    from cimnet_bo.search.qnehvi import prune_baseline
+    from cimnet_bo.search.screen import OutcomeBound
+
+    gps, g = _two_gps()
+    model = ModelListGP(*(gps + gps[:1])[:m])
+    X = torch.rand(300, 4, generator=g, dtype=torch.float64)
+    ref = torch.full((m,), -0.5, dtype=torch.float64)
+    objective = IdentityMCMultiOutputObjective()
+    for constraints in (None, [OutcomeBound(1, 1.0, 0.2)]):
+        torch.manual_seed(5)
+        want = prune_inferior_points_multi_objective(
+            model, X, ref, objective=objective, constraints=constraints, num_samples=128
+        )
+        torch.manual_seed(5)
+        got = prune_baseline(model, X, ref, objective, constraints, num_samples=128)
+        assert 2 <= len(got) < len(X)
+        assert torch.equal(got, want)
 
 
 # ============================================================================ runs

@@ -318,7 +318,6 @@ class QNEHVI(Strategy):
 
         import torch
         from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
-        from botorch.acquisition.multi_objective.utils import prune_inferior_points_multi_objective
         from botorch.optim import optimize_acqf_discrete
         from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
         from linear_operator.utils.warnings import NumericalWarning
@@ -399,10 +398,10 @@ class QNEHVI(Strategy):
                 all_rows[at], _ = self._bc.refine(all_rows[at])
                 known[at] = known_objectives(all_rows[at])
                 objective = acquisition_objective(m, modelled, known, list(range(m)), shift=surrogate.shift_)
+            seen = [X_base, pool[top]] if X_pend is None else [X_base, X_pend, pool[top]]
+            model = surrogate.acquisition_model(torch.cat(seen), N)
             if len(X_base) > 1:
-                X_base = prune_inferior_points_multi_objective(
-                    model, X_base, ref, objective=objective, constraints=outcome, num_samples=256
-                )
+                X_base = prune_baseline(model, X_base, ref, objective, outcome, num_samples=256)
             acq = qLogNoisyExpectedHypervolumeImprovement(
                 model=model,
                 ref_point=ref,
@@ -417,3 +416,51 @@ class QNEHVI(Strategy):
             cand, vals_q = optimize_acqf_discrete(acq, q=min(q, k), choices=pool[top], max_batch_size=2048, unique=True)
         self.last_info["acq_values"] = [round(float(v), 4) for v in vals_q.reshape(-1)]
         return lookup_ids(cand, N).numpy()
+
+
+def prune_baseline(
+    model: Any, X: Any, ref_point: Any, objective: Any, constraints: list[OutcomeBound] | None, num_samples: int
+) -> Any:
+    """The rows of ``X`` that may be Pareto-optimal: BoTorch's
+    ``prune_inferior_points_multi_objective``, with its samples and its result, and a sort per
+    sample (:func:`cimnet_bo.moo.pareto.nondominated_min`) instead of its all-pairs test.
+
+    Parameters
+    ----------
+    model : botorch.models.model.Model
+    X : torch.Tensor (n x w)
+        Model inputs of the baseline.
+    ref_point : torch.Tensor (m,)
+    objective : botorch.acquisition.multi_objective.objective.MCMultiOutputObjective
+    constraints : list of OutcomeBound, optional
+        Feasible where every one is <= 0.
+    num_samples : int
+        Posterior samples (drawn with BoTorch's default sampler, seeded from torch's generator).
+
+    Returns
+    -------
+    torch.Tensor (n' x w)
+        The rows, in their order, that are feasible, better than ``ref_point`` in every
+        objective and non-dominated in at least one sample.
+    """
+    import torch
+    from botorch.acquisition.multi_objective.utils import prune_inferior_points_multi_objective
+    from botorch.sampling.get_sampler import get_sampler
+    from botorch.utils.objective import compute_feasibility_indicator
+    from botorch.utils.transforms import is_ensemble
+
+    from cimnet_bo.moo.pareto import nondominated_min
+
+    if is_ensemble(model):  # samples averaged over the members: BoTorch's own path
+        return prune_inferior_points_multi_objective(
+            model, X, ref_point, objective=objective, constraints=constraints, num_samples=num_samples
+        )
+    with torch.no_grad():
+        posterior = model.posterior(X)
+        samples = get_sampler(posterior=posterior, sample_shape=torch.Size([num_samples]))(posterior)
+        Y = objective(samples, X=X)  # num_samples x n x m
+        Y[~compute_feasibility_indicator(constraints=constraints, samples=samples)] = ref_point
+    better = (Y > ref_point).all(dim=-1).numpy()
+    optimal = np.stack([nondominated_min(-y) for y in Y.numpy()])
+    return X[torch.as_tensor(np.flatnonzero((optimal & better).any(axis=0)))]
+

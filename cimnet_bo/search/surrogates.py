@@ -125,6 +125,12 @@ class Surrogate:
         post = marginal_model(self.model_).posterior(X.unsqueeze(-2))
         return post.mean[:, 0, :], post.variance[:, 0, :]
 
+    def acquisition_model(self, X_rows: Any, n_rows: int) -> Any:
+        """The model the acquisition function sees when it only asks about the rows ``X_rows``
+        (torch, R x (d + 1)) of an ``n_rows``-row lookup table: the GPs' joint posterior there,
+        computed once (:func:`finite_model`)."""
+        return finite_model(self.model_, X_rows, n_rows)
+
     def add_output(self, gp: Any, X_all: np.ndarray, seed: int) -> None:
         """Model one more output, after the others: a fitted single-output GP on the same
         inputs (e.g. the failure indicator of :mod:`cimnet_bo.search.failures`).
@@ -188,6 +194,10 @@ class XGBEnsembleSurrogate(Surrogate):
         return all_members_sampler(self.ensemble_size)
 
     def screen_model(self) -> Any:
+        return self.model_
+
+    def acquisition_model(self, X_rows: Any, n_rows: int) -> Any:
+        """The ensemble itself: already a lookup of every row."""
         return self.model_
 
     def marginals(self, X: Any) -> tuple[Any, Any]:
@@ -390,16 +400,133 @@ def acquisition_objective(
     return KnownAndModelled()
 
 
-def marginal_model(model: Any, chunk: int = 256) -> Any:
+def finite_model(model: Any, X_rows: Any, n_rows: int) -> Any:
+    """A ``ModelListGP``'s joint posterior at a finite set of lookup rows, computed once.
+
+    ``posterior(X)`` of inputs among ``X_rows`` gathers their means and covariances from the
+    precomputed joint posterior. A GP's posterior at a subset of points is the marginal of its
+    joint posterior, so this is the model's posterior, without the per-call cross-covariances
+    with the training data that a batched GPyTorch prediction recomputes for every candidate
+    (the acquisition's candidates share their baseline rows).
+
+    Parameters
+    ----------
+    model : botorch.models.ModelListGP
+        The fitted GPs (one output each).
+    X_rows : torch.Tensor (R x (d + 1))
+        Model inputs of every row the model will be asked about (encoding and lookup column).
+    n_rows : int
+        Rows of the lookup table the lookup column numbers.
+
+    Returns
+    -------
+    botorch.models.gpytorch.GPyTorchModel
+        Its ``posterior`` takes ``batch x q x (d + 1)`` inputs of those rows; any other row is
+        a ``ValueError``.
+    """
+    import torch
+    from botorch.models.gpytorch import GPyTorchModel
+    from botorch.posteriors.gpytorch import GPyTorchPosterior
+    from gpytorch.distributions import MultitaskMultivariateNormal, MultivariateNormal
+    from linear_operator.operators import DenseLinearOperator
+
+    ids = lookup_ids(X_rows, n_rows)
+    where = torch.full((n_rows,), -1, dtype=torch.long)
+    where[ids] = torch.arange(len(ids))
+    means, covs = [], []
+    with torch.no_grad():
+        for gp in model.models:
+            post = gp.posterior(X_rows)
+            means.append(post.mean[:, 0])
+            covs.append(post.distribution.covariance_matrix)
+
+    class FiniteSet(GPyTorchModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self._num_outputs = len(means)
+
+        @property
+        def batch_shape(self) -> torch.Size:
+            return torch.Size([])
+
+        def posterior(
+            self,
+            X: torch.Tensor,
+            output_indices: Any = None,
+            observation_noise: Any = False,
+            posterior_transform: Any = None,
+            **kwargs: Any,
+        ) -> Any:
+            at = where[lookup_ids(X, n_rows)]  # batch x q
+            if (at < 0).any():
+                raise ValueError("finite_model: asked about a row outside the rows it was built for")
+            cols = range(len(means)) if output_indices is None else output_indices
+            mvns = [
+                MultivariateNormal(means[j][at], DenseLinearOperator(covs[j][at[..., :, None], at[..., None, :]]))
+                for j in cols
+            ]
+            mvn = mvns[0] if len(mvns) == 1 else MultitaskMultivariateNormal.from_independent_mvns(mvns)
+            post = GPyTorchPosterior(mvn)
+            return posterior_transform(post) if posterior_transform is not None else post
+
+    return FiniteSet()
+
+
+def latent_marginals(gp: Any, X: Any, chunk: int = 4096) -> tuple[Any, Any]:
+    """Posterior mean and variance of a fitted ``SingleTaskGP``'s latent function at each row of
+    ``X`` on its own, without the joint covariance of the rows.
+
+    With GPyTorch's caches of the training data (``mean_cache`` a, ``covar_cache`` R with
+    ``R R^T = (K + s^2 I)^-1``), ``mean = m(x) + k(x, X) a`` and
+    ``var = k(x, x) - |k(x, X) R|^2``, then the ``Standardize`` outcome transform is undone:
+    the values of ``gp.posterior`` one row at a time, at the cost of one matrix product per
+    ``chunk`` rows.
+
+    Parameters
+    ----------
+    gp : botorch.models.SingleTaskGP
+        Fitted, in eval mode, non-batched, with a ``Standardize`` outcome transform (as built by
+        :func:`cimnet_bo.predictors.gp.gp_model`).
+    X : torch.Tensor (n x w)
+        Model inputs (before the GP's input transform).
+    chunk : int
+        Rows per product (memory ``chunk x n_train``).
+
+    Returns
+    -------
+    mean, variance : torch.Tensor (n,)
+        Variances are clamped to at least 1e-12.
+    """
+    import torch
+    from botorch.models.transforms.outcome import Standardize
+
+    if not isinstance(gp.outcome_transform, Standardize) or len(gp.batch_shape):
+        raise ValueError(f"latent_marginals: needs a non-batched GP with a Standardize outcome transform, got {gp!r}")
+    if gp.prediction_strategy is None:  # GPyTorch builds its caches on the first prediction
+        gp.posterior(X[:1])
+    strategy = gp.prediction_strategy
+    a = strategy.mean_cache
+    R = strategy.covar_cache
+    R = R.to_dense() if hasattr(R, "to_dense") else R
+    X_train = gp.train_inputs[0]
+    means, variances = [], []
+    with torch.no_grad():
+        for c in gp.transform_inputs(X).split(chunk):
+            K = gp.covar_module(c, X_train).to_dense()
+            means.append(gp.mean_module(c) + K @ a)
+            variances.append(gp.covar_module(c, diag=True) - (K @ R).square().sum(-1))
+    sd, mu = gp.outcome_transform.stdvs.reshape(()), gp.outcome_transform.means.reshape(())
+    return torch.cat(means) * sd + mu, (torch.cat(variances) * sd**2).clamp_min(1e-12)
+
+
+def marginal_model(model: Any) -> Any:
     """A view of a ``ModelListGP`` for single-point candidates (``b x 1 x d`` inputs) that
-    computes each candidate's posterior marginals in plain (non-batched) calls of ``chunk``
-    points.
+    computes each candidate's posterior marginals directly (:func:`latent_marginals`).
 
     For one point per batch the marginal is the whole posterior, so acquisition values with
     ``q = 1`` are unchanged; GPyTorch's batched prediction expands the training data over the
-    batch, which is several times slower for large pools. A plain call forms the joint
-    covariance of its points (``chunk x chunk``) before the variances are read off it, so
-    small chunks keep that cost low (work linear in the number of points).
+    batch, and its plain prediction forms the joint covariance of the points, both several
+    times slower for large pools.
     """
     import torch
     from botorch.models.model import Model
@@ -428,16 +555,10 @@ def marginal_model(model: Any, chunk: int = 256) -> Any:
             if X.shape[-2] != 1:
                 return self.inner.posterior(X, output_indices=output_indices, posterior_transform=posterior_transform)
             flat = X.reshape(-1, X.shape[-1])
-            means, var = [], []
+            mvns = []
             for gp in self.inner.models:
-                mu, vv = [], []
-                for c in flat.split(chunk):
-                    p = gp.posterior(c)
-                    mu.append(p.mean[..., 0])
-                    vv.append(p.variance[..., 0])
-                means.append(torch.cat(mu).reshape(X.shape[:-1]))
-                var.append(torch.cat(vv).reshape(X.shape[:-1]).clamp_min(1e-12))
-            mvns = [MultivariateNormal(mu, DiagLinearOperator(v)) for mu, v in zip(means, var)]
+                mean, var = latent_marginals(gp, flat)
+                mvns.append(MultivariateNormal(mean.reshape(X.shape[:-1]), DiagLinearOperator(var.reshape(X.shape[:-1]))))
             mvn = MultitaskMultivariateNormal.from_independent_mvns(mvns) if len(mvns) > 1 else mvns[0]
             post = GPyTorchPosterior(mvn)
             return posterior_transform(post) if posterior_transform is not None else post
