@@ -431,6 +431,44 @@ def test_prune_baseline_keeps_botorchs_rows(m):
         assert torch.equal(got, want)
 
 
+@pytest.mark.parametrize("constrained", [False, True])
+def test_single_candidate_log_nehvi_equals_botorchs(constrained):
+    import torch
+    from botorch.acquisition.multi_objective import logei
+    from botorch.models import ModelListGP
+    from botorch.sampling.normal import SobolQMCNormalSampler
+
+    from cimnet_bo.search.fused_kernel import load_fused_kernel
+    from cimnet_bo.search.qnehvi import log_nehvi
+    from cimnet_bo.search.screen import OutcomeBound
+
+    load_fused_kernel()
+    assert logei._C is not None  # the shorter path runs only with BoTorch's fused kernel
+    gps, g = _two_gps()
+    model = ModelListGP(*gps)
+    X = torch.rand(90, 4, generator=g, dtype=torch.float64)
+    kwargs = dict(
+        model=model,
+        ref_point=torch.tensor([-0.5, -0.5], dtype=torch.float64),
+        X_baseline=X[:30],
+        constraints=[OutcomeBound(1, 1.0, 0.3)] if constrained else None,
+        prune_baseline=False,
+    )
+    ours = log_nehvi(sampler=SobolQMCNormalSampler(torch.Size([32]), seed=1), **kwargs)
+    theirs = logei.qLogNoisyExpectedHypervolumeImprovement(
+        sampler=SobolQMCNormalSampler(torch.Size([32]), seed=1), **kwargs
+    )
+    with torch.no_grad():
+        for pending in (None, X[30:33]):
+            ours.set_X_pending(pending)
+            theirs.set_X_pending(pending)
+            for q in (1, 2):
+                cand = X[34:].reshape(-1, q, 4)
+                a, b = ours(cand), theirs(cand)
+                assert torch.isfinite(b).all()
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 # ============================================================================ runs
 def test_same_seed_same_results(tmp_path):
     for s in ("qnehvi", "nsga2"):

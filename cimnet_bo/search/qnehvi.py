@@ -317,7 +317,6 @@ class QNEHVI(Strategy):
         import warnings
 
         import torch
-        from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
         from botorch.optim import optimize_acqf_discrete
         from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
         from linear_operator.utils.warnings import NumericalWarning
@@ -402,7 +401,7 @@ class QNEHVI(Strategy):
             model = surrogate.acquisition_model(torch.cat(seen), N)
             if len(X_base) > 1:
                 X_base = prune_baseline(model, X_base, ref, objective, outcome, num_samples=256)
-            acq = qLogNoisyExpectedHypervolumeImprovement(
+            acq = log_nehvi(
                 model=model,
                 ref_point=ref,
                 X_baseline=X_base,
@@ -463,4 +462,49 @@ def prune_baseline(
     better = (Y > ref_point).all(dim=-1).numpy()
     optimal = np.stack([nondominated_min(-y) for y in Y.numpy()])
     return X[torch.as_tensor(np.flatnonzero((optimal & better).any(axis=0)))]
+
+
+def log_nehvi(**kwargs: Any) -> Any:
+    """BoTorch's ``qLogNoisyExpectedHypervolumeImprovement(**kwargs)``, with a shorter forward
+    for one candidate per batch (greedy selection with cached pending points asks for nothing
+    else).
+
+    For one candidate the inclusion-exclusion over subsets has a single positive term, so
+    BoTorch's steps 6 to 8 (a log-sum over one subset, adding it to an empty even term, and
+    subtracting that) return their input; the value is
+    ``logmeanexp_samples(logsumexp_cells(log_area + log_feasibility))``, with the log areas from
+    BoTorch's fused kernel. Where that kernel is not loaded, or for several candidates per
+    batch, BoTorch's own computation runs.
+    """
+    from botorch.acquisition.multi_objective import logei
+    from botorch.utils.objective import compute_smoothed_feasibility_indicator
+    from botorch.utils.safe_math import logmeanexp, logsumexp
+
+    class SingleCandidateLogNEHVI(logei.qLogNoisyExpectedHypervolumeImprovement):
+        def _compute_log_qehvi(self, samples: Any, X: Any = None) -> Any:
+            fused = getattr(logei, "_FusedLogAreas", None)
+            if (
+                samples.shape[-2] != 1
+                or fused is None
+                or getattr(logei, "_C", None) is None
+                or not self.fat
+                or samples.device.type != "cpu"
+            ):
+                return super()._compute_log_qehvi(samples=samples, X=X)
+            obj = self.objective(samples, X=X)  # mc_samples x batch x 1 x m
+            lower, upper = self.cell_lower_bounds, self.cell_upper_bounds  # mc_samples x cells x m
+            batch = obj.shape[:-2]
+            t_batch = len(batch) - (lower.ndim - 2)
+            if lower.ndim > 2 and t_batch > 0:  # one set of cells per sample, shared by the batch
+                view = (lower.shape[0], *[1] * t_batch, *lower.shape[1:])
+                lower = lower.view(view).expand(*batch, *lower.shape[-2:])
+                upper = upper.view(view).expand(*batch, *upper.shape[-2:])
+            log_areas = fused.apply(obj.unsqueeze(-2), lower, upper, self.tau_relu, self.tau_max)[..., 0]
+            if self.constraints is not None:
+                log_areas = log_areas + compute_smoothed_feasibility_indicator(
+                    constraints=self.constraints, samples=samples, eta=self.eta, log=True, fat=self.fat
+                )
+            return logmeanexp(logsumexp(log_areas, dim=-1), dim=0)
+
+    return SingleCandidateLogNEHVI(**kwargs)
 
