@@ -507,4 +507,3 @@ def log_nehvi(**kwargs: Any) -> Any:
             return logmeanexp(logsumexp(log_areas, dim=-1), dim=0)
 
     return SingleCandidateLogNEHVI(**kwargs)
-

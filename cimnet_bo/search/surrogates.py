@@ -557,8 +557,8 @@ def marginal_model(model: Any) -> Any:
             flat = X.reshape(-1, X.shape[-1])
             mvns = []
             for gp in self.inner.models:
-                mean, var = latent_marginals(gp, flat)
-                mvns.append(MultivariateNormal(mean.reshape(X.shape[:-1]), DiagLinearOperator(var.reshape(X.shape[:-1]))))
+                mean, var = (v.reshape(X.shape[:-1]) for v in latent_marginals(gp, flat))
+                mvns.append(MultivariateNormal(mean, DiagLinearOperator(var)))
             mvn = MultitaskMultivariateNormal.from_independent_mvns(mvns) if len(mvns) > 1 else mvns[0]
             post = GPyTorchPosterior(mvn)
             return posterior_transform(post) if posterior_transform is not None else post
