@@ -91,5 +91,14 @@ def test_layer_table_coercion_and_errors():
         LayerTable.coerce({"kind": ["static"], "M": [1], "K": [1]})
     with pytest.raises(ValueError, match="'K' must be positive"):
         LayerTable.coerce({"kind": ["static"], "M": [1], "K": [0], "N": [1]})
+    two = {"kind": ["eltwise", "static"], "name": ["norm", "fc"], "M": [0, 1], "K": [0, 3], "N": [0, 2]}
+    with pytest.raises(ValueError, match=r"'reuse' must be positive; row 1 \(fc\) has 0.0"):
+        LayerTable.coerce({**two, "reuse": [1, 0]})
+    with pytest.raises(ValueError, match="'N' must be positive; row 1"):  # zero shapes are fine on eltwise rows only
+        LayerTable.coerce({**two, "N": [0, 0]})
+    with pytest.raises(ValueError, match="'ops' has negative values"):
+        LayerTable.coerce({**two, "ops": [-1, 0]})
+    with pytest.raises(ValueError, match="'a_bits' has non-finite values"):
+        LayerTable.coerce({**two, "a_bits": [8, np.nan]})
     with pytest.raises(ValueError, match="unknown workload family"):
         layer_table("transformer-xl", {}, meta={})

@@ -28,6 +28,8 @@ import numpy as np
 
 KINDS = ("static", "dynamic", "eltwise")
 NUMERIC = ("M", "K", "N", "count", "w_bits", "a_bits", "ops", "reuse", "extra_params")
+#: Columns that must be positive (M, K and N on GEMM rows only; first, in this order).
+_POSITIVE = ("M", "K", "N", "count", "w_bits", "a_bits", "reuse")
 DEFAULTS = {"count": 1, "w_bits": 8, "a_bits": 8, "ops": 0, "reuse": 1, "extra_params": 0}
 
 
@@ -58,24 +60,21 @@ class LayerTable:
             arr = getattr(self, col)
             if len(arr) != n:
                 raise ValueError(f"layer table column {col!r} has {len(arr)} rows, expected {n}")
-        bad = sorted({str(k) for k in self.kind} - set(KINDS))
+        bad = sorted(set(np.unique(self.kind).astype(str)) - set(KINDS))
         if bad:
             raise ValueError(f"layer table: unknown kind(s) {bad}; allowed kinds: {list(KINDS)}")
-        for col in NUMERIC:
-            arr = getattr(self, col)
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"layer table column {col!r} has non-finite values")
-            if np.any(arr < 0):
-                raise ValueError(f"layer table column {col!r} has negative values")
-        gemm = self.kind != "eltwise"
-        for col in ("M", "K", "N", "count", "w_bits", "a_bits", "reuse"):
-            arr = getattr(self, col)
-            rows = np.flatnonzero(gemm & (arr <= 0)) if col in ("M", "K", "N") else np.flatnonzero(arr <= 0)
-            if rows.size:
-                raise ValueError(
-                    f"layer table column {col!r} must be positive; row {int(rows[0])} "
-                    f"({self.name[rows[0]]}) has {arr[rows[0]]}"
-                )
+        values = np.vstack([np.asarray(getattr(self, col), dtype=np.float64) for col in NUMERIC])  # columns x L
+        for test, what in ((~np.isfinite(values), "non-finite"), (values < 0, "negative")):
+            if test.any():
+                col = NUMERIC[int(np.flatnonzero(test.any(axis=1))[0])]
+                raise ValueError(f"layer table column {col!r} has {what} values")
+        positive = [NUMERIC.index(c) for c in _POSITIVE]
+        zero = values[positive] <= 0
+        zero[:3] &= self.kind != "eltwise"  # M, K, N: GEMM rows only
+        if zero.any():
+            j, row = (int(v[0]) for v in np.nonzero(zero))
+            col, name, value = _POSITIVE[j], self.name[row], getattr(self, _POSITIVE[j])[row]
+            raise ValueError(f"layer table column {col!r} must be positive; row {row} ({name}) has {value}")
 
     def __len__(self) -> int:
         return len(self.kind)
