@@ -368,8 +368,7 @@ class QNEHVI(Strategy):
             if len(pool) > k:
                 # screen: qLogEHVI over the front of the posterior mean at the baseline (each
                 # candidate alone, no joint posterior with the baseline: cheap)
-                post = model.posterior(X_base)
-                mean = post.mean
+                mean, _ = surrogate.marginals(X_base)
                 Yb = objective(mean.unsqueeze(0), X=X_base)[0]
                 if constraints:
                     feas = torch.stack([c(mean) <= 0 for c in constraints], dim=-1).all(dim=-1)
