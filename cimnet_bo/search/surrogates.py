@@ -472,7 +472,12 @@ def finite_model(model: Any, X_rows: Any, n_rows: int) -> Any:
     return FiniteSet()
 
 
-def latent_marginals(gp: Any, X: Any, chunk: int = 4096) -> tuple[Any, Any]:
+#: Elements of the largest intermediate array of :func:`latent_marginals` per chunk of rows (a
+#: few MB: the kernel's comparisons of categorical columns stay in cache).
+MARGINAL_CHUNK_ELEMENTS = 2**19
+
+
+def latent_marginals(gp: Any, X: Any, chunk: int | None = None) -> tuple[Any, Any]:
     """Posterior mean and variance of a fitted ``SingleTaskGP``'s latent function at each row of
     ``X`` on its own, without the joint covariance of the rows.
 
@@ -489,8 +494,10 @@ def latent_marginals(gp: Any, X: Any, chunk: int = 4096) -> tuple[Any, Any]:
         :func:`cimnet_bo.predictors.gp.gp_model`).
     X : torch.Tensor (n x w)
         Model inputs (before the GP's input transform).
-    chunk : int
-        Rows per product (memory ``chunk x n_train``).
+    chunk : int, optional
+        Rows per product. Default: :data:`MARGINAL_CHUNK_ELEMENTS` over ``n_train`` times one
+        plus the number of categorical columns (BoTorch's ``CategoricalKernel`` compares every
+        pair of rows column by column), within [64, 4096].
 
     Returns
     -------
@@ -498,6 +505,7 @@ def latent_marginals(gp: Any, X: Any, chunk: int = 4096) -> tuple[Any, Any]:
         Variances are clamped to at least 1e-12.
     """
     import torch
+    from botorch.models.kernels.categorical import CategoricalKernel
     from botorch.models.transforms.outcome import Standardize
 
     if not isinstance(gp.outcome_transform, Standardize) or len(gp.batch_shape):
@@ -509,6 +517,9 @@ def latent_marginals(gp: Any, X: Any, chunk: int = 4096) -> tuple[Any, Any]:
     R = strategy.covar_cache
     R = R.to_dense() if hasattr(R, "to_dense") else R
     X_train = gp.train_inputs[0]
+    if chunk is None:
+        n_cat = sum(k.ard_num_dims or 1 for k in gp.covar_module.modules() if isinstance(k, CategoricalKernel))
+        chunk = min(max(MARGINAL_CHUNK_ELEMENTS // (len(X_train) * (1 + n_cat)), 64), 4096)
     means, variances = [], []
     with torch.no_grad():
         for c in gp.transform_inputs(X).split(chunk):
