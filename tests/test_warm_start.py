@@ -170,31 +170,3 @@ def test_without_warm_starts_nothing_is_kept(tmp_path):
 def test_a_bad_warm_iteration_count_is_refused_by_name(bad):
     with pytest.raises(ProblemError, match="gp_warm_maxiter"):
         make_strategy("qnehvi", gp_warm_maxiter=bad).check(None)
-
-
-@pytest.mark.parametrize("categorical", [[], [2]])
-def test_the_plain_marginal_likelihood_is_gpytorchs_in_value_and_gradient(categorical):
-    from botorch.optim.closures import get_loss_closure_with_grads
-    from gpytorch.mlls import ExactMarginalLogLikelihood
-
-    from cimnet_bo.predictors.gp import _marginal_log_likelihood, gp_model
-
-    rng = np.random.default_rng(0)
-    X = rng.random((60, 6))
-    X[:, 2] = np.round(X[:, 2] * 3) / 3
-    gp = gp_model(X, np.sin(4 * X[:, 0]) + X[:, 2] + 0.1 * rng.standard_normal(60), d=5, categorical=categorical)
-    gp.train()
-    torch.manual_seed(1)
-    with torch.no_grad():  # away from the defaults: every term matters
-        for p in gp.parameters():
-            p.add_(torch.rand_like(p))
-    params = dict(gp.named_parameters())
-    loss, grads = get_loss_closure_with_grads(ExactMarginalLogLikelihood(gp.likelihood, gp), params)()
-    want = (float(loss), [g.clone() for g in grads])
-    for p in params.values():
-        p.grad = None
-    ours = -_marginal_log_likelihood(gp)
-    ours.backward()
-    assert float(ours) == pytest.approx(want[0], rel=1e-10)
-    for name, g in zip(params, want[1]):
-        np.testing.assert_allclose(params[name].grad, g, rtol=1e-8, atol=1e-12, err_msg=name)

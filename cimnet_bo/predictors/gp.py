@@ -168,47 +168,19 @@ def _fitted(
 
 
 def _log_likelihood(gp: Any) -> float:
-    """The exact marginal log likelihood of a GP's training data with its priors, per point
-    (:func:`_marginal_log_likelihood`)."""
+    """The exact marginal log likelihood of a GP's training data (per point)."""
     import torch
+    from gpytorch.mlls import ExactMarginalLogLikelihood
 
+    mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
     gp.train()
     try:
-        with torch.no_grad():
-            return float(_marginal_log_likelihood(gp))
+        with torch.no_grad():  # as BoTorch's fitting closure computes it
+            out = gp(*gp.train_inputs)
+            value = float(mll(out, gp.train_targets, *(gp.transform_inputs(X=x) for x in gp.train_inputs)))
     finally:
         gp.eval()
-
-
-def _marginal_log_likelihood(gp: Any) -> Any:
-    """GPyTorch's ``ExactMarginalLogLikelihood`` of a non-batched GP in training mode, in plain
-    torch: ``(log N(y | m, K + s^2 I) + sum of the priors' log densities) / n``, the same value
-    and gradients without the lazy-tensor machinery (each step of a hyper-parameter fit costs
-    about a third less).
-
-    Returns
-    -------
-    torch.Tensor
-        A scalar, differentiable in the GP's parameters.
-    """
-    import math
-
-    import gpytorch
-    import torch
-    from linear_operator.utils.cholesky import psd_safe_cholesky
-
-    X = gp.transform_inputs(gp.train_inputs[0])
-    y = gp.train_targets
-    n = y.shape[-1]
-    with gpytorch.settings.lazily_evaluate_kernels(False):
-        K = gp.covar_module(X, X).to_dense()
-    L = psd_safe_cholesky(K + torch.diag_embed(gp.likelihood.noise.expand(n)))
-    r = (y - gp.mean_module(X)).unsqueeze(-1)
-    quad = (r * torch.cholesky_solve(r, L)).sum()
-    value = -0.5 * quad - torch.diagonal(L).log().sum() - 0.5 * n * math.log(2 * math.pi)
-    for _, module, prior, closure, _ in gp.named_priors():
-        value = value + prior.log_prob(closure(module)).sum()
-    return value / n
+    return value
 
 
 def _set_hyper_parameters(gp: Any, start: Mapping[str, np.ndarray] | None) -> bool:
@@ -230,19 +202,15 @@ def _set_hyper_parameters(gp: Any, start: Mapping[str, np.ndarray] | None) -> bo
 
 
 def _fit_mll(gp: Any, maxiter: int) -> None:
-    """Fit a GP's hyper-parameters with BoTorch's ``fit_gpytorch_mll`` (L-BFGS-B, at most
-    ``maxiter`` steps) on :func:`_marginal_log_likelihood`; the GP is left in eval mode."""
     import warnings
 
     from botorch.fit import fit_gpytorch_mll
     from gpytorch.mlls import ExactMarginalLogLikelihood
     from linear_operator.utils.warnings import NumericalWarning
 
-    class PlainExactMLL(ExactMarginalLogLikelihood):
-        def compute_custom_loss(self) -> Any:  # BoTorch's fitting closure uses it as the loss
-            return -_marginal_log_likelihood(self.model)
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NumericalWarning)
-        fit_gpytorch_mll(PlainExactMLL(gp.likelihood, gp), optimizer_kwargs={"options": {"maxiter": int(maxiter)}})
+        fit_gpytorch_mll(
+            ExactMarginalLogLikelihood(gp.likelihood, gp), optimizer_kwargs={"options": {"maxiter": int(maxiter)}}
+        )
     gp.eval()
