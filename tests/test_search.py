@@ -350,17 +350,26 @@ def test_marginal_model_gives_each_candidates_own_posterior():
         np.testing.assert_allclose(got.variance[..., j].detach(), want.variance[..., 0].detach(), rtol=1e-7, atol=1e-12)
 
 
-def test_finite_model_is_the_joint_posterior_at_its_rows():
+def _lookup_rows(n_rows: int):
+    """The two GPs as a ``ModelListGP``, ``n_rows`` random inputs whose last column numbers them
+    (the search's lookup column), and the generator."""
     import torch
     from botorch.models import ModelListGP
 
-    from cimnet_bo.search.surrogates import finite_model, id_column
+    from cimnet_bo.search.surrogates import id_column
 
     gps, g = _two_gps()
-    model = ModelListGP(*gps)
-    n_rows = 200
     rows = torch.rand(n_rows, 4, generator=g, dtype=torch.float64)
     rows[:, 3] = torch.as_tensor(id_column(np.arange(n_rows), n_rows))
+    return ModelListGP(*gps), rows, g
+
+
+def test_finite_model_is_the_joint_posterior_at_its_rows():
+    import torch
+
+    from cimnet_bo.search.surrogates import finite_model
+
+    model, rows, g = _lookup_rows(n_rows := 200)
     keep = torch.randperm(n_rows, generator=g)[:50]
     finite = finite_model(model, rows[keep], n_rows)
     # batched joint inputs, as qNEHVI asks: 7 candidates, each with the same 5 baseline rows
@@ -378,17 +387,12 @@ def test_finite_model_is_the_joint_posterior_at_its_rows():
 def test_the_finite_model_leaves_qnehvi_picks_and_values_unchanged():
     import torch
     from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
-    from botorch.models import ModelListGP
     from botorch.optim import optimize_acqf_discrete
     from botorch.sampling.normal import SobolQMCNormalSampler
 
-    from cimnet_bo.search.surrogates import finite_model, id_column
+    from cimnet_bo.search.surrogates import finite_model
 
-    gps, g = _two_gps()
-    model = ModelListGP(*gps)
-    n_rows = 120
-    rows = torch.rand(n_rows, 4, generator=g, dtype=torch.float64)
-    rows[:, 3] = torch.as_tensor(id_column(np.arange(n_rows), n_rows))
+    model, rows, g = _lookup_rows(n_rows := 120)
     base, pool = rows[:30], rows[30:]
     picks = []
     for m in (model, finite_model(model, rows, n_rows)):

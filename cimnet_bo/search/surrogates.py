@@ -400,6 +400,17 @@ def acquisition_objective(
     return KnownAndModelled()
 
 
+def independent_posterior(mvns: Sequence[Any], posterior_transform: Any = None) -> Any:
+    """A ``GPyTorchPosterior`` of independent outputs, one ``MultivariateNormal`` each (as
+    ``ModelListGP`` builds it), with ``posterior_transform`` applied when given."""
+    from botorch.posteriors.gpytorch import GPyTorchPosterior
+    from gpytorch.distributions import MultitaskMultivariateNormal
+
+    mvn = MultitaskMultivariateNormal.from_independent_mvns(list(mvns)) if len(mvns) > 1 else mvns[0]
+    post = GPyTorchPosterior(mvn)
+    return posterior_transform(post) if posterior_transform is not None else post
+
+
 def finite_model(model: Any, X_rows: Any, n_rows: int) -> Any:
     """A ``ModelListGP``'s joint posterior at a finite set of lookup rows, computed once.
 
@@ -426,8 +437,7 @@ def finite_model(model: Any, X_rows: Any, n_rows: int) -> Any:
     """
     import torch
     from botorch.models.gpytorch import GPyTorchModel
-    from botorch.posteriors.gpytorch import GPyTorchPosterior
-    from gpytorch.distributions import MultitaskMultivariateNormal, MultivariateNormal
+    from gpytorch.distributions import MultivariateNormal
     from linear_operator.operators import DenseLinearOperator
 
     ids = lookup_ids(X_rows, n_rows)
@@ -465,9 +475,7 @@ def finite_model(model: Any, X_rows: Any, n_rows: int) -> Any:
                 MultivariateNormal(means[j][at], DenseLinearOperator(covs[j][at[..., :, None], at[..., None, :]]))
                 for j in cols
             ]
-            mvn = mvns[0] if len(mvns) == 1 else MultitaskMultivariateNormal.from_independent_mvns(mvns)
-            post = GPyTorchPosterior(mvn)
-            return posterior_transform(post) if posterior_transform is not None else post
+            return independent_posterior(mvns, posterior_transform)
 
     return FiniteSet()
 
@@ -541,8 +549,7 @@ def marginal_model(model: Any) -> Any:
     """
     import torch
     from botorch.models.model import Model
-    from botorch.posteriors.gpytorch import GPyTorchPosterior
-    from gpytorch.distributions import MultitaskMultivariateNormal, MultivariateNormal
+    from gpytorch.distributions import MultivariateNormal
     from linear_operator.operators import DiagLinearOperator
 
     class Marginal(Model):
@@ -570,8 +577,6 @@ def marginal_model(model: Any) -> Any:
             for gp in self.inner.models:
                 mean, var = (v.reshape(X.shape[:-1]) for v in latent_marginals(gp, flat))
                 mvns.append(MultivariateNormal(mean, DiagLinearOperator(var)))
-            mvn = MultitaskMultivariateNormal.from_independent_mvns(mvns) if len(mvns) > 1 else mvns[0]
-            post = GPyTorchPosterior(mvn)
-            return posterior_transform(post) if posterior_transform is not None else post
+            return independent_posterior(mvns, posterior_transform)
 
     return Marginal()
