@@ -122,8 +122,10 @@ class Surrogate:
         mean, variance : torch.Tensor (n x k)
             Of every modelled output, before ``shift_``.
         """
-        post = marginal_model(self.model_).posterior(X.unsqueeze(-2))
-        return post.mean[:, 0, :], post.variance[:, 0, :]
+        import torch
+
+        means, variances = zip(*(latent_marginals(gp, X) for gp in self.model_.models))
+        return torch.stack(means, dim=-1), torch.stack(variances, dim=-1)
 
     def acquisition_model(self, X_rows: Any, n_rows: int) -> Any:
         """The model the acquisition function sees when it only asks about the rows ``X_rows``
@@ -313,15 +315,13 @@ def fit_gp_list(
 
 def gp_marginals(gp: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and standard deviation (n,) of a single-output GP's latent function at
-    inputs ``X`` (n x w), each row on its own (:func:`marginal_model`)."""
+    inputs ``X`` (n x w), each row on its own (:func:`latent_marginals`)."""
     import torch
-    from botorch.models import ModelListGP
 
     if not len(X):
         return np.empty(0), np.empty(0)
-    with torch.no_grad():
-        post = marginal_model(ModelListGP(gp)).posterior(torch.as_tensor(X, dtype=torch.float64).unsqueeze(-2))
-    return post.mean[:, 0, 0].numpy(), post.variance[:, 0, 0].sqrt().numpy()
+    mean, var = latent_marginals(gp, torch.as_tensor(X, dtype=torch.float64))
+    return mean.numpy(), var.sqrt().numpy()
 
 
 def ensemble_model(table: np.ndarray) -> Any:

@@ -30,6 +30,8 @@ KINDS = ("static", "dynamic", "eltwise")
 NUMERIC = ("M", "K", "N", "count", "w_bits", "a_bits", "ops", "reuse", "extra_params")
 #: Columns that must be positive (M, K and N on GEMM rows only; first, in this order).
 _POSITIVE = ("M", "K", "N", "count", "w_bits", "a_bits", "reuse")
+#: Their rows in the stacked :data:`NUMERIC` columns.
+_POSITIVE_ROWS = [NUMERIC.index(c) for c in _POSITIVE]
 DEFAULTS = {"count": 1, "w_bits": 8, "a_bits": 8, "ops": 0, "reuse": 1, "extra_params": 0}
 
 
@@ -68,8 +70,7 @@ class LayerTable:
             if test.any():
                 col = NUMERIC[int(np.flatnonzero(test.any(axis=1))[0])]
                 raise ValueError(f"layer table column {col!r} has {what} values")
-        positive = [NUMERIC.index(c) for c in _POSITIVE]
-        zero = values[positive] <= 0
+        zero = values[_POSITIVE_ROWS] <= 0
         zero[:3] &= self.kind != "eltwise"  # M, K, N: GEMM rows only
         if zero.any():
             j, row = (int(v[0]) for v in np.nonzero(zero))
