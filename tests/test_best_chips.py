@@ -13,6 +13,7 @@ from cimnet_bo.analysis.runs import load_run
 from cimnet_bo.hardware import best_hardware
 from cimnet_bo.search import Problem, ProblemError, make_strategy, run_search
 from cimnet_bo.search.best_chips import CACHE_FILE, BestChips, cache_key, unsupported
+from cimnet_bo.search.state import unique_rows
 from cimnet_bo.search.toy import SyntheticAccuracy
 
 SYNTHETIC = "cimnet_bo.search.toy:synthetic_accuracy"
@@ -100,6 +101,40 @@ def test_library_and_nearest_chip_bound_the_exact_one(joint):
     lat_exact, _ = state.caches.cheap.get(bc.join(sub, exact))
     col = joint.cheap_outputs.index("latency_s")
     assert np.all(lat_exact[:, col] <= lat_near[:, col]) and np.any(lat_exact[:, col] < lat_near[:, col])
+
+
+def test_nearest_chips_are_kept_per_design_and_equal_a_new_placement(joint, monkeypatch):
+    """A later call, with the library in another order and the designs in another batch, places
+    every design as a new BestChips does, and runs the roofline for the new designs only."""
+    import cimnet_bo.hardware.optimise as optimise
+
+    bc = BestChips(joint)
+    lib = np.unique(bc.exact(joint.space.subnet.sample_indices(40, 5))[0], axis=0)
+    assert len(lib) > 2
+    designs = unique_rows(joint.space.subnet.sample_indices(300, 6))
+    n = len(designs)
+    order = np.random.default_rng(7).permutation(n)
+    want, ok_want = BestChips(joint).nearest(designs[order], np.roll(lib, 1, axis=0))
+    bc.nearest(designs[:200], lib)
+    simulated = []
+    grid = optimise.simulate_grid
+
+    def counted(space, subnets, *args, **kwargs):
+        simulated.append(len(subnets))
+        return grid(space, subnets, *args, **kwargs)
+
+    monkeypatch.setattr(optimise, "simulate_grid", counted)
+    hw, ok = bc.nearest(designs[order], np.roll(lib, 1, axis=0))
+    assert sum(simulated) == n - 200
+    assert ok.all()
+    np.testing.assert_array_equal(ok, ok_want)
+    np.testing.assert_array_equal(hw, want)
+    assert len(np.unique(hw, axis=0)) > 1
+    hw_same, _ = bc.nearest(designs, np.vstack([lib, lib[:1]]))  # a repeated chip: the same set
+    assert sum(simulated) == n - 200
+    np.testing.assert_array_equal(hw_same[order], want)
+    bc.nearest(designs, lib[1:])  # another set of chips: every design placed on it
+    assert sum(simulated) == 2 * n - 200
 
 
 def _exact_fresh(bc, sub):

@@ -46,7 +46,7 @@ from typing import Any, Callable
 import numpy as np
 
 from cimnet_bo.search.problem import Problem
-from cimnet_bo.search.state import Clock, SearchState, row_keys, unique_rows
+from cimnet_bo.search.state import CACHE_LIMIT, Clock, SearchState, row_keys, unique_rows
 from cimnet_bo.space import is_joint
 
 #: Hardware objectives the per-subnet optimiser handles exactly and fast.
@@ -179,6 +179,8 @@ class BestChips:
         self.key = cache_key(self.space, self.tech, self.area_max, self.power_max, self.fixed)
         self.cache_path = None if directory is None else Path(directory) / CACHE_FILE
         self._exact: dict[bytes, np.ndarray | None] = self._load()
+        # chips (their L x d_h rows in canonical order, as bytes) -> design key -> latencies (L,)
+        self._nearest: dict[bytes, dict[bytes, np.ndarray]] = {}
 
     def _baseline_within_budgets(self) -> np.ndarray | None:
         """The baseline chip's hardware row (1 x d_h), or None (no baseline, or over a budget)."""
@@ -323,7 +325,7 @@ class BestChips:
         same knob values (library chips sit at the budgets with their own knobs, so a costlier
         ADC or array could otherwise leave a design with none); ``ok`` False where none is
         feasible."""
-        from cimnet_bo.hardware.optimise import chip_area_power, simulate_grid
+        from cimnet_bo.hardware.optimise import chip_area_power
 
         hw_space = self.space.hardware
         hw = np.zeros((len(design), hw_space.dim), dtype=np.int64)
@@ -350,15 +352,33 @@ class BestChips:
                     continue
                 chips_rows = chips_rows[fits]
                 chips = {n: v[fits] for n, v in chips.items()}
-            subnets = self.space.subnet.from_indices(design[members, : self.d_sub])
-            with self.clock.timed("best_chips"):
-                r = simulate_grid(self.space, subnets, chips, self.tech)
-            lat = np.where(r["feasible"], r["latency_s"], np.inf)
+            lat = self._latencies(design[members], chips_rows, chips)
             j = np.argmin(lat, axis=1)
             found = np.isfinite(lat[np.arange(len(members)), j])
             hw[members[found]] = chips_rows[j[found]]
             ok[members[found]] = True
         return hw, ok
+
+    def _latencies(self, design: np.ndarray, chips_rows: np.ndarray, chips: dict[str, np.ndarray]) -> np.ndarray:
+        """Latencies (n x L) of designs (n x d_e, one group of fixed knobs) on chips (rows
+        ``chips_rows`` (L x d_h), knob values ``chips``), inf where infeasible. Kept per design
+        and set of chips (in any order), up to :data:`~cimnet_bo.search.state.CACHE_LIMIT`
+        designs: the rounds of a run place mostly the same designs on the same library."""
+        from cimnet_bo.hardware.optimise import simulate_grid
+
+        order = np.lexsort(chips_rows.T[::-1])  # the set's canonical order
+        if sum(len(known) for known in self._nearest.values()) >= CACHE_LIMIT:
+            self._nearest.clear()
+        known = self._nearest.setdefault(np.ascontiguousarray(chips_rows[order]).tobytes(), {})
+        keys = row_keys(design)
+        todo = list({k: i for i, k in enumerate(keys) if k not in known}.values())
+        if todo:
+            subnets = self.space.subnet.from_indices(design[todo, : self.d_sub])
+            with self.clock.timed("best_chips"):
+                r = simulate_grid(self.space, subnets, chips, self.tech)
+            lat = np.where(r["feasible"], r["latency_s"], np.inf)[:, order]
+            known.update(zip((keys[i] for i in todo), lat))
+        return np.stack([known[k] for k in keys])[:, np.argsort(order)]
 
     # ------------------------------------------------------------------ candidates
     def done_subnets(self, state: SearchState) -> set[bytes]:
