@@ -13,7 +13,7 @@ import torch
 import search_helpers as H
 from cimnet_bo.predictors.gp import fit_gp, hyper_parameters
 from cimnet_bo.search import ProblemError, make_strategy, run_search
-from cimnet_bo.search.warm_start import FILE_NAME, KEEP, GPStarts
+from cimnet_bo.search.warm_start import DEFAULTS_GROWTH, FILE_NAME, KEEP, GPStarts, WarmStart
 
 OPTIONS = {**H.FAST_QNEHVI, "gp_warm_maxiter": 5}
 
@@ -99,6 +99,66 @@ def test_a_start_held_in_a_worse_optimum_loses_to_the_fit_from_the_defaults():
     got = fit_gp(X, y, maxiter=200, start=bad, start_maxiter=5)
     assert _mll(got) == pytest.approx(_mll(fresh), abs=1e-9)
     assert not all(np.allclose(v, hyper_parameters(alone)[k]) for k, v in hyper_parameters(got).items())
+
+
+def test_without_the_defaults_the_fit_keeps_the_start_alone():
+    from cimnet_bo.predictors.gp import _fit_mll, _set_hyper_parameters, gp_model
+
+    X, y = _data()
+    torch.manual_seed(0)
+    good = hyper_parameters(fit_gp(X, y, maxiter=200))
+    bad = {k: (v + 6.0 if ("lengthscale" in k or "noise" in k) else v) for k, v in good.items()}
+    alone = gp_model(X, y)
+    assert _set_hyper_parameters(alone, bad)
+    _fit_mll(alone, 5)
+    got = fit_gp(X, y, maxiter=200, start=bad, start_maxiter=5, defaults_too=False)
+    for name, value in hyper_parameters(alone).items():
+        np.testing.assert_array_equal(hyper_parameters(got)[name], value)
+    both = fit_gp(X, y, maxiter=200, start=bad, start_maxiter=5)
+    assert _mll(both) > _mll(got) + 0.05  # the fit from the defaults would have won
+
+
+def test_a_round_fits_from_the_defaults_too_when_the_evaluations_pass_a_power_of_the_growth():
+    starts = GPStarts()
+    assert WarmStart(starts, 20, "gp", 5).defaults_too(0)  # no start: from the defaults
+    for m in range(1, 700):
+        starts.put("gp/0", m, {"a": np.zeros(1)})
+    powers = [DEFAULTS_GROWTH**k for k in range(1, 40)]
+    for m, n in [(m, m + q) for m in range(1, 660) for q in (1, 4, 8, 32)]:
+        starts._entries["gp/0"] = {m: {"a": np.zeros(1)}}
+        passed = any(m < p <= n for p in powers)
+        assert WarmStart(starts, n, "gp", 5).defaults_too(0) == passed, (m, n)
+    starts._entries["gp/0"] = {492: {"a": np.zeros(1)}}
+    assert not WarmStart(starts, 500, "gp", 5).defaults_too(0)  # 1.25^28 = 516.9
+    assert WarmStart(starts, 517, "gp", 5).defaults_too(0)
+
+
+def test_a_run_fits_from_the_defaults_too_in_the_rounds_that_pass_a_power(tmp_path, monkeypatch):
+    import cimnet_bo.predictors.gp as gp_module
+
+    fits = []
+    fit_mll = gp_module._fit_mll
+    monkeypatch.setattr(gp_module, "_fit_mll", lambda gp, maxiter: fits.append(maxiter) or fit_mll(gp, maxiter))
+    rounds = {}
+    for n in (8, 12, 16, 20, 24, 28):  # one round at each count (budget n + 4)
+        fits.clear()
+        run_search(
+            H.zdt(),
+            "qnehvi",
+            budget=n + 4,
+            batch_size=4,
+            n_init=8,
+            seed=3,
+            run_dir=tmp_path,
+            strategy_options=OPTIONS,
+            progress=False,
+        ).close()
+        rounds[n] = list(fits)
+    # zdt models two objectives: two GPs per round
+    assert rounds[8] == [OPTIONS.get("gp_maxiter", 100)] * 2  # the first round: from the defaults
+    for n in (12, 16, 20, 24):  # 8 -> 12 passes 9.3 and 11.6; 12 -> 16: 14.6; 16 -> 20: 18.2; 20 -> 24: 22.7
+        assert rounds[n] == [5] * 4, n
+    assert rounds[28] == [5] * 2  # 24 -> 28 passes no power of 1.25 (28.4 is the next)
 
 
 def test_a_start_that_does_not_fit_the_model_or_is_not_finite_is_ignored():

@@ -100,6 +100,7 @@ def fit_gp(
     categorical: Sequence[int] = (),
     start: Mapping[str, np.ndarray] | None = None,
     start_maxiter: int | None = None,
+    defaults_too: bool = True,
 ) -> Any:
     """A ``SingleTaskGP`` (see :func:`gp_model`) on (X (n x w), y (n,)), hyper-parameters fitted
     by exact marginal likelihood, in eval mode.
@@ -121,6 +122,9 @@ def fit_gp(
     start_maxiter : int, optional
         Most L-BFGS-B iterations of a fit that starts from ``start``, and of a second fit from
         the defaults; the fit of the larger marginal likelihood is kept. Default: ``maxiter``.
+    defaults_too : bool
+        Whether a fit that starts from ``start`` is matched by that second fit from the
+        defaults (False: the fit from ``start`` alone).
 
     Notes
     -----
@@ -130,11 +134,11 @@ def fit_gp(
     import torch
 
     if fit_rows is None:
-        return _fitted(lambda: gp_model(X, y, d, categorical), start, maxiter, start_maxiter)
+        return _fitted(lambda: gp_model(X, y, d, categorical), start, maxiter, start_maxiter, defaults_too)
     rows = torch.as_tensor(np.asarray(fit_rows, dtype=np.int64))
     Xt = torch.as_tensor(X, dtype=torch.float64)
     yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
-    small = _fitted(lambda: gp_model(Xt[rows], yt[rows], d, categorical), start, maxiter, start_maxiter)
+    small = _fitted(lambda: gp_model(Xt[rows], yt[rows], d, categorical), start, maxiter, start_maxiter, defaults_too)
     gp = gp_model(Xt, yt, d, categorical)
     hyper = dict(small.named_parameters())
     with torch.no_grad():
@@ -150,18 +154,25 @@ def hyper_parameters(gp: Any) -> dict[str, np.ndarray]:
 
 
 def _fitted(
-    make: Callable[[], Any], start: Mapping[str, np.ndarray] | None, maxiter: int, start_maxiter: int | None
+    make: Callable[[], Any],
+    start: Mapping[str, np.ndarray] | None,
+    maxiter: int,
+    start_maxiter: int | None,
+    defaults_too: bool = True,
 ) -> Any:
     """A GP from ``make()`` with its hyper-parameters fitted: from the defaults with ``maxiter``
-    steps, or, where ``start`` fits the model, from ``start`` and from the defaults with
-    ``start_maxiter`` steps each, keeping the fit of the larger marginal likelihood (a start
-    from an earlier round can hold the fit in a worse optimum that the defaults avoid)."""
+    steps, or, where ``start`` fits the model, from ``start`` with ``start_maxiter`` steps and,
+    with ``defaults_too``, from the defaults with as many, keeping the fit of the larger
+    marginal likelihood (a start from an earlier round can hold the fit in a worse optimum that
+    the defaults avoid)."""
     gp = make()
     if not _set_hyper_parameters(gp, start):
         _fit_mll(gp, maxiter)
         return gp
     steps = int(maxiter if start_maxiter is None else start_maxiter)
     _fit_mll(gp, steps)
+    if not defaults_too:
+        return gp
     fresh = make()
     _fit_mll(fresh, steps)
     return fresh if _log_likelihood(fresh) > _log_likelihood(gp) else gp

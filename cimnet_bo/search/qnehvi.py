@@ -91,8 +91,9 @@ class QNEHVI(Strategy):
     gp_warm_maxiter : int or None
         After a run's first GP fit, each round's fit starts from the hyper-parameters of the
         round before (kept in the run directory, so a resumed run fits as an uninterrupted one)
-        and from the defaults, with at most this many L-BFGS-B steps each, and keeps the better
-        fit (:mod:`cimnet_bo.search.warm_start`). None: every fit starts from the defaults with
+        with at most this many L-BFGS-B steps; each time the evaluations have grown by a quarter
+        it also starts from the defaults with as many and keeps the better fit
+        (:mod:`cimnet_bo.search.warm_start`). None: every fit starts from the defaults with
         ``gp_maxiter`` steps.
     xgb_params : dict, optional
         XGBoost parameters (predictors, ensemble members, GP means).

@@ -284,7 +284,8 @@ def fit_gp_list(
         Columns (among the first ``d``) that hold categorical choices.
     warm : WarmStart, optional
         Start each output's fit from the run's hyper-parameters of an earlier round, with at
-        most ``warm.maxiter`` steps (``maxiter`` where there are none), and record the result.
+        most ``warm.maxiter`` steps (``maxiter`` where there are none), and from the defaults
+        too when :meth:`WarmStart.defaults_too` says so; record the result.
     """
     import torch
     from botorch.models import ModelListGP
@@ -306,6 +307,7 @@ def fit_gp_list(
             categorical=categorical,
             start=start,
             start_maxiter=None if warm is None else warm.maxiter,
+            defaults_too=warm is None or warm.defaults_too(j),
         )
         if warm is not None:
             warm.keep(j, hyper_parameters(gp))

@@ -6,7 +6,12 @@ them converges in a few L-BFGS-B steps (``gp_warm_maxiter`` of
 :class:`~cimnet_bo.search.qnehvi.QNEHVI`) where a fit from the priors' defaults needs a hundred.
 A start can also hold the fit in an optimum that later data no longer favour (seen with a
 categorical kernel), so a warm round also fits from the defaults with as many steps and keeps
-the fit of the larger marginal likelihood (:func:`~cimnet_bo.predictors.gp.fit_gp`).
+the fit of the larger marginal likelihood (:func:`~cimnet_bo.predictors.gp.fit_gp`) whenever
+the run's evaluation count has passed a power of :data:`DEFAULTS_GROWTH` since its start was
+fitted (8, 10, 12, 15, 19, 23, 29, 36, 45, 56, 70, 87, ..., 414, 517, 647, ...): in most rounds
+early in a run, where each batch changes the data most, then each time the evaluations have
+grown by a quarter (with batches of 8 around 500 evaluations, one round in about thirteen).
+The other rounds fit from the start alone, at half the cost.
 
 A round that starts from stored hyper-parameters must find the same ones whether the run went
 on in one process or was stopped and resumed, so they are kept in the run directory
@@ -31,6 +36,9 @@ from cimnet_bo.core.files import atomic_write
 FILE_NAME = "gp_hyper_parameters.json"
 #: Entries kept per GP (the newest counts).
 KEEP = 3
+#: A warm round also fits from the defaults when the run's evaluation count has crossed a power
+#: of this factor since its start was fitted (see the module docstring).
+DEFAULTS_GROWTH = 1.25
 
 Hyper = dict[str, np.ndarray]
 
@@ -60,8 +68,12 @@ class GPStarts:
     def before(self, name: str, n: int) -> Hyper | None:
         """The hyper-parameters of GP ``name`` fitted with the most evaluations below ``n``
         (None if there are none)."""
-        older = [m for m in self._entries.get(name, {}) if m < n]
-        return None if not older else self._entries[name][max(older)]
+        m = self.count_before(name, n)
+        return None if m is None else self._entries[name][m]
+
+    def count_before(self, name: str, n: int) -> int | None:
+        """The evaluation count of the entry :meth:`before` gives (None if there is none)."""
+        return max((m for m in self._entries.get(name, {}) if m < n), default=None)
 
     def put(self, name: str, n: int, hyper: Mapping[str, np.ndarray]) -> None:
         """Keep the hyper-parameters of GP ``name`` fitted with ``n`` evaluations (the
@@ -108,6 +120,28 @@ class WarmStart:
         """Where output ``j``'s fit starts (None: the defaults)."""
         return self.starts.before(f"{self.prefix}/{j}", self.n)
 
+    def defaults_too(self, j: int) -> bool:
+        """Whether output ``j``'s fit also starts from the defaults: its start was fitted with
+        fewer evaluations than the last power of :data:`DEFAULTS_GROWTH` up to :attr:`n` (or
+        there is no start)."""
+        return passes_growth(self.starts.count_before(f"{self.prefix}/{j}", self.n), self.n)
+
     def keep(self, j: int, hyper: Mapping[str, np.ndarray]) -> None:
         """Record output ``j``'s fitted hyper-parameters."""
         self.starts.put(f"{self.prefix}/{j}", self.n, hyper)
+
+
+def passes_growth(m: int | None, n: int) -> bool:
+    """Whether a power of :data:`DEFAULTS_GROWTH` lies in ``(m, n]`` (True when ``m`` is None):
+    a round with ``n`` evaluations whose start was fitted with ``m`` also fits from the
+    defaults."""
+    return m is None or _growth_stage(m) < _growth_stage(n)
+
+
+def _growth_stage(n: int) -> int:
+    """The exponent of the largest power of :data:`DEFAULTS_GROWTH` at most ``n`` (0 for n < 2)."""
+    num, den = DEFAULTS_GROWTH.as_integer_ratio()  # exact: 5 / 4
+    k = 0
+    while num ** (k + 1) <= n * den ** (k + 1):
+        k += 1
+    return k
