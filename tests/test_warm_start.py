@@ -197,19 +197,21 @@ def test_a_resumed_run_starts_its_fits_where_an_uninterrupted_one_does(tmp_path)
             progress=False,
         )
 
-    with search(tmp_path / "straight", 20) as run:
+    # rounds at 8, ..., 28 evaluations; the one at 28 fits from its start alone (24 -> 28 passes
+    # no power of 1.25), after the resume as before it
+    with search(tmp_path / "straight", 32) as run:
         straight = run.rows()
-    search(tmp_path / "resumed", 16).close()
-    with search(tmp_path / "resumed", 20) as run:
+    search(tmp_path / "resumed", 28).close()
+    with search(tmp_path / "resumed", 32) as run:
         resumed = run.rows()
     assert [r["config"] for r in resumed] == [r["config"] for r in straight]
     assert _entries(tmp_path / "resumed") == _entries(tmp_path / "straight")
-    assert set(_entries(tmp_path / "straight")["gp/0"]) == {"8", "12", "16"}  # one entry per round
+    assert set(_entries(tmp_path / "straight")["gp/0"]) == {"20", "24", "28"}  # one per round, the newest
     # without the file the round after the resume starts from the defaults, and fits differently
-    search(tmp_path / "forgot", 16).close()
+    search(tmp_path / "forgot", 28).close()
     (tmp_path / "forgot" / FILE_NAME).unlink()
-    search(tmp_path / "forgot", 20).close()
-    assert _entries(tmp_path / "forgot")["gp/0"]["16"] != _entries(tmp_path / "straight")["gp/0"]["16"]
+    search(tmp_path / "forgot", 32).close()
+    assert _entries(tmp_path / "forgot")["gp/0"]["28"] != _entries(tmp_path / "straight")["gp/0"]["28"]
 
 
 def test_without_warm_starts_nothing_is_kept(tmp_path):
