@@ -81,17 +81,25 @@ def test_a_fit_started_from_converged_hyper_parameters_stays_there():
         assert np.allclose(value, start[name], atol=1e-2), name
 
 
-def test_a_start_held_in_a_worse_optimum_loses_to_the_fit_from_the_defaults():
+def _held_start():
+    """Data, a start that explains them as noise (very long lengthscales, very large noise),
+    and the GP fitted five steps from that start."""
     from cimnet_bo.predictors.gp import _fit_mll, _set_hyper_parameters, gp_model
 
     X, y = _data()
     torch.manual_seed(0)
     good = hyper_parameters(fit_gp(X, y, maxiter=200))
-    # a start that explains the data as noise: very long lengthscales, very large noise
     bad = {k: (v + 6.0 if ("lengthscale" in k or "noise" in k) else v) for k, v in good.items()}
     alone = gp_model(X, y)
     assert _set_hyper_parameters(alone, bad)
     _fit_mll(alone, 5)
+    return X, y, bad, alone
+
+
+def test_a_start_held_in_a_worse_optimum_loses_to_the_fit_from_the_defaults():
+    from cimnet_bo.predictors.gp import _fit_mll, gp_model
+
+    X, y, bad, alone = _held_start()
     fresh = gp_model(X, y)
     _fit_mll(fresh, 5)
     assert _mll(alone) < _mll(fresh) - 0.05  # five steps from the bad start stay worse
@@ -102,15 +110,7 @@ def test_a_start_held_in_a_worse_optimum_loses_to_the_fit_from_the_defaults():
 
 
 def test_without_the_defaults_the_fit_keeps_the_start_alone():
-    from cimnet_bo.predictors.gp import _fit_mll, _set_hyper_parameters, gp_model
-
-    X, y = _data()
-    torch.manual_seed(0)
-    good = hyper_parameters(fit_gp(X, y, maxiter=200))
-    bad = {k: (v + 6.0 if ("lengthscale" in k or "noise" in k) else v) for k, v in good.items()}
-    alone = gp_model(X, y)
-    assert _set_hyper_parameters(alone, bad)
-    _fit_mll(alone, 5)
+    X, y, bad, alone = _held_start()
     got = fit_gp(X, y, maxiter=200, start=bad, start_maxiter=5, defaults_too=False)
     for name, value in hyper_parameters(alone).items():
         np.testing.assert_array_equal(hyper_parameters(got)[name], value)
@@ -119,18 +119,18 @@ def test_without_the_defaults_the_fit_keeps_the_start_alone():
 
 
 def test_a_round_fits_from_the_defaults_too_when_the_evaluations_pass_a_power_of_the_growth():
-    starts = GPStarts()
-    assert WarmStart(starts, 20, "gp", 5).defaults_too(0)  # no start: from the defaults
-    for m in range(1, 700):
-        starts.put("gp/0", m, {"a": np.zeros(1)})
+    def defaults_too(m: int | None, n: int) -> bool:
+        starts = GPStarts()
+        if m is not None:
+            starts.put("gp/0", m, {"a": np.zeros(1)})
+        return WarmStart(starts, n, "gp", 5).defaults_too(0)
+
+    assert defaults_too(None, 20)  # no start: from the defaults
     powers = [DEFAULTS_GROWTH**k for k in range(1, 40)]
     for m, n in [(m, m + q) for m in range(1, 660) for q in (1, 4, 8, 32)]:
-        starts._entries["gp/0"] = {m: {"a": np.zeros(1)}}
-        passed = any(m < p <= n for p in powers)
-        assert WarmStart(starts, n, "gp", 5).defaults_too(0) == passed, (m, n)
-    starts._entries["gp/0"] = {492: {"a": np.zeros(1)}}
-    assert not WarmStart(starts, 500, "gp", 5).defaults_too(0)  # 1.25^28 = 516.9
-    assert WarmStart(starts, 517, "gp", 5).defaults_too(0)
+        assert defaults_too(m, n) == any(m < p <= n for p in powers), (m, n)
+    assert not defaults_too(492, 500)  # 1.25^28 = 516.9
+    assert defaults_too(500, 517)
 
 
 def test_a_run_fits_from_the_defaults_too_in_the_rounds_that_pass_a_power(tmp_path, monkeypatch):
