@@ -133,34 +133,6 @@ def test_a_round_fits_from_the_defaults_too_when_the_evaluations_pass_a_power_of
     assert defaults_too(500, 517)
 
 
-def test_a_run_fits_from_the_defaults_too_in_the_rounds_that_pass_a_power(tmp_path, monkeypatch):
-    import cimnet_bo.predictors.gp as gp_module
-
-    fits = []
-    fit_mll = gp_module._fit_mll
-    monkeypatch.setattr(gp_module, "_fit_mll", lambda gp, maxiter: fits.append(maxiter) or fit_mll(gp, maxiter))
-    rounds = {}
-    for n in (8, 12, 16, 20, 24, 28):  # one round at each count (budget n + 4)
-        fits.clear()
-        run_search(
-            H.zdt(),
-            "qnehvi",
-            budget=n + 4,
-            batch_size=4,
-            n_init=8,
-            seed=3,
-            run_dir=tmp_path,
-            strategy_options=OPTIONS,
-            progress=False,
-        ).close()
-        rounds[n] = list(fits)
-    # zdt models two objectives: two GPs per round
-    assert rounds[8] == [OPTIONS.get("gp_maxiter", 100)] * 2  # the first round: from the defaults
-    for n in (12, 16, 20, 24):  # 8 -> 12 passes 9.3 and 11.6; 12 -> 16: 14.6; 16 -> 20: 18.2; 20 -> 24: 22.7
-        assert rounds[n] == [5] * 4, n
-    assert rounds[28] == [5] * 2  # 24 -> 28 passes no power of 1.25 (28.4 is the next)
-
-
 def test_a_start_that_does_not_fit_the_model_or_is_not_finite_is_ignored():
     X, y = _data()
     torch.manual_seed(0)
@@ -183,35 +155,55 @@ def _entries(run_dir) -> dict:
     return json.loads((run_dir / FILE_NAME).read_text())
 
 
-def test_a_resumed_run_starts_its_fits_where_an_uninterrupted_one_does(tmp_path):
-    def search(run_dir, budget):
-        return run_search(
-            H.zdt(),
-            "qnehvi",
-            budget=budget,
-            batch_size=4,
-            n_init=8,
-            seed=3,
-            run_dir=run_dir,
-            strategy_options=OPTIONS,
-            progress=False,
-        )
+def _search(run_dir, budget: int):
+    """A ZDT1 search (two modelled objectives), batches of 4 after 8, to ``budget``."""
+    return run_search(
+        H.zdt(),
+        "qnehvi",
+        budget=budget,
+        batch_size=4,
+        n_init=8,
+        seed=3,
+        run_dir=run_dir,
+        strategy_options=OPTIONS,
+        progress=False,
+    )
 
+
+def test_a_resumed_run_starts_its_fits_where_an_uninterrupted_one_does(tmp_path):
     # rounds at 8, ..., 28 evaluations; the one at 28 fits from its start alone (24 -> 28 passes
     # no power of 1.25), after the resume as before it
-    with search(tmp_path / "straight", 32) as run:
+    with _search(tmp_path / "straight", 32) as run:
         straight = run.rows()
-    search(tmp_path / "resumed", 28).close()
-    with search(tmp_path / "resumed", 32) as run:
+    _search(tmp_path / "resumed", 28).close()
+    with _search(tmp_path / "resumed", 32) as run:
         resumed = run.rows()
     assert [r["config"] for r in resumed] == [r["config"] for r in straight]
     assert _entries(tmp_path / "resumed") == _entries(tmp_path / "straight")
     assert set(_entries(tmp_path / "straight")["gp/0"]) == {"20", "24", "28"}  # one per round, the newest
     # without the file the round after the resume starts from the defaults, and fits differently
-    search(tmp_path / "forgot", 28).close()
+    _search(tmp_path / "forgot", 28).close()
     (tmp_path / "forgot" / FILE_NAME).unlink()
-    search(tmp_path / "forgot", 32).close()
+    _search(tmp_path / "forgot", 32).close()
     assert _entries(tmp_path / "forgot")["gp/0"]["28"] != _entries(tmp_path / "straight")["gp/0"]["28"]
+
+
+def test_a_run_fits_from_the_defaults_too_in_the_rounds_that_pass_a_power(tmp_path, monkeypatch):
+    import cimnet_bo.predictors.gp as gp_module
+
+    fits = []
+    fit_mll = gp_module._fit_mll
+    monkeypatch.setattr(gp_module, "_fit_mll", lambda gp, maxiter: fits.append(maxiter) or fit_mll(gp, maxiter))
+    rounds = {}
+    for n in (8, 12, 16, 20, 24, 28):  # one round at each count (budget n + 4)
+        fits.clear()
+        _search(tmp_path, n + 4).close()
+        rounds[n] = list(fits)
+    # zdt models two objectives: two GPs per round
+    assert rounds[8] == [OPTIONS.get("gp_maxiter", 100)] * 2  # the first round: from the defaults
+    for n in (12, 16, 20, 24):  # 8 -> 12 passes 9.3 and 11.6; 12 -> 16: 14.6; 16 -> 20: 18.2; 20 -> 24: 22.7
+        assert rounds[n] == [5] * 4, n
+    assert rounds[28] == [5] * 2  # 24 -> 28 passes no power of 1.25 (28.4 is the next)
 
 
 def test_without_warm_starts_nothing_is_kept(tmp_path):
