@@ -4,12 +4,12 @@ Setting: ``vit-fmnist`` joint problem (maximise accuracy, minimise latency, area
 500 observed configurations (random, evaluated with the roofline and a synthetic accuracy,
 :class:`cimnet_bo.search.toy.SyntheticAccuracy`, so no supernet is needed), a pool of 20,000
 candidates and batch size 8. For each surrogate (``gp``, ``xgb-ensemble``, ``gp-xgb-mean``) and
-with the cheap roofline objectives used as known functions or modelled, one round is timed
-twice in the same process: ``cold`` (empty caches: the run's random reservoir, the roofline
-and the features of 20,000+ candidates are computed; it sees one batch fewer observations) and
+with the cheap roofline objectives used as known functions or modelled, rounds of one run are
+timed in the same process: ``cold`` (empty caches: the run's random reservoir, the roofline
+and the features of 20,000+ candidates are computed; it sees one batch fewer observations),
 ``warm`` (the steady state of a long run, the next round: only the round's new mutations and
-evolved candidates are new, and the GPs start from the cold round's fitted hyper-parameters).
-``warm_refit`` is a later warm round whose evaluations pass a power of 1.25 since the warm
+evolved candidates are new, and the GPs start from the cold round's fitted hyper-parameters)
+and ``warm_refit``, a later warm round whose evaluations pass a power of 1.25 since the warm
 round (500 to 517 by default: :func:`cimnet_bo.search.warm_start.passes_growth`), so its GPs
 also fit from the defaults, as one round in about thirteen does at this size. The breakdown is the
 strategy's own timing: its phases (predictors, pool, surrogate, acquisition) with the time of
