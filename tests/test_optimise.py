@@ -145,6 +145,21 @@ def test_candidate_area_power_match_each_chip(small):
     np.testing.assert_array_equal(every.power_w, power)
 
 
+def test_chips_validated_once_serve_several_networks_as_knob_arrays_do(small):
+    from cimnet_bo.hardware.inputs import Chips
+
+    chips = candidate_chips(small, maximal=False)
+    hw = Chips(chips.configs)
+    for sub in (small.subnet.extreme("max"), small.subnet.extreme("min")):
+        table = layer_table(small.subnet, sub)
+        got = simulate_many(table, hw, as_frame=False)
+        want = simulate_many(table, chips.configs, as_frame=False)
+        for k, v in want.items():
+            np.testing.assert_array_equal(got[k], v, err_msg=k)
+    with pytest.raises(ValueError, match="clock_mhz"):
+        simulate_many(table, Chips({**chips.configs, "clock_mhz": np.full(len(chips), -5.0)}))
+
+
 @pytest.mark.parametrize("broadcast_from", [1, 10**9])  # per network / all pairs in one call
 def test_simulate_grid_matches_pairs(small, monkeypatch, broadcast_from):
     monkeypatch.setattr(optimise, "BROADCAST_CHIPS", broadcast_from)

@@ -62,7 +62,9 @@ def simulate_many(
         configurations of a space, built into padded batches chunk by chunk).
     hws :
         One configuration for all pairs (dict or :class:`HardwareConfig`), a sequence of P
-        configurations, or a dict of knob arrays / DataFrame with P rows.
+        configurations, a dict of knob arrays / DataFrame with P rows, or their
+        :class:`~cimnet_bo.hardware.inputs.Chips` (validated and converted once, for calls
+        that reuse the same chips).
     tech : Technology, optional
     chunk_size : int, optional
         Pairs per chunk; default :func:`auto_chunk_size` (about 1 MiB per work array), so peak
@@ -84,7 +86,7 @@ def simulate_many(
         a malformed layer table (naming the pair), or inputs of different lengths.
     """
     tech = tech or Technology()
-    hw = Chips(hws)
+    hw = hws if isinstance(hws, Chips) else Chips(hws)
     tabs = Networks(layer_tables, table_index)
     if hw.n is not None and tabs.n is not None and hw.n != tabs.n and 1 not in (hw.n, tabs.n):
         raise ValueError(

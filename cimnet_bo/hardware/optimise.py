@@ -237,6 +237,7 @@ def simulate_grid(
     outputs : sequence of str
         Outputs of :func:`simulate_many` to return.
     """
+    from cimnet_bo.hardware.inputs import Chips
     from cimnet_bo.hardware.many import simulate_many
     from cimnet_bo.hardware.subnets import batch_from_configs
 
@@ -258,11 +259,12 @@ def simulate_grid(
             continue
         order = np.argsort(index, kind="stable")
         starts = np.flatnonzero(np.r_[True, index[order][1:] != index[order][:-1]])
+        hw = Chips(dict(chips))  # the chips' knobs validated and converted once for every network
         for at, rows in zip(starts, np.split(lo + order, starts[1:])):
             # each distinct network broadcast over the chips: no (subnet x chip) copies of
             # the knobs, and one set of layer weights per kernel chunk (BLAS sums)
             j = int(index[order[at]])
-            r = simulate_many(batch.slice(j, j + 1), dict(chips), tech=tech, as_frame=False)
+            r = simulate_many(batch.slice(j, j + 1), hw, tech=tech, as_frame=False)
             for o in outputs:
                 out[o][rows] = r[o]
     return out
