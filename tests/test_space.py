@@ -136,6 +136,21 @@ def test_inactive_choices_are_masked_and_canonical():
     assert np.array_equal(space.encode([other]), space.encode([cfg]))
 
 
+def test_columns_give_the_ranks_that_configurations_give():
+    space = _toy()
+    rng = np.random.default_rng(0)
+    # every value of every choice, inactive ones included (stale values become rank 0)
+    configs = [{c.name: c.values[rng.integers(len(c))] for c in space.choices} for _ in range(200)]
+    columns = {n: np.array([cfg[n] for cfg in configs]) for n in space.names}
+    want = space.to_indices(configs)
+    assert (want == 0).any() and len(np.unique(want, axis=0)) > 20
+    np.testing.assert_array_equal(space.columns_to_indices(columns), want)
+    with pytest.raises(ValueError, match="bits"):
+        space.columns_to_indices({**columns, "bits": np.full(200, 3)})
+    with pytest.raises(ValueError, match="missing \\['cell'\\]"):
+        space.columns_to_indices({n: v for n, v in columns.items() if n != "cell"})
+
+
 def test_freeze_gives_model_only_and_hardware_only_problems():
     joint = get_space("vit-fmnist")
     model_only = joint.freeze(hardware="baseline")

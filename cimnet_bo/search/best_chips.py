@@ -174,7 +174,7 @@ class BestChips:
         self.area_max = budgets.get("area_mm2")
         self.power_max = budgets.get("power_w")
         self.chips = candidate_chips(self.space, self.area_max, self.power_max, self.tech, maximal=True)
-        self.chip_ranks = self.space.hardware.to_indices(self.chips.records(range(len(self.chips))))
+        self.chip_ranks = self.space.hardware.columns_to_indices(self.chips.configs)
         self.baseline_chip = self._baseline_within_budgets()
         self.key = cache_key(self.space, self.tech, self.area_max, self.power_max, self.fixed)
         self.cache_path = None if directory is None else Path(directory) / CACHE_FILE

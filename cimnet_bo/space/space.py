@@ -159,6 +159,20 @@ class Space:
         idx = np.array(rows, dtype=np.int64).reshape(len(rows), self.dim)
         return self.canonicalize_indices(idx)
 
+    def columns_to_indices(self, columns: Mapping[str, Any]) -> np.ndarray:
+        """:meth:`to_indices` of configurations given as columns: ``{name: values (n,)}`` for
+        every choice; canonical ranks, int array (n x d). Each distinct value is looked up once
+        (``ValueError`` naming the choice for one it does not allow)."""
+        missing = [n for n in self.names if n not in columns]
+        if missing:
+            raise ValueError(f"columns do not match space {self.name!r}: missing {missing}")
+        n = len(np.asarray(columns[self.names[0]])) if self.dim else 0
+        idx = np.empty((n, self.dim), dtype=np.int64)
+        for j, c in enumerate(self.choices):
+            uniq, inverse = np.unique(np.asarray(columns[c.name]), return_inverse=True)
+            idx[:, j] = np.array([c.index(u.item()) for u in uniq], dtype=np.int64)[inverse.reshape(-1)]
+        return self.canonicalize_indices(idx)
+
     def from_indices(self, idx: np.ndarray) -> list[Config]:
         """Configurations from a rank matrix (n x d); ranks are assumed canonical."""
         idx = np.asarray(idx)
