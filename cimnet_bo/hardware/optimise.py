@@ -259,7 +259,7 @@ def simulate_grid(
             continue
         order = np.argsort(index, kind="stable")
         starts = np.flatnonzero(np.r_[True, index[order][1:] != index[order][:-1]])
-        hw = Chips(dict(chips))  # the chips' knobs validated and converted once for every network
+        hw = Chips(chips)  # the chips' knobs validated and converted once for every network
         for at, rows in zip(starts, np.split(lo + order, starts[1:])):
             # each distinct network broadcast over the chips: no (subnet x chip) copies of
             # the knobs, and one set of layer weights per kernel chunk (BLAS sums)

@@ -158,7 +158,7 @@ def _fitted(
     start: Mapping[str, np.ndarray] | None,
     maxiter: int,
     start_maxiter: int | None,
-    defaults_too: bool = True,
+    defaults_too: bool,
 ) -> Any:
     """A GP from ``make()`` with its hyper-parameters fitted: from the defaults with ``maxiter``
     steps, or, where ``start`` fits the model, from ``start`` with ``start_maxiter`` steps and,
@@ -213,6 +213,8 @@ def _set_hyper_parameters(gp: Any, start: Mapping[str, np.ndarray] | None) -> bo
 
 
 def _fit_mll(gp: Any, maxiter: int) -> None:
+    """Fit a GP's hyper-parameters with BoTorch's ``fit_gpytorch_mll`` (L-BFGS-B, at most
+    ``maxiter`` steps) on GPyTorch's exact marginal likelihood; the GP is left in eval mode."""
     import warnings
 
     from botorch.fit import fit_gpytorch_mll
