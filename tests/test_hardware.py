@@ -30,6 +30,8 @@ from cimnet_bo.hardware import (
     simulate_many,
     vit_batch,
 )
+from cimnet_bo.hardware.bounds import latency_lower_bounds
+from cimnet_bo.hardware.inputs import Chips
 from cimnet_bo.space import get_hardware_space, get_space
 from cimnet_bo.workload import LayerTable, layer_table
 
@@ -612,6 +614,40 @@ def test_streaming_more_macros_is_monotone_in_s(table, hw):
     assert r1.stream_fraction <= r0.stream_fraction
     assert r1.layers.dram_bytes.sum() <= r0.layers.dram_bytes.sum() * (1 + 1e-12)
     assert r1.layers.e_write.sum() <= r0.layers.e_write.sum() * (1 + 1e-12)
+
+
+@SETTINGS
+@given(st.lists(layer_tables(), min_size=1, max_size=3), st.lists(chips(), min_size=1, max_size=6))
+def test_latency_bounds_never_exceed_the_latency(tables, hws):
+    # the bounds that prune the exact best chips (hardware/bounds.py): at most the latency of
+    # every pair (per-layer precisions, streaming, spills, digital layers), and streaming
+    # exactly where the model finds the weights do not fit
+    batch = TableBatch.from_tables(tables)
+    bound, streams = latency_lower_bounds(batch, Chips(hws).chunk(0, len(hws)), Technology())
+    assert bound.shape == streams.shape == (len(tables), len(hws))
+    for i, table in enumerate(tables):
+        r = simulate_many(table, hws, as_frame=False)
+        assert np.all(bound[i] > 0)
+        assert np.all(bound[i] <= r["latency_s"] * (1 + 1e-12))
+        np.testing.assert_array_equal(streams[i], ~r["resident"])
+
+
+BIG_BUFFER = dict(TINY, rows=128, cols=128, n_macros=2, glb_kb=4096, glb_width=512, clock_mhz=1000)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        # resident, compute-bound, ceil(M / D) = M / D: t_comp = M * t_mvm / D exactly
+        [dict(name="fc", kind="static", M=64, K=128, N=16, count=1, w_bits=8, a_bits=8)],
+        # digital only: max(work / rate, traffic / bw_glb), both sums of one layer
+        [dict(name="add", kind="eltwise", M=0, K=0, N=0, ops=50_000, a_bits=8)],
+        [dict(name="qk", kind="dynamic", M=64, K=32, N=64, count=4, a_bits=8)],
+    ],
+)
+def test_latency_bounds_are_the_latency_where_every_inequality_is_tight(table):
+    bound, _ = latency_lower_bounds(TableBatch.from_tables([table]), Chips([BIG_BUFFER]).chunk(0, 1), Technology())
+    assert bound[0, 0] == pytest.approx(simulate(table, BIG_BUFFER).latency_s, rel=1e-12)
 
 
 # ----------------------------------------------------------------- invalid configs (hypothesis)

@@ -173,3 +173,76 @@ def test_simulate_grid_matches_pairs(small, monkeypatch, broadcast_from):
         np.testing.assert_allclose(r["energy_j"][i], want["energy_j"], rtol=1e-12)
         np.testing.assert_array_equal(r["feasible"][i], want["feasible"])
     assert not np.allclose(r["latency_s"][0], r["latency_s"][1])
+
+
+def _fastest_over_every_chip(space, subs, chips):
+    """Index of each subnet's fastest feasible chip over the whole grid (first among equals;
+    -1 when none is feasible), and its latency."""
+    r = simulate_grid(space, subs, chips.configs, outputs=("latency_s", "feasible"))
+    lat = np.where(r["feasible"], r["latency_s"], np.inf)
+    best = np.argmin(lat, axis=1)
+    found = np.isfinite(lat[np.arange(len(subs)), best])
+    return np.where(found, best, -1), lat.min(1)
+
+
+@pytest.mark.parametrize("first_chips", [16, 1])
+@pytest.mark.parametrize(
+    "name, area_max, power_max", [("vit-fmnist", 40.0, 3.0), ("vit-fmnist", None, None), ("cnn-fmnist", 150.0, 10.0)]
+)
+def test_fastest_chips_prune_the_grid_and_equal_every_chip(monkeypatch, name, area_max, power_max, first_chips):
+    from cimnet_bo.hardware import many
+
+    space = get_space(name)
+    subs = space.subnet.from_indices(space.subnet.sample_indices(40, np.random.default_rng(3)))
+    subs += subs[:2]  # repeated networks
+    chips = candidate_chips(space, area_max, power_max, maximal=True)
+    want, fastest = _fastest_over_every_chip(space, subs, chips)
+    simulated = []
+    real = many.simulate_many
+
+    def counted(tables, hws, *args, **kwargs):
+        out = real(tables, hws, *args, **kwargs)
+        simulated.append(len(out["latency_s"]))
+        return out
+
+    monkeypatch.setattr(many, "simulate_many", counted)
+    monkeypatch.setattr(optimise, "FIRST_CHIPS", first_chips)
+    got = optimise.best_chip_indices(space, subs, chips)
+    assert [int(idx[0]) if idx.size else -1 for idx, _ in got] == want.tolist()
+    for (idx, values), lat in zip(got, fastest):
+        np.testing.assert_allclose(values["latency_s"], [lat], rtol=1e-12)
+        assert set(values) == {"latency_s", "energy_j", "area_mm2", "power_w"}
+    # the bounds leave out most (network x chip) pairs: all but a few percent with budgets
+    # (thousands of chips) and 16 first chips (measured 2.7 % on both spaces)
+    limit = 0.1 if area_max is not None and first_chips > 1 else 0.35
+    assert sum(simulated) < limit * len(subs) * len(chips)
+
+
+def test_fastest_chips_when_no_chip_is_feasible():
+    # an RRAM-only space whose macros cannot hold the network: every chip streams, so none is
+    # feasible and the first chips do not prune; the answer is empty, as over every chip
+    tiny_rram = dict(RANGES, n_macros=(1, 2), cell=("rram",), bits_per_cell=(1,))
+    base = dict(BASE, cell="rram", n_macros=1)
+    space = JointSpace(get_space("vit-fmnist").subnet, cim_space("rram-tiny", tiny_rram, base))
+    subs = [space.subnet.extreme("max"), space.subnet.extreme("min")]
+    chips = candidate_chips(space, maximal=True)
+    want, _ = _fastest_over_every_chip(space, subs, chips)
+    assert want.tolist() == [-1, -1]
+    got = optimise.best_chip_indices(space, subs, chips)
+    assert all(idx.size == 0 and values["latency_s"].size == 0 for idx, values in got)
+
+
+def test_chips_subsets_reuse_the_validated_knobs(small):
+    from cimnet_bo.hardware.inputs import Chips
+
+    chips = candidate_chips(small, maximal=False)
+    hw = Chips(chips.configs)
+    idx = np.array([5, 0, 5, len(chips) - 1, 3])
+    table = layer_table(small.subnet, small.subnet.extreme("max"))
+    got = simulate_many(table, hw.take(idx), as_frame=False)
+    want = simulate_many(table, {k: v[idx] for k, v in chips.configs.items()}, as_frame=False)
+    for k, v in want.items():
+        np.testing.assert_array_equal(got[k], v, err_msg=k)
+    assert hw.take(np.array([], dtype=np.int64)).n == 0
+    with pytest.raises(ValueError, match="single configuration"):
+        Chips(BASE).take(idx)

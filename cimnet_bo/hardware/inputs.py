@@ -78,6 +78,21 @@ class Chips:
                 raise ValueError("no hardware configurations given")
             self.n = len(self.records)
 
+    def take(self, idx: np.ndarray) -> "Chips":
+        """The configurations at ``idx`` (int array (k,), in that order) from the knob arrays
+        already validated, so that many subsets of the same chips are validated once
+        (``idx`` within one block of :data:`KNOB_BLOCK` configurations)."""
+        if self.single is not None:
+            raise ValueError("a single configuration for every pair has no subsets")
+        idx = np.asarray(idx, dtype=np.int64)
+        lo, hi = (int(idx.min()), int(idx.max()) + 1) if idx.size else (0, 0)
+        knobs = self.chunk(lo, hi)
+        out = Chips.__new__(Chips)
+        out.single, out.cols, out.records = None, None, None
+        out.n = idx.size
+        out._block = (0, idx.size, {k: v[idx - lo] for k, v in knobs.items()})
+        return out
+
     def broadcast(self) -> None:
         """Use the one configuration given for every pair."""
         self.single = self.chunk(0, 1)

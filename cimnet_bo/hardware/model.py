@@ -91,6 +91,7 @@ def area_mm2(
     digital_macs,
     dram_bw_gbps,
     tech: Technology,
+    periphery: tuple | None = None,
 ):
     """Chip area, mm^2 (page, *Area*)::
 
@@ -98,6 +99,8 @@ def area_mm2(
           + rows * a_dac1 * 3 ** (dac_bits - 1) + (rows + cols) * a_line + a_fix
     area  = n_macros * macro + glb_kb * a_glb_per_kb + glb_width * a_port
           + digital_macs * a_mac + dram_bw_gbps * a_dram_per_gbps
+
+    ``periphery``: the last four terms (:func:`periphery_terms`) when already computed.
     """
     a_cell = np.where(rram, tech.a_cell_rram, tech.a_cell_sram) * UM2_TO_MM2
     macro = (
@@ -107,12 +110,19 @@ def area_mm2(
         + (rows + cols) * tech.a_line
         + tech.a_fix
     )
+    area = n_macros * macro
+    for term in periphery or _periphery_area(glb_kb, glb_width, digital_macs, dram_bw_gbps, tech):
+        area = area + term  # in the page's order
+    return area
+
+
+def _periphery_area(glb_kb, glb_width, digital_macs, dram_bw_gbps, tech: Technology) -> tuple:
+    """The area terms of the buffer, its port, the digital MACs and the DRAM interface."""
     return (
-        n_macros * macro
-        + glb_kb * tech.a_glb_per_kb
-        + glb_width * tech.a_port
-        + digital_macs * tech.a_mac
-        + dram_bw_gbps * tech.a_dram_per_gbps
+        glb_kb * tech.a_glb_per_kb,
+        glb_width * tech.a_port,
+        digital_macs * tech.a_mac,
+        dram_bw_gbps * tech.a_dram_per_gbps,
     )
 
 
@@ -132,6 +142,7 @@ def peak_power_w(
     dram_bw_gbps,
     area,
     tech: Technology,
+    periphery: tuple | None = None,
 ):
     """Peak power, W (page, *Peak power*)::
 
@@ -143,22 +154,43 @@ def peak_power_w(
     power_w   = (P_arrays + P_digital + P_glb + P_dram) * 1e-12 + p_leak * area
 
     Energies in pJ, ``t_s`` in s, clock in Hz, ``bw_glb`` in bytes/s: each P term in pJ/s.
+    ``periphery``: ``(P_digital, P_glb, P_dram)`` (:func:`periphery_terms`) when already
+    computed.
     """
     e_cellop = np.where(rram, tech.e_cellop_rram, tech.e_cellop_sram) * FJ_TO_PJ
-    p_arrays = (
+    power = (
         n_macros
         * (cols * e_adc_pj + rows_active * tech.e_dac_pj(dac_bits) + rows_active * cols * e_cellop)
         / (cols_per_adc * t_s)
     )
+    for term in periphery or _periphery_power(digital_macs, clock_mhz, glb_kb, glb_width, dram_bw_gbps, tech):
+        power = power + term  # in the page's order
+    return power * PJ_TO_J + tech.p_leak * area
+
+
+def _periphery_power(digital_macs, clock_mhz, glb_kb, glb_width, dram_bw_gbps, tech: Technology) -> tuple:
+    """``(P_digital, P_glb, P_dram)`` in pJ/s (see :func:`peak_power_w`)."""
     f = clock_mhz * MHZ
     vf = tech.vf(clock_mhz)
     p_digital = digital_macs * f * tech.e_mac_digital * vf
     p_glb = glb_width * f * 8 * tech.e_glb_pj_per_bit(glb_kb) * vf
     p_dram = dram_bw_gbps * GB * 8 * tech.e_dram
-    return (p_arrays + p_digital + p_glb + p_dram) * PJ_TO_J + tech.p_leak * area
+    return p_digital, p_glb, p_dram
 
 
-def area_and_power(k: Mapping[str, Any], t_s: Any, e_adc_pj: Any, tech: Technology) -> tuple[Any, Any]:
+def periphery_terms(k: Mapping[str, Any], tech: Technology) -> tuple[tuple, tuple]:
+    """The terms of area and peak power that depend on the periphery's knobs alone (buffer
+    size and port, digital MACs, DRAM bandwidth, clock): ``(area terms, power terms)`` for
+    :func:`area_and_power`, to compute once for a grid of those knobs that many array
+    configurations share (the sums keep the page's order: the same numbers)."""
+    area = _periphery_area(k["glb_kb"], k["glb_width"], k["digital_macs"], k["dram_bw_gbps"], tech)
+    power = _periphery_power(k["digital_macs"], k["clock_mhz"], k["glb_kb"], k["glb_width"], k["dram_bw_gbps"], tech)
+    return area, power
+
+
+def area_and_power(
+    k: Mapping[str, Any], t_s: Any, e_adc_pj: Any, tech: Technology, periphery: tuple | None = None
+) -> tuple[Any, Any]:
     """:func:`area_mm2` and :func:`peak_power_w` of chips.
 
     Parameters
@@ -169,18 +201,22 @@ def area_and_power(k: Mapping[str, Any], t_s: Any, e_adc_pj: Any, tech: Technolo
     t_s, e_adc_pj
         The ADC's conversion time (s) and energy (pJ), as ``k``.
     tech : Technology
+    periphery : tuple, optional
+        :func:`periphery_terms` of ``k`` (or of knobs that broadcast with it), when computed
+        already.
 
     Returns
     -------
     (area_mm2, power_w), each shaped like the knobs.
     """
+    area_terms, power_terms = periphery or (None, None)
     area = area_mm2(
         *(k["rows"], k["cols"], k["n_macros"], k["cols_per_adc"], k["adc_bits"], k["dac_bits"], k["rram"]),
-        *(k["glb_kb"], k["glb_width"], k["digital_macs"], k["dram_bw_gbps"], tech),
+        *(k["glb_kb"], k["glb_width"], k["digital_macs"], k["dram_bw_gbps"], tech, area_terms),
     )
     power = peak_power_w(
         *(k["n_macros"], k["cols"], k["rows_active"], k["cols_per_adc"], t_s, e_adc_pj, k["dac_bits"], k["rram"]),
-        *(k["digital_macs"], k["clock_mhz"], k["glb_kb"], k["glb_width"], k["dram_bw_gbps"], area, tech),
+        *(k["digital_macs"], k["clock_mhz"], k["glb_kb"], k["glb_width"], k["dram_bw_gbps"], area, tech, power_terms),
     )
     return area, power
 

@@ -18,9 +18,13 @@ budgets:
   costs energy per operation, a larger buffer energy per access), so every chip within the
   budgets is a candidate.
 
-Each subnet is then one :func:`simulate_many` call over the candidates (its layer table
-broadcast over the chips), and its answer the Pareto front of the objectives over the
-feasible candidates.
+With energy, each subnet is then simulated on every candidate (its layer table broadcast
+over the chips), and its answer is the Pareto front of the objectives over the feasible
+candidates. For latency alone, a chip whose latency lower bound
+(:mod:`cimnet_bo.hardware.bounds`, a few operations per pair instead of a few per pair and
+layer) exceeds a latency the subnet already reaches on another chip cannot be its fastest,
+so only the chips that can are simulated (a few percent of them on the search spaces'
+grids); the answer is the same as over every candidate.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from cimnet_bo.hardware.config import KNOBS, knob_arrays
-from cimnet_bo.hardware.model import area_and_power, t_s_seconds
+from cimnet_bo.hardware.model import area_and_power, periphery_terms, t_s_seconds
 from cimnet_bo.hardware.technology import Technology, space_technology
 from cimnet_bo.moo import pareto_mask
 from cimnet_bo.space import AnySpace, SpaceLike, as_space, hardware_side, is_joint
@@ -153,13 +157,16 @@ def candidate_chips(
     G = grids[0].size
     ops = _operating_points(hw, [n for n in hw.names if n not in RESOURCES])
     op_knobs, grid_knobs = _split_knobs(ops, grid)
+    # the periphery's terms depend on resources alone (the grid's, or defaults that every
+    # operating point shares): computed once for all operating points
+    periphery = periphery_terms({**{n: v[:1] for n, v in op_knobs.items()}, **grid_knobs}, tech)
     keep_cfg: dict[str, list[np.ndarray]] = {n: [] for n in hw.names}
     keep_area, keep_power = [], []
     for o, op in enumerate(ops):
         # the operating point's knobs as (1,) arrays broadcast over the resource grid (G,)
         k = {**{n: v[o : o + 1] for n, v in op_knobs.items()}, **grid_knobs}
         t_s = t_s_seconds(k["adc_bits"], k["rows_active"], k["dac_bits"], tech)
-        area, power = area_and_power(k, t_s, tech.e_adc_pj(k["adc_bits"], t_s), tech)
+        area, power = area_and_power(k, t_s, tech.e_adc_pj(k["adc_bits"], t_s), tech, periphery)
         ok = np.ones(G, dtype=bool)
         if area_max is not None:
             ok &= area <= area_max
@@ -270,6 +277,62 @@ def simulate_grid(
     return out
 
 
+#: Chips first simulated per network in :func:`_fastest_chips`: those of lowest latency bound.
+FIRST_CHIPS = 16
+#: Relative margin of the pruning by latency bounds (bounds and latencies are sums in
+#: different orders: their rounding differs by about 1e-15).
+BOUND_MARGIN = 1e-9
+#: (network x chip) latency bounds computed at once by :func:`_fastest_chips` (a few MB each
+#: of its (networks x chips) arrays).
+BOUND_PAIRS = 1 << 19
+#: The outputs :func:`best_chip_indices` gives for each chip of a front.
+FRONT_VALUES = ("latency_s", "energy_j", "area_mm2", "power_w")
+
+
+def _fastest_chips(
+    space: AnySpace, subnets: Sequence[Mapping[str, Any]], chips: ChipSet, tech: Technology
+) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """:func:`best_chip_indices` for latency alone, without simulating every chip.
+
+    Each network is simulated on its :data:`FIRST_CHIPS` chips of lowest latency bound
+    (:func:`~cimnet_bo.hardware.bounds.latency_lower_bounds`; chips where it is known
+    infeasible last), then on every chip whose bound does not exceed the best latency found
+    (within :data:`BOUND_MARGIN`): a chip left out is slower than that latency, so these
+    hold every chip that can be the fastest. The answer is the fastest feasible chip of the
+    second step, the first in ``chips``'s order among equals, as over every chip; its values
+    are those of :func:`simulate_many` for the pair (to rounding, the whole grid's).
+    """
+    from cimnet_bo.hardware.bounds import latency_lower_bounds
+    from cimnet_bo.hardware.inputs import Chips
+    from cimnet_bo.hardware.many import simulate_many
+    from cimnet_bo.hardware.subnets import batch_from_configs
+
+    names = space.subnet.names
+    batch, index = batch_from_configs(space, [{k: s[k] for k in names if k in s} for s in subnets])
+    hw = Chips(chips.configs)  # validated once, then subsets taken
+    knobs = hw.chunk(0, len(chips))
+    bound, streams = latency_lower_bounds(batch, knobs, tech)
+    U, H = bound.shape
+    k = min(FIRST_CHIPS, H)
+    first = np.argpartition(np.where(streams & knobs["rram"], np.inf, bound), k - 1, axis=1)[:, :k]
+    r = simulate_many(batch, hw.take(first.ravel()), tech=tech, table_index=np.repeat(np.arange(U), k), as_frame=False)
+    reached = np.where(r["feasible"], r["latency_s"], np.inf).reshape(U, k).min(1)
+    need = bound * (1.0 - BOUND_MARGIN) <= reached[:, None]
+    net, idx = np.nonzero(need)
+    r = simulate_many(batch, hw.take(idx), tech=tech, table_index=net, as_frame=False)
+    lat = np.where(r["feasible"], r["latency_s"], np.inf)
+    starts = np.r_[0, np.cumsum(need.sum(1))]
+    found = []
+    for j in range(U):
+        a, b = starts[j], starts[j + 1]
+        best = a + int(np.argmin(lat[a:b]))
+        if not np.isfinite(lat[best]):
+            found.append((np.empty(0, dtype=np.int64), {o: np.empty(0) for o in FRONT_VALUES}))
+        else:
+            found.append((idx[best : best + 1], {o: r[o][best : best + 1] for o in FRONT_VALUES}))
+    return [found[j] for j in index]
+
+
 def best_chip_indices(
     space: AnySpace,
     subnets: Sequence[Mapping[str, Any]],
@@ -283,17 +346,21 @@ def best_chip_indices(
     objectives = _check_objectives(objectives)
     if chips.maximal and "energy_j" in objectives:
         raise ValueError("a ChipSet of maximal chips is exact for latency alone; build one with maximal=False")
-    values = ("latency_s", "energy_j", "area_mm2", "power_w")
-    block = max(1, PAIRS_PER_CALL // len(chips))
     out = []
+    if objectives == ("latency_s",):
+        block = max(1, BOUND_PAIRS // len(chips))
+        for lo in range(0, len(subnets), block):
+            out.extend(_fastest_chips(space, subnets[lo : lo + block], chips, space_technology(space, tech)))
+        return out
+    block = max(1, PAIRS_PER_CALL // len(chips))
     for lo in range(0, len(subnets), block):
-        r = simulate_grid(space, subnets[lo : lo + block], chips.configs, tech, outputs=(*values, "feasible"))
+        r = simulate_grid(space, subnets[lo : lo + block], chips.configs, tech, outputs=(*FRONT_VALUES, "feasible"))
         for i in range(len(r["feasible"])):
             idx = np.flatnonzero(r["feasible"][i])
             if idx.size:
                 idx = idx[_front(np.column_stack([r[o][i, idx] for o in objectives]))]
                 idx = idx[np.argsort(r["latency_s"][i, idx], kind="stable")]
-            out.append((idx, {k: r[k][i, idx] for k in values}))
+            out.append((idx, {k: r[k][i, idx] for k in FRONT_VALUES}))
     return out
 
 
