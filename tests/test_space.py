@@ -136,19 +136,46 @@ def test_inactive_choices_are_masked_and_canonical():
     assert np.array_equal(space.encode([other]), space.encode([cfg]))
 
 
+def _row_by_row(space: Space, configs) -> np.ndarray:
+    """Canonical ranks of configurations, each value looked up on its own."""
+    return space.canonicalize_indices(np.array([[c.index(cfg[c.name]) for c in space.choices] for cfg in configs]))
+
+
 def test_columns_give_the_ranks_that_configurations_give():
     space = _toy()
     rng = np.random.default_rng(0)
     # every value of every choice, inactive ones included (stale values become rank 0)
     configs = [{c.name: c.values[rng.integers(len(c))] for c in space.choices} for _ in range(200)]
     columns = {n: np.array([cfg[n] for cfg in configs]) for n in space.names}
-    want = space.to_indices(configs)
+    want = _row_by_row(space, configs)
     assert (want == 0).any() and len(np.unique(want, axis=0)) > 20
     np.testing.assert_array_equal(space.columns_to_indices(columns), want)
+    np.testing.assert_array_equal(space.to_indices(configs), want)
+    # numerically equal values of other types: the same ranks
+    mixed = [{**cfg, "w_0": float(cfg["w_0"]), "depth": np.int64(cfg["depth"])} for cfg in configs]
+    np.testing.assert_array_equal(space.to_indices(mixed), want)
     with pytest.raises(ValueError, match="bits"):
         space.columns_to_indices({**columns, "bits": np.full(200, 3)})
     with pytest.raises(ValueError, match="missing \\['cell'\\]"):
         space.columns_to_indices({n: v for n, v in columns.items() if n != "cell"})
+
+
+def test_to_indices_names_the_bad_configuration_of_a_batch():
+    space = _toy()
+    good = space.sample(30, 1)
+    for bad, match in [
+        ({**good[0], "w_0": 12}, "w_0=12 is not allowed"),
+        ({**good[0], "cell": 1}, "cell=1 is not allowed"),  # a number among strings
+        ({**good[0], "extra": 1}, "extra"),
+        ({k: v for k, v in good[0].items() if k != "bits"}, "bits"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            space.to_indices([*good[:10], bad, *good[10:]])
+    # strings that read as numbers are not numbers: "1" is not the value 1
+    labels = Space("labels", [Choice("k", ("1", "2")), Choice("n", (1, 2))])
+    assert labels.to_indices([{"k": "2", "n": 1}, {"k": "1", "n": 2}]).tolist() == [[1, 0], [0, 1]]
+    with pytest.raises(ValueError, match="k=1 is not allowed"):
+        labels.to_indices([{"k": "2", "n": 1}, {"k": 1, "n": 2}])
 
 
 def test_freeze_gives_model_only_and_hardware_only_problems():

@@ -116,8 +116,9 @@ class CheapCache:
             part = todo[s : s + CHEAP_CHUNK]
             res = ev.evaluate(space.from_indices(idx[part]))
             vals = res.values[:, cols]
+            ok = np.isfinite(vals).all(axis=1) & np.array([e is None for e in res.errors], dtype=bool)
             for j, i in enumerate(part):
-                self._cache[keys[i]] = vals[j] if res.errors[j] is None and np.all(np.isfinite(vals[j])) else None
+                self._cache[keys[i]] = vals[j] if ok[j] else None
 
 
 class FeatureCache:

@@ -154,10 +154,40 @@ class Space:
         return act
 
     def to_indices(self, configs: Iterable[Mapping[str, Any]]) -> np.ndarray:
-        """Validate configurations and return their canonical ranks, int array (n x d)."""
+        """Validate configurations and return their canonical ranks, int array (n x d).
+
+        Configurations are read column by column (:meth:`columns_to_indices`: each distinct
+        value looked up once); a batch where that fails (a missing or unknown key, a value
+        not allowed, values of mixed types) is read again row by row, which names the first
+        bad configuration."""
+        configs = list(configs)
+        columns = self._columns(configs)
+        if columns is not None:
+            try:
+                return self.columns_to_indices(columns)
+            except ValueError:
+                pass
         rows = [self._ranks(c) for c in configs]
         idx = np.array(rows, dtype=np.int64).reshape(len(rows), self.dim)
         return self.canonicalize_indices(idx)
+
+    def _columns(self, configs: list[Any]) -> dict[str, np.ndarray] | None:
+        """``{name: values (n,)}`` of configurations that are dicts with exactly the space's
+        keys and, per choice, values of one numeric or string type; else None."""
+        if not self.dim or not all(isinstance(c, Mapping) and len(c) == self.dim for c in configs):
+            return None
+        columns = {}
+        for n in self.names:
+            try:
+                values = [c[n] for c in configs]
+                column = np.asarray(values)
+            except (KeyError, ValueError):
+                return None
+            strings = column.dtype.kind == "U"
+            if not (column.dtype.kind in "biuf" or (strings and all(isinstance(v, str) for v in values))):
+                return None  # objects, or numbers turned into strings
+            columns[n] = column
+        return columns
 
     def columns_to_indices(self, columns: Mapping[str, Any]) -> np.ndarray:
         """:meth:`to_indices` of configurations given as columns: ``{name: values (n,)}`` for
