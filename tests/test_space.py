@@ -18,6 +18,7 @@ from cimnet_bo.space import (
     get_space,
     list_spaces,
 )
+from cimnet_bo.space.space import COLUMN_BATCH
 
 SPACES = {name: get_space(name) for name in list_spaces()}
 
@@ -141,28 +142,31 @@ def _row_by_row(space: Space, configs) -> np.ndarray:
     return space.canonicalize_indices(np.array([[c.index(cfg[c.name]) for c in space.choices] for cfg in configs]))
 
 
-def test_columns_give_the_ranks_that_configurations_give():
+def test_columns_give_the_ranks_that_configurations_give(monkeypatch):
     space = _toy()
     rng = np.random.default_rng(0)
     # every value of every choice, inactive ones included (stale values become rank 0)
-    configs = [{c.name: c.values[rng.integers(len(c))] for c in space.choices} for _ in range(200)]
+    n = COLUMN_BATCH + 44  # a batch read column by column
+    configs = [{c.name: c.values[rng.integers(len(c))] for c in space.choices} for _ in range(n)]
     columns = {n: np.array([cfg[n] for cfg in configs]) for n in space.names}
     want = _row_by_row(space, configs)
     assert (want == 0).any() and len(np.unique(want, axis=0)) > 20
     np.testing.assert_array_equal(space.columns_to_indices(columns), want)
-    np.testing.assert_array_equal(space.to_indices(configs), want)
-    # numerically equal values of other types: the same ranks
     mixed = [{**cfg, "w_0": float(cfg["w_0"]), "depth": np.int64(cfg["depth"])} for cfg in configs]
-    np.testing.assert_array_equal(space.to_indices(mixed), want)
+    with monkeypatch.context() as m:  # a valid batch is read column by column only
+        m.setattr(Space, "_ranks", lambda self, config: pytest.fail("read row by row"))
+        np.testing.assert_array_equal(space.to_indices(configs), want)
+        # numerically equal values of other types: the same ranks
+        np.testing.assert_array_equal(space.to_indices(mixed), want)
     with pytest.raises(ValueError, match="bits"):
-        space.columns_to_indices({**columns, "bits": np.full(200, 3)})
+        space.columns_to_indices({**columns, "bits": np.full(n, 3)})
     with pytest.raises(ValueError, match="missing \\['cell'\\]"):
         space.columns_to_indices({n: v for n, v in columns.items() if n != "cell"})
 
 
 def test_to_indices_names_the_bad_configuration_of_a_batch():
     space = _toy()
-    good = space.sample(30, 1)
+    good = space.sample(COLUMN_BATCH, 1)  # batches read column by column, then row by row
     for bad, match in [
         ({**good[0], "w_0": 12}, "w_0=12 is not allowed"),
         ({**good[0], "cell": 1}, "cell=1 is not allowed"),  # a number among strings
@@ -173,9 +177,10 @@ def test_to_indices_names_the_bad_configuration_of_a_batch():
             space.to_indices([*good[:10], bad, *good[10:]])
     # strings that read as numbers are not numbers: "1" is not the value 1
     labels = Space("labels", [Choice("k", ("1", "2")), Choice("n", (1, 2))])
-    assert labels.to_indices([{"k": "2", "n": 1}, {"k": "1", "n": 2}]).tolist() == [[1, 0], [0, 1]]
+    batch = [{"k": "2", "n": 1}, {"k": "1", "n": 2}] * COLUMN_BATCH
+    assert labels.to_indices(batch)[:2].tolist() == [[1, 0], [0, 1]]
     with pytest.raises(ValueError, match="k=1 is not allowed"):
-        labels.to_indices([{"k": "2", "n": 1}, {"k": 1, "n": 2}])
+        labels.to_indices([*batch, {"k": 1, "n": 2}])
 
 
 def test_freeze_gives_model_only_and_hardware_only_problems():

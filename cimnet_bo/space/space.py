@@ -16,6 +16,8 @@ from cimnet_bo.core import InputFileError, key_mismatch, plain, read_yaml
 from cimnet_bo.space.choice import INACTIVE_CODE, Choice, Condition
 
 Config = dict[str, Any]
+#: From this many configurations on, :meth:`Space.to_indices` reads a batch column by column.
+COLUMN_BATCH = 256
 
 
 def _object_array(values: Sequence[Any]) -> np.ndarray:
@@ -156,12 +158,12 @@ class Space:
     def to_indices(self, configs: Iterable[Mapping[str, Any]]) -> np.ndarray:
         """Validate configurations and return their canonical ranks, int array (n x d).
 
-        Configurations are read column by column (:meth:`columns_to_indices`: each distinct
-        value looked up once); a batch where that fails (a missing or unknown key, a value
+        A batch of :data:`COLUMN_BATCH` configurations or more is read column by column
+        (:meth:`columns_to_indices`: each distinct value looked up once); one where that fails (a missing or unknown key, a value
         not allowed, values of mixed types) is read again row by row, which names the first
         bad configuration."""
         configs = list(configs)
-        columns = self._columns(configs)
+        columns = self._columns(configs) if len(configs) >= COLUMN_BATCH else None
         if columns is not None:
             try:
                 return self.columns_to_indices(columns)
