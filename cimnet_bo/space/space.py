@@ -159,9 +159,9 @@ class Space:
         """Validate configurations and return their canonical ranks, int array (n x d).
 
         A batch of :data:`COLUMN_BATCH` configurations or more is read column by column
-        (:meth:`columns_to_indices`: each distinct value looked up once); one where that fails (a missing or unknown key, a value
-        not allowed, values of mixed types) is read again row by row, which names the first
-        bad configuration."""
+        (:meth:`columns_to_indices`: each distinct value looked up once); one where that
+        fails (a missing or unknown key, a value not allowed, values of mixed types) is read
+        again row by row, which names the first bad configuration."""
         configs = list(configs)
         columns = self._columns(configs) if len(configs) >= COLUMN_BATCH else None
         if columns is not None:
