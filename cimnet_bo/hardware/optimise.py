@@ -30,12 +30,13 @@ grids); the answer is the same as over every candidate.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from cimnet_bo.hardware.config import KNOBS, knob_arrays
+from cimnet_bo.hardware.inputs import KNOB_BLOCK, Chips
 from cimnet_bo.hardware.model import area_and_power, periphery_terms, t_s_seconds
 from cimnet_bo.hardware.technology import Technology, space_technology
 from cimnet_bo.moo import pareto_mask
@@ -68,9 +69,18 @@ class ChipSet:
     power_w: np.ndarray
     maximal: bool
     total: int
+    _chips: Chips | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.area_mm2)
+
+    def validated(self) -> Chips:
+        """The chips as :class:`~cimnet_bo.hardware.inputs.Chips`, their knobs validated on
+        the first call only (kept: a ChipSet serves many calls)."""
+        if self._chips is None:
+            self._chips = Chips(self.configs)
+            self._chips.chunk(0, len(self))
+        return self._chips
 
     def records(self, idx: Sequence[int]) -> list[dict[str, Any]]:
         """The chips at ``idx`` as plain knob dicts."""
@@ -244,7 +254,6 @@ def simulate_grid(
     outputs : sequence of str
         Outputs of :func:`simulate_many` to return.
     """
-    from cimnet_bo.hardware.inputs import Chips
     from cimnet_bo.hardware.many import simulate_many
     from cimnet_bo.hardware.subnets import batch_from_configs
 
@@ -283,7 +292,9 @@ FIRST_CHIPS = 16
 #: different orders: their rounding differs by about 1e-15).
 BOUND_MARGIN = 1e-9
 #: (network x chip) latency bounds computed at once by :func:`_fastest_chips` (a few MB each
-#: of its (networks x chips) arrays).
+#: of its (networks x chips) arrays); larger chip sets than one block of validated knobs
+#: (:data:`~cimnet_bo.hardware.inputs.KNOB_BLOCK`, e.g. every chip within the budgets) are
+#: simulated whole.
 BOUND_PAIRS = 1 << 19
 #: The outputs :func:`best_chip_indices` gives for each chip of a front.
 FRONT_VALUES = ("latency_s", "energy_j", "area_mm2", "power_w")
@@ -303,13 +314,12 @@ def _fastest_chips(
     are those of :func:`simulate_many` for the pair (to rounding, the whole grid's).
     """
     from cimnet_bo.hardware.bounds import latency_lower_bounds
-    from cimnet_bo.hardware.inputs import Chips
     from cimnet_bo.hardware.many import simulate_many
     from cimnet_bo.hardware.subnets import batch_from_configs
 
     names = space.subnet.names
     batch, index = batch_from_configs(space, [{k: s[k] for k in names if k in s} for s in subnets])
-    hw = Chips(chips.configs)  # validated once, then subsets taken
+    hw = chips.validated()  # then subsets taken
     knobs = hw.chunk(0, len(chips))
     bound, streams = latency_lower_bounds(batch, knobs, tech)
     U, H = bound.shape
@@ -347,7 +357,7 @@ def best_chip_indices(
     if chips.maximal and "energy_j" in objectives:
         raise ValueError("a ChipSet of maximal chips is exact for latency alone; build one with maximal=False")
     out = []
-    if objectives == ("latency_s",):
+    if objectives == ("latency_s",) and len(chips) <= KNOB_BLOCK:
         block = max(1, BOUND_PAIRS // len(chips))
         for lo in range(0, len(subnets), block):
             out.extend(_fastest_chips(space, subnets[lo : lo + block], chips, space_technology(space, tech)))
