@@ -632,6 +632,17 @@ def test_latency_bounds_never_exceed_the_latency(tables, hws):
         np.testing.assert_array_equal(streams[i], ~r["resident"])
 
 
+def test_distinct_array_knobs_are_numpys_distinct_columns():
+    from cimnet_bo.hardware.bounds import _distinct
+
+    rng = np.random.default_rng(0)
+    columns = [rng.choice(v, 500) for v in ([64.0, 128.0, 256.0], [1.0, 2.0], [32.0, 64.0, 128.0], [1.0, 4.0])]
+    values, inverse = _distinct(columns)
+    want, want_inverse = np.unique(np.stack(columns), axis=1, return_inverse=True)
+    np.testing.assert_array_equal(values, want)
+    np.testing.assert_array_equal(inverse, want_inverse.reshape(-1))
+
+
 BIG_BUFFER = dict(TINY, rows=128, cols=128, n_macros=2, glb_kb=4096, glb_width=512, clock_mhz=1000)
 
 

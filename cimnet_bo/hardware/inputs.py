@@ -79,9 +79,9 @@ class Chips:
             self.n = len(self.records)
 
     def take(self, idx: np.ndarray) -> "Chips":
-        """The configurations at ``idx`` (int array (k,), in that order) from the knob arrays
-        already validated, so that many subsets of the same chips are validated once
-        (``idx`` within one block of :data:`KNOB_BLOCK` configurations)."""
+        """The configurations at ``idx`` (int array (k,), in that order), taken from the
+        validated knob arrays of the block that holds them (validated first when none does):
+        many subsets of the same chips are validated once."""
         if self.single is not None:
             raise ValueError("a single configuration for every pair has no subsets")
         idx = np.asarray(idx, dtype=np.int64)
