@@ -275,15 +275,24 @@ def test_experiment_tiny_and_resumed(tmp_path):
     assert stored == {"baseline": 1, **{k: 10 for k in res.run_dirs if k != "baseline"}}
     mtime = (res.run_dirs["joint-seed1"] / "store.sqlite").stat().st_mtime_ns
 
+    # earlier invocations' seconds (set large here) count for the runs an invocation resumes
+    state_file = res.out / "experiment.json"
+    state = json.loads(state_file.read_text())
+    state_file.write_text(json.dumps({**state, "seconds": {k: 1e6 for k in res.run_dirs}}))
     again = run_experiment(**{**kw, "report": False})  # resumed: nothing left to evaluate
     assert {k: load_run(d).n for k, d in again.run_dirs.items()} == stored
     assert (res.run_dirs["joint-seed1"] / "store.sqlite").stat().st_mtime_ns == mtime
     pd.testing.assert_frame_equal(again.speedup, res.speedup)
-    state = json.loads((res.out / "experiment.json").read_text())
+    state = json.loads(state_file.read_text())
     assert state["budget"] == 10
+    assert min(state["seconds"].values()) >= 1e6 and state["total_seconds"] >= 7e6
     # plain JSON values: numbers stay numbers, the speedup table at full precision
     assert state["baseline"]["num_layers"] == 5 and state["baseline"]["accuracy"] == b["accuracy"]
     assert state["speedup"] == res.speedup.reset_index().to_dict(orient="records")
+    # runs started afresh in another folder: only their own seconds
+    fresh = run_experiment(**{**kw, "runs_dir": tmp_path / "runs-again", "report": False})
+    state = json.loads(state_file.read_text())
+    assert set(state["seconds"]) == set(fresh.run_dirs) and max(state["seconds"].values()) < 1e6
 
 
 def test_experiment_cli_qnehvi(tmp_path, capsys):

@@ -305,12 +305,15 @@ def run_experiment(
     runs_dir.mkdir(parents=True, exist_ok=True)
     state_file = out / "experiment.json"
     previous = json.loads(state_file.read_text()) if state_file.exists() else {}
-    seconds: dict[str, float] = {k: float(v) for k, v in previous.get("seconds", {}).items()}
-
     run_dirs: dict[str, Path] = {"baseline": runs_dir / "baseline"}
     for s in seed_list:
         for m in SEARCH_MODES:
             run_dirs[f"{m}-seed{s}"] = runs_dir / f"{m}-seed{s}"
+    # earlier invocations' seconds count for the runs this one resumes, not for runs that
+    # start afresh (a new runs folder, or a run deleted to be run again)
+    seconds: dict[str, float] = {
+        k: float(v) for k, v in previous.get("seconds", {}).items() if k in run_dirs and run_dirs[k].exists()
+    }
 
     # ---------------------------------------------------------------- baseline
     t0 = time.perf_counter()
