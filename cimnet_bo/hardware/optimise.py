@@ -358,9 +358,10 @@ def best_chip_indices(
         raise ValueError("a ChipSet of maximal chips is exact for latency alone; build one with maximal=False")
     out = []
     if objectives == ("latency_s",) and len(chips) <= KNOB_BLOCK:
+        tech = space_technology(space, tech)
         block = max(1, BOUND_PAIRS // len(chips))
         for lo in range(0, len(subnets), block):
-            out.extend(_fastest_chips(space, subnets[lo : lo + block], chips, space_technology(space, tech)))
+            out.extend(_fastest_chips(space, subnets[lo : lo + block], chips, tech))
         return out
     block = max(1, PAIRS_PER_CALL // len(chips))
     for lo in range(0, len(subnets), block):
